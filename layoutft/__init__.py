@@ -1,0 +1,59 @@
+"""layoutft: document layout analysis with detectron2-compatible Mask R-CNN.
+
+The public API is imported lazily: ``import layoutft`` loads no torch, so code that
+only reads layout JSON (``layoutft.Document.from_json``) stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from layoutft._compat import check_torch_torchvision
+from layoutft.errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetError,
+    LayoutftError,
+    RenderError,
+)
+
+__version__ = "0.1.0"
+
+check_torch_torchvision()
+
+# public name -> module that defines it
+_LAZY = {
+    "load_config": "layoutft.config",
+    "LayoutModel": "layoutft.predictor",
+    "Detections": "layoutft.predictor",
+    "Document": "layoutft.schema",
+    "Page": "layoutft.schema",
+    "Region": "layoutft.schema",
+    "parse": "layoutft.pipeline",
+}
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DatasetError",
+    "LayoutftError",
+    "RenderError",
+    "__version__",
+    *_LAZY,
+]
+
+if TYPE_CHECKING:
+    from layoutft.config import load_config
+    from layoutft.pipeline import parse
+    from layoutft.predictor import Detections, LayoutModel
+    from layoutft.schema import Document, Page, Region
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'layoutft' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

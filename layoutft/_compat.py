@@ -1,0 +1,68 @@
+"""Checks that the installed torch and torchvision builds belong together.
+
+torchvision wheels pin the exact torch release they were compiled against. When
+another torch build is installed, torchvision's C++ ops fail to register and
+users see ``operator torchvision::nms does not exist`` deep inside inference.
+We read both packages' metadata (no torch import, so ``import layoutft`` stays
+cheap) and fail early with the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+
+from layoutft.errors import EnvironmentMismatchError
+
+_FIX = (
+    "reinstall them together so torchvision picks its torch: "
+    "pip install --force-reinstall torchvision=={tv} (or pip install 'layoutft[...]' in a fresh venv)"
+)
+
+
+def _release(version: str) -> str:
+    """'2.13.0+cpu' -> '2.13.0' (local build tags do not change the ABI release)."""
+    return version.split("+", 1)[0]
+
+
+def required_torch(torchvision_requires: list[str]) -> str | None:
+    """The exact torch release a torchvision wheel pins, or None when it pins none."""
+    for req in torchvision_requires:
+        if ";" in req and "extra" in req.split(";", 1)[1]:
+            continue
+        match = re.match(r"^\s*torch\s*(?:\(\s*)?==\s*([0-9][^\s,;)]*)", req)
+        if match:
+            return match.group(1)
+    return None
+
+
+def check_torch_torchvision() -> None:
+    """Raise EnvironmentMismatchError when torchvision pins another torch release."""
+    try:
+        tv_version = metadata.version("torchvision")
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return  # a missing package fails later with its own clear ImportError
+    pinned = required_torch(metadata.requires("torchvision") or [])
+    if pinned is None or _release(pinned) == _release(torch_version):
+        return
+    raise EnvironmentMismatchError(
+        f"torchvision {tv_version} was built for torch {pinned} but torch {torch_version} "
+        f"is installed; its operators (e.g. torchvision::nms) will not load. "
+        + _FIX.format(tv=tv_version)
+    )
+
+
+def check_torchvision_ops() -> None:
+    """Raise EnvironmentMismatchError when torchvision's compiled ops are unavailable.
+
+    Complements the metadata check for builds that pin nothing (e.g. from source).
+    """
+    import torch
+    import torchvision  # noqa: F401  (registers the ops)
+
+    if not hasattr(torch.ops.torchvision, "nms"):
+        raise EnvironmentMismatchError(
+            f"torchvision {torchvision.__version__} cannot load its operators with torch "
+            f"{torch.__version__}; " + _FIX.format(tv=torchvision.__version__)
+        )

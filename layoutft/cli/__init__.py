@@ -1,0 +1,21 @@
+"""The `layoutft` command line: a thin Typer layer over the library.
+
+Each module below registers its commands on :data:`layoutft.cli.app.app`; heavy
+imports (torch, PyMuPDF) happen inside the command functions so `layoutft --help`
+is instant. A :class:`~layoutft.errors.LayoutftError` becomes one line on stderr
+(``Error: ...``) and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+from layoutft.cli.app import app
+
+# Command modules, imported for the commands they register on `app`.
+# (one line per module; keep sorted)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
