@@ -12,6 +12,7 @@ from layoutft.cli.app import app
 
 # Command modules, imported for the commands they register on `app`.
 # (one line per module; keep sorted)
+from layoutft.cli import weights  # noqa: E402, F401
 
 __all__ = ["app", "main"]
 

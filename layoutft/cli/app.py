@@ -21,24 +21,29 @@ app = typer.Typer(
 )
 
 
-def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
-    """Register a CLI command on :data:`app` (same arguments as ``app.command``).
+def handle_errors(func: F) -> F:
+    """Print a LayoutftError as one line, ``Error: <message>``, on stderr and exit 1.
 
-    A :class:`LayoutftError` raised inside the command is printed as one line,
-    ``Error: <message>``, on stderr and exits with status 1: users see the fix,
-    not a traceback.
+    Users see the fix, not a traceback.
     """
 
-    def decorator(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*f_args: Any, **f_kwargs: Any) -> Any:
-            try:
-                return func(*f_args, **f_kwargs)
-            except LayoutftError as exc:
-                typer.echo(f"Error: {exc}", err=True)
-                raise typer.Exit(1) from None
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LayoutftError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from None
 
-        app.command(*args, **kwargs)(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
+    """Register a CLI command on :data:`app` (same arguments as ``app.command``),
+    with :func:`handle_errors` applied."""
+
+    def decorator(func: F) -> F:
+        app.command(*args, **kwargs)(handle_errors(func))
         return func
 
     return decorator
