@@ -167,9 +167,7 @@ def download_card(card: ModelCard, *, progress: bool | None = None) -> Path:
     errors: list[str] = []
     for url in [card.url, *card.mirrors]:
         try:
-            return download(
-                url, target, sha256=card.sha256, size=card.size, progress=progress
-            )
+            return download(url, target, sha256=card.sha256, size=card.size, progress=progress)
         except CheckpointError as exc:
             errors.append(str(exc))
     raise CheckpointError(f"could not download {card.name}: " + " | ".join(errors))
@@ -212,7 +210,7 @@ def _open(url: str, offset: int) -> tuple[BinaryIO, int | None]:
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme == "file":
         path = Path(urllib.request.url2pathname(parsed.path))
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 (the caller closes it)
         handle.seek(offset)
         return handle, path.stat().st_size
     request = urllib.request.Request(url, headers={"User-Agent": "layoutft"})

@@ -128,8 +128,12 @@ def test_cli_download_from_a_file_mirror(
     src, digest = _payload(tmp_path, size=100_000)
     card = pretrained.get_card("tablebank-faster-rcnn-r50")
     patched = pretrained.ModelCard(
-        **{**card.__dict__, "url": "file:///nonexistent/x.pth", "mirrors": [src.as_uri()],
-           "sha256": digest}
+        **{
+            **card.__dict__,
+            "url": "file:///nonexistent/x.pth",
+            "mirrors": [src.as_uri()],
+            "sha256": digest,
+        }
     )
     monkeypatch.setattr(pretrained, "get_card", lambda name: patched)
     runner = CliRunner()

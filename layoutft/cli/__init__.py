@@ -8,11 +8,9 @@ is instant. A :class:`~layoutft.errors.LayoutftError` becomes one line on stderr
 
 from __future__ import annotations
 
+# Command modules are imported for the commands they register on `app` (one line each).
+from layoutft.cli import weights  # noqa: F401
 from layoutft.cli.app import app
-
-# Command modules, imported for the commands they register on `app`.
-# (one line per module; keep sorted)
-from layoutft.cli import weights  # noqa: E402, F401
 
 __all__ = ["app", "main"]
 
