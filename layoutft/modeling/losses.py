@@ -1,0 +1,353 @@
+"""Training losses of the RPN, the box head and the mask head (detectron2 0.6 semantics).
+
+Boxes are float32 XYXY in pixels of the (resized, unpadded) image the network sees. Every loss is a
+scalar float32 tensor on the device of the predictions; losses over zero elements are exactly 0
+and still connected to the graph, so ``backward()`` always works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from layoutft.errors import ConfigError
+from layoutft.modeling.box_coder import decode_boxes, encode_boxes
+from layoutft.modeling.mask_targets import GtMasks, mask_targets
+from layoutft.modeling.matching import Matcher, pairwise_iou, subsample_labels
+
+if TYPE_CHECKING:
+    from layoutft.config import Config
+
+BoxWeights = tuple[float, float, float, float]
+
+_REG_LOSS_TYPES = ("smooth_l1", "giou", "diou", "ciou")
+
+
+@dataclass
+class SampledProposals:
+    """Proposals of one image sampled for the box/mask heads, with their targets.
+
+    Attributes:
+        boxes: float32 [S, 4] XYXY proposal boxes (sampled foreground first, then background).
+        gt_classes: int64 [S]; class in 0..K-1 for foreground, K (NUM_CLASSES) for background.
+        gt_boxes: float32 [S, 4] matched ground-truth box (meaningless for background).
+        gt_index: int64 [S] index of the matched ground truth in the image, -1 for background.
+    """
+
+    boxes: Tensor
+    gt_classes: Tensor
+    gt_boxes: Tensor
+    gt_index: Tensor
+
+    def __len__(self) -> int:
+        return int(self.boxes.shape[0])
+
+    def foreground(self) -> SampledProposals:
+        """The foreground subset (the input of the mask head), in the same order."""
+        keep = self.gt_index >= 0
+        return SampledProposals(
+            self.boxes[keep], self.gt_classes[keep], self.gt_boxes[keep], self.gt_index[keep]
+        )
+
+
+def _weights(values: Sequence[float]) -> BoxWeights:
+    a, b, c, d = (float(v) for v in values)
+    return (a, b, c, d)
+
+
+def _box_regression_loss(
+    pred_deltas: Tensor,
+    src_boxes: Tensor,
+    target_boxes: Tensor,
+    weights: BoxWeights,
+    loss_type: str,
+    beta: float,
+) -> Tensor:
+    """Summed regression loss of [F, 4] deltas predicted on [F, 4] source boxes."""
+    if loss_type == "smooth_l1":
+        target_deltas = encode_boxes(src_boxes, target_boxes, weights)
+        # fvcore's smooth_l1_loss is exactly L1 below beta 1e-5 (the default beta is 0).
+        if beta < 1e-5:
+            return F.l1_loss(pred_deltas, target_deltas, reduction="sum")
+        return F.smooth_l1_loss(pred_deltas, target_deltas, reduction="sum", beta=beta)
+    from torchvision import ops
+
+    iou_losses: dict[str, Callable[..., Tensor]] = {
+        "giou": ops.generalized_box_iou_loss,
+        "diou": ops.distance_box_iou_loss,
+        "ciou": ops.complete_box_iou_loss,
+    }
+    pred_boxes = decode_boxes(pred_deltas, src_boxes, weights)
+    return iou_losses[loss_type](pred_boxes, target_boxes, reduction="sum", eps=1e-7)
+
+
+def _reg_loss_type(value: str, key: str) -> str:
+    if value not in _REG_LOSS_TYPES:
+        raise ConfigError(f"{key}: unknown box loss {value!r}; use one of {list(_REG_LOSS_TYPES)}")
+    return value
+
+
+def rpn_losses(
+    anchors: list[Tensor],
+    objectness_logits: list[Tensor],
+    anchor_deltas: list[Tensor],
+    gt_boxes: list[Tensor],
+    image_sizes: list[tuple[int, int]],
+    cfg: Config,
+) -> dict[str, Tensor]:
+    """Objectness and anchor regression losses of the RPN.
+
+    Args:
+        anchors: per level, float32 [A_l, 4] XYXY anchors in (H, W, A) order.
+        objectness_logits: per level, [B, A_l] logits in the same order.
+        anchor_deltas: per level, [B, A_l, 4] deltas in the same order.
+        gt_boxes: per image, float32 [N_i, 4] XYXY ground truth (N_i may be 0).
+        image_sizes: per image, (height, width) before padding (used when BOUNDARY_THRESH >= 0).
+        cfg: reads ``MODEL.RPN.{IOU_THRESHOLDS, IOU_LABELS, BATCH_SIZE_PER_IMAGE,
+            POSITIVE_FRACTION, BOUNDARY_THRESH, BBOX_REG_WEIGHTS, BBOX_REG_LOSS_TYPE,
+            SMOOTH_L1_BETA, LOSS_WEIGHT, BBOX_REG_LOSS_WEIGHT}``.
+
+    Returns:
+        ``{"loss_rpn_cls", "loss_rpn_loc"}``, both normalized by BATCH_SIZE_PER_IMAGE × B.
+    """
+    rpn = cfg.MODEL.RPN
+    loss_type = _reg_loss_type(rpn.BBOX_REG_LOSS_TYPE, "MODEL.RPN.BBOX_REG_LOSS_TYPE")
+    all_anchors = torch.cat(anchors, dim=0)
+    labels, matched = _label_and_sample_anchors(all_anchors, gt_boxes, image_sizes, cfg)
+
+    pos_mask = labels == 1  # [B, R]
+    deltas = torch.cat(anchor_deltas, dim=1)  # [B, R, 4]
+    src = all_anchors[None].expand(len(gt_boxes), -1, -1)
+    loc = _box_regression_loss(
+        deltas[pos_mask],
+        src[pos_mask],
+        matched[pos_mask],
+        _weights(rpn.BBOX_REG_WEIGHTS),
+        loss_type,
+        float(rpn.SMOOTH_L1_BETA),
+    )
+    valid = labels >= 0
+    cls = F.binary_cross_entropy_with_logits(
+        torch.cat(objectness_logits, dim=1)[valid],
+        labels[valid].to(torch.float32),
+        reduction="sum",
+    )
+    normalizer = int(rpn.BATCH_SIZE_PER_IMAGE) * len(gt_boxes)
+    weight = float(rpn.LOSS_WEIGHT)
+    return {
+        "loss_rpn_cls": cls / normalizer * weight,
+        "loss_rpn_loc": loc / normalizer * (float(rpn.BBOX_REG_LOSS_WEIGHT) * weight),
+    }
+
+
+@torch.no_grad()
+def _label_and_sample_anchors(
+    anchors: Tensor,
+    gt_boxes: list[Tensor],
+    image_sizes: list[tuple[int, int]],
+    cfg: Config,
+) -> tuple[Tensor, Tensor]:
+    """Sampled labels int8 [B, R] (-1 ignore, 0 neg., 1 pos.) and matched gt boxes [B, R, 4]."""
+    rpn = cfg.MODEL.RPN
+    matcher = Matcher(
+        rpn.IOU_THRESHOLDS,
+        rpn.IOU_LABELS,
+        allow_low_quality_matches=True,
+        config_key="MODEL.RPN.IOU_THRESHOLDS",
+    )
+    boundary = float(rpn.BOUNDARY_THRESH)
+    all_labels, all_matched = [], []
+    for gt, (height, width) in zip(gt_boxes, image_sizes, strict=True):
+        gt = gt.to(anchors.device, torch.float32)
+        matches, labels = matcher(pairwise_iou(gt, anchors))
+        if boundary >= 0:
+            # Legacy option (off by default): ignore anchors reaching past the image border.
+            inside = (
+                (anchors[:, 0] >= -boundary)
+                & (anchors[:, 1] >= -boundary)
+                & (anchors[:, 2] < width + boundary)
+                & (anchors[:, 3] < height + boundary)
+            )
+            labels[~inside] = -1
+        pos, neg = subsample_labels(
+            labels, int(rpn.BATCH_SIZE_PER_IMAGE), float(rpn.POSITIVE_FRACTION), 0
+        )
+        labels.fill_(-1)
+        labels[pos] = 1
+        labels[neg] = 0
+        all_labels.append(labels)
+        all_matched.append(gt[matches] if len(gt) else torch.zeros_like(anchors))
+    return torch.stack(all_labels), torch.stack(all_matched)
+
+
+@torch.no_grad()
+def label_and_sample_proposals(
+    proposals: list[Tensor],
+    gt_boxes: list[Tensor],
+    gt_classes: list[Tensor],
+    cfg: Config,
+) -> list[SampledProposals]:
+    """Match proposals to ground truth and sample them for the box head (per image).
+
+    Args:
+        proposals: per image, float32 [P_i, 4] XYXY RPN proposals (no gradient is kept).
+        gt_boxes: per image, float32 [N_i, 4] XYXY ground truth (N_i may be 0).
+        gt_classes: per image, int64 [N_i] classes in 0..K-1.
+        cfg: reads ``MODEL.ROI_HEADS.{NUM_CLASSES, IOU_THRESHOLDS, IOU_LABELS,
+            BATCH_SIZE_PER_IMAGE, POSITIVE_FRACTION, PROPOSAL_APPEND_GT}``.
+
+    Returns:
+        Per image, at most BATCH_SIZE_PER_IMAGE samples, foreground first. With
+        PROPOSAL_APPEND_GT the ground-truth boxes are appended after the proposals before matching.
+    """
+    heads = cfg.MODEL.ROI_HEADS
+    num_classes = int(heads.NUM_CLASSES)
+    matcher = Matcher(
+        heads.IOU_THRESHOLDS,
+        heads.IOU_LABELS,
+        allow_low_quality_matches=False,
+        config_key="MODEL.ROI_HEADS.IOU_THRESHOLDS",
+    )
+    out = []
+    for boxes, gt, classes in zip(proposals, gt_boxes, gt_classes, strict=True):
+        boxes = boxes.detach().to(torch.float32)
+        gt = gt.to(boxes.device, torch.float32)
+        classes = classes.to(boxes.device, torch.int64)
+        if heads.PROPOSAL_APPEND_GT:
+            boxes = torch.cat([boxes, gt], dim=0)
+        matches, match_labels = matcher(pairwise_iou(gt, boxes))
+        if len(gt):
+            labels = classes[matches]
+            labels[match_labels == 0] = num_classes
+            labels[match_labels == -1] = -1
+        else:
+            labels = torch.full_like(matches, num_classes)
+        pos, neg = subsample_labels(
+            labels, int(heads.BATCH_SIZE_PER_IMAGE), float(heads.POSITIVE_FRACTION), num_classes
+        )
+        idx = torch.cat([pos, neg])
+        sampled_labels = labels[idx]
+        is_fg = sampled_labels != num_classes
+        out.append(
+            SampledProposals(
+                boxes=boxes[idx],
+                gt_classes=sampled_labels,
+                gt_boxes=gt[matches[idx]] if len(gt) else boxes[idx],
+                gt_index=torch.where(is_fg, matches[idx], torch.full_like(idx, -1)),
+            )
+        )
+    return out
+
+
+def fast_rcnn_losses(
+    class_logits: Tensor,
+    box_deltas: Tensor,
+    sampled: list[SampledProposals],
+    cfg: Config,
+) -> dict[str, Tensor]:
+    """Classification and box regression losses of the box head.
+
+    Args:
+        class_logits: [S, K+1] logits (background last) for the concatenated samples of all images.
+        box_deltas: [S, 4K] class-specific or [S, 4] class-agnostic deltas.
+        sampled: per image, the output of :func:`label_and_sample_proposals`.
+        cfg: reads ``MODEL.ROI_HEADS.NUM_CLASSES`` and ``MODEL.ROI_BOX_HEAD.{BBOX_REG_WEIGHTS,
+            BBOX_REG_LOSS_TYPE, SMOOTH_L1_BETA, BBOX_REG_LOSS_WEIGHT}``.
+
+    Returns:
+        ``loss_cls``: mean cross entropy over all samples; ``loss_box_reg``: regression loss summed
+        over foreground samples, divided by the number of samples (all of them, not just
+        foreground), times BBOX_REG_LOSS_WEIGHT.
+    """
+    box_head = cfg.MODEL.ROI_BOX_HEAD
+    _check_no_sigmoid_ce(box_head)
+    loss_type = _reg_loss_type(box_head.BBOX_REG_LOSS_TYPE, "MODEL.ROI_BOX_HEAD.BBOX_REG_LOSS_TYPE")
+    num_classes = int(cfg.MODEL.ROI_HEADS.NUM_CLASSES)
+    device = class_logits.device
+    gt_classes = _cat([s.gt_classes for s in sampled], (0,), torch.int64, device)
+    boxes = _cat([s.boxes for s in sampled], (0, 4), torch.float32, device)
+    gt_boxes = _cat([s.gt_boxes for s in sampled], (0, 4), torch.float32, device)
+
+    if gt_classes.numel() == 0:
+        loss_cls = class_logits.sum() * 0.0
+    else:
+        loss_cls = F.cross_entropy(class_logits, gt_classes, reduction="mean")
+
+    fg = torch.nonzero((gt_classes >= 0) & (gt_classes < num_classes), as_tuple=True)[0]
+    if box_deltas.shape[1] == 4:
+        fg_deltas = box_deltas[fg]
+    else:
+        fg_deltas = box_deltas.reshape(-1, num_classes, 4)[fg, gt_classes[fg]]
+    reg = _box_regression_loss(
+        fg_deltas,
+        boxes[fg],
+        gt_boxes[fg],
+        _weights(box_head.BBOX_REG_WEIGHTS),
+        loss_type,
+        float(box_head.SMOOTH_L1_BETA),
+    )
+    reg = reg / max(gt_classes.numel(), 1)
+    return {"loss_cls": loss_cls, "loss_box_reg": reg * float(box_head.BBOX_REG_LOSS_WEIGHT)}
+
+
+def _check_no_sigmoid_ce(box_head: Config) -> None:
+    # Newer detectron2 keys (after 0.6); refuse them rather than silently train differently.
+    for key in ("USE_SIGMOID_CE", "USE_FED_LOSS"):
+        if getattr(box_head, key, False):
+            raise ConfigError(f"MODEL.ROI_BOX_HEAD.{key}: not supported by layoutft; set it False")
+
+
+def _cat(
+    parts: list[Tensor], empty_shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    if not parts:
+        return torch.zeros(empty_shape, dtype=dtype, device=device)
+    return torch.cat([p.to(device, dtype) for p in parts], dim=0)
+
+
+def mask_rcnn_loss(
+    mask_logits: Tensor,
+    fg: list[SampledProposals],
+    gt_masks: list[GtMasks],
+    cfg: Config,
+) -> Tensor:
+    """Per-pixel sigmoid BCE of the mask head.
+
+    Args:
+        mask_logits: [F, K, M, M] class-specific or [F, 1, M, M] class-agnostic logits, F the
+            foreground samples of all images concatenated in image order.
+        fg: per image, ``SampledProposals.foreground()`` of the sampled proposals.
+        gt_masks: per image, polygons (per instance, list of flat [x0, y0, x1, y1, ...] arrays in
+            image pixels) or a bool/uint8 [N_i, H, W] bitmask tensor.
+        cfg: unused (the class-agnostic case follows the logits' channel count, as detectron2).
+
+    Returns:
+        Scalar mean BCE over F×M×M between the logits of each box's class and its target (the
+        matched ground-truth mask cropped to the box, M×M); ``mask_logits.sum() * 0`` when F == 0.
+    """
+    del cfg
+    num_masks, _, mask_size, width = mask_logits.shape
+    if mask_size != width:
+        raise ValueError(f"mask logits must be square, got {tuple(mask_logits.shape)}")
+    if sum(len(s) for s in fg) != num_masks:
+        raise ValueError(f"{num_masks} mask logits for {sum(len(s) for s in fg)} foreground boxes")
+    targets, classes = [], []
+    for samples, masks in zip(fg, gt_masks, strict=True):
+        if len(samples) == 0:
+            continue
+        targets.append(mask_targets(masks, samples.boxes, samples.gt_index, mask_size))
+        classes.append(samples.gt_classes)
+    if not targets:
+        return mask_logits.sum() * 0
+    target = torch.cat(targets).to(mask_logits.device, torch.float32)
+    if mask_logits.shape[1] == 1:
+        logits = mask_logits[:, 0]
+    else:
+        picked = torch.cat(classes).to(mask_logits.device, torch.int64)
+        logits = mask_logits[torch.arange(num_masks, device=mask_logits.device), picked]
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="mean")
