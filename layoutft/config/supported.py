@@ -1,0 +1,71 @@
+"""Which detectron2 configs layoutft can build: GeneralizedRCNN with ResNet/ResNeXt-FPN.
+
+Files of other architectures load (the defaults hold all of detectron2's keys), and
+:func:`check_supported` then names the first key whose value layoutft cannot build.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layoutft.config.node import Config
+from layoutft.errors import ConfigError
+
+_ARCH = "layoutft builds GeneralizedRCNN (Faster/Mask R-CNN) with ResNet/ResNeXt-FPN"
+
+# (key, accepted values, why another value fails), checked in this order so that the
+# most basic mismatch (the architecture) is the one reported.
+_RULES: tuple[tuple[str, tuple[Any, ...], str], ...] = (
+    ("MODEL.META_ARCHITECTURE", ("GeneralizedRCNN",), _ARCH),
+    (
+        "MODEL.BACKBONE.NAME",
+        ("build_resnet_fpn_backbone",),
+        "C4 and DC5 backbones are not built; " + _ARCH + " (build_resnet_fpn_backbone)",
+    ),
+    ("MODEL.PROPOSAL_GENERATOR.NAME", ("RPN",), "layoutft builds the standard RPN only"),
+    ("MODEL.RPN.HEAD_NAME", ("StandardRPNHead",), "layoutft builds StandardRPNHead only"),
+    (
+        "MODEL.ANCHOR_GENERATOR.NAME",
+        ("DefaultAnchorGenerator",),
+        "layoutft builds axis-aligned anchors (DefaultAnchorGenerator) only",
+    ),
+    (
+        "MODEL.ROI_HEADS.NAME",
+        ("StandardROIHeads",),
+        "C4 models use Res5ROIHeads; layoutft builds StandardROIHeads",
+    ),
+    (
+        "MODEL.ROI_BOX_HEAD.NAME",
+        ("FastRCNNConvFCHead",),
+        "layoutft builds the FastRCNNConvFCHead box head only",
+    ),
+    ("MODEL.KEYPOINT_ON", (False,), "layoutft has no keypoint head"),
+    ("MODEL.LOAD_PROPOSALS", (False,), "layoutft computes proposals with its RPN"),
+    ("MODEL.FPN.FUSE_TYPE", ("sum", "avg"), "detectron2 FPNs fuse by 'sum' or 'avg'"),
+)
+
+
+def check_supported(cfg: Config) -> None:
+    """Raise ConfigError naming the first setting layoutft cannot build; else return None."""
+    for key, accepted, reason in _RULES:
+        _require(cfg, key, accepted, reason)
+    if cfg.get_path("MODEL.MASK_ON"):
+        _require(
+            cfg,
+            "MODEL.ROI_MASK_HEAD.NAME",
+            ("MaskRCNNConvUpsampleHead",),
+            "layoutft builds the MaskRCNNConvUpsampleHead mask head only",
+        )
+    deform = cfg.get_path("MODEL.RESNETS.DEFORM_ON_PER_STAGE")
+    if any(deform):
+        raise ConfigError(
+            f"MODEL.RESNETS.DEFORM_ON_PER_STAGE {list(deform)} is not supported; "
+            "layoutft has no deformable convolutions (set all four to False)"
+        )
+
+
+def _require(cfg: Config, key: str, accepted: tuple[Any, ...], reason: str) -> None:
+    value = cfg.get_path(key)
+    # type check too: 0 == False in Python, but 0 is not a valid KEYPOINT_ON here
+    if not any(type(value) is type(ok) and value == ok for ok in accepted):
+        raise ConfigError(f"{key} {value} is not supported; {reason}")
