@@ -1,0 +1,168 @@
+"""COCO detection files: reading, atomic writing, and the geometry helpers converters share.
+
+A COCO dict has ``images`` (``id``, ``file_name`` relative to the images folder, ``width``,
+``height`` in pixels), ``annotations`` (``id``, ``image_id``, ``category_id``, ``bbox`` as
+``[x, y, w, h]`` in image pixels with a top-left origin, ``area`` in square pixels,
+``segmentation`` as a list of flat polygons ``[x0, y0, x1, y1, ...]`` or an RLE dict,
+``iscrowd``) and ``categories`` (``id``, ``name``, ``supercategory``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from layoutft.errors import DatasetError
+
+#: How many problems a :class:`DatasetError` message lists before "... and N more".
+MAX_LISTED = 20
+
+#: Decimals kept for coordinates and areas written by the converters (1/1000 pixel).
+DECIMALS = 3
+
+
+class Problems:
+    """Collects every bad record of one job, then raises them together.
+
+    Each problem is one line naming the file and the record, e.g.
+    ``export.json: task 12, result 'a1': percent x=104 outside [0, 100]``.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        """Record one problem; ``where`` names the file and record."""
+        self.lines.append(f"{where}: {message}")
+
+    def add_line(self, line: str) -> None:
+        """Record a problem whose text already names its file (e.g. a RenderError message)."""
+        self.lines.append(line)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def raise_if_any(self, what: str, fix: str = "") -> None:
+        """Raise one :class:`DatasetError` listing the first problems, if there are any.
+
+        Args:
+            what: what was being done, e.g. ``"converting labelstudio export"``.
+            fix: an optional closing sentence telling the user what to do.
+        """
+        if not self.lines:
+            return
+        raise DatasetError(format_problems(self.lines, what, fix))
+
+
+def format_problems(lines: Sequence[str], what: str, fix: str = "") -> str:
+    """Summary line plus the first :data:`MAX_LISTED` problem lines."""
+    count = len(lines)
+    head = f"{count} problem{'s' if count != 1 else ''} {what}"
+    body = [f"  {line}" for line in lines[:MAX_LISTED]]
+    if count > MAX_LISTED:
+        body.append(f"  ... and {count - MAX_LISTED} more")
+    if fix:
+        body.append(fix)
+    return "\n".join([head + ":", *body])
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file; a missing or malformed file raises a one-line :class:`DatasetError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(
+            f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+
+
+def load_coco(path: str | Path) -> dict[str, Any]:
+    """Read a COCO file and check its top-level structure.
+
+    Only the structure is checked here (a dict with ``images``, ``annotations`` and
+    ``categories`` lists of objects); :func:`layoutft.data.validate.validate_coco` checks
+    the records themselves and reports every problem at once.
+
+    Raises:
+        DatasetError: the file is missing, not JSON, or not shaped like COCO.
+    """
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise DatasetError(f"{path}: expected a COCO object, got a JSON {type(data).__name__}")
+    problems = Problems()
+    for key in ("images", "annotations", "categories"):
+        value = data.get(key)
+        if not isinstance(value, list):
+            problems.add(str(path), f"top-level '{key}' must be a list, got {_kind(value)}")
+            continue
+        bad = [i for i, item in enumerate(value) if not isinstance(item, dict)]
+        if bad:
+            problems.add(str(path), f"'{key}' items {bad[:5]} are not objects")
+    problems.raise_if_any(f"in COCO file {path}")
+    return data
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically: a temp file in the same folder, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except ValueError:  # NaN or infinity somewhere: JSON cannot hold it
+        Path(tmp).unlink(missing_ok=True)
+        raise DatasetError(
+            f"{path}: cannot write non-finite numbers (NaN/Infinity); "
+            "run `layoutft validate --fix` on the input first"
+        ) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_coco(path: str | Path, coco: dict[str, Any]) -> None:
+    """Write a COCO dict atomically (never a half-written file)."""
+    write_json(path, coco)
+
+
+def num(value: float) -> float:
+    """A coordinate rounded to :data:`DECIMALS` (and never ``-0.0``)."""
+    return round(float(value), DECIMALS) + 0.0
+
+
+def polygon_area(flat: Sequence[float]) -> float:
+    """Area (shoelace, absolute) of one flat polygon ``[x0, y0, x1, y1, ...]`` in pixels²."""
+    xs, ys = flat[0::2], flat[1::2]
+    n = len(xs)
+    twice = sum(xs[i] * ys[(i + 1) % n] - xs[(i + 1) % n] * ys[i] for i in range(n))
+    return abs(twice) / 2.0
+
+
+def polygons_bbox(polygons: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    """XYXY bounding box of flat polygons (at least one point overall)."""
+    xs = [x for p in polygons for x in p[0::2]]
+    ys = [y for p in polygons for y in p[1::2]]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def rect_polygon(x0: float, y0: float, x1: float, y1: float) -> list[float]:
+    """The rectangle XYXY as one flat polygon, clockwise from the top-left corner."""
+    return [x0, y0, x1, y0, x1, y1, x0, y1]

@@ -1,0 +1,211 @@
+"""Label maps: rename, merge and drop source labels, and fix the output category order.
+
+A label map file is YAML (or JSON)::
+
+    map:                 # source label -> output label (several sources may share one: merge)
+      Paragraph: text
+      Heading: title
+      Caption: text
+    drop: [Noise, Separator]          # source labels removed with their regions
+    categories: [text, title, list, table, figure]   # output names in id order (optional)
+
+Rules: a source label found in ``map`` is renamed; one in ``drop`` is removed; one that is
+already an output name (listed in ``categories``) is kept as is. Any other label is
+*unknown*: conversion stops and lists the unknown labels with their counts, unless
+``keep_unmapped`` is set (then they keep their own names, after the listed categories, sorted).
+Without ``categories`` the output order is the order of the targets in ``map``.
+
+Instead of a file, ``--labels`` accepts a built-in map name (see :data:`BUILTIN_MAPS`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from layoutft.errors import DatasetError
+
+PUBLAYNET_CLASSES = ("text", "title", "list", "table", "figure")
+
+#: Built-in maps into the PubLayNet classes, usable as ``--labels NAME``.
+BUILTIN_MAPS: dict[str, dict[str, Any]] = {
+    # PAGE XML labels as produced by layoutft.data.convert.pagexml.
+    "pagexml-publaynet": {
+        "map": {
+            "TextRegion": "text",
+            "TextRegion:paragraph": "text",
+            "TextRegion:heading": "title",
+            "TextRegion:caption": "text",
+            "TextRegion:credit": "text",
+            "TextRegion:floating": "text",
+            "TextRegion:marginalia": "text",
+            "TextRegion:footnote": "text",
+            "TextRegion:footnote-continued": "text",
+            "TextRegion:endnote": "text",
+            "TextRegion:other": "text",
+            "TextRegion:list-label": "list",
+            "TextRegion:TOC-entry": "list",
+            "MathsRegion": "text",
+            "TableRegion": "table",
+            "ImageRegion": "figure",
+            "GraphicRegion": "figure",
+            "ChartRegion": "figure",
+            "LineDrawingRegion": "figure",
+            "ChemRegion": "figure",
+            "MusicRegion": "figure",
+            "AdvertRegion": "figure",
+        },
+        "drop": [
+            "TextRegion:header",
+            "TextRegion:footer",
+            "TextRegion:page-number",
+            "TextRegion:drop-capital",
+            "TextRegion:signature-mark",
+            "TextRegion:catch-word",
+            "SeparatorRegion",
+            "NoiseRegion",
+            "UnknownRegion",
+            "CustomRegion",
+        ],
+        "categories": list(PUBLAYNET_CLASSES),
+    },
+    # DocLayNet's 11 classes.
+    "doclaynet-publaynet": {
+        "map": {
+            "Caption": "text",
+            "Footnote": "text",
+            "Formula": "text",
+            "List-item": "list",
+            "Picture": "figure",
+            "Section-header": "title",
+            "Table": "table",
+            "Text": "text",
+            "Title": "title",
+        },
+        "drop": ["Page-footer", "Page-header"],
+        "categories": list(PUBLAYNET_CLASSES),
+    },
+}
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """Parsed label map (see the module docstring for the rules)."""
+
+    mapping: dict[str, str] = field(default_factory=dict)
+    drop: frozenset[str] = frozenset()
+    categories: tuple[str, ...] = ()
+    source: str = "label map"
+
+    @property
+    def outputs(self) -> list[str]:
+        """Output category names in id order."""
+        if self.categories:
+            return list(self.categories)
+        return list(dict.fromkeys(self.mapping.values()))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "label map") -> LabelMap:
+        """Build from the YAML structure; every mistake is listed in one :class:`DatasetError`."""
+        if not isinstance(data, Mapping):
+            raise DatasetError(f"{source}: expected a mapping with 'map', 'drop', 'categories'")
+        errors: list[str] = []
+        extra = sorted(set(data) - {"map", "drop", "categories"})
+        if extra:
+            errors.append(f"unknown keys {extra} (allowed: map, drop, categories)")
+        mapping = data.get("map") or {}
+        drop = data.get("drop") or []
+        cats = data.get("categories") or []
+        if not isinstance(mapping, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+        ):
+            errors.append("'map' must map label names to label names")
+            mapping = {}
+        if not _is_str_list(drop):
+            errors.append("'drop' must be a list of label names")
+            drop = []
+        if not _is_str_list(cats):
+            errors.append("'categories' must be a list of label names")
+            cats = []
+        both = sorted(set(mapping) & set(drop))
+        if both:
+            errors.append(f"labels both mapped and dropped: {both}")
+        if cats:
+            missing = sorted(set(mapping.values()) - set(cats))
+            if missing:
+                errors.append(f"map targets {missing} are not in 'categories'")
+        dupes = sorted(name for name, n in Counter(cats).items() if n > 1)
+        if dupes:
+            errors.append(f"'categories' lists {dupes} more than once")
+        if errors:
+            raise DatasetError(f"{source}: " + "; ".join(errors))
+        return cls(dict(mapping), frozenset(drop), tuple(cats), source)
+
+    def resolve(
+        self, counts: Mapping[str, int], keep_unmapped: bool = False
+    ) -> tuple[dict[str, str | None], list[str]]:
+        """Decide the output of every source label.
+
+        Args:
+            counts: number of regions per source label.
+            keep_unmapped: keep unknown labels under their own names instead of failing.
+
+        Returns:
+            ``(target, categories)``: ``target[label]`` is the output name or ``None`` (dropped);
+            ``categories`` is the output category order.
+
+        Raises:
+            DatasetError: unknown labels, listed with their counts and the fix.
+        """
+        outputs = self.outputs
+        known = set(outputs)
+        target: dict[str, str | None] = {}
+        unknown: dict[str, int] = {}
+        for label in counts:
+            if label in self.drop:
+                target[label] = None
+            elif label in self.mapping:
+                target[label] = self.mapping[label]
+            elif label in known:
+                target[label] = label
+            else:
+                unknown[label] = counts[label]
+                target[label] = label
+        if unknown and not keep_unmapped:
+            listed = ", ".join(f"{name!r} ({unknown[name]})" for name in sorted(unknown))
+            raise DatasetError(
+                f"{self.source}: {len(unknown)} label(s) neither mapped nor dropped: {listed}; "
+                "add them to 'map' or 'drop', or pass --keep-unmapped"
+            )
+        return target, outputs + sorted(unknown)
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def load_label_map(spec: str | Path) -> LabelMap:
+    """Read a label map file, or a built-in map by name (:data:`BUILTIN_MAPS`)."""
+    import yaml
+
+    path = Path(spec)
+    if not path.exists() and str(spec) in BUILTIN_MAPS:
+        return LabelMap.from_dict(BUILTIN_MAPS[str(spec)], source=f"label map {spec}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        names = ", ".join(sorted(BUILTIN_MAPS))
+        raise DatasetError(f"{path}: label map not found (built-in maps: {names})") from None
+    except (OSError, yaml.YAMLError) as exc:
+        msg = str(exc).replace("\n", " ")
+        raise DatasetError(f"{path}: cannot read label map ({msg})") from None
+    return LabelMap.from_dict(data, source=str(path))
+
+
+def identity_categories(declared: Sequence[str], counts: Mapping[str, int]) -> list[str]:
+    """Output order without a label map: declared labels first, then the others sorted."""
+    extra = sorted(set(counts) - set(declared))
+    return list(dict.fromkeys(declared)) + extra

@@ -1,0 +1,213 @@
+"""Bad input is reported together, naming file and record; label maps; atomic output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from layoutft.data.convert import convert
+from layoutft.data.labelmap import LabelMap, load_label_map
+from layoutft.errors import DatasetError
+
+
+def make_image(path: Path, width: int = 100, height: int = 100) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (width, height), "white").save(path)
+    return path
+
+
+def yolo_dataset(root: Path, lines: str, names: str = "text\ntitle\nfigure\n") -> Path:
+    make_image(root / "images" / "a.png", 100, 50)
+    (root / "labels").mkdir(parents=True, exist_ok=True)
+    (root / "labels" / "a.txt").write_text(lines)
+    (root / "classes.txt").write_text(names)
+    return root
+
+
+def leftovers(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+
+
+def test_yolo_bad_lines_all_reported(tmp_path: Path) -> None:
+    root = yolo_dataset(
+        tmp_path / "ds",
+        "0 0.5 0.5 0.2 0.2\n0 1.2 0.5 0.1 0.1\n7 0.5 0.5 0.1 0.1\n0 a b c d\n0 0.5 0.5\n",
+    )
+    with pytest.raises(DatasetError) as exc:
+        convert("yolo", [root], tmp_path / "out")
+    label_file = root / "labels" / "a.txt"
+    assert str(exc.value).splitlines() == [
+        "4 problems reading the yolo input:",
+        f"  {label_file}: line 2: value 1.2 outside [0, 1] (coordinates are normalized)",
+        f"  {label_file}: line 3: class 7 not in 0..2",
+        f"  {label_file}: line 4: expected numbers, got '0 a b c d'",
+        f"  {label_file}: line 5: expected 'cls cx cy w h' or 'cls x1 y1 x2 y2 x3 y3 ...', "
+        "got '0 0.5 0.5'",
+        "Fix the records above and retry.",
+    ]
+    assert not (tmp_path / "out").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_labelstudio_percent_out_of_range_names_task_and_result(tmp_path: Path) -> None:
+    make_image(tmp_path / "p.png", 200, 100)
+    result = {
+        "id": "r9",
+        "type": "rectanglelabels",
+        "original_width": 200,
+        "original_height": 100,
+        "value": {"x": 104, "y": 0, "width": 5, "height": 5, "rectanglelabels": ["Text"]},
+    }
+    export = tmp_path / "ls.json"
+    export.write_text(
+        json.dumps([{"id": 3, "data": {"image": "p.png"}, "annotations": [{"result": [result]}]}])
+    )
+    with pytest.raises(
+        DatasetError,
+        match=r"ls\.json: task 3, result 'r9': percent value 104 "
+        r"outside \[0, 100\]",
+    ):
+        convert("labelstudio", [export], tmp_path / "out")
+
+
+def test_malformed_json_and_xml(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"id": 1,,}]')
+    with pytest.raises(DatasetError, match=r"bad\.json: malformed JSON at line 1, column 11"):
+        convert("labelstudio", [bad], tmp_path / "out")
+    xml = tmp_path / "annotations.xml"
+    xml.write_text("<annotations><image name='a.png'></annotations>")
+    with pytest.raises(DatasetError, match=r"annotations\.xml: malformed XML at line 1, column"):
+        convert("cvat", [xml], tmp_path / "out")
+
+
+def test_unreadable_and_missing_images(tmp_path: Path) -> None:
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    xml = tmp_path / "annotations.xml"
+    xml.write_text(
+        "<annotations><version>1.1</version>"
+        '<image id="0" name="broken.png" width="10" height="10"/>'
+        '<image id="1" name="gone.png" width="10" height="10"/></annotations>'
+    )
+    with pytest.raises(DatasetError) as exc:
+        convert("cvat", [xml], tmp_path / "out")
+    lines = str(exc.value).splitlines()
+    assert lines[0] == "1 problem reading the cvat input:"
+    assert lines[1].startswith(f"  {xml}: image id='1' (gone.png): image 'gone.png' not found")
+    assert lines[1].endswith("pass --images DIR")
+    with pytest.raises(DatasetError, match=r"image id='0' \(broken\.png\): cannot read image"):
+        xml.write_text(
+            xml.read_text().replace('<image id="1" name="gone.png" width="10" height="10"/>', "")
+        )
+        convert("cvat", [xml], tmp_path / "out")
+
+
+def test_size_mismatch_and_geometry_problems(tmp_path: Path) -> None:
+    make_image(tmp_path / "a.png", 100, 100)
+    xml = tmp_path / "annotations.xml"
+    xml.write_text(
+        "<annotations><version>1.1</version>"
+        '<image id="0" name="a.png" width="100" height="100">'
+        '<box label="t" xtl="10" ytl="10" xbr="10" ybr="20"/>'
+        '<box label="t" xtl="10" ytl="10" xbr="150" ybr="20"/>'
+        '<box label="t" xtl="99" ytl="10" xbr="100.5" ybr="20"/>'
+        '<polygon label="t" points="1,1;5,5;9,9"/>'
+        "</image>"
+        '<image id="1" name="a.png" width="80" height="100"/></annotations>'
+    )
+    with pytest.raises(DatasetError) as exc:
+        convert("cvat", [xml], tmp_path / "out")
+    where = f"{xml}: image id="
+    assert str(exc.value).splitlines()[1:5] == [
+        f"  {where}'1' (a.png): image 'a.png' already used by {where}'0' (a.png); "
+        "each image may appear once",
+        f"  {where}'0' (a.png), <box> #0 (label 't'): zero-size box [10, 10, 10, 20]",
+        f"  {where}'0' (a.png), <box> #1 (label 't'): coordinates outside the 100x100 image",
+        f"  {where}'0' (a.png), <polygon> #3 (label 't'): polygon has zero area",
+    ]
+    assert f"{where}'1' (a.png): export says 80x100 but image a.png is 100x100" in str(exc.value)
+
+
+def test_out_dir_not_empty_and_overwrite(tmp_path: Path) -> None:
+    root = yolo_dataset(tmp_path / "ds", "0 0.5 0.5 0.2 0.2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("x")
+    with pytest.raises(DatasetError, match="already exists and is not empty; pass --overwrite"):
+        convert("yolo", [root], out)
+    convert("yolo", [root], out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["annotations.json", "images"]
+    assert leftovers(tmp_path) == []
+
+
+# --- label maps ----------------------------------------------------------------------------
+
+LINES = "0 0.5 0.5 0.2 0.2\n1 0.5 0.5 0.2 0.2\n2 0.5 0.5 0.2 0.2\n3 0.5 0.5 0.2 0.2\n"
+NAMES = "Paragraph\nCaption\nHeading\nNoise\n"
+
+
+def categories_of(out: Path) -> tuple[list[str], list[int]]:
+    coco = json.loads((out / "annotations.json").read_text())
+    names = [c["name"] for c in coco["categories"]]
+    return names, [a["category_id"] for a in coco["annotations"]]
+
+
+def test_label_map_rename_merge_drop(tmp_path: Path) -> None:
+    root = yolo_dataset(tmp_path / "ds", LINES, NAMES)
+    (tmp_path / "map.yaml").write_text(
+        "map: {Paragraph: text, Caption: text, Heading: title}\n"
+        "drop: [Noise]\n"
+        "categories: [text, title, figure]\n"
+    )
+    convert("yolo", [root], tmp_path / "out", labels=tmp_path / "map.yaml")
+    assert categories_of(tmp_path / "out") == (["text", "title", "figure"], [1, 1, 2])
+
+
+def test_label_map_unknown_labels_listed_with_counts(tmp_path: Path) -> None:
+    root = yolo_dataset(tmp_path / "ds", LINES + "3 0.5 0.5 0.1 0.1\n", NAMES)
+    label_map = LabelMap.from_dict({"map": {"Paragraph": "text"}}, source="map.yaml")
+    with pytest.raises(DatasetError) as exc:
+        convert("yolo", [root], tmp_path / "out", labels=label_map)
+    assert str(exc.value) == (
+        "map.yaml: 3 label(s) neither mapped nor dropped: 'Caption' (1), 'Heading' (1), "
+        "'Noise' (2); add them to 'map' or 'drop', or pass --keep-unmapped"
+    )
+    convert("yolo", [root], tmp_path / "out", labels=label_map, keep_unmapped=True)
+    assert categories_of(tmp_path / "out") == (
+        ["text", "Caption", "Heading", "Noise"],
+        [1, 2, 3, 4, 4],
+    )
+
+
+def test_label_map_file_errors(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("map: {a: x}\ndrop: [a]\ncategories: [y, y]\nextra: 1\n")
+    with pytest.raises(DatasetError) as exc:
+        load_label_map(path)
+    assert str(exc.value) == (
+        f"{path}: unknown keys ['extra'] (allowed: map, drop, categories); labels both mapped "
+        "and dropped: ['a']; map targets ['x'] are not in 'categories'; 'categories' lists "
+        "['y'] more than once"
+    )
+    with pytest.raises(
+        DatasetError,
+        match=r"label map not found \(built-in maps: doclaynet-publaynet, pagexml-publaynet",
+    ):
+        load_label_map(tmp_path / "nope.yaml")
+    assert load_label_map("doclaynet-publaynet").outputs == [
+        "text",
+        "title",
+        "list",
+        "table",
+        "figure",
+    ]
+
+
+def test_link_hard_links_images(tmp_path: Path) -> None:
+    root = yolo_dataset(tmp_path / "ds", "0 0.5 0.5 0.2 0.2\n")
+    convert("yolo", [root], tmp_path / "out", link=True)
+    linked = tmp_path / "out" / "images" / "a.png"
+    assert linked.stat().st_ino == (root / "images" / "a.png").stat().st_ino
