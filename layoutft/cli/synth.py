@@ -1,0 +1,82 @@
+"""CLI: ``layoutft synth`` (synthetic dataset), ``show`` (draw annotations), ``analyze``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from layoutft.cli.app import command
+
+
+@command("synth")
+def synth(
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder (pdfs/, images/, JSON)."),
+    docs: int = typer.Option(10, "--docs", help="Number of PDF documents."),
+    pages: int = typer.Option(2, "--pages", help="Pages per document."),
+    dpi: int = typer.Option(200, "--dpi", help="Resolution of the page images."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same data."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Generate born-digital PDFs with known layout, their page images and COCO annotations."""
+    from layoutft.data.coco import load_coco
+    from layoutft.data.synth import generate_dataset
+
+    path = generate_dataset(out, docs, pages, dpi=dpi, seed=seed, quiet=quiet)
+    coco = load_coco(path)
+    typer.echo(f"wrote {len(coco['images'])} pages, {len(coco['annotations'])} regions: {path}")
+
+
+@command("show")
+def show(
+    coco_path: Path = typer.Argument(..., metavar="COCO", help="COCO annotations JSON."),
+    images: Path = typer.Option(..., "--images", help="Folder the COCO file_names are in."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for the drawn PNGs."),
+    n: int = typer.Option(12, "-n", help="How many images to draw (a random sample)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
+) -> None:
+    """Draw the annotations of a sample of images so a person can check them."""
+    from layoutft.data.coco import load_coco
+    from layoutft.data.show import show_coco
+
+    report = show_coco(load_coco(coco_path), images, out, n=n, seed=seed)
+    typer.echo(f"wrote {len(report.written)} images to {out}")
+    if report.missing:
+        listed = ", ".join(report.missing[:10])
+        more = f" and {len(report.missing) - 10} more" if len(report.missing) > 10 else ""
+        typer.echo(f"{len(report.missing)} images missing from {images}: {listed}{more}", err=True)
+
+
+@command("analyze")
+def analyze(
+    coco_path: Path = typer.Argument(..., metavar="COCO", help="COCO annotations JSON."),
+    min_size: int = typer.Option(800, "--min-size", help="Shortest edge at input (pixels)."),
+    max_size: int = typer.Option(1333, "--max-size", help="Longest edge cap at input."),
+    as_json: bool = typer.Option(False, "--json", help="Print every number as JSON."),
+) -> None:
+    """Box statistics and the detectron2 config keys they recommend (YAML to paste)."""
+    from layoutft.data.analyze import analyze_coco
+    from layoutft.data.coco import load_coco
+
+    result = analyze_coco(load_coco(coco_path), min_size=min_size, max_size=max_size)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    typer.echo(
+        f"{result.images} images, {result.annotations} boxes; regions per page: "
+        f"max {result.regions_per_page_max}, p99 {result.regions_per_page_p99:g}"
+    )
+    typer.echo(
+        f"smallest text box height: {result.smallest_text_height:g} px "
+        f"({result.smallest_text_height_input:g} px at input {min_size}/{max_size})"
+    )
+    typer.echo(f"{'class':<12}{'n':>7}  h/w p5 / p50 / p95        size(input px) p5 / p50 / p95")
+    for c in result.classes:
+        a, s = c.aspect, c.size
+        typer.echo(
+            f"{c.name:<12}{c.count:>7}  {a['p5']:>7.3g} {a['p50']:>7.3g} {a['p95']:>7.3g}"
+            f"        {s['p5']:>7.4g} {s['p50']:>7.4g} {s['p95']:>7.4g}"
+        )
+    typer.echo("\n# recommended config")
+    typer.echo(result.to_yaml(), nl=False)
