@@ -1,0 +1,101 @@
+"""`layoutft parse`: PDFs and page images to layout JSON."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+
+from layoutft.cli.app import command
+from layoutft.errors import LayoutftError
+
+_CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
+
+
+def split_overrides(args: list[str]) -> tuple[list[str], list[str]]:
+    """Split positional arguments into inputs and trailing ``KEY VALUE`` config overrides.
+
+    Overrides start at the first argument that looks like a config key
+    (``MODEL.ROI_HEADS.SCORE_THRESH_TEST``) and is not an existing path.
+    """
+    for i, arg in enumerate(args):
+        if _CONFIG_KEY.match(arg) and not Path(arg).exists():
+            inputs, overrides = args[:i], args[i:]
+            if len(overrides) % 2:
+                raise LayoutftError(
+                    f"config overrides must be KEY VALUE pairs; {overrides[-1]!r} has no value"
+                )
+            return inputs, overrides
+    return args, []
+
+
+@command("parse")
+def parse_cmd(
+    args: list[str] = typer.Argument(
+        ...,
+        metavar="INPUT... [KEY VALUE ...]",
+        help="PDFs, images (PNG/JPEG/TIFF) or folders of them, then optional config overrides.",
+    ),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Output file (one input) or folder (several inputs)."
+    ),
+    weights: Path | None = typer.Option(None, help="Model weights (.pth/.pkl/layoutft)."),
+    config: Path | None = typer.Option(None, help="detectron2 YAML config of the weights."),
+    dpi: float = typer.Option(200, help="PDF rendering resolution."),
+    pages: str | None = typer.Option(None, help="1-based pages, e.g. '1-3,7' or '5-'."),
+    batch_size: int = typer.Option(4, help="Pages per forward pass."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    renderer: str = typer.Option("pymupdf", help="pymupdf or pdf2image (poppler)."),
+    format: str = typer.Option("json", "--format", help="json, jsonl (a line per page) or coco."),
+    no_text: bool = typer.Option(False, "--no-text", help="Do not read the PDF text layer."),
+    visualize: Path | None = typer.Option(
+        None, help="Folder for page PNGs with regions drawn and an annotated PDF copy."
+    ),
+    postprocess: str = typer.Option("default", help="default, or none for raw detections."),
+    score_threshold: str | None = typer.Option(
+        None, help="Minimum score: 0.6, or per class: table=0.7,figure=0.5 (default 0.5)."
+    ),
+    max_pixels: int = typer.Option(50_000_000, help="Cap on page image width*height."),
+    image_dpi: float = typer.Option(72, help="DPI of images whose metadata has none."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Detect layout regions and write layout JSON (stdout for one input without -o)."""
+    from layoutft.errors import RenderError
+    from layoutft.export import check_format, output_paths, write_result
+    from layoutft.pipeline import ParseOptions, Parser, load_model
+    from layoutft.render import expand_inputs
+
+    inputs, overrides = split_overrides(args)
+    if not inputs:
+        raise LayoutftError("no INPUT given: pass PDFs, images or folders")
+    check_format(format)
+    files = expand_inputs(inputs)
+    many = len(files) > 1 or any(Path(p).is_dir() for p in inputs)
+    destinations = output_paths(files, output, format, many)
+    options = ParseOptions(
+        dpi=dpi,
+        pages=pages,
+        batch_size=batch_size,
+        renderer=renderer,
+        text=not no_text,
+        postprocess=postprocess,
+        score_threshold=score_threshold,
+        max_pixels=max_pixels,
+        image_dpi=image_dpi,
+        visualize=visualize,
+        progress=not quiet,
+    )
+    model = load_model(weights, config, overrides, device)
+    parser = Parser(model, options, model_name=weights.stem if weights else None)
+    failed = []
+    for path, dest in zip(files, destinations, strict=True):
+        try:
+            write_result(parser, path, dest, format)
+        except RenderError as exc:
+            if not many:
+                raise
+            failed.append(str(exc))
+            typer.echo(f"Error: {exc}", err=True)
+    if failed:
+        raise LayoutftError(f"{len(failed)} of {len(files)} inputs failed (see above)")

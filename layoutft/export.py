@@ -1,0 +1,104 @@
+"""Writing parse results: JSON, JSON Lines (streamed per page) or COCO results; atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from layoutft.errors import LayoutftError
+from layoutft.schema import Document
+
+if TYPE_CHECKING:
+    from layoutft.pipeline import Parser
+
+FORMATS = ("json", "jsonl", "coco")
+_SUFFIX = {"json": ".json", "jsonl": ".jsonl", "coco": ".coco.json"}
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temp file next to ``path`` to write; moved onto ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_format(fmt: str) -> str:
+    """``fmt`` if it is a known output format, else LayoutftError naming the choices."""
+    if fmt not in FORMATS:
+        raise LayoutftError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def output_paths(
+    files: Sequence[Path], out: Path | None, fmt: str, many: bool
+) -> list[Path | None]:
+    """Where each input's result goes: None for stdout (one input, no ``out``), ``out`` itself
+    (one input, ``out`` not a folder), else ``out/<stem><suffix>`` (``<name><suffix>`` when two
+    inputs share a stem)."""
+    suffix = _SUFFIX[check_format(fmt)]
+    if not many:
+        if out is None:
+            return [None]
+        if not (out.is_dir() or str(out).endswith(("/", os.sep))):
+            return [out]
+    if out is None:
+        raise LayoutftError("several inputs (or a folder): pass -o DIR for the output files")
+    stems = [f.stem for f in files]
+    return [out / ((f.name if stems.count(f.stem) > 1 else f.stem) + suffix) for f in files]
+
+
+def write_result(parser: Parser, source: str | Path | bytes, dest: Path | None, fmt: str) -> None:
+    """Parse ``source`` with ``parser`` and write it to ``dest`` (None: stdout) as ``fmt``.
+
+    ``jsonl`` writes one line per page as soon as the page is done (each line a one-page
+    ``layoutft.document/1`` document); ``json`` and ``coco`` write when the input is done.
+    """
+    check_format(fmt)
+    if fmt == "jsonl":
+        _write_jsonl(parser, source, dest)
+        return
+    document = parser.parse(source)
+    if fmt == "json":
+        text = document.to_json()
+    else:
+        text = json.dumps(document.to_coco_results(), ensure_ascii=False)
+    if dest is None:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def _write_jsonl(parser: Parser, source: str | Path | bytes, dest: Path | None) -> None:
+    from layoutft.render import resolve_source
+
+    src = resolve_source(source)
+    header = parser.header(src)
+    with contextlib.ExitStack() as stack:
+        stream: IO[str]
+        if dest is None:
+            stream = sys.stdout
+        else:
+            tmp = stack.enter_context(atomic_path(dest))
+            stream = stack.enter_context(tmp.open("w", encoding="utf-8"))
+        for page in parser.iter_pages(src):
+            header.pages.append(page)
+            line = Document(header.source, header.model, [page]).to_dict()
+            stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+            stream.flush()
+    parser.finish(src, header)

@@ -1,0 +1,211 @@
+"""From raw detections to layout regions: thresholds, duplicate removal, clipping, polygons.
+
+Everything here works in pixels of the page image the model saw (top-left origin,
+XYXY boxes) and needs only numpy and OpenCV (no torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from layoutft.errors import LayoutftError
+from layoutft.geometry import box_area, clip_boxes, pairwise_intersection, pairwise_iou
+
+DEFAULT_SCORE_THRESHOLD = 0.5
+DUPLICATE_IOU = 0.5
+CONTAINED_FRACTION = 0.9
+MODES = ("default", "none")
+
+
+@dataclass(frozen=True)
+class ScoreThresholds:
+    """Minimum score per class name; ``default`` for classes not listed."""
+
+    default: float = DEFAULT_SCORE_THRESHOLD
+    per_class: Mapping[str, float] = field(default_factory=dict)
+
+    def for_label(self, label: str) -> float:
+        """The threshold of class ``label``."""
+        return float(self.per_class.get(label, self.default))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"default": x, "per_class": {...}}`` for the JSON ``model`` block."""
+        return {"default": self.default, "per_class": dict(self.per_class)}
+
+
+def parse_score_threshold(
+    spec: str | float | ScoreThresholds | None, labels: Sequence[str] | None = None
+) -> ScoreThresholds:
+    """Parse ``--score-threshold``: ``"0.6"``, ``"table=0.7,figure=0.5"`` or ``"0.4,table=0.7"``.
+
+    Class names are checked against ``labels`` when given. Raises LayoutftError with the
+    fix for a malformed value, a value outside [0, 1] or an unknown class.
+    """
+    if spec is None:
+        return ScoreThresholds()
+    if isinstance(spec, ScoreThresholds):
+        return spec
+    if isinstance(spec, int | float):
+        return ScoreThresholds(_threshold(str(spec), str(spec)))
+    default = DEFAULT_SCORE_THRESHOLD
+    per_class: dict[str, float] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        if "=" in part:
+            name, value = (s.strip() for s in part.split("=", 1))
+            per_class[name] = _threshold(value, spec)
+        else:
+            default = _threshold(part, spec)
+    unknown = sorted(set(per_class) - set(labels)) if labels is not None else []
+    if unknown:
+        raise LayoutftError(
+            f"--score-threshold {spec!r}: unknown class {', '.join(unknown)}; "
+            f"the model's classes are {', '.join(labels or [])}"
+        )
+    return ScoreThresholds(default, per_class)
+
+
+def _threshold(value: str, spec: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise LayoutftError(
+            f"--score-threshold {spec!r}: {value!r} is not a score in [0, 1]; "
+            "use e.g. 0.6 or table=0.7,figure=0.5"
+        )
+    return number
+
+
+@dataclass
+class PageRegions:
+    """Detections of one page after post-processing, in page pixels.
+
+    Attributes:
+        boxes: float64 [N,4] XYXY pixels.
+        scores: float64 [N].
+        labels: N class names.
+        polygons: per region, outline rings as float64 [K,2] pixel arrays (the box when the
+            model has no masks).
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+    polygons: list[list[np.ndarray]]
+
+
+def detection_labels(detections: Any, model_labels: Sequence[str]) -> list[str]:
+    """Class name of each detection: from ``classes`` indexes into ``model_labels``."""
+    classes = np.asarray(detections.classes, dtype=np.int64).reshape(-1)
+    names = list(model_labels)
+    return [names[c] if 0 <= c < len(names) else f"class_{c}" for c in classes]
+
+
+def postprocess(
+    detections: Any,
+    model_labels: Sequence[str],
+    image_size: tuple[int, int],
+    mode: str = "default",
+    thresholds: ScoreThresholds | None = None,
+) -> PageRegions:
+    """Turn one page's detections into regions.
+
+    Args:
+        detections: ``boxes`` [N,4] XYXY pixels, ``scores`` [N], ``classes`` [N] int indexes
+            into ``model_labels``, ``masks`` bool [N,H,W] or None (a ``Detections``).
+        model_labels: the model's class names, in class-index order.
+        image_size: ``(height, width)`` of the page image in pixels.
+        mode: ``"default"``: per-class score thresholds, then same-class duplicates (IoU >
+            0.5) and nested boxes (> 90% of the smaller inside the larger) lose to the higher
+            score, then clipping to the page. ``"none"``: the detections unchanged.
+        thresholds: per-class score thresholds (default 0.5 for every class).
+
+    Returns:
+        Regions sorted by descending score (``"none"`` keeps the model's order).
+    """
+    if mode not in MODES:
+        raise LayoutftError(f"unknown --postprocess {mode!r}; choose one of {', '.join(MODES)}")
+    boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
+    labels = detection_labels(detections, model_labels)
+    masks = getattr(detections, "masks", None)
+    keep = np.arange(len(boxes))
+    if mode == "default":
+        limits = thresholds or ScoreThresholds()
+        passing = np.array([s >= limits.for_label(n) for s, n in zip(scores, labels, strict=True)])
+        keep = keep[passing.astype(bool)] if len(keep) else keep
+        keep = keep[np.argsort(-scores[keep], kind="stable")]
+        keep = keep[suppress_duplicates(boxes[keep], [labels[i] for i in keep])]
+        height, width = image_size
+        boxes = clip_boxes(boxes, width, height)
+        keep = keep[box_area(boxes[keep]) > 0]
+    polygons = [mask_polygons(masks[i]) if masks is not None else [] for i in keep]
+    polygons = [p or [box_polygon(boxes[i])] for p, i in zip(polygons, keep, strict=True)]
+    return PageRegions(boxes[keep], scores[keep], [labels[i] for i in keep], polygons)
+
+
+def suppress_duplicates(
+    boxes: np.ndarray,
+    labels: Sequence[str],
+    iou: float = DUPLICATE_IOU,
+    contained: float = CONTAINED_FRACTION,
+) -> np.ndarray:
+    """Indices to keep among ``boxes`` [N,4] sorted by descending score.
+
+    A box is dropped when a higher-scored kept box of the same label overlaps it with
+    IoU > ``iou``, or when more than ``contained`` of the smaller box's area lies inside
+    the other (one nested in the other).
+    """
+    n = len(boxes)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    ious = pairwise_iou(boxes, boxes)
+    inter = pairwise_intersection(boxes, boxes)
+    areas = box_area(boxes)
+    smaller = np.minimum(areas[:, None], areas[None, :])
+    nested = inter > contained * np.where(smaller > 0, smaller, np.inf)
+    kept: list[int] = []
+    for i in range(n):
+        clash = any(labels[j] == labels[i] and (ious[i, j] > iou or nested[i, j]) for j in kept)
+        if not clash:
+            kept.append(i)
+    return np.array(kept, dtype=np.int64)
+
+
+def mask_polygons(mask: np.ndarray, min_fraction: float = 0.1) -> list[np.ndarray]:
+    """Outline(s) of a binary [H,W] mask as float64 [K,2] pixel polygons (largest first).
+
+    Keeps outer contours whose area is at least ``min_fraction`` of the largest one, each
+    simplified with Douglas-Peucker (epsilon 1 px: a 20 px tall text line keeps its shape).
+    Vertices are the centres of boundary pixels in continuous pixel coordinates (pixel
+    ``x`` spans ``[x, x+1]``), so a mask covering columns 20..79 gives x from 20.5 to 79.5.
+    Returns [] for an empty mask.
+    """
+    binary = np.ascontiguousarray(np.asarray(mask) > 0, dtype=np.uint8)
+    if not binary.any():
+        return []
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    areas = [cv2.contourArea(c) for c in contours]
+    largest = max(areas)
+    polygons = []
+    for area, contour in sorted(zip(areas, contours, strict=True), key=lambda t: -t[0]):
+        if area < min_fraction * largest or (largest > 0 and area == 0):
+            continue
+        simple = cv2.approxPolyDP(contour, 1.0, True).reshape(-1, 2).astype(np.float64)
+        if len(simple) >= 3:
+            polygons.append(simple + 0.5)
+    return polygons
+
+
+def box_polygon(box: np.ndarray) -> np.ndarray:
+    """The four corners [4,2] of an XYXY box, clockwise from the top-left."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)

@@ -1,0 +1,290 @@
+"""The layout JSON document model (``layoutft.document/1``), with lossless round trips.
+
+Reading or writing this format needs only the standard library and numpy (for
+:meth:`Region.crop`); it never imports torch. The format is documented in
+``docs/json-format.md`` and described by the JSON Schema shipped as
+``layoutft/schemas/document-1.schema.json`` (see :func:`json_schema`).
+
+Coordinates: ``bbox_px`` is in pixels of the rendered page image (top-left origin);
+``bbox_pt`` and ``polygon_pt`` are in PDF points of the page as displayed (top-left
+origin, after ``/Rotate``, relative to the CropBox). Boxes are ``[x0, y0, x1, y1]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_ID = "layoutft.document/1"
+_SCHEMA_FILE = "document-1.schema.json"
+
+
+def _floats(values: Iterable[Any], ndigits: int = 2) -> list[float]:
+    """Plain Python floats rounded for compact, stable JSON."""
+    return [round(float(v), ndigits) for v in values]
+
+
+@dataclass
+class Region:
+    """One detected layout region of a page.
+
+    Attributes:
+        id: index of the region on its page, unique within the page.
+        label: class name (e.g. ``"table"``).
+        score: detector confidence in [0, 1].
+        bbox_px: ``[x0, y0, x1, y1]`` in pixels of the rendered page image.
+        bbox_pt: the same box in displayed-page PDF points.
+        polygon_pt: outline(s) in displayed-page points: a list of rings, each a list of
+            ``[x, y]`` points (from the mask when the model has masks, else the box corners).
+        text: the PDF's own text inside the region (reading order, lines joined by ``\\n``),
+            or None for images, pages without a text layer, or when text is turned off.
+        order: 0-based position of the region in the page's reading order.
+    """
+
+    id: int
+    label: str
+    score: float
+    bbox_px: list[float]
+    bbox_pt: list[float]
+    polygon_pt: list[list[list[float]]] = field(default_factory=list)
+    text: str | None = None
+    order: int = 0
+
+    def crop(self, image: np.ndarray, pad: int = 0) -> np.ndarray:
+        """The region cut out of its page image (for OCR), as a view of ``image``.
+
+        Args:
+            image: [H,W] or [H,W,C] array of the page rendered at this document's DPI.
+            pad: extra pixels kept on every side (clipped to the image).
+
+        Returns:
+            ``image[y0:y1, x0:x1]`` with the box rounded outwards and clipped to the image.
+        """
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = self.bbox_px
+        left = max(0, math.floor(x0) - pad)
+        top = max(0, math.floor(y0) - pad)
+        right = min(width, math.ceil(x1) + pad)
+        bottom = min(height, math.ceil(y1) + pad)
+        return image[top : max(top, bottom), left : max(left, right)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (floats rounded to 2 decimals, 4 for the score)."""
+        return {
+            "id": int(self.id),
+            "label": self.label,
+            "score": round(float(self.score), 4),
+            "bbox_px": _floats(self.bbox_px),
+            "bbox_pt": _floats(self.bbox_pt),
+            "polygon_pt": [[_floats(p) for p in ring] for ring in self.polygon_pt],
+            "text": self.text,
+            "order": int(self.order),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Region:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            id=int(d["id"]),
+            label=str(d["label"]),
+            score=float(d["score"]),
+            bbox_px=[float(v) for v in d["bbox_px"]],
+            bbox_pt=[float(v) for v in d["bbox_pt"]],
+            polygon_pt=[[[float(v) for v in p] for p in ring] for ring in d.get("polygon_pt", [])],
+            text=d.get("text"),
+            order=int(d.get("order", 0)),
+        )
+
+
+@dataclass
+class Page:
+    """One page of a document and its regions.
+
+    Attributes:
+        number: 1-based page number in the source (frame number for multi-page TIFFs).
+        width_pt, height_pt: displayed page size in points (after rotation, CropBox).
+        rotation: the PDF page's ``/Rotate`` (0, 90, 180, 270); 0 for images.
+        dpi: effective resolution of the page image the model saw (lower than requested when
+            ``max_pixels`` scaled a huge page down); pixels = points * dpi / 72.
+        width_px, height_px: size of that page image in pixels.
+        status: ``"ok"`` or ``"error"`` (the page could not be rendered or predicted).
+        error: the error message when ``status == "error"``, else None.
+        regions: regions sorted by ``order``.
+    """
+
+    number: int
+    width_pt: float
+    height_pt: float
+    rotation: int = 0
+    dpi: float = 72.0
+    width_px: int = 0
+    height_px: int = 0
+    status: str = "ok"
+    error: str | None = None
+    regions: list[Region] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "number": int(self.number),
+            "width_pt": round(float(self.width_pt), 2),
+            "height_pt": round(float(self.height_pt), 2),
+            "rotation": int(self.rotation),
+            "dpi": round(float(self.dpi), 3),
+            "width_px": int(self.width_px),
+            "height_px": int(self.height_px),
+            "status": self.status,
+            "error": self.error,
+            "regions": [r.to_dict() for r in self.regions],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Page:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            number=int(d["number"]),
+            width_pt=float(d["width_pt"]),
+            height_pt=float(d["height_pt"]),
+            rotation=int(d.get("rotation", 0)),
+            dpi=float(d["dpi"]),
+            width_px=int(d["width_px"]),
+            height_px=int(d["height_px"]),
+            status=str(d.get("status", "ok")),
+            error=d.get("error"),
+            regions=[Region.from_dict(r) for r in d.get("regions", [])],
+        )
+
+
+@dataclass
+class Document:
+    """The parse result of one input (a PDF, an image or a multi-page TIFF).
+
+    Attributes:
+        source: ``{"path": str | None, "sha256": str, "page_count": int}`` (path is None for
+            bytes input; page_count counts all pages of the source, parsed or not).
+        model: ``{"name": str, "labels": [str, ...], ...}``; extra keys describe the settings.
+        pages: the parsed pages in the order they were requested.
+        schema: format identifier, always :data:`SCHEMA_ID`.
+    """
+
+    source: dict[str, Any]
+    model: dict[str, Any]
+    pages: list[Page] = field(default_factory=list)
+    schema: str = SCHEMA_ID
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict in the ``layoutft.document/1`` format."""
+        return {
+            "schema": self.schema,
+            "source": dict(self.source),
+            "model": dict(self.model),
+            "pages": [p.to_dict() for p in self.pages],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The document as JSON text (UTF-8 characters kept as is)."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_jsonl_lines(self) -> list[str]:
+        """One compact JSON line per page; each line is a one-page document (see docs)."""
+        return [
+            json.dumps(
+                Document(self.source, self.model, [page]).to_dict(),
+                ensure_ascii=False,
+            )
+            for page in self.pages
+        ]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Document:
+        """Inverse of :meth:`to_dict`; rejects other formats or versions."""
+        schema = d.get("schema") if isinstance(d, dict) else None
+        if schema != SCHEMA_ID:
+            raise ValueError(f"not a {SCHEMA_ID} document (schema field is {schema!r})")
+        return cls(
+            source=dict(d["source"]),
+            model=dict(d["model"]),
+            pages=[Page.from_dict(p) for p in d["pages"]],
+            schema=schema,
+        )
+
+    @classmethod
+    def from_json(cls, data: str | bytes | os.PathLike[str]) -> Document:
+        """Read a document from JSON text, bytes, or a path to a ``.json``/``.jsonl`` file.
+
+        A ``str`` that starts with ``{`` is JSON text; any other ``str`` is a path. JSON Lines
+        (one single-page document per line, as written by ``--format jsonl``) are merged.
+        """
+        if isinstance(data, os.PathLike) or (
+            isinstance(data, str) and not data.lstrip().startswith("{")
+        ):
+            data = Path(data).read_text(encoding="utf-8")
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError:
+            lines = [line for line in text.splitlines() if line.strip()]
+            if len(lines) < 2:
+                raise
+            return cls.merge([cls.from_dict(json.loads(line)) for line in lines])
+
+    @classmethod
+    def merge(cls, parts: Sequence[Document]) -> Document:
+        """Join documents of the same source (e.g. JSON Lines records) into one."""
+        if not parts:
+            raise ValueError("nothing to merge")
+        pages = [page for part in parts for page in part.pages]
+        return cls(dict(parts[0].source), dict(parts[0].model), pages, parts[0].schema)
+
+    def to_coco_results(self, image_ids: dict[int, int] | None = None) -> list[dict[str, Any]]:
+        """Regions as COCO detection results (the list ``COCO.loadRes`` reads).
+
+        Args:
+            image_ids: page number -> COCO ``image_id``; default: the page number itself.
+
+        Returns:
+            One dict per region: ``image_id``, ``category_id`` (1-based index in
+            ``model["labels"]``), ``bbox`` ``[x, y, w, h]`` in page pixels, ``score``,
+            ``segmentation`` (polygons in page pixels, flat ``[x0, y0, x1, y1, ...]``),
+            plus ``page`` and ``label`` for readers.
+        """
+        labels = list(self.model.get("labels", []))
+        results: list[dict[str, Any]] = []
+        for page in self.pages:
+            image_id = page.number if image_ids is None else image_ids[page.number]
+            px_per_pt = page.dpi / 72.0
+            for region in page.regions:
+                x0, y0, x1, y1 = region.bbox_px
+                category = labels.index(region.label) + 1 if region.label in labels else 0
+                segmentation = [
+                    _floats(c * px_per_pt for point in ring for c in point)
+                    for ring in region.polygon_pt
+                    if len(ring) >= 3
+                ]
+                results.append(
+                    {
+                        "image_id": image_id,
+                        "category_id": category,
+                        "bbox": _floats([x0, y0, x1 - x0, y1 - y0]),
+                        "score": round(float(region.score), 4),
+                        "segmentation": segmentation,
+                        "page": page.number,
+                        "label": region.label,
+                    }
+                )
+        return results
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the ``layoutft.document/1`` format."""
+    text = resources.files("layoutft.schemas").joinpath(_SCHEMA_FILE).read_text("utf-8")
+    result: dict[str, Any] = json.loads(text)
+    return result

@@ -1,0 +1,134 @@
+"""parse() with the real detectron2 parity checkpoint: parity with detectron2 through the
+whole pipeline, and identical regions on a rotated PDF page that displays the same image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import jsonschema
+import numpy as np
+import pymupdf
+import pytest
+from pycocotools import mask as mask_util
+
+from layoutft.geometry import pairwise_iou
+from layoutft.pipeline import parse
+from layoutft.schema import Document, json_schema
+
+CASE = Path(__file__).parent / "fixtures" / "d2_parity" / "narrow_r50_mask"
+LABELS = ["text", "title", "list", "table", "figure"]
+IMAGE = CASE / "images" / "doc000_p0.png"  # 850 x 1100 px, 100 dpi
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    predictor = pytest.importorskip("layoutft.predictor")
+    return predictor.LayoutModel.from_checkpoint(
+        CASE / "model_final.pth", config=CASE / "config.yaml", device="cpu", labels=LABELS
+    )
+
+
+def expected(name: str) -> dict[str, Any]:
+    data = json.loads((CASE / "expected.json").read_text())
+    return next(e for e in data["images"] if e["file_name"] == name)
+
+
+def test_raw_output_matches_detectron2(model: Any) -> None:
+    doc = parse(IMAGE, model=model, postprocess="none")
+    data = json.loads(doc.to_json())
+    jsonschema.validate(data, json_schema())
+    page = Document.from_dict(data).pages[0]
+    assert (page.dpi, page.width_px, page.height_px) == (100, 850, 1100)
+    ref = expected(IMAGE.name)
+    regions = sorted(page.regions, key=lambda r: r.id)  # model order
+    assert len(regions) == len(ref["boxes"]) > 10
+    np.testing.assert_allclose([r.bbox_px for r in regions], ref["boxes"], atol=0.01)
+    np.testing.assert_allclose([r.score for r in regions], ref["scores"], atol=1e-4)
+    assert [r.label for r in regions] == [LABELS[c] for c in ref["classes"]]
+    assert all(r.text is None for r in regions)
+    # polygons (points) rasterised back to pixels cover detectron2's masks
+    for region, rle in zip(regions, ref["masks_rle"], strict=True):
+        truth = mask_util.decode(rle).astype(bool)
+        if truth.sum() < 2000:
+            continue
+        drawn = np.zeros(truth.shape, dtype=np.uint8)
+        # vertices are pixel centres: back to pixel indices
+        rings = [np.array(r) * 100 / 72 - 0.5 for r in region.polygon_pt]
+        cv2.fillPoly(drawn, [np.round(r).astype(np.int32) for r in rings], 1)
+        inter = np.logical_and(drawn, truth).sum()
+        assert inter / np.logical_or(drawn, truth).sum() > 0.95
+
+
+def make_pdf() -> bytes:
+    """Page 1: the image upright. Page 2: the image drawn turned, on a /Rotate 90 page, so
+    that it displays upright; both render to exactly the original pixels at 100 dpi."""
+    doc = pymupdf.open()
+    width, height = 850 * 0.72, 1100 * 0.72
+    upright = doc.new_page(width=width, height=height)
+    upright.insert_image(upright.rect, filename=str(IMAGE))
+    turned = doc.new_page(width=height, height=width)
+    turned.insert_image(turned.rect, filename=str(IMAGE), rotate=90)
+    turned.set_rotation(90)
+    return doc.tobytes()
+
+
+def test_rotated_page_gives_the_same_regions(model: Any) -> None:
+    doc = parse(make_pdf(), model=model, dpi=100, batch_size=2)
+    jsonschema.validate(doc.to_dict(), json_schema())
+    upright, turned = doc.pages
+    assert (upright.rotation, turned.rotation) == (0, 90)
+    assert (turned.width_pt, turned.height_pt) == pytest.approx((612, 792))
+    assert len(upright.regions) == len(turned.regions) > 5
+    for a, b in zip(upright.regions, turned.regions, strict=True):
+        assert (a.label, a.order) == (b.label, b.order)
+        np.testing.assert_allclose(a.bbox_pt, b.bbox_pt, atol=0.01)
+        np.testing.assert_allclose(np.array(a.bbox_px), np.array(a.bbox_pt) * 100 / 72, atol=1e-6)
+    # default post-processing: scores >= 0.5, no same-class duplicates, boxes on the page
+    boxes = np.array([r.bbox_px for r in upright.regions])
+    labels = [r.label for r in upright.regions]
+    assert min(r.score for r in upright.regions) >= 0.5
+    iou = pairwise_iou(boxes, boxes)
+    same = np.equal.outer(labels, labels) & ~np.eye(len(labels), dtype=bool)
+    assert (iou[same] <= 0.5).all()
+    assert boxes.min() >= 0 and boxes[:, 2].max() <= 850 and boxes[:, 3].max() <= 1100
+    assert sorted(r.order for r in upright.regions) == list(range(len(upright.regions)))
+
+
+def test_cli_loads_weights_and_writes_files(
+    model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import layoutft.cli  # noqa: F401  (registers the commands)
+    from layoutft.cli.app import app
+    from layoutft.predictor import LayoutModel
+
+    calls: list[dict[str, Any]] = []
+
+    def from_checkpoint(cls: Any, weights: Any, **kwargs: Any) -> Any:
+        calls.append({"weights": weights, **kwargs})
+        return model  # already built once for this module
+
+    monkeypatch.setattr(LayoutModel, "from_checkpoint", classmethod(from_checkpoint))
+    out, vis = tmp_path / "page.json", tmp_path / "vis"
+    args = ["parse", str(IMAGE), "--weights", str(CASE / "model_final.pth")]
+    args += ["--config", str(CASE / "config.yaml"), "--device", "cpu", "-o", str(out)]
+    args += ["--visualize", str(vis), "--score-threshold", "0.8,table=0.9", "-q"]
+    result = CliRunner().invoke(app, [*args, "MODEL.ROI_HEADS.NMS_THRESH_TEST", "0.4"])
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        {
+            "weights": CASE / "model_final.pth",
+            "config": CASE / "config.yaml",
+            "overrides": ["MODEL.ROI_HEADS.NMS_THRESH_TEST", "0.4"],
+            "device": "cpu",
+        }
+    ]
+    doc = Document.from_json(out)
+    jsonschema.validate(doc.to_dict(), json_schema())
+    assert doc.model["name"] == "model_final"
+    assert doc.pages[0].regions and min(r.score for r in doc.pages[0].regions) >= 0.8
+    assert [p.name for p in vis.iterdir()] == ["doc000_p0-p1.png"]

@@ -1,0 +1,324 @@
+"""parse() end to end with a stand-in model that finds coloured boxes on the page image.
+
+The stand-in "detects" rectangles filled with a class colour, so every region's true
+position is known: the tests check pixels, points (rotated and cropped pages), PDF text,
+reading order, per-page errors, output formats, visualisation and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import jsonschema
+import numpy as np
+import pymupdf
+import pytest
+from typer.testing import CliRunner
+
+import layoutft
+import layoutft.cli
+from layoutft.cli.app import app
+from layoutft.errors import LayoutftError
+from layoutft.pipeline import ParseOptions, Parser, parse
+from layoutft.schema import Document, json_schema
+
+LABELS = ["text", "title", "list", "table", "figure"]
+FILL = {"text": (0.8, 0.9, 1.0), "title": (1.0, 0.85, 0.7)}
+
+
+@dataclass
+class Dets:
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+    labels: list[str]
+    masks: np.ndarray | None
+
+
+class ColorBoxModel:
+    """Finds boxes filled with a FILL colour (RGB input); raises on all-black pages."""
+
+    labels = LABELS
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def predict(self, images: list[np.ndarray], batch_size: int = 4, format: str = "RGB") -> Any:
+        assert format == "RGB"
+        self.calls.append(len(images))
+        return [self._one(image) for image in images]
+
+    def _one(self, image: np.ndarray) -> Dets:
+        if image.max() == 0:
+            raise RuntimeError("cannot predict on a black page")
+        boxes, classes, masks = [], [], []
+        for label, rgb in FILL.items():
+            target = np.array(rgb) * 255
+            hit = (np.abs(image.astype(float) - target).sum(axis=2) < 12).astype(np.uint8)
+            hit = cv2.morphologyEx(hit, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+            n, comp, stats, _ = cv2.connectedComponentsWithStats(hit)
+            for k in range(1, n):
+                x, y, w, h, area = stats[k]
+                if area < 50:
+                    continue
+                boxes.append([x, y, x + w, y + h])
+                classes.append(LABELS.index(label))
+                masks.append(comp == k)
+        n = len(boxes)
+        shape = image.shape[:2]
+        return Dets(
+            np.array(boxes, np.float32).reshape(-1, 4),
+            np.full(n, 0.9, np.float32),
+            np.array(classes, np.int64),
+            [LABELS[c] for c in classes],
+            np.array(masks, bool).reshape(n, *shape),
+        )
+
+
+def box(page: pymupdf.Page, rect: tuple[float, float, float, float], label: str, text: str) -> None:
+    """A filled class-coloured rectangle with words inside (unrotated page coordinates)."""
+    page.draw_rect(pymupdf.Rect(rect), color=None, fill=FILL[label], width=0)
+    if text:
+        page.insert_textbox(
+            pymupdf.Rect(rect[0] + 4, rect[1] + 4, rect[2] - 4, rect[3] - 4), text, fontsize=9
+        )
+
+
+def make_pdf() -> bytes:
+    """Page 1: letter, two columns under a title. Page 2: rotated 90 with a CropBox."""
+    doc = pymupdf.open()
+    p1 = doc.new_page(width=612, height=792)
+    box(p1, (50, 40, 562, 90), "title", "A Full Width Title")
+    box(p1, (50, 110, 296, 400), "text", "left column words")
+    box(p1, (316, 110, 562, 400), "text", "right column words")
+    p2 = doc.new_page(width=600, height=800)
+    box(p2, (100, 150, 300, 250), "text", "rotated page words")
+    p2.set_cropbox(pymupdf.Rect(50, 100, 550, 700))  # unrotated 500 x 600, origin (50, 100)
+    p2.set_rotation(90)
+    return doc.tobytes()
+
+
+# On page 2 the box is at unrotated CropBox-relative (50, 50, 250, 150); W=500, H=600.
+# Rotated 90 clockwise, (u, v) -> (H - v, u): displayed (450, 50, 550, 250).
+ROTATED_BOX_PT = [450.0, 50.0, 550.0, 250.0]
+
+
+@pytest.fixture(scope="module")
+def pdf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pdf") / "sample.pdf"
+    path.write_bytes(make_pdf())
+    return path
+
+
+@pytest.fixture(scope="module")
+def document(pdf_path: Path) -> Document:
+    return parse(pdf_path, model=ColorBoxModel(), dpi=100)  # type: ignore[arg-type]
+
+
+def test_document_matches_drawing(document: Document, pdf_path: Path) -> None:
+    data = document.to_dict()
+    jsonschema.validate(data, json_schema())
+    assert data["source"]["path"] == str(pdf_path)
+    assert data["source"]["page_count"] == 2
+    assert data["model"]["labels"] == LABELS
+    p1, p2 = document.pages
+    assert (p1.number, p1.status, p1.rotation, p1.dpi, p1.width_px) == (1, "ok", 0, 100, 850)
+    assert [r.label for r in p1.regions] == ["title", "text", "text"]
+    assert [r.order for r in p1.regions] == [0, 1, 2]
+    assert [r.text for r in p1.regions] == [
+        "A Full Width Title",
+        "left column words",
+        "right column words",
+    ]
+    np.testing.assert_allclose(p1.regions[1].bbox_pt, [50, 110, 296, 400], atol=1.0)
+    for region in p1.regions:
+        np.testing.assert_allclose(
+            np.array(region.bbox_px), np.array(region.bbox_pt) * 100 / 72, atol=0.02
+        )
+        ring = np.array(region.polygon_pt[0])
+        assert ring.shape == (4, 2)
+        np.testing.assert_allclose(ring.min(axis=0), region.bbox_pt[:2], atol=1.0)
+    assert (p2.rotation, p2.width_pt, p2.height_pt) == (90, 600, 500)
+    (rotated,) = p2.regions
+    np.testing.assert_allclose(rotated.bbox_pt, ROTATED_BOX_PT, atol=1.0)
+    assert rotated.text == "rotated page words"
+
+
+def test_batching_streams_and_does_not_change_results(pdf_path: Path, document: Document) -> None:
+    model = ColorBoxModel()
+    parser = Parser(model, ParseOptions(dpi=100, batch_size=1), model_name="x")  # type: ignore[arg-type]
+    pages = list(parser.iter_pages(pdf_path))
+    assert model.calls == [1, 1]
+    assert [p.to_dict() for p in pages] == [p.to_dict() for p in document.pages]
+
+
+def test_options_text_pages_bytes_and_thresholds(pdf_path: Path) -> None:
+    model: Any = ColorBoxModel()
+    doc = parse(pdf_path.read_bytes(), model=model, dpi=50, pages="2", text=False)
+    assert doc.source["path"] is None and doc.source["page_count"] == 2
+    assert [p.number for p in doc.pages] == [2]
+    assert doc.pages[0].regions[0].text is None
+    assert doc.pages[0].dpi == 50
+    none = parse(pdf_path, model=model, dpi=50, pages=[1], score_threshold="text=0.95")
+    assert [r.label for r in none.pages[0].regions] == ["title"]
+    assert none.model["score_thresholds"] == {"default": 0.5, "per_class": {"text": 0.95}}
+
+
+def test_image_input_has_no_text(tmp_path: Path) -> None:
+    image = np.full((200, 300, 3), 255, np.uint8)
+    image[50:100, 20:280] = np.array(FILL["title"]) * 255
+    path = tmp_path / "page.png"
+    cv2.imwrite(str(path), image[:, :, ::-1])
+    doc = parse(path, model=ColorBoxModel(), image_dpi=144)  # type: ignore[arg-type]
+    (region,) = doc.pages[0].regions
+    assert region.text is None and region.label == "title"
+    np.testing.assert_allclose(region.bbox_px, [20, 50, 280, 100])
+    np.testing.assert_allclose(region.bbox_pt, [10, 25, 140, 50])
+    assert (doc.pages[0].width_pt, doc.pages[0].dpi) == (150, 144)
+
+
+def test_failed_pages_do_not_stop_the_document(
+    pdf_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import layoutft.render.pdf as pdf_mod
+
+    def broken(page: Any, scale: float) -> np.ndarray:
+        if page.number == 0:
+            raise RuntimeError("content stream error")
+        return np.zeros((10, 10, 3), np.uint8)  # black: the model fails on it
+
+    monkeypatch.setattr(pdf_mod, "_render_pymupdf", broken)
+    doc = parse(pdf_path, model=ColorBoxModel(), dpi=72, batch_size=2)  # type: ignore[arg-type]
+    jsonschema.validate(doc.to_dict(), json_schema())
+    p1, p2 = doc.pages
+    assert (p1.status, p2.status) == ("error", "error")
+    assert p1.error == "render failed: content stream error"
+    assert p2.error == "prediction failed: cannot predict on a black page"
+    assert p1.width_pt == 612 and p1.regions == [] and p2.width_px == 10
+
+
+def test_no_model_says_pass_weights(pdf_path: Path) -> None:
+    with pytest.raises(LayoutftError, match="pass --weights PATH"):
+        parse(pdf_path)
+
+
+def test_visualize_png_and_annotated_pdf(pdf_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "vis"
+    doc = parse(pdf_path, model=ColorBoxModel(), dpi=72, visualize=out)  # type: ignore[arg-type]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "sample-p1.png",
+        "sample-p2.png",
+        "sample.annotated.pdf",
+    ]
+    png = cv2.imread(str(out / "sample-p1.png"))[:, :, ::-1]
+    assert png.shape == (792, 612, 3)
+    # the title box outline is drawn in the title colour at its pixel box
+    x0, y0, _, y1 = (round(v) for v in doc.pages[0].regions[0].bbox_px)
+    assert tuple(png[(y0 + y1) // 2, x0]) == layoutft.visualize.color_for_label("title")
+    # annotated PDF: the rotated page's outline lies on the region's box as displayed
+    annotated = pymupdf.open(out / "sample.annotated.pdf")
+    page = annotated[1]
+    assert page.rotation == 90
+    pix = page.get_pixmap(dpi=144)
+    img = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3).astype(int)
+    blue = np.array(layoutft.visualize.color_for_label("text"))
+    on_line = np.abs(img - blue).sum(axis=2) < 30
+    ys, xs = np.nonzero(on_line)
+    outline = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]) / 2  # back to points
+    # the label text above the box shares the colour: compare the box's sides below it
+    np.testing.assert_allclose(outline[[0, 2, 3]], np.array(ROTATED_BOX_PT)[[0, 2, 3]], atol=1.5)
+    # the annotation is on top of the original content, which is kept
+    assert "rotated page words" in page.get_text()
+
+
+def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    import layoutft.pipeline as pipeline_mod
+
+    seen: dict[str, Any] = {}
+
+    def fake_load(weights: Any, config: Any, overrides: Any, device: str) -> ColorBoxModel:
+        seen.update(weights=weights, overrides=overrides, device=device)
+        return ColorBoxModel()
+
+    monkeypatch.setattr(pipeline_mod, "load_model", fake_load)
+    result = CliRunner().invoke(app, ["parse", *args])
+    result.seen = seen
+    return result
+
+
+def test_cli_stdout_file_and_overrides(
+    pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = [str(pdf_path), "--dpi", "72", "--weights", "w/model_final.pth", "--quiet"]
+    result = run_cli([*args, "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"], monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert result.seen["overrides"] == ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"]
+    doc = Document.from_json(result.stdout)
+    assert doc.model["name"] == "model_final"
+    assert len(doc.pages) == 2
+    out = tmp_path / "x.json"
+    result = run_cli([*args, "-o", str(out), "--pages", "2"], monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert [p.number for p in Document.from_json(out).pages] == [2]
+
+
+def test_cli_folder_jsonl_and_coco(
+    pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.pdf").write_bytes(pdf_path.read_bytes())
+    (folder / "b.pdf").write_bytes(pdf_path.read_bytes())
+    out = tmp_path / "out"
+    result = run_cli([str(folder), "-o", str(out), "--format", "jsonl", "--dpi", "50"], monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.jsonl", "b.jsonl"]
+    lines = (out / "a.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        jsonschema.validate(json.loads(line), json_schema())
+    assert len(Document.from_json(out / "a.jsonl").pages) == 2
+    result = run_cli([str(pdf_path), "--format", "coco", "--dpi", "72"], monkeypatch)
+    assert result.exit_code == 0, result.output
+    coco = json.loads(result.stdout)
+    assert {r["image_id"] for r in coco} == {1, 2}
+    title = next(r for r in coco if r["category_id"] == 2)
+    assert title["bbox"] == pytest.approx([50, 40, 512, 50], abs=1.0)
+
+
+def test_cli_errors(pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_cli([str(pdf_path), "--pages", "1-x"], monkeypatch)
+    assert result.exit_code == 1
+    assert "Error: bad page selection '1-x'" in result.stderr
+    result = run_cli([str(pdf_path), str(pdf_path)], monkeypatch)
+    assert result.exit_code == 1 and "pass -o DIR" in result.stderr
+    result = run_cli([str(pdf_path), "--format", "xml"], monkeypatch)
+    assert result.exit_code == 1 and "unknown --format 'xml'" in result.stderr
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4 nonsense")
+    out = tmp_path / "o"
+    result = run_cli([str(bad), str(pdf_path), "-o", str(out), "--dpi", "36"], monkeypatch)
+    assert result.exit_code == 1
+    assert "bad.pdf" in result.stderr and "1 of 2 inputs failed" in result.stderr
+    assert [p.name for p in out.iterdir()] == ["sample.json"]  # the good input was written
+    result = run_cli([str(pdf_path), "MODEL.X"], monkeypatch)
+    assert result.exit_code == 1 and "KEY VALUE pairs" in result.stderr
+    result = run_cli([str(pdf_path), "--renderer", "ghostscript"], monkeypatch)
+    assert result.exit_code == 1 and "unknown --renderer 'ghostscript'" in result.stderr
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from layoutft.pipeline import _progress
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False)
+    assert _progress(5, "a.pdf", enabled=True).disable
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    bar = _progress(5, "a.pdf", enabled=True)
+    assert not bar.disable
+    bar.close()
+    assert _progress(5, "a.pdf", enabled=False).disable  # --quiet
+    assert _progress(1, "a.pdf", enabled=True).disable  # single page: no bar

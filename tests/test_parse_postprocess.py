@@ -1,0 +1,126 @@
+"""Post-processing: thresholds, duplicate/nested suppression, clipping, mask polygons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from layoutft.errors import LayoutftError
+from layoutft.postprocess import (
+    ScoreThresholds,
+    mask_polygons,
+    parse_score_threshold,
+    postprocess,
+    suppress_duplicates,
+)
+
+LABELS = ["text", "title", "list", "table", "figure"]
+
+
+@dataclass
+class Dets:
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+    masks: np.ndarray | None = None
+
+
+def dets(rows: list[tuple[list[float], float, int]], masks: np.ndarray | None = None) -> Dets:
+    return Dets(
+        np.array([r[0] for r in rows], dtype=np.float32),
+        np.array([r[1] for r in rows], dtype=np.float32),
+        np.array([r[2] for r in rows], dtype=np.int64),
+        masks,
+    )
+
+
+def test_parse_score_threshold() -> None:
+    assert parse_score_threshold(None) == ScoreThresholds(0.5, {})
+    assert parse_score_threshold("0.6").for_label("table") == 0.6
+    t = parse_score_threshold("table=0.7, figure=0.25", LABELS)
+    assert (t.for_label("table"), t.for_label("figure"), t.for_label("text")) == (0.7, 0.25, 0.5)
+    t = parse_score_threshold("0.3,table=0.9", LABELS)
+    assert (t.for_label("title"), t.for_label("table")) == (0.3, 0.9)
+    assert parse_score_threshold(0.4).default == 0.4
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("tabel=0.7", "unknown class tabel; the model's classes are text, title"),
+        ("1.5", "'1.5' is not a score in \\[0, 1\\]"),
+        ("table=high", "'high' is not a score"),
+    ],
+)
+def test_bad_score_threshold(spec: str, message: str) -> None:
+    with pytest.raises(LayoutftError, match=message):
+        parse_score_threshold(spec, LABELS)
+
+
+def test_thresholds_duplicates_nesting_and_clipping() -> None:
+    d = dets(
+        [
+            ([10, 10, 110, 60], 0.95, 0),  # text kept
+            ([12, 11, 111, 62], 0.90, 0),  # duplicate of the first (IoU > 0.5): dropped
+            ([20, 20, 60, 40], 0.80, 0),  # nested in the first: dropped
+            ([20, 20, 60, 40], 0.85, 3),  # same box, other class: kept
+            ([0, 100, 100, 150], 0.40, 0),  # below 0.5: dropped
+            ([150, 180, 260, 260], 0.70, 4),  # sticks out of the 200 x 250 page: clipped
+            ([300, 300, 400, 400], 0.99, 1),  # entirely off the page: dropped
+        ]
+    )
+    out = postprocess(d, LABELS, image_size=(250, 200))
+    assert out.labels == ["text", "table", "figure"]
+    np.testing.assert_allclose(out.scores, [0.95, 0.85, 0.70], atol=1e-6)
+    np.testing.assert_allclose(out.boxes[2], [150, 180, 200, 250])
+    # no masks: the polygon is the (clipped) box
+    np.testing.assert_allclose(out.polygons[2][0], [[150, 180], [200, 180], [200, 250], [150, 250]])
+    per_class = postprocess(d, LABELS, (250, 200), thresholds=parse_score_threshold("text=0.3"))
+    assert per_class.labels == ["text", "table", "figure", "text"]
+
+
+def test_none_keeps_raw_detections() -> None:
+    d = dets([([10, 10, 110, 60], 0.2, 0), ([12, 11, 111, 62], 0.9, 0), ([-5, 0, 500, 9], 0.1, 2)])
+    out = postprocess(d, LABELS, (100, 100), mode="none")
+    np.testing.assert_array_equal(out.boxes, d.boxes.astype(np.float64))
+    np.testing.assert_array_equal(out.scores, d.scores.astype(np.float64))
+    assert out.labels == ["text", "text", "list"]
+    with pytest.raises(LayoutftError, match="unknown --postprocess 'raw'"):
+        postprocess(d, LABELS, (100, 100), mode="raw")
+
+
+def test_empty_detections() -> None:
+    d = Dets(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+    out = postprocess(d, LABELS, (10, 10))
+    assert out.boxes.shape == (0, 4) and out.labels == [] and out.polygons == []
+    assert suppress_duplicates(np.zeros((0, 4)), []).shape == (0,)
+
+
+def test_mask_polygons() -> None:
+    mask = np.zeros((100, 120), bool)
+    mask[10:50, 20:80] = True  # a rectangle
+    mask[60:95, 30:60] = True  # a second large blob
+    mask[97:99, 110:112] = True  # a speck: dropped (< 10% of the largest)
+    polys = mask_polygons(mask)
+    assert len(polys) == 2
+    # vertices are pixel centres: columns 20..79, rows 10..49
+    np.testing.assert_allclose(
+        sorted(map(tuple, polys[0])),
+        sorted([(20.5, 10.5), (79.5, 10.5), (79.5, 49.5), (20.5, 49.5)]),
+    )
+    assert polys[1][:, 1].min() == 60.5
+    # an L-shape keeps its 6 corners after simplification
+    ell = np.zeros((60, 60), bool)
+    ell[5:55, 5:20] = True
+    ell[40:55, 5:55] = True
+    assert len(mask_polygons(ell)[0]) == 6
+    assert mask_polygons(np.zeros((5, 5), bool)) == []
+
+
+def test_masks_become_polygons_in_postprocess() -> None:
+    masks = np.zeros((1, 50, 50), bool)
+    masks[0, 5:25, 10:40] = True
+    out = postprocess(dets([([10, 5, 40, 25], 0.9, 3)], masks), LABELS, (50, 50))
+    assert len(out.polygons[0]) == 1 and out.polygons[0][0].shape == (4, 2)
