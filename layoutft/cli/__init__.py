@@ -9,7 +9,14 @@ is instant. A :class:`~layoutft.errors.LayoutftError` becomes one line on stderr
 from __future__ import annotations
 
 # Command modules are imported for the commands they register on `app` (one line each).
-from layoutft.cli import weights  # noqa: F401
+from layoutft.cli import (
+    data,  # noqa: F401
+    export,  # noqa: F401
+    parse,  # noqa: F401
+    synth,  # noqa: F401
+    train,  # noqa: F401
+    weights,  # noqa: F401
+)
 from layoutft.cli.app import app
 
 __all__ = ["app", "main"]

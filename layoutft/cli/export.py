@@ -1,0 +1,73 @@
+"""`layoutft export`: a checkpoint as detectron2 weights, TorchScript or ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from layoutft.cli.app import command
+from layoutft.cli.parse import split_overrides
+from layoutft.errors import LayoutftError
+
+if TYPE_CHECKING:
+    from layoutft.predictor import LayoutModel
+
+FORMATS = ("detectron2", "torchscript", "onnx")
+
+
+@command("export")
+def export_cmd(
+    args: list[str] = typer.Argument(
+        ...,
+        metavar="CKPT [KEY VALUE ...]",
+        help="Weights file or registry name, then optional config overrides.",
+    ),
+    format: str = typer.Option(..., "--format", "-f", help="detectron2, torchscript or onnx."),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write."),
+    config: Path | None = typer.Option(
+        None, help="detectron2 YAML of the weights (not needed for layoutft checkpoints)."
+    ),
+) -> None:
+    """Export a model: detectron2 .pth (labels kept), or a TorchScript/ONNX graph that takes one
+    resized image [3, H, W] float32 of any size and returns boxes, scores, classes, mask_probs."""
+    if format not in FORMATS:
+        raise LayoutftError(f"unknown --format {format!r}; choose one of {', '.join(FORMATS)}")
+    inputs, overrides = split_overrides(args)
+    if len(inputs) != 1:
+        raise LayoutftError(f"export takes one checkpoint (file or registry name), got {inputs}")
+    if format == "onnx":
+        from layoutft.model_export.onnx import require
+
+        require("onnx")  # before the slow model load
+    model = _load(inputs[0], config, overrides)
+    if format == "detectron2":
+        from layoutft.checkpoint import export_detectron2
+
+        export_detectron2(output, model.model, labels=model.labels)
+    elif format == "torchscript":
+        from layoutft.model_export.torchscript import export_torchscript
+
+        export_torchscript(model, output)
+    else:
+        from layoutft.model_export.onnx import export_onnx
+
+        export_onnx(model, output)
+    typer.echo(str(output))
+
+
+def _load(ckpt: str, config: Path | None, overrides: list[str]) -> LayoutModel:
+    """The CPU LayoutModel of a file or registry name (its card gives config and labels)."""
+    from layoutft import pretrained
+    from layoutft.predictor import LayoutModel
+
+    weights = pretrained.resolve_weights(ckpt)
+    labels = None
+    if pretrained.is_model_name(ckpt):
+        card = pretrained.get_card(ckpt)
+        config = config or card.config_path
+        labels = card.labels
+    return LayoutModel.from_checkpoint(
+        weights, config=config, overrides=overrides, device="cpu", labels=labels
+    )

@@ -1,0 +1,107 @@
+"""The export-friendly form of a model: one image tensor in, four flat tensors out.
+
+Exporters (TorchScript, ONNX) trace :class:`ExportableModel`; :mod:`layoutft.model_export.runtime`
+runs the result. The metadata stored next to the graph says how to prepare pages for it and
+how to name its classes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from layoutft.errors import LayoutftError
+
+if TYPE_CHECKING:
+    from layoutft.config import Config
+    from layoutft.modeling.meta_arch import GeneralizedRCNN
+    from layoutft.predictor import LayoutModel
+
+EXPORT_FORMAT = "layoutft.export/1"
+METADATA_KEY = "layoutft.json"
+OUTPUT_NAMES = ("boxes", "scores", "classes", "mask_probs")
+
+
+class ExportableModel(nn.Module):
+    """Single-image inference of a GeneralizedRCNN with tensor-only inputs and outputs.
+
+    ``forward(image)``: ``image`` float32 [3, H, W], 0-255, channel order cfg.INPUT.FORMAT,
+    already resized (any H, W). Returns ``boxes`` float32 [N, 4] XYXY in pixels of that
+    image, ``scores`` float32 [N], ``classes`` int64 [N] and ``mask_probs`` float32
+    [N, 1, M, M] (per predicted class), or an empty float32 [0] tensor without a mask head.
+    """
+
+    def __init__(self, model: GeneralizedRCNN) -> None:
+        super().__init__()
+        self.model = model
+        self.mask_on = bool(model.mask_on)
+        # eval as a whole: exporters restore the wrapper's mode, and with it the model's
+        self.eval()
+
+    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        out = self.model([{"image": image}])[0]
+        masks = out["mask_probs"] if self.mask_on else out["scores"].new_zeros((0,))
+        return out["boxes"], out["scores"], out["classes"], masks
+
+
+@dataclass(frozen=True)
+class ExportMetadata:
+    """What a runtime needs besides the graph: labels and the test-time input contract.
+
+    ``input_format``: channel order ("BGR"/"RGB"); ``min_size_test``/``max_size_test``:
+    shortest-edge resize in pixels (0 = no resize); ``mask_on``: ``mask_probs`` is meaningful.
+    """
+
+    labels: list[str]
+    input_format: str
+    min_size_test: int
+    max_size_test: int
+    mask_on: bool
+    format: str = EXPORT_FORMAT
+
+    @classmethod
+    def from_model(cls, model: LayoutModel) -> ExportMetadata:
+        cfg: Config = model.config
+        return cls(
+            labels=list(model.labels),
+            input_format=str(cfg.INPUT.FORMAT),
+            min_size_test=int(cfg.INPUT.MIN_SIZE_TEST),
+            max_size_test=int(cfg.INPUT.MAX_SIZE_TEST),
+            mask_on=bool(cfg.MODEL.MASK_ON),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str) -> ExportMetadata:
+        """Parse metadata read from ``source`` (a file name, for the error message)."""
+        try:
+            data: dict[str, Any] = json.loads(text)
+            if data.get("format") != EXPORT_FORMAT:
+                raise ValueError(f"format {data.get('format')!r}")
+            return cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise LayoutftError(
+                f"{source}: not a layoutft export ({exc}); re-export it with `layoutft export`"
+            ) from None
+
+
+def example_image(model: LayoutModel) -> Tensor:
+    """A synthetic page to trace with: float32 [3, H, W] at the model's test size.
+
+    White with grey blocks, portrait (H = 1.3 × W) at MIN_SIZE_TEST wide. The traced graph
+    does not depend on the content or size of this image; the blocks only make the trace
+    run every branch with detections present.
+    """
+    width = int(model.config.INPUT.MIN_SIZE_TEST) or 800
+    height = int(width * 1.3)
+    image = torch.full((3, height, width), 255.0)
+    for k in range(4):
+        top = height * (2 + 5 * k) // 22
+        image[:, top : top + height // 8, width // 10 : width * 9 // 10] = 60.0 + 40 * k
+    return image.to(model.device)

@@ -1,0 +1,129 @@
+"""Box branch: detectron2's FastRCNNConvFCHead, FastRCNNOutputLayers and box inference.
+
+Class scores have K+1 columns with background LAST; box deltas are class-specific (4K) unless
+``CLS_AGNOSTIC_BBOX_REG`` (4). Boxes are XYXY in pixels of the resized image.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torchvision.ops import batched_nms
+
+from layoutft.errors import ConfigError
+from layoutft.modeling.box_coder import as_weights, decode_boxes
+from layoutft.modeling.layers import Conv2d, get_norm, msra_fill, xavier_fill
+from layoutft.modeling.rpn import clip_boxes
+from layoutft.modeling.tracing import split_rows
+
+if TYPE_CHECKING:
+    from layoutft.config import Config
+
+
+class FastRCNNConvFCHead(nn.Sequential):
+    """``conv1..N`` (3×3, norm, ReLU) then ``fc1..M`` (Linear, ReLU) on pooled [R, C, S, S]."""
+
+    def __init__(
+        self, channels: int, resolution: int, conv_dims: list[int], fc_dims: list[int], norm: str
+    ) -> None:
+        super().__init__()
+        self.output_size = channels * resolution * resolution
+        for k, dim in enumerate(conv_dims):
+            conv = Conv2d(
+                channels, dim, kernel_size=3, padding=1, bias=not norm, norm=get_norm(norm, dim),
+                activation=nn.ReLU(),
+            )  # fmt: skip
+            msra_fill(conv)
+            self.add_module(f"conv{k + 1}", conv)
+            channels = dim
+            self.output_size = dim * resolution * resolution
+        for k, dim in enumerate(fc_dims):
+            if k == 0:
+                self.add_module("flatten", nn.Flatten())
+            fc = nn.Linear(self.output_size, dim)
+            xavier_fill(fc)
+            self.add_module(f"fc{k + 1}", fc)
+            self.add_module(f"fc_relu{k + 1}", nn.ReLU())
+            self.output_size = dim
+
+
+class FastRCNNOutputLayers(nn.Module):
+    """``cls_score`` (K+1 logits, background last) and ``bbox_pred`` (4K or 4 deltas)."""
+
+    def __init__(self, input_size: int, num_classes: int, cls_agnostic: bool) -> None:
+        super().__init__()
+        self.cls_score = nn.Linear(input_size, num_classes + 1)
+        self.bbox_pred = nn.Linear(input_size, 4 * (1 if cls_agnostic else num_classes))
+        nn.init.normal_(self.cls_score.weight, std=0.01)
+        nn.init.normal_(self.bbox_pred.weight, std=0.001)
+        nn.init.zeros_(self.cls_score.bias)
+        nn.init.zeros_(self.bbox_pred.bias)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if x.dim() > 2:
+            x = torch.flatten(x, start_dim=1)
+        return self.cls_score(x), self.bbox_pred(x)
+
+
+def build_box_head(cfg: Config, channels: int) -> tuple[FastRCNNConvFCHead, FastRCNNOutputLayers]:
+    """Box head and predictor from ``cfg.MODEL.ROI_BOX_HEAD`` / ``ROI_HEADS``."""
+    h = cfg.MODEL.ROI_BOX_HEAD
+    if int(h.NUM_CONV) + int(h.NUM_FC) <= 0:
+        raise ConfigError(
+            "MODEL.ROI_BOX_HEAD needs NUM_CONV or NUM_FC > 0 (Base-RCNN-FPN: NUM_FC 2)"
+        )
+    head = FastRCNNConvFCHead(
+        channels,
+        int(h.POOLER_RESOLUTION),
+        [int(h.CONV_DIM)] * int(h.NUM_CONV),
+        [int(h.FC_DIM)] * int(h.NUM_FC),
+        str(h.NORM),
+    )
+    predictor = FastRCNNOutputLayers(
+        head.output_size, int(cfg.MODEL.ROI_HEADS.NUM_CLASSES), bool(h.CLS_AGNOSTIC_BBOX_REG)
+    )
+    return head, predictor
+
+
+def box_inference(
+    class_logits: Tensor,
+    box_deltas: Tensor,
+    proposals: list[Tensor],
+    image_sizes: list[tuple[int, int]],
+    cfg: Config,
+) -> list[dict[str, Tensor]]:
+    """Per image ``boxes`` [N, 4], ``scores`` [N], ``classes`` int64 [N] (0..K-1).
+
+    Softmax over K+1, decode class-specific boxes, clip, keep scores > SCORE_THRESH_TEST,
+    per-class NMS at NMS_THRESH_TEST, top TEST.DETECTIONS_PER_IMAGE (negative = all).
+    """
+    weights = as_weights(
+        cfg.MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS, "MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS"
+    )
+    score_thresh = float(cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST)
+    nms_thresh = float(cfg.MODEL.ROI_HEADS.NMS_THRESH_TEST)
+    topk = int(cfg.TEST.DETECTIONS_PER_IMAGE)
+    boxes_all = decode_boxes(box_deltas, torch.cat(proposals), weights)
+    probs_all = F.softmax(class_logits, dim=-1)
+    results = []
+    for boxes, probs, size in zip(
+        split_rows(boxes_all, proposals), split_rows(probs_all, proposals), image_sizes, strict=True
+    ):
+        valid = torch.isfinite(boxes).all(dim=1) & torch.isfinite(probs).all(dim=1)
+        if torch.jit.is_tracing() or not bool(valid.all()):
+            boxes, probs = boxes[valid], probs[valid]
+        scores = probs[:, :-1]
+        num_reg = boxes.shape[1] // 4
+        boxes = clip_boxes(boxes.reshape(-1, 4), size).view(-1, num_reg, 4)
+        mask = scores > score_thresh
+        inds = mask.nonzero()
+        boxes = boxes[inds[:, 0], 0] if num_reg == 1 else boxes[mask]
+        scores = scores[mask]
+        keep = batched_nms(boxes, scores, inds[:, 1], nms_thresh)
+        if topk >= 0:
+            keep = keep[:topk]
+        results.append({"boxes": boxes[keep], "scores": scores[keep], "classes": inds[keep, 1]})
+    return results

@@ -1,0 +1,117 @@
+"""GeneralizedRCNN: normalize + pad, ResNet-FPN backbone, RPN, StandardROIHeads.
+
+Input contract (see TEAM.md): ``model(batch)`` with ``batch`` a list of dicts holding
+``"image"``: Tensor [3, H, W] (uint8 or float32, 0-255, channel order cfg.INPUT.FORMAT),
+already resized. Training dicts also hold ``"boxes"`` float32 [N, 4] XYXY image pixels,
+``"classes"`` int64 [N] and, for MASK_ON, ``"polygons"`` or ``"masks"``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from layoutft.errors import ConfigError
+from layoutft.modeling.fpn import build_backbone
+from layoutft.modeling.roi_heads import StandardROIHeads
+from layoutft.modeling.rpn import RPN, Proposals
+
+if TYPE_CHECKING:
+    from layoutft.config import Config
+
+
+class GeneralizedRCNN(nn.Module):
+    """Mask/Faster R-CNN whose ``state_dict`` keys equal detectron2's for the same config.
+
+    ``pixel_mean``/``pixel_std`` are non-persistent buffers [3, 1, 1].
+    """
+
+    pixel_mean: Tensor
+    pixel_std: Tensor
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        arch = str(cfg.MODEL.META_ARCHITECTURE)
+        if arch != "GeneralizedRCNN":
+            raise ConfigError(f"MODEL.META_ARCHITECTURE {arch!r}: only GeneralizedRCNN")
+        if str(cfg.MODEL.PROPOSAL_GENERATOR.NAME) != "RPN":
+            raise ConfigError("MODEL.PROPOSAL_GENERATOR.NAME must be 'RPN'")
+        if bool(getattr(cfg.MODEL, "KEYPOINT_ON", False)):
+            raise ConfigError("MODEL.KEYPOINT_ON is not supported")
+        mean, std = list(cfg.MODEL.PIXEL_MEAN), list(cfg.MODEL.PIXEL_STD)
+        if len(mean) != len(std):
+            raise ConfigError(
+                f"MODEL.PIXEL_MEAN {mean} and MODEL.PIXEL_STD {std} must have the same length"
+            )
+        self.backbone = build_backbone(cfg)
+        shapes = self.backbone.output_shapes
+        self.proposal_generator = RPN(cfg, shapes)
+        self.roi_heads = StandardROIHeads(cfg, shapes)
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(-1, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std).view(-1, 1, 1), persistent=False)
+        self.mask_on = bool(cfg.MODEL.MASK_ON)
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixel_mean.device
+
+    def preprocess(self, batch: list[dict[str, Any]]) -> tuple[Tensor, list[tuple[int, int]]]:
+        """Normalized images padded with 0 to a common size divisible by the backbone's
+        stride ([B, 3, H, W] float32) and each image's (h, w) before padding."""
+        images = [
+            (d["image"].to(self.device, torch.float32, non_blocking=True) - self.pixel_mean)
+            / self.pixel_std
+            for d in batch
+        ]
+        # no int(): under torch.jit.trace the sizes stay traced values, so exports keep them dynamic
+        sizes = [(im.shape[-2], im.shape[-1]) for im in images]
+        div = self.backbone.size_divisibility
+        max_h = (max(h for h, _ in sizes) + div - 1) // div * div
+        max_w = (max(w for _, w in sizes) + div - 1) // div * div
+        if len(images) == 1:
+            h, w = sizes[0]
+            return F.pad(images[0], [0, max_w - w, 0, max_h - h]).unsqueeze(0), sizes
+        padded = images[0].new_zeros((len(images), images[0].shape[0], max_h, max_w))
+        for i, im in enumerate(images):
+            padded[i, :, : im.shape[-2], : im.shape[-1]].copy_(im)
+        return padded, sizes
+
+    def proposals(self, batch: list[dict[str, Any]]) -> list[Proposals]:
+        """RPN proposals per image (XYXY, resized-image pixels, best first), no ROI heads."""
+        images, sizes = self.preprocess(batch)
+        return self.proposal_generator(self.backbone(images), sizes)[0]
+
+    def forward(self, batch: list[dict[str, Any]]) -> Any:
+        """Eval: per image ``boxes`` [N, 4], ``scores`` [N], ``classes`` int64 [N] and, with
+        MASK_ON, ``mask_probs`` [N, 1, M, M] (resized-image pixels). Train: dict of losses."""
+        images, sizes = self.preprocess(batch)
+        features = self.backbone(images)
+        if not self.training:
+            proposals, _ = self.proposal_generator(features, sizes)
+            return self.roi_heads(features, [p.boxes for p in proposals], sizes)
+        gt_boxes = [d["boxes"].to(self.device, torch.float32) for d in batch]
+        gt_classes = [d["classes"].to(self.device, torch.int64) for d in batch]
+        proposals, losses = self.proposal_generator(features, sizes, gt_boxes)
+        gt_masks = [_gt_masks(d, self.device) for d in batch] if self.mask_on else None
+        losses.update(
+            self.roi_heads.losses(
+                features, [p.boxes for p in proposals], gt_boxes, gt_classes, gt_masks
+            )
+        )
+        return losses
+
+
+def _gt_masks(record: dict[str, Any], device: torch.device) -> Any:
+    if "polygons" in record:
+        return record["polygons"]
+    if "masks" in record:
+        return torch.as_tensor(record["masks"], device=device)
+    raise ValueError("MASK_ON training needs 'polygons' or 'masks' in every batch dict")
+
+
+def build_model(cfg: Config) -> GeneralizedRCNN:
+    """detectron2's GeneralizedRCNN for ``cfg`` with detectron2's initialisation."""
+    return GeneralizedRCNN(cfg)

@@ -1,0 +1,330 @@
+"""The prediction API: load a detectron2-compatible model once, predict on page images.
+
+``LayoutModel.predict`` reproduces detectron2's ``DefaultPredictor``: the uint8 image is
+resized with PIL like ``ResizeShortestEdge``, the network sees it in ``cfg.INPUT.FORMAT``,
+and boxes/masks are mapped back to the input image (``detector_postprocess``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Union, cast
+
+import numpy as np
+
+from layoutft.errors import ConfigError, LayoutftError, RenderError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from layoutft.config import Config
+    from layoutft.modeling.meta_arch import GeneralizedRCNN
+
+ImageInput = Union[np.ndarray, "Image.Image", str, Path]
+
+
+@dataclass
+class Detections:
+    """Detections on one input image, in that image's pixels (top-left origin).
+
+    Attributes:
+        boxes: float32 [N, 4] XYXY.
+        scores: float32 [N], best first.
+        classes: int64 [N] model class indices (0-based).
+        labels: N class names.
+        masks: bool [N, H, W] instance masks, or None for a model without a mask head.
+        image_size: (H, W) of the input image.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+    labels: list[str]
+    masks: np.ndarray | None
+    image_size: tuple[int, int]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → cuda when available else cpu; ConfigError for an unavailable device."""
+    import torch
+
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(
+            f"device {device!r} is not a torch device; use auto, cpu or cuda"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but no CUDA GPU is available; use cpu")
+    return dev
+
+
+def default_labels(cfg: Config) -> list[str]:
+    """``cfg.LAYOUTFT.LABELS`` when set, else ``class_0`` … ``class_{K-1}``."""
+    labels = list(cfg.get("LAYOUTFT.LABELS", None) or [])
+    return labels or [f"class_{i}" for i in range(int(cfg.MODEL.ROI_HEADS.NUM_CLASSES))]
+
+
+class LayoutModel:
+    """A built, weight-loaded, eval-mode model plus its config and class names."""
+
+    def __init__(self, model: GeneralizedRCNN, config: Config, labels: Sequence[str]) -> None:
+        if str(config.INPUT.FORMAT) not in ("RGB", "BGR"):
+            raise ConfigError(f"INPUT.FORMAT must be 'RGB' or 'BGR', got {config.INPUT.FORMAT!r}")
+        num_classes = int(config.MODEL.ROI_HEADS.NUM_CLASSES)
+        if len(labels) != num_classes:
+            raise ConfigError(
+                f"{len(labels)} labels given but MODEL.ROI_HEADS.NUM_CLASSES is {num_classes}"
+            )
+        self.model = model.eval()
+        self.config = config
+        self.labels = list(labels)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    # ----- construction -----------------------------------------------------------------
+    @classmethod
+    def from_config(
+        cls,
+        config_or_path: Config | str | Path,
+        overrides: Sequence[str] | None = None,
+        device: str | torch.device = "auto",
+    ) -> LayoutModel:
+        """A model with detectron2's random initialisation (no weights) for a config."""
+        cfg = _config(config_or_path, overrides)
+        return cls(_build(cfg, resolve_device(device)), cfg, default_labels(cfg))
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        weights: str | Path,
+        config: Config | str | Path | None = None,
+        overrides: Sequence[str] | None = None,
+        device: str | torch.device = "auto",
+        labels: Sequence[str] | None = None,
+    ) -> LayoutModel:
+        """Load weights in any supported format (detectron2 .pth/.pkl, Caffe2 .pkl, layoutft).
+
+        ``config`` None uses the config stored in a layoutft checkpoint. Class names come from
+        ``labels``, else the checkpoint, else ``cfg.LAYOUTFT.LABELS``, else ``class_i``.
+        """
+        from layoutft.checkpoint import apply_weights, load_weights
+
+        loaded = load_weights(weights)
+        if config is None:
+            if loaded.config is None:
+                raise ConfigError(
+                    f"{weights} holds no config (it is a {loaded.source_format} checkpoint); "
+                    "pass the detectron2 YAML it was trained with (--config)"
+                )
+            from layoutft.config import default_config
+
+            config = default_config()
+            config.merge_from_dict(loaded.config, source=str(weights))
+        cfg = _config(config, overrides)
+        names = list(labels or loaded.labels or default_labels(cfg))
+        model = _build(cfg, resolve_device(device))
+        apply_weights(model, loaded, labels=names)
+        return cls(model, cfg, names)
+
+    def save(self, path: str | Path, format: str = "layoutft") -> None:
+        """Write the weights as a layoutft checkpoint (config + labels) or a detectron2 .pth."""
+        from layoutft.checkpoint import export_detectron2, save_checkpoint
+
+        if format == "layoutft":
+            save_checkpoint(path, self.model, self.config, self.labels)
+        elif format == "detectron2":
+            export_detectron2(path, self.model, labels=self.labels)
+        else:
+            raise ConfigError(f"unknown checkpoint format {format!r}; use layoutft or detectron2")
+
+    # ----- inference ----------------------------------------------------------------------
+    def predict(
+        self,
+        images: ImageInput | Iterable[ImageInput],
+        batch_size: int = 4,
+        format: str | None = None,
+    ) -> list[Detections]:
+        """Detections for each image, in input order.
+
+        Args:
+            images: one or several of: numpy uint8 [H, W, 3] (channel order ``format``, default
+                cfg.INPUT.FORMAT), PIL images (RGB), or paths (read as BGR like cv2.imread).
+            batch_size: images per forward pass (images of the same padded size are batched
+                together); results do not depend on it.
+            format: "RGB" or "BGR" for numpy inputs.
+        """
+        import torch
+
+        items = _as_list(images)
+        results: list[Detections | None] = [None] * len(items)
+        # Images are batched only with images of the same padded size: padding changes the
+        # features near the border, and detectron2's DefaultPredictor pads each image alone.
+        pending: dict[tuple[int, int], list[tuple[int, torch.Tensor, tuple[int, int]]]] = {}
+        with torch.inference_mode():
+            for index, item in enumerate(items):
+                tensor, size = self._prepare(item, format)
+                bucket = pending.setdefault(self._padded_shape(tensor), [])
+                bucket.append((index, tensor, size))
+                if len(bucket) >= max(1, batch_size):
+                    self._run(pending.pop(self._padded_shape(tensor)), results)
+            for bucket in pending.values():
+                self._run(bucket, results)
+        return [r for r in results if r is not None]
+
+    def _padded_shape(self, tensor: torch.Tensor) -> tuple[int, int]:
+        div = max(1, int(self.model.backbone.size_divisibility))
+        return -(-tensor.shape[-2] // div) * div, -(-tensor.shape[-1] // div) * div
+
+    def _run(
+        self,
+        bucket: list[tuple[int, torch.Tensor, tuple[int, int]]],
+        results: list[Detections | None],
+    ) -> None:
+        outputs = self.model([{"image": tensor} for _, tensor, _ in bucket])
+        for (index, tensor, size), out in zip(bucket, outputs, strict=True):
+            results[index] = postprocess(out, tuple(tensor.shape[-2:]), size, self.labels)
+
+    def predict_proposals(
+        self, images: ImageInput | Iterable[ImageInput], format: str | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """RPN proposals per image: float32 [P, 4] XYXY in pixels of the RESIZED image the
+        network sees, and their objectness logits [P], best first (for debugging/parity)."""
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for item in _as_list(images):
+                tensor, _ = self._prepare(item, format)
+                (props,) = self.model.proposals([{"image": tensor}])
+                out.append((props.boxes.cpu().numpy(), props.objectness_logits.cpu().numpy()))
+        return out
+
+    def _prepare(
+        self, item: ImageInput, format: str | None
+    ) -> tuple[torch.Tensor, tuple[int, int]]:
+        cfg = self.config.INPUT
+        return prepare_image(
+            item, format, str(cfg.FORMAT), int(cfg.MIN_SIZE_TEST), int(cfg.MAX_SIZE_TEST)
+        )
+
+
+def prepare_image(
+    item: ImageInput, format: str | None, model_format: str, min_size: int, max_size: int
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Resized uint8 tensor [3, h, w] in ``model_format`` channel order, and the input (H, W).
+
+    ``format``: channel order of numpy inputs (default ``model_format``); the shortest edge is
+    resized to ``min_size`` (0 = no resize) with the longest at most ``max_size`` (the
+    INPUT.*_SIZE_TEST values). Shared with exported-model runtimes.
+    """
+    import torch
+
+    from layoutft.preprocess import resize_shortest_edge
+
+    image, order = _read(item, format or model_format)
+    if order != model_format:
+        image = image[:, :, ::-1]
+    resized = resize_shortest_edge(np.ascontiguousarray(image), min_size, max_size)
+    tensor = torch.from_numpy(np.ascontiguousarray(resized.transpose(2, 0, 1)))
+    return tensor, (int(image.shape[0]), int(image.shape[1]))
+
+
+def postprocess(
+    out: dict[str, torch.Tensor],
+    resized: tuple[int, ...],
+    size: tuple[int, int],
+    labels: Sequence[str],
+) -> Detections:
+    """Detections in input-image pixels from one image's model outputs (``boxes``, ``scores``,
+    ``classes``, optional ``mask_probs``) in pixels of the ``resized`` (h, w) image: boxes are
+    scaled to ``size`` (H, W), clipped, empty ones dropped, masks pasted (threshold 0.5).
+    Shared with exported-model runtimes."""
+    from layoutft.modeling.paste import paste_masks_in_image
+    from layoutft.modeling.rpn import clip_boxes, nonempty
+
+    height, width = size
+    boxes = out["boxes"].clone()
+    boxes[:, 0::2] *= width / resized[1]
+    boxes[:, 1::2] *= height / resized[0]
+    boxes = clip_boxes(boxes, size)
+    keep = nonempty(boxes)
+    boxes, scores, classes = boxes[keep], out["scores"][keep], out["classes"][keep]
+    masks = None
+    if "mask_probs" in out:
+        probs = out["mask_probs"][keep][:, 0]
+        masks = paste_masks_in_image(probs, boxes, size).cpu().numpy()
+    cls = classes.cpu().numpy().astype(np.int64)
+    return Detections(
+        boxes=boxes.cpu().numpy().astype(np.float32),
+        scores=scores.cpu().numpy().astype(np.float32),
+        classes=cls,
+        labels=[labels[c] for c in cls],
+        masks=masks,
+        image_size=size,
+    )
+
+
+def _config(config: Config | str | Path, overrides: Sequence[str] | None) -> Config:
+    from layoutft.config import load_config
+
+    if isinstance(config, (str, Path)):
+        return load_config(config, overrides)
+    cfg = config.clone()
+    if overrides:
+        cfg.merge_from_list(list(overrides))
+    return cfg
+
+
+def _build(cfg: Config, device: torch.device) -> GeneralizedRCNN:
+    from layoutft._compat import check_torchvision_ops
+    from layoutft.modeling import build_model
+
+    check_torchvision_ops()
+    return build_model(cfg).to(device).eval()
+
+
+def _as_list(images: ImageInput | Iterable[ImageInput]) -> list[ImageInput]:
+    if isinstance(images, (np.ndarray, str, Path)) or hasattr(images, "getpixel"):
+        return [cast(ImageInput, images)]
+    return list(cast(Iterable[ImageInput], images))
+
+
+def _read(item: ImageInput, numpy_format: str) -> tuple[np.ndarray, str]:
+    """uint8 [H, W, 3] pixels and their channel order ("RGB"/"BGR")."""
+    if isinstance(item, (str, Path)):
+        import cv2
+
+        image = cv2.imread(str(item), cv2.IMREAD_COLOR)
+        if image is None:
+            raise RenderError(f"cannot read image {item}: missing file or unsupported format")
+        return image, "BGR"
+    if isinstance(item, np.ndarray):
+        if numpy_format not in ("RGB", "BGR"):
+            raise ConfigError(f"format must be 'RGB' or 'BGR', got {numpy_format!r}")
+        return _three_channels(item), numpy_format
+    if hasattr(item, "convert"):
+        return np.asarray(item.convert("RGB")), "RGB"
+    raise LayoutftError(
+        f"cannot predict on a {type(item).__name__}; pass a numpy array, a PIL image or a path"
+    )
+
+
+def _three_channels(image: np.ndarray) -> np.ndarray:
+    if image.dtype != np.uint8:
+        raise LayoutftError(f"images must be uint8 arrays (0-255), got dtype {image.dtype}")
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return image[:, :, :3]
+    raise LayoutftError(f"images must be [H, W, 3] arrays, got shape {tuple(image.shape)}")
