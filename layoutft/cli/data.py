@@ -1,0 +1,143 @@
+"""Dataset commands: ``convert``, ``validate``, ``split`` (thin wrappers over layoutft.data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from layoutft.cli.app import command
+
+
+@command("convert")
+def convert_cmd(
+    inputs: list[Path] = typer.Argument(..., help="Export files or folders to convert."),
+    fmt: str = typer.Option(
+        ..., "--from", help="Input format: coco, yolo, labelstudio, cvat, via, pagexml, pdf."
+    ),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder (annotations.json, images/)."),
+    images: Path | None = typer.Option(
+        None, "--images", help="Folder with the images the export names."
+    ),
+    dpi: float = typer.Option(200.0, "--dpi", help="Render resolution of PDF pages."),
+    labels: str | None = typer.Option(
+        None, "--labels", help="Label map YAML (map/drop/categories) or a built-in map name."
+    ),
+    keep_unmapped: bool = typer.Option(
+        False, "--keep-unmapped", help="Keep labels the map does not mention."
+    ),
+    label_key: str | None = typer.Option(
+        None, "--label-key", help="VIA region attribute holding the label (default: first)."
+    ),
+    link: bool = typer.Option(False, "--link", help="Hard-link images instead of copying."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Convert annotations to COCO: OUT/annotations.json and OUT/images/."""
+    import sys
+
+    from layoutft.data.convert import convert
+
+    result = convert(
+        fmt,
+        inputs,
+        out,
+        images_dir=images,
+        dpi=dpi,
+        labels=labels,
+        keep_unmapped=keep_unmapped,
+        label_key=label_key,
+        link=link,
+        overwrite=overwrite,
+        progress=not quiet and sys.stderr.isatty(),
+    )
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(result.summary())
+
+
+def _default_images_dir(coco_path: Path) -> Path:
+    """``images/`` next to the COCO file (convert's layout), else a folder named like the file
+    (PubLayNet's ``val.json`` + ``val/``), else the file's own folder."""
+    for folder in (coco_path.parent / "images", coco_path.parent / coco_path.stem):
+        if folder.is_dir():
+            return folder
+    return coco_path.parent
+
+
+@command("validate")
+def validate_cmd(
+    coco: Path = typer.Argument(..., help="COCO annotations file."),
+    images: Path | None = typer.Option(
+        None, "--images", help="Image folder (default: images/ or <stem>/ next to the file)."
+    ),
+    fix: Path | None = typer.Option(
+        None, "--fix", help="Write a repaired copy here (clip boxes, drop degenerate ones)."
+    ),
+    max_per_kind: int = typer.Option(5, "--show", help="Problems listed per kind."),
+) -> None:
+    """Check a COCO dataset; exit 1 on errors (after --fix: on errors left in the fixed file)."""
+    from layoutft.data.coco import load_coco, write_coco
+    from layoutft.data.fix import fix_coco
+    from layoutft.data.validate import validate_coco
+
+    data = load_coco(coco)
+    folder = images if images is not None else _default_images_dir(coco)
+    report = validate_coco(data, folder)
+    typer.echo(report.format(max_per_kind))
+    if fix is not None:
+        result = fix_coco(data, folder)
+        write_coco(fix, result.coco)
+        typer.echo(f"--fix wrote {fix}:")
+        typer.echo(result.format())
+        report = result.report
+        left = f"{len(report.errors)} errors left: {report.counts()}"
+        typer.echo("fixed file: OK" if report.ok else f"fixed file: {left}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@command("split")
+def split_cmd(
+    coco: Path = typer.Argument(..., help="COCO annotations file."),
+    ratios: str = typer.Option("0.8,0.1,0.1", "--ratios", help="Fractions per split."),
+    seed: int = typer.Option(0, "--seed", help="Shuffle seed."),
+    group_by: str = typer.Option("document", "--group-by", help="'document' or 'image'."),
+    doc_pattern: str | None = typer.Option(
+        None, "--doc-pattern", help="Regex on file_name whose 'doc' group (or group 1) is the doc."
+    ),
+    names: str | None = typer.Option(
+        None, "--names", help="Split names (default: train,val,test or train,val)."
+    ),
+    out: Path | None = typer.Option(
+        None, "-o", "--out", help="Output folder (default: next to COCO)."
+    ),
+) -> None:
+    """Split a COCO file into train/val/test files, pages of a document kept together."""
+    import re
+
+    from layoutft.data.coco import load_coco, write_coco
+    from layoutft.data.split import document_key, parse_ratios, split_coco
+    from layoutft.errors import DatasetError
+
+    parts = parse_ratios(ratios)
+    default = ["train", "val", "test"] if len(parts) == 3 else ["train", "val"]
+    split_names = [n.strip() for n in names.split(",")] if names else default
+    if len(split_names) != len(set(split_names)):
+        raise DatasetError(f"--names {names!r}: split names must differ")
+    splits = split_coco(load_coco(coco), parts, seed, split_names, group_by, doc_pattern)
+    folder = out if out is not None else coco.parent
+    pattern = re.compile(doc_pattern) if doc_pattern else None
+    for name, subset in splits.items():
+        path = folder / f"{name}.json"
+        write_coco(path, subset)
+        docs = (
+            {document_key(img, pattern) for img in subset["images"]}
+            if group_by == "document"
+            else ()
+        )
+        typer.echo(
+            f"{name}: {len(subset['images'])} images, {len(subset['annotations'])} annotations"
+            + (f", {len(docs)} documents" if docs else "")
+            + f" -> {path}"
+        )
