@@ -12,12 +12,11 @@ from torch import Tensor
 from torch.nn import functional as F
 
 
-def _paste_one(mask: Tensor, box: Tensor, height: int, width: int) -> tuple[Tensor, int, int]:
-    """Pasted probabilities over the box's bounding window (±1 px) and the window's origin."""
-    x0_int = int(torch.clamp(box[0].floor() - 1, min=0))
-    y0_int = int(torch.clamp(box[1].floor() - 1, min=0))
-    x1_int = int(torch.clamp(box[2].ceil() + 1, max=width))
-    y1_int = int(torch.clamp(box[3].ceil() + 1, max=height))
+def _paste_one(
+    mask: Tensor, box: Tensor, window: tuple[int, int, int, int]
+) -> tuple[Tensor, int, int]:
+    """Pasted probabilities over ``window`` (x0, y0, x1, y1 in whole pixels) and its origin."""
+    x0_int, y0_int, x1_int, y1_int = window
     x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
     ys = torch.arange(y0_int, y1_int, device=mask.device, dtype=torch.float32) + 0.5
     xs = torch.arange(x0_int, x1_int, device=mask.device, dtype=torch.float32) + 0.5
@@ -44,7 +43,14 @@ def paste_masks_in_image(
     """
     height, width = image_size
     out = torch.zeros((len(masks), height, width), dtype=torch.bool, device=masks.device)
-    for i in range(len(masks)):
-        pasted, y0, x0 = _paste_one(masks[i], boxes[i], height, width)
+    # each mask is pasted only over its box's whole-pixel window grown by 1 px (as detectron2
+    # does on CPU); windows are computed on the CPU at once to avoid a GPU sync per mask
+    cpu_boxes = boxes.detach().float().cpu()
+    lo = torch.clamp(cpu_boxes[:, :2].floor() - 1, min=0).to(torch.int64)
+    hi_x = torch.clamp(cpu_boxes[:, 2].ceil() + 1, max=width).to(torch.int64)
+    hi_y = torch.clamp(cpu_boxes[:, 3].ceil() + 1, max=height).to(torch.int64)
+    windows = torch.stack([lo[:, 0], lo[:, 1], hi_x, hi_y], dim=1).tolist()
+    for i, window in enumerate(windows):
+        pasted, y0, x0 = _paste_one(masks[i], boxes[i], tuple(window))
         out[i, y0 : y0 + pasted.shape[0], x0 : x0 + pasted.shape[1]] = pasted >= threshold
     return out

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from layoutft.errors import ConfigError
 from layoutft.modeling.box_head import box_inference, build_box_head
+from layoutft.modeling.losses import (
+    fast_rcnn_losses,
+    label_and_sample_proposals,
+    mask_rcnn_loss,
+)
 from layoutft.modeling.mask_head import build_mask_head, mask_probs
+from layoutft.modeling.mask_targets import GtMasks
 from layoutft.modeling.poolers import ROIPooler
 from layoutft.modeling.tracing import split_rows
 
@@ -102,24 +108,22 @@ class StandardROIHeads(nn.Module):
         proposals: list[Tensor],
         gt_boxes: list[Tensor],
         gt_classes: list[Tensor],
-        gt_masks: list[Any] | None,
+        gt_masks: list[GtMasks] | None,
     ) -> dict[str, Tensor]:
         """Training: sample proposals against the ground truth and compute the head losses.
 
         ``gt_masks`` per image: polygons (list over instances of lists of flat float arrays)
         or a bitmask Tensor [N, H, W]; required when MASK_ON.
         """
-        from layoutft.modeling import losses as L
-
-        sampled = L.label_and_sample_proposals(proposals, gt_boxes, gt_classes, self.cfg)
+        sampled = label_and_sample_proposals(proposals, gt_boxes, gt_classes, self.cfg)
         maps = [features[f] for f in self.in_features]
         pooled = self.box_pooler(maps, [s.boxes for s in sampled])
         class_logits, box_deltas = self.box_predictor(self.box_head(pooled))
-        out = dict(L.fast_rcnn_losses(class_logits, box_deltas, sampled, self.cfg))
+        out = dict(fast_rcnn_losses(class_logits, box_deltas, sampled, self.cfg))
         if self.mask_on:
             if gt_masks is None:
                 raise ValueError("MASK_ON training needs 'polygons' or 'masks' for every image")
             fg = [s.foreground() for s in sampled]
             mask_logits = self.mask_head(self.mask_pooler(maps, [s.boxes for s in fg]))
-            out["loss_mask"] = L.mask_rcnn_loss(mask_logits, fg, gt_masks, self.cfg)
+            out["loss_mask"] = mask_rcnn_loss(mask_logits, fg, gt_masks, self.cfg)
         return out

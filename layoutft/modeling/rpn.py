@@ -17,6 +17,7 @@ from layoutft.errors import ConfigError
 from layoutft.modeling.anchors import AnchorGenerator
 from layoutft.modeling.box_coder import as_weights, decode_boxes
 from layoutft.modeling.layers import Conv2d
+from layoutft.modeling.losses import rpn_losses
 from layoutft.modeling.tracing import at_most
 
 if TYPE_CHECKING:
@@ -132,8 +133,6 @@ class RPN(nn.Module):
         if self.training:
             if gt_boxes is None:
                 raise ValueError("RPN training needs gt_boxes")
-            from layoutft.modeling.losses import rpn_losses
-
             losses = rpn_losses(anchors, logits, deltas, gt_boxes, image_sizes, self.cfg)
         with torch.no_grad():
             proposals = self._top_proposals(anchors, logits, deltas, image_sizes)
