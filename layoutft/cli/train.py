@@ -1,0 +1,104 @@
+"""``layoutft train`` and ``layoutft eval``: thin wrappers over :mod:`layoutft.engine`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from layoutft.cli.app import command
+
+
+@command("train")
+def train_command(
+    config: str = typer.Option(
+        ..., "--config", help="Config YAML path or a shipped config name (e.g. quick_cpu)."
+    ),
+    train: Path = typer.Option(..., "--train", help="COCO annotations of the training set."),
+    train_images: Path | None = typer.Option(
+        None, "--train-images", help="Training images folder (default: next to the COCO file)."
+    ),
+    val: Path | None = typer.Option(
+        None, "--val", help="COCO annotations evaluated every TEST.EVAL_PERIOD iterations."
+    ),
+    val_images: Path | None = typer.Option(None, "--val-images", help="Validation images."),
+    weights: str | None = typer.Option(
+        None,
+        "--weights",
+        help="publaynet, imagenet, registry name, file or none (default: MODEL.WEIGHTS).",
+    ),
+    output: Path = typer.Option(Path("output"), "--output", help="Output folder."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from last_checkpoint."),
+    num_gpus: int = typer.Option(
+        1, "--num-gpus", min=1, help="Local processes (GPUs; CPU processes with --device cpu)."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    overrides: list[str] | None = typer.Argument(
+        None, help="Config overrides: KEY VALUE pairs, e.g. SOLVER.MAX_ITER 300."
+    ),
+) -> None:
+    """Train a layout model on COCO annotations (checkpoints, metrics, evaluation)."""
+    from layoutft.engine.run import train as run_train
+    from layoutft.engine.setup import TrainOptions
+    from layoutft.errors import ConfigError
+
+    pairs = list(overrides or [])
+    if len(pairs) % 2:
+        raise ConfigError(f"overrides must be KEY VALUE pairs; got an odd list {pairs}")
+    out = run_train(
+        TrainOptions(
+            config=config,
+            train=train,
+            output=output,
+            train_images=train_images,
+            val=val,
+            val_images=val_images,
+            weights=weights,
+            resume=resume,
+            num_gpus=num_gpus,
+            device=device,
+            overrides=pairs,
+            progress=not quiet,
+        )
+    )
+    typer.echo(f"done: {out / 'model_final.pth'}")
+
+
+@command("eval")
+def eval_command(
+    weights: str = typer.Option(..., "--weights", help="Checkpoint file or registry name."),
+    coco: Path = typer.Option(..., "--coco", help="COCO annotations to evaluate on."),
+    images: Path | None = typer.Option(
+        None, "--images", help="Images folder (default: next to the COCO file)."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Config (needed for detectron2 checkpoints without one)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", help="Folder for metrics.json and coco_results.json."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    batch_size: int = typer.Option(2, "--batch-size", min=1, help="Images per forward pass."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """COCO bbox/segm AP (AP, AP50, AP75, APs/m/l, per class) of a model on a dataset."""
+    import sys
+
+    from layoutft.data.coco import load_coco
+    from layoutft.data.loader import default_images_dir
+    from layoutft.engine.evaluation import evaluate_model, format_table
+    from layoutft.engine.setup import resolve_config_path
+    from layoutft.predictor import LayoutModel
+
+    cfg = None if config is None else resolve_config_path(config)
+    model = LayoutModel.from_checkpoint(weights, cfg, device=device)  # file or registry name
+    gt = load_coco(coco)
+    root = images if images is not None else default_images_dir(coco, gt)
+    progress = not quiet and sys.stderr.isatty()
+    metrics = evaluate_model(
+        model, gt, root, out_dir=output, batch_size=batch_size, progress=progress
+    )
+    typer.echo(format_table(metrics))
+    if output is not None:
+        typer.echo(f"saved {output / 'metrics.json'} and {output / 'coco_results.json'}")

@@ -1,0 +1,347 @@
+"""COCO pages -> training batches in the model's input contract.
+
+A batch is a ``list[dict]``; each dict holds ``"image"`` (``torch.uint8 [3, H, W]``, channel
+order ``cfg.INPUT.FORMAT``, already resized and augmented), ``"boxes"`` (``float32 [N, 4]``
+XYXY in that image's pixels), ``"classes"`` (``int64 [N]``, index into the label list), and
+for Mask R-CNN either ``"polygons"`` (per instance a list of flat ``float32`` arrays in image
+pixels) or ``"masks"`` (``uint8 [N, H, W]``, pages with RLE annotations); plus
+``"image_id"`` and the original ``"height"``/``"width"``.
+
+Data order is a pure function of ``(seed, iteration)``: every rank computes the same global
+batches (shuffled per epoch, grouped by page orientation) and takes its slice, and every
+sample is augmented with its own seed. So workers, resume and DDP never change what is seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from layoutft.data.augment import AugmentSettings, Sample, augment
+from layoutft.errors import DatasetError
+
+#: Validation issues that training tolerates (the region's box stands in for its shape).
+BOX_ONLY_OK = frozenset({"empty_segmentation"})
+
+#: Instances whose augmented box is thinner than this (pixels) are dropped, as detectron2 does.
+MIN_BOX_SIDE = 1e-5
+
+
+@dataclass
+class PageRecord:
+    """One annotated page; boxes XYXY in the page image's pixels (origin top-left)."""
+
+    image_id: int
+    path: Path
+    width: int
+    height: int
+    boxes: np.ndarray  # float32 [N, 4]
+    classes: np.ndarray  # int64 [N]
+    segmentations: list[Any]  # per instance: list of flat polygons, an RLE dict, or None
+
+
+def load_pages(
+    coco_path: str | Path, images_dir: str | Path | None = None, *, validate: bool = True
+) -> tuple[list[PageRecord], list[str]]:
+    """Read and validate a COCO file; return its pages and label names in model order.
+
+    Labels are the category names sorted by category id; class index i is ``labels[i]``.
+    ``images_dir`` defaults to :func:`default_images_dir`. Crowd annotations are skipped.
+
+    Raises:
+        DatasetError: the file is malformed or validation found errors (all listed).
+    """
+    from layoutft.data.coco import load_coco
+    from layoutft.data.validate import validate_coco
+
+    coco_path = Path(coco_path)
+    coco = load_coco(coco_path)
+    root = Path(images_dir) if images_dir is not None else default_images_dir(coco_path, coco)
+    if validate:
+        report = validate_coco(coco, root)
+        # box-only regions (no polygon) are fine for training: their rectangle is the mask
+        fatal = [i for i in report.errors if i.kind not in BOX_ONLY_OK]
+        if fatal:
+            raise DatasetError(
+                f"{coco_path} has errors (fix them or re-export):\n{report.format()}"
+            )
+    return pages_from_coco(coco, root)
+
+
+def default_images_dir(coco_path: Path, coco: dict[str, Any]) -> Path:
+    """The COCO file's folder, or its ``images/`` subfolder when the files are there."""
+    first = next((img.get("file_name") for img in coco.get("images", [])), None)
+    nested = coco_path.parent / "images"
+    if first and not (coco_path.parent / first).exists() and (nested / first).exists():
+        return nested
+    return coco_path.parent
+
+
+def pages_from_coco(coco: dict[str, Any], images_dir: Path) -> tuple[list[PageRecord], list[str]]:
+    """Pages and labels from a validated COCO dict (see :func:`load_pages`)."""
+    cats = sorted(coco["categories"], key=lambda c: c["id"])
+    labels = [str(c["name"]) for c in cats]
+    index = {c["id"]: i for i, c in enumerate(cats)}
+    by_image: dict[Any, list[dict[str, Any]]] = {}
+    for ann in coco["annotations"]:
+        if not ann.get("iscrowd", 0):
+            by_image.setdefault(ann["image_id"], []).append(ann)
+    pages = []
+    for img in coco["images"]:
+        anns = by_image.get(img["id"], [])
+        boxes = np.array(
+            [
+                [
+                    a["bbox"][0],
+                    a["bbox"][1],
+                    a["bbox"][0] + a["bbox"][2],
+                    a["bbox"][1] + a["bbox"][3],
+                ]
+                for a in anns
+            ],
+            dtype=np.float32,
+        ).reshape(-1, 4)
+        pages.append(
+            PageRecord(
+                image_id=int(img["id"]),
+                path=images_dir / img["file_name"],
+                width=int(img["width"]),
+                height=int(img["height"]),
+                boxes=boxes,
+                classes=np.array([index[a["category_id"]] for a in anns], dtype=np.int64),
+                segmentations=[_usable(a.get("segmentation")) for a in anns],
+            )
+        )
+    return pages, labels
+
+
+def _usable(seg: Any) -> Any:
+    """RLE dicts as they are; polygons of >= 3 points; None (use the box) otherwise."""
+    if isinstance(seg, dict):
+        return seg
+    polys = [p for p in seg or [] if len(p) >= 6 and len(p) % 2 == 0]
+    return polys or None
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Page image as ``uint8 [H, W, 3]`` RGB, EXIF orientation applied."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except OSError as exc:
+        raise DatasetError(f"cannot read image {path}: {exc}") from None
+
+
+def _sample_of(page: PageRecord, image: np.ndarray) -> Sample:
+    """Geometry in image pixels: polygons unless some instance is an RLE mask."""
+    h, w = image.shape[:2]
+    sx, sy = w / page.width, h / page.height  # the image file may differ from the record
+    boxes = page.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
+    segs = page.segmentations
+    if any(isinstance(s, dict) for s in segs):
+        return Sample(image, boxes, None, _masks(segs, boxes, page, h, w))
+    polygons = []
+    for seg, box in zip(segs, boxes, strict=True):
+        if seg:  # flat [x0, y0, ...] lists in record pixels
+            polygons.append([_scaled(p, sx, sy) for p in seg])
+        else:  # box-only annotation: its rectangle is its shape
+            x0, y0, x1, y1 = (float(v) for v in box)
+            polygons.append([np.array([x0, y0, x1, y0, x1, y1, x0, y1], np.float32)])
+    return Sample(image, boxes, polygons, None)
+
+
+def _scaled(poly: Sequence[float], sx: float, sy: float) -> np.ndarray:
+    out = np.asarray(poly, dtype=np.float32).copy()
+    out[0::2] *= sx
+    out[1::2] *= sy
+    return out
+
+
+def _masks(segs: list[Any], boxes: np.ndarray, page: PageRecord, h: int, w: int) -> np.ndarray:
+    """uint8 [N, h, w] masks from polygons / RLE / boxes (record size, resized to the image)."""
+    from pycocotools import mask as mask_util
+
+    out = np.zeros((len(segs), page.height, page.width), np.uint8)
+    for i, seg in enumerate(segs):
+        if isinstance(seg, dict):
+            rle = seg
+            if isinstance(rle.get("counts"), list):
+                rle = mask_util.frPyObjects(rle, *rle["size"])
+            out[i] = mask_util.decode(rle)[: page.height, : page.width]
+        elif seg:
+            rles = mask_util.frPyObjects(
+                [list(map(float, p)) for p in seg], page.height, page.width
+            )
+            out[i] = mask_util.decode(mask_util.merge(rles))
+        else:
+            x0, y0, x1, y1 = page.boxes[i]
+            out[i, int(y0) : int(np.ceil(y1)), int(x0) : int(np.ceil(x1))] = 1
+    if (h, w) != (page.height, page.width):
+        out = np.stack(
+            [np.asarray(Image.fromarray(m).resize((w, h), Image.Resampling.NEAREST)) for m in out]
+        )
+    return out.reshape(len(segs), h, w)
+
+
+class PageDataset(torch.utils.data.Dataset[dict[str, Any]]):
+    """Map-style dataset keyed by ``(page index, sample seed)``; returns one model input dict."""
+
+    def __init__(
+        self, pages: list[PageRecord], settings: AugmentSettings, *, fmt: str, mask_on: bool
+    ) -> None:
+        self.pages, self.settings, self.fmt, self.mask_on = pages, settings, fmt, mask_on
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        index, seed = key
+        page = self.pages[index]
+        sample = _sample_of(page, read_rgb(page.path))
+        sample = augment(sample, self.settings, np.random.default_rng(seed))
+        return to_model_input(sample, page, self.fmt, self.mask_on)
+
+
+def to_model_input(sample: Sample, page: PageRecord, fmt: str, mask_on: bool) -> dict[str, Any]:
+    """Tensors per the model contract; instances with (near-)empty boxes are dropped."""
+    boxes = sample.boxes
+    keep = ((boxes[:, 2] - boxes[:, 0]) > MIN_BOX_SIDE) & (
+        (boxes[:, 3] - boxes[:, 1]) > MIN_BOX_SIDE
+    )
+    image = sample.image if fmt == "RGB" else sample.image[:, :, ::-1]
+    out: dict[str, Any] = {
+        "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+        "boxes": torch.from_numpy(np.ascontiguousarray(boxes[keep], dtype=np.float32)),
+        "classes": torch.from_numpy(page.classes[keep]),
+        "image_id": page.image_id,
+        "height": page.height,
+        "width": page.width,
+    }
+    if mask_on and sample.masks is not None:
+        out["masks"] = torch.from_numpy(np.ascontiguousarray(sample.masks[keep]))
+    elif mask_on and sample.polygons is not None:
+        out["polygons"] = [p for p, k in zip(sample.polygons, keep, strict=True) if k]
+    return out
+
+
+def sample_seed(seed: int, batch: int, position: int) -> int:
+    """Seed of the augmentation of one sample of one global batch (independent streams)."""
+    return int(np.random.SeedSequence([seed, batch, position]).generate_state(1)[0])
+
+
+class TrainBatchSampler(torch.utils.data.Sampler[list[tuple[int, int]]]):
+    """Infinite, resumable, sharded batch sampler with orientation grouping.
+
+    Global batches of ``global_batch`` pages are drawn from a fresh permutation per epoch
+    (``seed``, epoch); with grouping, portrait and landscape pages fill separate buckets
+    and a batch is yielded when its bucket is full. Rank r gets the r-th slice of each
+    global batch as ``(page index, sample seed)`` keys. Iteration starts at batch
+    ``start_iter`` (resume), replaying the order without loading any image.
+    """
+
+    def __init__(
+        self,
+        landscape: Sequence[bool],
+        global_batch: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        group: bool = True,
+        shuffle: bool = True,
+        start_iter: int = 0,
+    ) -> None:
+        if global_batch % world_size:
+            raise DatasetError(
+                f"SOLVER.IMS_PER_BATCH {global_batch} must be divisible by the number of "
+                f"processes {world_size}"
+            )
+        if not landscape:
+            raise DatasetError("the training set has no images")
+        self.groups = (
+            np.asarray(landscape, dtype=np.int64) if group else np.zeros(len(landscape), np.int64)
+        )
+        self.global_batch, self.seed, self.shuffle = global_batch, seed, shuffle
+        self.per_rank, self.rank = global_batch // world_size, rank
+        self.start_iter = start_iter
+
+    def global_batches(self) -> Iterator[list[int]]:
+        """Endless global batches of page indices (identical on every rank)."""
+        n, epoch = len(self.groups), 0
+        buckets: dict[int, list[int]] = {0: [], 1: []}
+        while True:
+            order = (
+                np.random.default_rng([self.seed, epoch]).permutation(n)
+                if self.shuffle
+                else np.arange(n)
+            )
+            for idx in order.tolist():
+                bucket = buckets[int(self.groups[idx])]
+                bucket.append(idx)
+                if len(bucket) == self.global_batch:
+                    yield bucket.copy()
+                    bucket.clear()
+            epoch += 1
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        lo = self.rank * self.per_rank
+        for k, batch in enumerate(self.global_batches()):
+            if k < self.start_iter:
+                continue
+            yield [
+                (i, sample_seed(self.seed, k, lo + j))
+                for j, i in enumerate(batch[lo : lo + self.per_rank])
+            ]
+
+
+def _collate(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return batch
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)  # workers decode and resize; the model owns the cores
+
+
+def build_train_loader(
+    pages: list[PageRecord],
+    cfg: Any,
+    *,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+    start_iter: int = 0,
+) -> Iterator[list[dict[str, Any]]]:
+    """Endless iterator of this rank's training batches (``list[dict]``, see module doc)."""
+    if cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS:
+        pages = [p for p in pages if len(p.boxes)]
+    settings = AugmentSettings.from_config(cfg)
+    dataset = PageDataset(
+        pages, settings, fmt=str(cfg.INPUT.FORMAT), mask_on=bool(cfg.MODEL.MASK_ON)
+    )
+    sampler = TrainBatchSampler(
+        [p.width > p.height for p in pages],
+        int(cfg.SOLVER.IMS_PER_BATCH),
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+        group=bool(cfg.DATALOADER.ASPECT_RATIO_GROUPING),
+        start_iter=start_iter,
+    )
+    workers = int(cfg.DATALOADER.NUM_WORKERS)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=_collate,
+        num_workers=workers,
+        worker_init_fn=_worker_init if workers else None,
+        # a private generator: creating the iterator must not draw from the global RNG,
+        # or a resumed run would diverge from an uninterrupted one
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return iter(loader)

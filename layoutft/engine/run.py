@@ -1,0 +1,213 @@
+"""``train(options)``: a whole training run (single process, local DDP spawn or torchrun).
+
+Output directory: ``config.yaml`` (the fully resolved config), ``metrics.jsonl``,
+TensorBoard event files, ``model_XXXXXXX.pth`` every ``SOLVER.CHECKPOINT_PERIOD``
+iterations with ``last_checkpoint``, ``model_best.pth`` (best bbox AP on ``--val``) and
+``model_final.pth``; all are layoutft checkpoints (weights, config, labels, input contract).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import torch
+
+from layoutft.engine import distributed as comm
+from layoutft.engine.setup import (
+    TrainOptions,
+    amp_dtype,
+    check_norm,
+    fit_labels,
+    pick_seed,
+    resolve_config_path,
+    resolve_device,
+    resolve_weights,
+)
+
+if TYPE_CHECKING:
+    from layoutft.modeling.meta_arch import GeneralizedRCNN
+
+
+def say(message: str) -> None:
+    """A note for the user, printed once (rank 0) on stderr."""
+    if comm.is_main_process():
+        print(message, file=sys.stderr, flush=True)
+
+
+def train(options: TrainOptions) -> Path:
+    """Run training as ``options`` say; returns the output directory.
+
+    Raises LayoutftError subclasses for bad configs, data, weights or devices.
+    """
+    device = resolve_device(options.device)
+    options.device = device
+    resolve_config_path(options.config)  # fail before spawning
+    comm.launch(_worker, options.num_gpus, device, (options,))
+    return options.output
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def setup_config(options: TrainOptions, world_size: int) -> tuple[Any, Any, list[Any], Path | None]:
+    """Resolved config, labels, training pages and init weights (notes go to options.notes)."""
+    from layoutft.config import load_config
+    from layoutft.data.loader import load_pages
+    from layoutft.engine.solver import scale_solver
+
+    cfg = load_config(resolve_config_path(options.config), list(options.overrides))
+    pages, labels = load_pages(options.train, options.train_images)
+    options.notes += fit_labels(cfg, labels)
+    weights = resolve_weights(options.weights, cfg)
+    cfg.MODEL.WEIGHTS = "" if weights is None else str(weights)
+    options.notes += check_norm(cfg, weights)
+    options.notes += scale_solver(cfg, world_size, len(pages))
+    if int(cfg.SEED) < 0:  # a random seed; a resumed run keeps the one it started with
+        previous = _previous_seed(options) if options.resume else None
+        cfg.SEED = comm.broadcast_object(previous if previous is not None else pick_seed(cfg))
+    cfg.OUTPUT_DIR = str(options.output)
+    return cfg, labels, pages, weights
+
+
+def _previous_seed(options: TrainOptions) -> int | None:
+    """The seed a run being resumed started with (its data order depends on it)."""
+    import yaml
+
+    saved = Path(options.output) / "config.yaml"
+    if not saved.exists():
+        return None
+    seed = (yaml.safe_load(saved.read_text(encoding="utf-8")) or {}).get("SEED")
+    return int(seed) if isinstance(seed, int) else None
+
+
+def _worker(options: TrainOptions) -> None:
+    """One process's run (rank from torch.distributed, or the only one)."""
+    from layoutft.checkpoint import apply_weights, load_weights
+    from layoutft.engine.checkpointer import Checkpointer, write_text_atomic
+    from layoutft.engine.solver import build_lr_scheduler, build_optimizer
+    from layoutft.modeling import build_model
+
+    rank, world = comm.get_rank(), comm.get_world_size()
+    cfg, labels, pages, weights = setup_config(options, world)
+    for note in options.notes:
+        say(note)
+    out = Path(options.output)
+    if comm.is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "config.yaml", cfg.dump())
+    _seed_all(int(cfg.SEED) + rank)
+    device = comm.local_device(options.device)
+    model = build_model(cfg).to(device)
+    if weights is not None:
+        report = apply_weights(model, load_weights(weights), labels=labels)
+        say(f"initialised from {weights}: {report.message()}")
+    optimizer = build_optimizer(cfg, model)
+    scheduler = build_lr_scheduler(cfg, optimizer)
+    dtype, notes = amp_dtype(cfg, options.device)
+    for note in notes:
+        say(note)
+    max_iter = int(cfg.SOLVER.MAX_ITER)
+    trainer_model: torch.nn.Module = model
+    if world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        trainer_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    checkpointer = Checkpointer(
+        out, trainer_model, cfg, labels, optimizer=optimizer, scheduler=scheduler, scaler=scaler
+    )
+    start = 0
+    if options.resume:
+        start = checkpointer.resume(max_iter)
+        say(f"resuming at iteration {start}" if start else "no checkpoint to resume from")
+    _fit(
+        options, cfg, labels, pages, trainer_model, optimizer, scheduler, checkpointer, start, dtype
+    )
+
+
+def _fit(
+    options: TrainOptions,
+    cfg: Any,
+    labels: list[str],
+    pages: list[Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    checkpointer: Any,
+    start: int,
+    dtype: Any,
+) -> None:
+    from layoutft.data.loader import build_train_loader
+    from layoutft.engine.events import MetricsLog
+    from layoutft.engine.hooks import CheckpointHook, EvalHook, LRSchedulerHook, MetricsHook
+    from layoutft.engine.solver import clip_gradients
+    from layoutft.engine.trainer import Trainer, out_of_memory_advice
+
+    max_iter = int(cfg.SOLVER.MAX_ITER)
+    data = build_train_loader(
+        pages,
+        cfg,
+        seed=int(cfg.SEED),
+        rank=comm.get_rank(),
+        world_size=comm.get_world_size(),
+        start_iter=start,
+    )
+    log = None
+    if comm.is_main_process():
+        log = MetricsLog(
+            Path(options.output), period=int(cfg.LAYOUTFT.LOG_PERIOD), max_iter=max_iter
+        )
+    hooks: list[Any] = [
+        LRSchedulerHook(scheduler),
+        CheckpointHook(checkpointer, int(cfg.SOLVER.CHECKPOINT_PERIOD)),
+    ]
+    if options.val is not None:
+        evaluate = _evaluator(options, cfg, labels, model)
+        hooks.append(EvalHook(int(cfg.TEST.EVAL_PERIOD) or max_iter, evaluate, checkpointer, log))
+    hooks.append(MetricsHook(log, progress=options.progress))
+    trainer = Trainer(
+        model,
+        optimizer,
+        data,
+        max_iter=max_iter,
+        start_iter=start,
+        clip=lambda params: clip_gradients(cfg, params),
+        amp_dtype=dtype,
+        scaler=checkpointer.scaler,
+        hooks=hooks,
+    )
+    try:
+        trainer.train()
+    except (RuntimeError, torch.OutOfMemoryError) as err:
+        advice = out_of_memory_advice(err)
+        if advice is not None:
+            raise advice from None
+        raise
+
+
+def _evaluator(options: TrainOptions, cfg: Any, labels: list[str], model: torch.nn.Module) -> Any:
+    """A function evaluating the current weights on ``--val`` (bbox/segm AP)."""
+    from layoutft.data.coco import load_coco
+    from layoutft.data.loader import default_images_dir
+    from layoutft.engine.checkpointer import unwrap
+    from layoutft.engine.evaluation import evaluate_model, format_table
+    from layoutft.predictor import LayoutModel
+
+    assert options.val is not None
+    gt = load_coco(options.val)
+    images = Path(options.val_images) if options.val_images else default_images_dir(options.val, gt)
+
+    def evaluate() -> dict[str, dict[str, Any]]:
+        net = cast("GeneralizedRCNN", unwrap(model))
+        predictor = LayoutModel(net, cfg, labels)  # switches to eval mode
+        metrics = evaluate_model(predictor, gt, images)
+        say(format_table(metrics))
+        return metrics
+
+    return evaluate

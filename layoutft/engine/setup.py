@@ -1,0 +1,150 @@
+"""Everything a training run decides before its first step: config, weights, device.
+
+Kept apart from the loop so the CLI and tests can check choices without training.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from layoutft.errors import ConfigError, LayoutftError
+
+#: ``--weights`` values that mean "train from scratch".
+NO_WEIGHTS = ("", "none")
+#: family aliases: the config's own registry entry of that family wins over the default.
+_FAMILIES = {"publaynet": "publaynet", "imagenet": "imagenet"}
+
+
+def shipped_configs() -> list[str]:
+    """Names of the configs shipped in ``layoutft.configs`` (without ``.yaml``)."""
+    root = resources.files("layoutft.configs")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A config file path, or the shipped config of that name (``quick_cpu``)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    name = str(name_or_path)
+    stem = name[:-5] if name.endswith(".yaml") else name
+    shipped = resources.files("layoutft.configs").joinpath(f"{stem}.yaml")
+    if shipped.is_file():
+        return Path(str(shipped))
+    raise ConfigError(
+        f"config {name!r} is neither a file nor a shipped config; shipped: "
+        + ", ".join(shipped_configs())
+    )
+
+
+def resolve_weights(name_or_path: str | None, cfg: Any) -> Path | None:
+    """The weights file to initialise from, or None for training from scratch.
+
+    ``None`` uses ``cfg.MODEL.WEIGHTS``; ``""``/``"none"``: from scratch; ``publaynet`` /
+    ``imagenet``: the config's own registry entry of that family when it names one,
+    else the registry's alias; any other registry name or a file path as given.
+    """
+    from layoutft import pretrained
+
+    text = str(cfg.MODEL.WEIGHTS) if name_or_path is None else str(name_or_path)
+    if text.strip().lower() in NO_WEIGHTS:
+        return None
+    own = str(cfg.MODEL.WEIGHTS)
+    family = _FAMILIES.get(text)
+    if family and own.startswith(family) and pretrained.is_model_name(own):
+        text = own
+    return pretrained.resolve_weights(text)
+
+
+def resolve_device(device: str) -> str:
+    """ "auto" -> "cuda" when a GPU is visible, else "cpu"; clear error for missing CUDA."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {device!r}: use auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise LayoutftError("--device cuda but no CUDA GPU is visible; use --device cpu")
+    return device
+
+
+@dataclass
+class TrainOptions:
+    """What ``layoutft train`` was asked to do (paths as given; see :func:`run.train`)."""
+
+    config: str
+    train: Path
+    output: Path
+    train_images: Path | None = None
+    val: Path | None = None
+    val_images: Path | None = None
+    weights: str | None = None
+    resume: bool = False
+    num_gpus: int = 1
+    device: str = "auto"
+    overrides: Sequence[str] = ()
+    progress: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_labels(cfg: Any, labels: list[str]) -> list[str]:
+    """Set ``LAYOUTFT.LABELS`` and ``NUM_CLASSES`` from the dataset; return notes.
+
+    The dataset defines the classes: a config with another class count is adapted (and
+    told), since a mismatched head cannot train.
+    """
+    notes = []
+    configured = int(cfg.MODEL.ROI_HEADS.NUM_CLASSES)
+    if configured != len(labels):
+        notes.append(
+            f"MODEL.ROI_HEADS.NUM_CLASSES set to {len(labels)} from the dataset categories "
+            f"{labels} (config said {configured})"
+        )
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = len(labels)
+    old = list(cfg.LAYOUTFT.LABELS or [])
+    if old and old != labels:
+        notes.append(f"LAYOUTFT.LABELS set to the dataset's {labels} (config said {old})")
+    cfg.LAYOUTFT.LABELS = list(labels)
+    return notes
+
+
+def check_norm(cfg: Any, weights: Path | None) -> list[str]:
+    """A note when FrozenBN is trained from scratch (it then normalises nothing)."""
+    if weights is None and str(cfg.MODEL.RESNETS.NORM) == "FrozenBN":
+        return [
+            "warning: MODEL.RESNETS.NORM is FrozenBN but no weights are loaded: its statistics "
+            "stay at mean 0 / var 1 and never train; use MODEL.RESNETS.NORM BN (or GN) for "
+            "training from scratch, or pass --weights imagenet"
+        ]
+    return []
+
+
+def amp_dtype(cfg: Any, device: str) -> tuple[Any, list[str]]:
+    """The autocast dtype (None: fp32) and notes, from SOLVER.AMP / LAYOUTFT.SOLVER.AMP_DTYPE."""
+    import torch
+
+    if not bool(cfg.SOLVER.AMP.ENABLED):
+        return None, []
+    if device != "cuda":
+        return None, ["SOLVER.AMP.ENABLED is ignored on CPU (mixed precision needs CUDA)"]
+    name = str(cfg.LAYOUTFT.SOLVER.AMP_DTYPE)
+    dtypes = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+    if name not in dtypes:
+        raise ConfigError(f"LAYOUTFT.SOLVER.AMP_DTYPE {name!r}: use bfloat16 or float16")
+    if name == "bfloat16" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("this GPU has no bfloat16 support; set LAYOUTFT.SOLVER.AMP_DTYPE float16")
+    return dtypes[name], []
+
+
+def pick_seed(cfg: Any) -> int:
+    """``cfg.SEED`` when >= 0, else a fresh random seed (recorded in config.yaml)."""
+    seed = int(cfg.SEED)
+    if seed < 0:
+        seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    return seed
