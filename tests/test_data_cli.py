@@ -88,7 +88,7 @@ def test_validate_errors_exit_1_and_fix(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "error box_outside: 1" in result.output
     assert "error degenerate_box: 1" in result.output
-    assert result.output.splitlines()[-1] == "3 errors, 0 warnings"
+    assert result.output.splitlines()[-1] == "2 errors, 1 warnings"
 
     fixed = tmp_path / "fixed.json"
     result = runner.invoke(app, ["validate", str(path), "--fix", str(fixed)])

@@ -67,7 +67,8 @@ def test_validate_counts_every_kind(tmp_path: Path) -> None:
         "degenerate_box": 1,
         "duplicate_id": 2,
         "empty_page": 4,
-        "empty_segmentation": 3,
+        "box_only": 2,
+        "empty_segmentation": 1,
         "malformed": 2,
         "missing_image": 2,
         "non_finite": 1,
@@ -78,7 +79,7 @@ def test_validate_counts_every_kind(tmp_path: Path) -> None:
         "unused_category": 1,
     }
     assert not report.ok
-    assert len(report.errors) == 16 and len(report.warnings) == 5
+    assert len(report.errors) == 14 and len(report.warnings) == 7
     assert report.class_counts == {"text": 7, "title": 0}
     assert report.class_images == {"text": 2, "title": 0}
     issue = next(i for i in report.issues if i.kind == "size_mismatch")
@@ -99,7 +100,7 @@ def test_validate_counts_every_kind(tmp_path: Path) -> None:
         "  text         7 (2)",
         "  title        0 (0)",
     ]
-    assert text.splitlines()[-1] == "16 errors, 5 warnings"
+    assert text.splitlines()[-1] == "14 errors, 7 warnings"
 
 
 def test_validate_clean_dataset_without_images_dir() -> None:

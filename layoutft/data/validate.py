@@ -5,7 +5,8 @@ mistyped field), ``duplicate_id``, ``missing_image``, ``unreadable_image``, ``si
 (declared width/height differ from the file's), ``unknown_image``, ``unknown_category``,
 ``non_finite``, ``degenerate_box`` (zero or negative width/height), ``box_outside`` (box or
 polygon beyond the image by more than :data:`TOLERANCE` pixels), ``empty_segmentation``.
-Warnings: ``empty_page`` (an image without regions — valid, reported for information) and
+Warnings: ``empty_page`` (an image without regions — valid, reported for information),
+``box_only`` (no segmentation: detection-only data; training uses the box as the mask) and
 ``unused_category``.
 """
 
@@ -20,7 +21,7 @@ from typing import Any, TypeGuard
 #: Pixels a box may exceed the image by before it counts as outside (float rounding).
 TOLERANCE = 1e-3
 
-WARNING_KINDS = frozenset({"empty_page", "unused_category"})
+WARNING_KINDS = frozenset({"empty_page", "box_only", "unused_category"})
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,9 @@ def _check_segmentation(
     polys = polygons_of(ann)
     if polys is None:
         return [Issue("malformed", rec, "'segmentation' must be a list of [x0, y0, ...] lists")]
-    if not polys or any(len(p) < 6 or len(p) % 2 for p in polys):
+    if not polys:
+        return [Issue("box_only", rec, "no segmentation; the box will be used as the mask")]
+    if any(len(p) < 6 or len(p) % 2 for p in polys):
         return [Issue("empty_segmentation", rec, "segmentation has no polygon of >= 3 points")]
     if not all(math.isfinite(v) for p in polys for v in p):
         return [Issue("non_finite", rec, "segmentation has non-finite values")]
