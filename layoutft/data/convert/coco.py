@@ -20,8 +20,7 @@ from layoutft.data.convert.common import (
     SourceDataset,
     SourcePage,
     SourceRegion,
-    find_image,
-    missing_image,
+    locate_image,
 )
 from layoutft.data.validate import bbox_of, is_number, polygons_of
 from layoutft.errors import DatasetError
@@ -93,9 +92,8 @@ def _pages(
         if iid is None or iid in pages or not isinstance(ref, str):
             problems.add(where, "needs a unique 'id' and a 'file_name'")
             continue
-        found = find_image(ref, dirs)
+        found = locate_image(ref, dirs, problems, where)
         if found is None:
-            missing_image(problems, where, ref, dirs)
             continue
         w, h = img.get("width"), img.get("height")
         size = (float(w), float(h)) if is_number(w) and is_number(h) else None

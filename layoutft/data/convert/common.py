@@ -174,7 +174,12 @@ def parse_xml(path: Path, problems: Problems) -> ET.Element | None:
     return None
 
 
-def missing_image(problems: Problems, where: str, ref: str, dirs: Sequence[Path]) -> None:
-    """Record an image-not-found problem naming the folders searched and the fix."""
-    searched = ", ".join(str(d) for d in dirs)
-    problems.add(where, f"image {ref!r} not found (searched {searched}); pass --images DIR")
+def locate_image(
+    ref: str, dirs: Sequence[Path], problems: Problems, where: str
+) -> tuple[Path, str] | None:
+    """:func:`find_image`, recording a not-found problem (folders searched, the fix)."""
+    found = find_image(ref, dirs)
+    if found is None:
+        searched = ", ".join(str(d) for d in dirs)
+        problems.add(where, f"image {ref!r} not found (searched {searched}); pass --images DIR")
+    return found

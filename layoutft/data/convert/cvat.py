@@ -22,8 +22,7 @@ from layoutft.data.convert.common import (
     SourceDataset,
     SourcePage,
     SourceRegion,
-    find_image,
-    missing_image,
+    locate_image,
     parse_xml,
     to_float,
 )
@@ -69,10 +68,8 @@ def _image(
     if not name or w is None or h is None:
         problems.add(where, "<image> needs name, width and height")
         return None
-    dirs = options.search_dirs(path)
-    found = find_image(name, dirs)
+    found = locate_image(name, options.search_dirs(path), problems, where)
     if found is None:
-        missing_image(problems, where, name, dirs)
         return None
     page = SourcePage(found[1], found[0], where, size=(w, h))
     for index, shape in enumerate(image):

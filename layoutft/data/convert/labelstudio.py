@@ -24,8 +24,7 @@ from layoutft.data.convert.common import (
     SourceDataset,
     SourcePage,
     SourceRegion,
-    find_image,
-    missing_image,
+    locate_image,
     to_float,
 )
 from layoutft.errors import DatasetError
@@ -91,10 +90,8 @@ def _task(
     if ref is None:
         problems.add(where, "'data' names no image")
         return None
-    dirs = options.search_dirs(path)
-    found = find_image(ref, dirs)
+    found = locate_image(ref, options.search_dirs(path), problems, where)
     if found is None:
-        missing_image(problems, where, ref, dirs)
         return None
     page = SourcePage(found[1], found[0], where)
     for result in ann.get("result") or []:

@@ -27,8 +27,7 @@ from layoutft.data.convert.common import (
     SourceDataset,
     SourcePage,
     SourceRegion,
-    find_image,
-    missing_image,
+    locate_image,
     parse_xml,
     to_float,
 )
@@ -64,10 +63,8 @@ def _page(
     if not ref or w is None or h is None:
         problems.add(where, "<Page> needs imageFilename, imageWidth and imageHeight")
         return None
-    dirs = options.search_dirs(path)
-    found = find_image(ref, dirs)
+    found = locate_image(ref, options.search_dirs(path), problems, where)
     if found is None:
-        missing_image(problems, where, ref, dirs)
         return None
     page = SourcePage(found[1], found[0], where, size=(w, h))
     for element in page_el.iter():

@@ -22,8 +22,7 @@ from layoutft.data.convert.common import (
     SourceDataset,
     SourcePage,
     SourceRegion,
-    find_image,
-    missing_image,
+    locate_image,
     to_float,
 )
 from layoutft.errors import DatasetError
@@ -76,10 +75,8 @@ def _entry(
     if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
         problems.add(where, "entry needs a 'filename'")
         return None
-    dirs = options.search_dirs(path)
-    found = find_image(entry["filename"], dirs)
+    found = locate_image(entry["filename"], options.search_dirs(path), problems, where)
     if found is None:
-        missing_image(problems, where, entry["filename"], dirs)
         return None
     page = SourcePage(found[1], found[0], where)
     regions = entry.get("regions") or []
