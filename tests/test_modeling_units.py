@@ -262,6 +262,24 @@ def test_training_returns_losses_and_keeps_frozen_parts_frozen() -> None:
     torch.testing.assert_close(model.backbone.bottom_up.stem.conv1.norm.running_mean, stem_bn)
 
 
+def test_page_without_regions_gives_zero_box_and_mask_losses() -> None:
+    torch.manual_seed(0)
+    model = build_model(_cfg()).train()
+    batch = [
+        {
+            "image": torch.randint(0, 256, (3, 96, 128), dtype=torch.uint8),
+            "boxes": torch.zeros(0, 4),
+            "classes": torch.zeros(0, dtype=torch.int64),
+            "polygons": [],
+        }
+    ]
+    losses = model(batch)
+    for name in ("loss_rpn_loc", "loss_box_reg", "loss_mask"):
+        assert losses[name].item() == 0.0, name
+    assert losses["loss_rpn_cls"].item() > 0 and losses["loss_cls"].item() > 0
+    sum(losses.values()).backward()  # still connected to the graph
+
+
 def test_stem_max_pool_shortcut_is_exact() -> None:
     from layoutft.modeling.resnet import _max_pool_3x3_s2
 
