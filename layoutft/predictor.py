@@ -115,12 +115,24 @@ class LayoutModel:
     ) -> LayoutModel:
         """Load weights in any supported format (detectron2 .pth/.pkl, Caffe2 .pkl, layoutft).
 
-        ``config`` None uses the config stored in a layoutft checkpoint. Class names come from
-        ``labels``, else the checkpoint, else ``cfg.LAYOUTFT.LABELS``, else ``class_i``.
+        ``weights`` is a file or a registry name (``layoutft weights list``; downloaded once
+        into the cache). ``config`` None uses the config stored in a layoutft checkpoint, else
+        the registry card's config. Class names come from ``labels``, else the checkpoint,
+        else the registry card, else ``cfg.LAYOUTFT.LABELS``, else ``class_i``.
         """
+        from layoutft import pretrained
         from layoutft.checkpoint import apply_weights, load_weights
 
-        loaded = load_weights(weights)
+        card_labels: list[str] | None = None
+        if pretrained.is_model_name(str(weights)):
+            card = pretrained.get_card(str(weights))
+            card_labels = card.labels
+            weights = pretrained.weights_path(card.name)
+            loaded = load_weights(weights)
+            if config is None and loaded.config is None:
+                config = card.config_path
+        else:
+            loaded = load_weights(weights)
         if config is None:
             if loaded.config is None:
                 raise ConfigError(
@@ -132,7 +144,7 @@ class LayoutModel:
             config = default_config()
             config.merge_from_dict(loaded.config, source=str(weights))
         cfg = _config(config, overrides)
-        names = list(labels or loaded.labels or default_labels(cfg))
+        names = list(labels or loaded.labels or card_labels or default_labels(cfg))
         model = _build(cfg, resolve_device(device))
         apply_weights(model, loaded, labels=names)
         return cls(model, cfg, names)

@@ -135,10 +135,12 @@ def test_registry_name_uses_the_cards_config_and_labels(
 ) -> None:
     from layoutft import pretrained
 
-    card = SimpleNamespace(config_path=CASE / "config.yaml", labels=list(reversed(LABELS)))
+    card = SimpleNamespace(
+        name="tiny-test", config_path=CASE / "config.yaml", labels=list(reversed(LABELS))
+    )
     monkeypatch.setattr(pretrained, "is_model_name", lambda name: name == "tiny-test")
     monkeypatch.setattr(pretrained, "get_card", lambda name: card)
-    monkeypatch.setattr(pretrained, "resolve_weights", lambda name: CASE / "model_final.pth")
+    monkeypatch.setattr(pretrained, "weights_path", lambda name: CASE / "model_final.pth")
     out = tmp_path / "model.pth"
     code, text = _export("tiny-test", "--format", "detectron2", "-o", str(out))
     assert code == 0, text

@@ -59,15 +59,6 @@ def export_cmd(
 
 def _load(ckpt: str, config: Path | None, overrides: list[str]) -> LayoutModel:
     """The CPU LayoutModel of a file or registry name (its card gives config and labels)."""
-    from layoutft import pretrained
     from layoutft.predictor import LayoutModel
 
-    weights = pretrained.resolve_weights(ckpt)
-    labels = None
-    if pretrained.is_model_name(ckpt):
-        card = pretrained.get_card(ckpt)
-        config = config or card.config_path
-        labels = card.labels
-    return LayoutModel.from_checkpoint(
-        weights, config=config, overrides=overrides, device="cpu", labels=labels
-    )
+    return LayoutModel.from_checkpoint(ckpt, config=config, overrides=overrides, device="cpu")
