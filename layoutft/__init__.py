@@ -44,10 +44,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from layoutft.config import load_config
-    from layoutft.pipeline import parse
-    from layoutft.predictor import Detections, LayoutModel
-    from layoutft.schema import Document, Page, Region
+    from layoutft.config import load_config as load_config
+    from layoutft.pipeline import parse as parse
+    from layoutft.predictor import Detections as Detections
+    from layoutft.predictor import LayoutModel as LayoutModel
+    from layoutft.schema import Document as Document
+    from layoutft.schema import Page as Page
+    from layoutft.schema import Region as Region
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from layoutft.errors import EnvironmentMismatchError
 
 _FIX = (
     "reinstall them together so torchvision picks its torch: "
-    "pip install --force-reinstall torchvision=={tv} (or pip install 'layoutft[...]' in a fresh venv)"
+    "pip install --force-reinstall torchvision=={tv} (or reinstall layoutft in a fresh venv)"
 )
 
 
@@ -59,7 +59,7 @@ def check_torchvision_ops() -> None:
     Complements the metadata check for builds that pin nothing (e.g. from source).
     """
     import torch
-    import torchvision  # noqa: F401  (registers the ops)
+    import torchvision  # importing registers the ops
 
     if not hasattr(torch.ops.torchvision, "nms"):
         raise EnvironmentMismatchError(
