@@ -17,6 +17,9 @@ from layoutft.errors import LayoutftError
 from layoutft.geometry import box_area, clip_boxes, pairwise_intersection, pairwise_iou
 
 DEFAULT_SCORE_THRESHOLD = 0.5
+# detectron2's default MODEL.ROI_HEADS.SCORE_THRESH_TEST: a recall setting for evaluation
+# (AP needs low-score detections), not a choice of the model's author.
+D2_DEFAULT_SCORE_THRESH_TEST = 0.05
 DUPLICATE_IOU = 0.5
 CONTAINED_FRACTION = 0.9
 MODES = ("default", "none")
@@ -33,26 +36,51 @@ class ScoreThresholds:
         """The threshold of class ``label``."""
         return float(self.per_class.get(label, self.default))
 
+    @property
+    def minimum(self) -> float:
+        """The lowest threshold of any class: nothing scored below it can be kept."""
+        return min([self.default, *self.per_class.values()])
+
     def to_dict(self) -> dict[str, Any]:
         """``{"default": x, "per_class": {...}}`` for the JSON ``model`` block."""
         return {"default": self.default, "per_class": dict(self.per_class)}
 
 
+def config_score_threshold(config: Any) -> float:
+    """The default per-class threshold for a model config (a :class:`~layoutft.config.Config`).
+
+    ``MODEL.ROI_HEADS.SCORE_THRESH_TEST`` when the config sets it (any value other than
+    detectron2's default 0.05, e.g. ``0.3`` in the YAML or as a ``KEY VALUE`` override), else
+    :data:`DEFAULT_SCORE_THRESHOLD` (0.5): at 0.05 a layout would be mostly noise. Configs
+    without that key (None, or a model without a config) also give 0.5.
+    """
+    try:
+        value = float(config.MODEL.ROI_HEADS.SCORE_THRESH_TEST)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return DEFAULT_SCORE_THRESHOLD
+    if abs(value - D2_DEFAULT_SCORE_THRESH_TEST) < 1e-9 or not 0.0 <= value <= 1.0:
+        return DEFAULT_SCORE_THRESHOLD
+    return value
+
+
 def parse_score_threshold(
-    spec: str | float | ScoreThresholds | None, labels: Sequence[str] | None = None
+    spec: str | float | ScoreThresholds | None,
+    labels: Sequence[str] | None = None,
+    default: float = DEFAULT_SCORE_THRESHOLD,
 ) -> ScoreThresholds:
     """Parse ``--score-threshold``: ``"0.6"``, ``"table=0.7,figure=0.5"`` or ``"0.4,table=0.7"``.
 
-    Class names are checked against ``labels`` when given. Raises LayoutftError with the
-    fix for a malformed value, a value outside [0, 1] or an unknown class.
+    ``default`` is the threshold of classes the spec does not set (see
+    :func:`config_score_threshold`). Class names are checked against ``labels`` when given.
+    Raises LayoutftError with the fix for a malformed value, a value outside [0, 1] or an
+    unknown class.
     """
     if spec is None:
-        return ScoreThresholds()
+        return ScoreThresholds(default)
     if isinstance(spec, ScoreThresholds):
         return spec
     if isinstance(spec, int | float):
         return ScoreThresholds(_threshold(str(spec), str(spec)))
-    default = DEFAULT_SCORE_THRESHOLD
     per_class: dict[str, float] = {}
     for part in (p.strip() for p in spec.split(",")):
         if not part:
@@ -126,7 +154,8 @@ def postprocess(
         mode: ``"default"``: per-class score thresholds, then same-class duplicates (IoU >
             0.5) and nested boxes (> 90% of the smaller inside the larger) lose to the higher
             score, then clipping to the page. ``"none"``: the detections unchanged.
-        thresholds: per-class score thresholds (default 0.5 for every class).
+        thresholds: per-class score thresholds (default 0.5 for every class; the parser
+            passes the model config's, see :func:`config_score_threshold`).
 
     Returns:
         Regions sorted by descending score (``"none"`` keeps the model's order).

@@ -166,6 +166,7 @@ class LayoutModel:
         images: ImageInput | Iterable[ImageInput],
         batch_size: int = 4,
         format: str | None = None,
+        min_score: float = 0.0,
     ) -> list[Detections]:
         """Detections for each image, in input order.
 
@@ -175,6 +176,9 @@ class LayoutModel:
             batch_size: images per forward pass (images of the same padded size are batched
                 together); results do not depend on it.
             format: "RGB" or "BGR" for numpy inputs.
+            min_score: drop detections scored below this before their masks are pasted
+                (pasting full-image masks dominates CPU time for low-score detections a
+                caller would discard anyway); 0 keeps all, as detectron2 does.
         """
         import torch
 
@@ -189,9 +193,9 @@ class LayoutModel:
                 bucket = pending.setdefault(self._padded_shape(tensor), [])
                 bucket.append((index, tensor, size))
                 if len(bucket) >= max(1, batch_size):
-                    self._run(pending.pop(self._padded_shape(tensor)), results)
+                    self._run(pending.pop(self._padded_shape(tensor)), results, min_score)
             for bucket in pending.values():
-                self._run(bucket, results)
+                self._run(bucket, results, min_score)
         return [r for r in results if r is not None]
 
     def _padded_shape(self, tensor: torch.Tensor) -> tuple[int, int]:
@@ -202,10 +206,12 @@ class LayoutModel:
         self,
         bucket: list[tuple[int, torch.Tensor, tuple[int, int]]],
         results: list[Detections | None],
+        min_score: float,
     ) -> None:
         outputs = self.model([{"image": tensor} for _, tensor, _ in bucket])
         for (index, tensor, size), out in zip(bucket, outputs, strict=True):
-            results[index] = postprocess(out, tuple(tensor.shape[-2:]), size, self.labels)
+            shape = tuple(tensor.shape[-2:])
+            results[index] = postprocess(out, shape, size, self.labels, min_score)
 
     def predict_proposals(
         self, images: ImageInput | Iterable[ImageInput], format: str | None = None
@@ -257,11 +263,12 @@ def postprocess(
     resized: tuple[int, ...],
     size: tuple[int, int],
     labels: Sequence[str],
+    min_score: float = 0.0,
 ) -> Detections:
     """Detections in input-image pixels from one image's model outputs (``boxes``, ``scores``,
     ``classes``, optional ``mask_probs``) in pixels of the ``resized`` (h, w) image: boxes are
-    scaled to ``size`` (H, W), clipped, empty ones dropped, masks pasted (threshold 0.5).
-    Shared with exported-model runtimes."""
+    scaled to ``size`` (H, W), clipped, empty ones and those scored below ``min_score``
+    dropped, masks pasted (threshold 0.5). Shared with exported-model runtimes."""
     from layoutft.modeling.paste import paste_masks_in_image
     from layoutft.modeling.rpn import clip_boxes, nonempty
 
@@ -270,7 +277,7 @@ def postprocess(
     boxes[:, 0::2] *= width / resized[1]
     boxes[:, 1::2] *= height / resized[0]
     boxes = clip_boxes(boxes, size)
-    keep = nonempty(boxes)
+    keep = nonempty(boxes) & (out["scores"] >= min_score)
     boxes, scores, classes = boxes[keep], out["scores"][keep], out["classes"][keep]
     masks = None
     if "mask_probs" in out:

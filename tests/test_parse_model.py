@@ -121,7 +121,7 @@ def test_cli_loads_weights_and_writes_files(
     assert result.exit_code == 0, result.output
     assert calls == [
         {
-            "weights": CASE / "model_final.pth",
+            "weights": str(CASE / "model_final.pth"),
             "config": CASE / "config.yaml",
             "overrides": ["MODEL.ROI_HEADS.NMS_THRESH_TEST", "0.4"],
             "device": "cpu",
@@ -132,3 +132,15 @@ def test_cli_loads_weights_and_writes_files(
     assert doc.model["name"] == "model_final"
     assert doc.pages[0].regions and min(r.score for r in doc.pages[0].regions) >= 0.8
     assert [p.name for p in vis.iterdir()] == ["doc000_p0-p1.png"]
+
+
+def test_min_score_drops_before_pasting_and_keeps_the_rest_identical(model: Any) -> None:
+    everything = model.predict([IMAGE])[0]
+    kept = model.predict([IMAGE], min_score=0.5)[0]
+    selected = everything.scores >= 0.5
+    assert 0 < selected.sum() < len(everything.scores)
+    np.testing.assert_array_equal(kept.boxes, everything.boxes[selected])
+    np.testing.assert_array_equal(kept.scores, everything.scores[selected])
+    np.testing.assert_array_equal(kept.classes, everything.classes[selected])
+    assert everything.masks is not None and kept.masks is not None
+    np.testing.assert_array_equal(kept.masks, everything.masks[selected])

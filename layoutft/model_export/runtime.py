@@ -87,7 +87,10 @@ class ExportedModel:
         return out
 
     def predict(
-        self, images: ImageInput | Iterable[ImageInput], format: str | None = None
+        self,
+        images: ImageInput | Iterable[ImageInput],
+        format: str | None = None,
+        min_score: float = 0.0,
     ) -> list[Detections]:
         """Detections per image in input-image pixels, as ``LayoutModel.predict`` returns them.
 
@@ -95,6 +98,7 @@ class ExportedModel:
             images: numpy uint8 [H, W, 3] (channel order ``format``, default the model's),
                 PIL images or paths, one or several.
             format: "RGB" or "BGR" for numpy inputs.
+            min_score: drop detections scored below this before pasting their masks.
         """
         meta = self.metadata
         results = []
@@ -103,5 +107,5 @@ class ExportedModel:
                 item, format, meta.input_format, meta.min_size_test, meta.max_size_test
             )
             out = self.run(tensor)
-            results.append(postprocess(out, tuple(tensor.shape[-2:]), size, meta.labels))
+            results.append(postprocess(out, tuple(tensor.shape[-2:]), size, meta.labels, min_score))
         return results

@@ -1,0 +1,355 @@
+"""End-to-end ``layoutft parse`` speed: pages/s, page latency, peak RSS and the time split.
+
+    python -m benchmarks.parse_speed                      # 50 pages, 150/200/300 dpi
+    python -m benchmarks.parse_speed --pages 3 --dpis 72  # a quick check
+
+Each (device, dpi) runs in a fresh process (its own peak RSS) through
+:class:`layoutft.pipeline.Parser`, exactly what ``layoutft parse`` runs, with three clocks:
+rendering (the background render thread's time inside ``iter_pages``), the model
+(``LayoutModel.predict``: resize, network, mask pasting) and post-processing (thresholds,
+polygons, points, reading order, PDF text; ``Parser._page``). Page latency is the time from
+the start of a page's rendering to the moment the parser hands the page out. One more row
+times the ``layoutft parse`` command itself (start-up and model loading included), and the
+renderers are compared alone (PyMuPDF vs pdf2image/poppler).
+
+Target: rendering + post-processing under 15% of end-to-end time at 200 dpi.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from benchmarks.common import (
+    command_line,
+    devices,
+    emit,
+    ints,
+    peak_rss_mb,
+    percentile,
+    run_worker,
+    save_plot,
+    save_results,
+    target,
+    timer,
+)
+from benchmarks.inputs import MODELS, load_model, model_files, synth_pdf
+
+NAME = "parse_speed"
+TARGET_DPI = 200
+TARGET_SHARE = 0.15
+
+
+class _TimedModel:
+    """A LayoutModel whose ``predict`` adds its wall time to ``times["model"]``."""
+
+    def __init__(self, model: Any, times: dict[str, float]) -> None:
+        self._model, self._times = model, times
+        self.labels, self.config, self.name = model.labels, model.config, "benchmark"
+
+    def predict(
+        self, images: Any, batch_size: int = 4, format: str | None = None, min_score: float = 0.0
+    ) -> Any:
+        with timer(self._times, "model"):
+            return self._model.predict(images, batch_size, format, min_score)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _timed_parser(model: Any, options: Any, times: dict[str, float]) -> Any:
+    from layoutft.pipeline import Parser
+
+    class TimedParser(Parser):
+        def _page(self, rendered: Any, detections: Any) -> Any:
+            with timer(times, "post"):
+                return super()._page(rendered, detections)
+
+    return TimedParser(cast(Any, _TimedModel(model, times)), options)
+
+
+@contextmanager
+def _timed_rendering(times: dict[str, float], starts: dict[int, float]) -> Iterator[None]:
+    """Time the parser's ``iter_pages`` (it runs in the render thread); note page starts."""
+    import layoutft.pipeline as pipeline
+
+    original = pipeline.iter_pages
+
+    def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        pages = original(*args, **kwargs)
+        try:
+            while True:
+                start = time.perf_counter()
+                try:
+                    page = next(pages)
+                except StopIteration:
+                    return
+                times["render"] = times.get("render", 0.0) + time.perf_counter() - start
+                starts[page.number] = start
+                yield page
+        finally:
+            getattr(pages, "close", lambda: None)()
+
+    pipeline.iter_pages = timed
+    try:
+        yield
+    finally:
+        pipeline.iter_pages = original
+
+
+@contextmanager
+def _timed_predictor_steps(times: dict[str, float]) -> Iterator[None]:
+    """Time two steps inside ``LayoutModel.predict``: input resizing and mask pasting.
+
+    ``resize``: ``layoutft.preprocess.resize_shortest_edge``; ``paste``:
+    ``layoutft.modeling.paste.paste_masks_in_image`` (full-page masks). The predictor imports
+    them at call time, so replacing the module attributes times every call; the smoke test
+    checks both clocks run, so a refactor that hides them is noticed.
+    """
+    import layoutft.modeling.paste as paste
+    import layoutft.preprocess as preprocess
+
+    targets = [
+        (preprocess, "resize_shortest_edge", "resize"),
+        (paste, "paste_masks_in_image", "paste"),
+    ]
+    originals = [getattr(module, attr) for module, attr, _ in targets]
+    for (module, attr, key), original in zip(targets, originals, strict=True):
+
+        def timed(*args: Any, _original: Any = original, _key: str = key, **kwargs: Any) -> Any:
+            with timer(times, _key):
+                return _original(*args, **kwargs)
+
+        setattr(module, attr, timed)
+    try:
+        yield
+    finally:
+        for (module, attr, _), original in zip(targets, originals, strict=True):
+            setattr(module, attr, original)
+
+
+def measure_parse(
+    pdf: Path, model: Any, dpi: float, batch_size: int = 4, renderer: str = "pymupdf"
+) -> dict[str, Any]:
+    """Parse ``pdf`` once with ``model`` (after one warm-up page); one result row.
+
+    Clocks (seconds, summed over pages): ``render_s`` (render thread, overlaps the model),
+    ``model_s`` (``predict``, of which ``resize_s`` and ``paste_s``), ``post_s`` (regions,
+    points, reading order, text). ``render_post_pct``: render + paste + post over wall time,
+    i.e. everything but resizing and the network.
+    """
+    from layoutft.pipeline import ParseOptions
+    from layoutft.render import iter_pages
+
+    warm = next(iter(iter_pages(pdf, dpi=dpi, pages=[1])))
+    model.predict([warm.image], batch_size=1, format="RGB")
+    times: dict[str, float] = {}
+    starts: dict[int, float] = {}
+    done: dict[int, float] = {}
+    options = ParseOptions(dpi=dpi, batch_size=batch_size, renderer=renderer)
+    parser = _timed_parser(model, options, times)
+    errors = 0
+    with _timed_rendering(times, starts), _timed_predictor_steps(times):
+        begin = time.perf_counter()
+        for page in parser.iter_pages(pdf):
+            done[page.number] = time.perf_counter()
+            errors += page.status != "ok"
+        wall = time.perf_counter() - begin
+    latencies = [done[n] - starts[n] for n in done if n in starts]
+    render, model_s, post = (times.get(k, 0.0) for k in ("render", "model", "post"))
+    resize, paste = times.get("resize", 0.0), times.get("paste", 0.0)
+    return {
+        "device": str(model.device),
+        "dpi": dpi,
+        "pages": len(done),
+        "batch": batch_size,
+        "pages_per_s": len(done) / wall,
+        "p50_latency_s": percentile(latencies, 50),
+        "p95_latency_s": percentile(latencies, 95),
+        "wall_s": wall,
+        "render_s": render,
+        "model_s": model_s,
+        "resize_s": resize,
+        "paste_s": paste,
+        "post_s": post,
+        "render_post_pct": 100 * (render + paste + post) / wall,
+        "peak_rss_mb": peak_rss_mb(),
+        "errors": errors,
+    }
+
+
+def measure_render(pdf: Path, dpi: float, renderer: str, pages: int) -> dict[str, Any]:
+    """Pages/s of rendering alone (no text layer) with ``renderer``."""
+    from layoutft.render import iter_pages
+
+    begin = time.perf_counter()
+    count = sum(
+        1 for _ in iter_pages(pdf, dpi=dpi, pages=list(range(1, pages + 1)), renderer=renderer)
+    )
+    wall = time.perf_counter() - begin
+    return {"renderer": renderer, "dpi": dpi, "pages": count, "pages_per_s": count / wall}
+
+
+def measure_cli(pdf: Path, model: str, dpi: float, device: str, work: Path) -> dict[str, Any]:
+    """Wall time and peak RSS of the ``layoutft parse`` command (start-up included)."""
+    weights, config = model_files(model, work)
+    out = work / "cli.json"
+    cmd = [sys.executable, "-c", "from layoutft.cli import main; main()", "parse", str(pdf)]
+    cmd += ["--weights", str(weights), "--dpi", str(dpi), "--device", device, "-o", str(out)]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    begin = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - begin
+    if status != 0:
+        raise RuntimeError(f"layoutft parse failed (status {status}): {' '.join(cmd)}")
+    pages = len(json.loads(out.read_text())["pages"])
+    return {
+        "command": "layoutft parse",
+        "device": device,
+        "dpi": dpi,
+        "pages": pages,
+        "wall_s": wall,
+        "pages_per_s": pages / wall,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def _worker(payload: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    if payload.get("threads"):
+        torch.set_num_threads(int(payload["threads"]))
+    model = load_model(payload["model"], payload["device"])
+    return measure_parse(Path(payload["pdf"]), model, payload["dpi"], payload["batch_size"])
+
+
+def check_target(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """PASS/FAIL of "rendering + post-processing < 15% of end-to-end time at 200 dpi"."""
+    at = [r for r in rows if r["dpi"] == TARGET_DPI and r["device"] == "cpu"] or [
+        r for r in rows if r["dpi"] == TARGET_DPI
+    ]
+    name = f"rendering + post-processing < {TARGET_SHARE:.0%} of parse time at {TARGET_DPI} dpi"
+    if not at:
+        return target(name, False, f"not measured (no {TARGET_DPI} dpi row)")
+    row = at[0]
+    share = row["render_post_pct"] / 100
+    detail = (
+        f"{share:.1%} on {row['device']} (render {row['render_s']:.2f} s + mask paste "
+        f"{row['paste_s']:.2f} s + post {row['post_s']:.2f} s of {row['wall_s']:.2f} s wall; "
+        f"predict {row['model_s']:.2f} s)"
+    )
+    return target(name, share < TARGET_SHARE, detail)
+
+
+def _plot(rows: list[dict[str, Any]], render_rows: list[dict[str, Any]]) -> str:
+    def draw(plt: Any) -> None:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+        for device in sorted({r["device"] for r in rows}):
+            mine = [r for r in rows if r["device"] == device]
+            left.plot(
+                [r["dpi"] for r in mine],
+                [r["pages_per_s"] for r in mine],
+                "o-",
+                label=f"parse ({device})",
+            )
+        for renderer in sorted({r["renderer"] for r in render_rows}):
+            mine = [r for r in render_rows if r["renderer"] == renderer]
+            left.plot(
+                [r["dpi"] for r in mine],
+                [r["pages_per_s"] for r in mine],
+                "s--",
+                label=f"render only ({renderer})",
+            )
+        left.set_yscale("log")
+        left.set_xlabel("dpi")
+        left.set_ylabel("pages/s (log)")
+        left.legend(fontsize="small", loc="center right")
+        cpu = [r for r in rows if r["device"] == rows[0]["device"]]
+        labels = [str(int(r["dpi"])) for r in cpu]
+        bottom = [0.0] * len(cpu)
+        parts = {
+            "render": lambda r: r["render_s"],
+            "resize": lambda r: r["resize_s"],
+            "network": lambda r: r["model_s"] - r["resize_s"] - r["paste_s"],
+            "mask paste": lambda r: r["paste_s"],
+            "post": lambda r: r["post_s"],
+        }
+        for label, value in parts.items():
+            per_page = [value(r) / max(r["pages"], 1) for r in cpu]
+            right.bar(labels, per_page, bottom=bottom, label=label)
+            bottom = [b + v for b, v in zip(bottom, per_page, strict=True)]
+        right.set_xlabel(f"dpi ({rows[0]['device']})")
+        right.set_ylabel("seconds per page")
+        right.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.suptitle("layoutft parse")
+
+    return save_plot(NAME, draw)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--pages", type=int, default=50, help="pages of the synthetic PDF")
+    ap.add_argument("--dpis", type=ints, default=[150, 200, 300], help="comma-separated")
+    ap.add_argument("--model", choices=MODELS, default="narrow")
+    ap.add_argument("--device", default="auto", help="auto (cpu, and cuda if any) or a list")
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--render-pages", type=int, default=10, help="pages for renderer timing")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--no-cli", action="store_true", help="skip timing the CLI command")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        emit(_worker(json.loads(args.worker)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pdf = synth_pdf(work / "doc.pdf", args.pages)
+        rows = []
+        for device in devices(args.device):
+            for dpi in args.dpis:
+                print(f"parse: {args.pages} pages, {dpi} dpi, {device} ...", file=sys.stderr)
+                payload = {
+                    "pdf": str(pdf),
+                    "model": args.model,
+                    "device": device,
+                    "dpi": dpi,
+                    "batch_size": args.batch_size,
+                    "threads": args.threads,
+                }
+                rows.append(run_worker(f"benchmarks.{NAME}", payload))
+        pages = min(args.render_pages, args.pages)
+        render_rows = [
+            measure_render(pdf, dpi, renderer, pages)
+            for renderer in ("pymupdf", "pdf2image")
+            for dpi in args.dpis
+        ]
+        cli_rows = []
+        if not args.no_cli:
+            dpi = TARGET_DPI if TARGET_DPI in args.dpis else args.dpis[0]
+            cli_rows.append(measure_cli(pdf, args.model, dpi, devices(args.device)[0], work))
+    targets = [check_target(rows)]
+    extra = {
+        "command": command_line(NAME, argv),
+        "model": args.model,
+        "input": f"{args.pages}-page synthetic born-digital PDF (layoutft synth pages)",
+        "renderers": render_rows,
+        "cli": cli_rows,
+        "targets": targets,
+        "plot": _plot(rows, render_rows),
+    }
+    save_results(NAME, rows, extra)
+
+
+if __name__ == "__main__":
+    main()
