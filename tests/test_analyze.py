@@ -124,9 +124,13 @@ def test_bad_records_are_listed_together() -> None:
     coco["annotations"][0]["image_id"] = 99
     coco["annotations"][1]["category_id"] = 7
     del coco["annotations"][2]["bbox"]
-    with pytest.raises(DatasetError, match="3 problems") as info:
+    coco["annotations"][3]["bbox"] = [10, 10, None, 5]
+    coco["annotations"][4]["bbox"] = [10, 10, float("inf"), 5]
+    with pytest.raises(DatasetError, match="5 problems") as info:
         analyze_coco(coco)
     assert "image_id 99" in str(info.value) and "category_id 7" in str(info.value)
+    assert "annotation 4: bbox must be 4 finite numbers" in str(info.value)
+    assert "annotation 5: bbox must be 4 finite numbers" in str(info.value)
     with pytest.raises(DatasetError, match="no annotations"):
         analyze_coco({**coco, "annotations": []})
 
@@ -143,3 +147,10 @@ def test_cli_analyze(tmp_path: Path) -> None:
     assert json.loads(as_json.output)["regions_per_page_max"] == 5
     missing = runner.invoke(layoutft.cli.app, ["analyze", str(tmp_path / "nope.json")])
     assert missing.exit_code == 1 and "file not found" in missing.output
+
+
+def test_text_class_found_in_any_letter_case() -> None:
+    coco = _coco()
+    coco["categories"][0]["name"] = "Text"
+    coco["annotations"][5]["bbox"] = [0, 0, 200, 4]  # a thin figure must not count as text
+    assert analyze_coco(coco).smallest_text_height == 10.0

@@ -118,3 +118,26 @@ def test_errors_are_one_line_per_problem_without_traceback(tmp_path: Path) -> No
     result = runner.invoke(app, ["split", str(bad), "--ratios", "a"])
     assert result.exit_code == 1
     assert "Error: --ratios 'a': expected numbers like 0.8,0.1,0.1" in result.output
+
+
+def test_fix_reports_only_errors_left(tmp_path: Path) -> None:
+    """After --fix, the summary counts errors only (an empty page is a warning)."""
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (100, 50), "white").save(tmp_path / "images" / "a.png")
+    Image.new("RGB", (100, 50), "white").save(tmp_path / "images" / "b.png")
+    coco = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 120, "height": 50},
+            {"id": 2, "file_name": "b.png", "width": 100, "height": 50},
+        ],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 10, 10], "area": 100},
+        ],
+        "categories": [{"id": 1, "name": "text"}],
+    }
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(coco))
+    fixed = tmp_path / "fixed.json"
+    result = runner.invoke(app, ["validate", str(path), "--fix", str(fixed)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == "fixed file: 1 errors left (size_mismatch)"

@@ -299,9 +299,20 @@ def test_pdf_bad_input_reported(tmp_path: Path) -> None:
         f"  {where}[0] (page 1), regions[1]: a region needs a 'label' and a 'bbox' or 'polygon'",
         f"  {where}[1]: needs a unique 'page' number (1-based) and 'regions'",
     ]
-    (tmp_path / "doc.json").write_text(json.dumps({"pages": [{"page": 5, "regions": []}]}))
-    with pytest.raises(DatasetError, match=r"page 5 out of range"):
+    # A page the PDF lacks and a bad box on a page it has are reported together.
+    spec = {
+        "pages": [
+            {"page": 5, "regions": []},
+            {"page": 1, "regions": [{"label": "t", "bbox": [0, 0, 300, 50]}]},
+        ]
+    }
+    (tmp_path / "doc.json").write_text(json.dumps(spec))
+    with pytest.raises(DatasetError) as exc:
         convert("pdf", [tmp_path / "doc.json"], tmp_path / "out")
+    lines = str(exc.value).splitlines()
+    assert lines[0] == "2 problems in the pdf input:"
+    assert lines[1].endswith("doc.pdf: page 5: out of range; the PDF has 2 page(s)")
+    assert "doc.pdf: page 1, regions[0]: coordinates outside" in lines[2]
     spec = {"pages": [{"page": 1, "regions": [{"label": "t", "bbox": [0, 0, 300, 50]}]}]}
     (tmp_path / "doc.json").write_text(json.dumps(spec))
     with pytest.raises(DatasetError, match=r"doc\.pdf: page 1, regions\[0\]: coordinates outside"):

@@ -40,13 +40,13 @@ def test_yolo_bad_lines_all_reported(tmp_path: Path) -> None:
         convert("yolo", [root], tmp_path / "out")
     label_file = root / "labels" / "a.txt"
     assert str(exc.value).splitlines() == [
-        "4 problems reading the yolo input:",
+        "4 problems in the yolo input:",
         f"  {label_file}: line 2: value 1.2 outside [0, 1] (coordinates are normalized)",
         f"  {label_file}: line 3: class 7 not in 0..2",
         f"  {label_file}: line 4: expected numbers, got '0 a b c d'",
         f"  {label_file}: line 5: expected 'cls cx cy w h' or 'cls x1 y1 x2 y2 x3 y3 ...', "
         "got '0 0.5 0.5'",
-        "Fix the records above and retry.",
+        "Fix the records above and convert again.",
     ]
     assert not (tmp_path / "out").exists()
     assert leftovers(tmp_path) == []
@@ -73,6 +73,29 @@ def test_labelstudio_percent_out_of_range_names_task_and_result(tmp_path: Path) 
         convert("labelstudio", [export], tmp_path / "out")
 
 
+def test_labelstudio_rotated_image_rejected(tmp_path: Path) -> None:
+    """A result drawn on a rotated image view (image_rotation != 0) is refused, not misread."""
+    make_image(tmp_path / "p.png", 200, 100)
+    result = {
+        "id": "r1",
+        "type": "rectanglelabels",
+        "original_width": 200,
+        "original_height": 100,
+        "image_rotation": 90,
+        "value": {"x": 10, "y": 10, "width": 5, "height": 5, "rectanglelabels": ["Text"]},
+    }
+    export = tmp_path / "ls.json"
+    task = {"id": 4, "data": {"image": "p.png"}, "annotations": [{"result": [result]}]}
+    export.write_text(json.dumps([task]))
+    with pytest.raises(DatasetError) as exc:
+        convert("labelstudio", [export], tmp_path / "out")
+    assert str(exc.value).splitlines()[1] == (
+        f"  {export}: task 4, result 'r1': image_rotation is not supported; "
+        "export without rotating the image"
+    )
+    assert leftovers(tmp_path) == []
+
+
 def test_malformed_json_and_xml(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('[{"id": 1,,}]')
@@ -94,15 +117,14 @@ def test_unreadable_and_missing_images(tmp_path: Path) -> None:
     )
     with pytest.raises(DatasetError) as exc:
         convert("cvat", [xml], tmp_path / "out")
+    # The reader's problem (missing file) and the builder's (unreadable file) come together.
     lines = str(exc.value).splitlines()
-    assert lines[0] == "1 problem reading the cvat input:"
+    assert lines[0] == "2 problems in the cvat input:"
     assert lines[1].startswith(f"  {xml}: image id='1' (gone.png): image 'gone.png' not found")
     assert lines[1].endswith("pass --images DIR")
-    with pytest.raises(DatasetError, match=r"image id='0' \(broken\.png\): cannot read image"):
-        xml.write_text(
-            xml.read_text().replace('<image id="1" name="gone.png" width="10" height="10"/>', "")
-        )
-        convert("cvat", [xml], tmp_path / "out")
+    assert lines[2].startswith(f"  {xml}: image id='0' (broken.png): cannot read image")
+    assert not (tmp_path / "out").exists()
+    assert leftovers(tmp_path) == []
 
 
 def test_size_mismatch_and_geometry_problems(tmp_path: Path) -> None:
@@ -171,8 +193,8 @@ def test_label_map_unknown_labels_listed_with_counts(tmp_path: Path) -> None:
     label_map = LabelMap.from_dict({"map": {"Paragraph": "text"}}, source="map.yaml")
     with pytest.raises(DatasetError) as exc:
         convert("yolo", [root], tmp_path / "out", labels=label_map)
-    assert str(exc.value) == (
-        "map.yaml: 3 label(s) neither mapped nor dropped: 'Caption' (1), 'Heading' (1), "
+    assert str(exc.value).splitlines()[1] == (
+        "  map.yaml: 3 label(s) neither mapped nor dropped: 'Caption' (1), 'Heading' (1), "
         "'Noise' (2); add them to 'map' or 'drop', or pass --keep-unmapped"
     )
     convert("yolo", [root], tmp_path / "out", labels=label_map, keep_unmapped=True)
@@ -211,3 +233,38 @@ def test_link_hard_links_images(tmp_path: Path) -> None:
     convert("yolo", [root], tmp_path / "out", link=True)
     linked = tmp_path / "out" / "images" / "a.png"
     assert linked.stat().st_ino == (root / "images" / "a.png").stat().st_ino
+
+
+def test_unknown_labels_listed_with_the_other_problems(tmp_path: Path) -> None:
+    root = yolo_dataset(tmp_path / "ds", LINES + "0 0.5 0.5 0.2\n", NAMES)
+    label_map = LabelMap.from_dict({"map": {"Paragraph": "text"}, "drop": ["Noise", "Caption"]})
+    with pytest.raises(DatasetError) as exc:
+        convert("yolo", [root], tmp_path / "out", labels=label_map)
+    lines = str(exc.value).splitlines()
+    assert lines[0] == "2 problems in the yolo input:"
+    assert lines[1].endswith(
+        "line 5: expected 'cls cx cy w h' or 'cls x1 y1 x2 y2 x3 y3 ...', got '0 0.5 0.5 0.2'"
+    )
+    assert "1 label(s) neither mapped nor dropped: 'Heading' (1)" in lines[2]
+    assert leftovers(tmp_path) == []
+
+
+def test_images_folder_searched_once(tmp_path: Path) -> None:
+    export = tmp_path / "ls.json"
+    task = {"id": 1, "data": {"image": "gone.png"}, "annotations": [{"result": []}]}
+    export.write_text(json.dumps([task]))
+    with pytest.raises(DatasetError) as exc:
+        convert("labelstudio", [export], tmp_path / "out", images_dir=tmp_path)
+    assert f"(searched {tmp_path}, {tmp_path / 'images'})" in str(exc.value)
+
+
+def test_labelstudio_json_min_export_gets_a_hint(tmp_path: Path) -> None:
+    export = tmp_path / "min.json"
+    row = {"image": "/data/upload/1/p.png", "id": 2, "label": [{"x": 1, "y": 1}]}
+    export.write_text(json.dumps([row]))
+    with pytest.raises(DatasetError) as exc:
+        convert("labelstudio", [export], tmp_path / "out")
+    assert str(exc.value).splitlines()[1] == (
+        f"  {export}: task 2: a task needs a 'data' object "
+        "(this looks like a 'JSON-MIN' export: export the project as 'JSON')"
+    )

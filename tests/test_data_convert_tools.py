@@ -433,3 +433,35 @@ def test_pagexml_2010_point_children(tmp_path: Path) -> None:
         "annotations": [ann(1, 1, 1, [5.0, 5.0, 20.0, 15.0], 300.0)],
         "categories": cats("ImageRegion"),
     }
+
+
+def test_pagexml_2013_several_pages_nested_regions(tmp_path: Path) -> None:
+    """2013 namespace; a folder of PAGE files gives pages sorted by name; a region nested
+    in another one (here an image inside a text region) is read too, in document order."""
+    make_image(tmp_path / "b.png", 60, 40)
+    make_image(tmp_path / "images" / "a.png", 50, 40)
+    ns = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2013-07-15"
+    (tmp_path / "b.xml").write_text(
+        f'<?xml version="1.0"?><PcGts xmlns="{ns}"><Page imageFilename="b.png" '
+        'imageWidth="60" imageHeight="40"><TextRegion id="t" type="caption">'
+        '<Coords points="0,0 60,0 60,20 0,20"/><ImageRegion id="i">'
+        '<Coords points="5,5 15,5 15,15 5,15"/></ImageRegion></TextRegion>'
+        '<ChartRegion id="c"><Coords points="0,25 30,25 30,35"/></ChartRegion></Page></PcGts>'
+    )
+    (tmp_path / "a.xml").write_text(
+        f'<PcGts xmlns="{ns}"><Page imageFilename="a.png" imageWidth="50" imageHeight="40">'
+        "</Page></PcGts>"
+    )
+    convert("pagexml", [tmp_path], tmp_path / "out")
+    assert load(tmp_path / "out") == {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 50, "height": 40},
+            {"id": 2, "file_name": "b.png", "width": 60, "height": 40},
+        ],
+        "annotations": [
+            ann(1, 2, 3, [0.0, 0.0, 60.0, 20.0], 1200.0),
+            ann(2, 2, 2, [5.0, 5.0, 10.0, 10.0], 100.0),
+            ann(3, 2, 1, [0.0, 25.0, 30.0, 10.0], 150.0, [[0.0, 25.0, 30.0, 25.0, 30.0, 35.0]]),
+        ],
+        "categories": cats("ChartRegion", "ImageRegion", "TextRegion:caption"),
+    }

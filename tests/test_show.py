@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import layoutft.cli
-from layoutft.data.show import sample_images, show_coco
+from layoutft.data.show import category_colors, sample_images, show_coco
 from layoutft.errors import DatasetError
 from layoutft.visualize import color_for_label
 
@@ -79,6 +79,23 @@ def test_missing_images_are_reported_and_others_drawn(tmp_path: Path) -> None:
     assert len(report.written) == 4
     with pytest.raises(DatasetError, match="none of the 6 sampled images"):
         show_coco(coco, tmp_path / "nowhere", tmp_path / "out2", n=6)
+    assert not (tmp_path / "out2").exists()
+
+
+def test_bad_records_listed_together_before_drawing(tmp_path: Path) -> None:
+    coco = _dataset(tmp_path)
+    del coco["annotations"][0]["bbox"]
+    coco["annotations"][3]["bbox"] = [1, 2, float("nan"), 4]
+    coco["annotations"][5]["segmentation"] = [[1, 2, 3]]
+    with pytest.raises(DatasetError) as exc:
+        show_coco(coco, tmp_path / "imgs", tmp_path / "out", n=6)
+    assert str(exc.value).splitlines()[:4] == [
+        "3 problems in the sampled records:",
+        "  annotation id=1 (image 1): 'bbox' must be 4 finite numbers, got None",
+        "  annotation id=4 (image 2): 'bbox' must be 4 finite numbers, got [1, 2, nan, 4]",
+        "  annotation id=6 (image 3): 'segmentation' must be polygons [x0, y0, ...] of >= 3 points",
+    ]
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_show(tmp_path: Path) -> None:
@@ -92,3 +109,15 @@ def test_cli_show(tmp_path: Path) -> None:
     assert "wrote 5 images" in result.output
     assert "1 images missing" in result.output and "page1.png" in result.output
     assert len(list((tmp_path / "o").iterdir())) == 5
+
+
+def test_classes_sharing_a_hash_colour_get_distinct_colours() -> None:
+    names = [f"class{i}" for i in range(40)]
+    first = names[0]
+    twin = next(n for n in names[1:] if color_for_label(n) == color_for_label(first))
+    colors = category_colors(["text", first, twin, "table"])
+    assert colors["text"] == color_for_label("text")
+    assert colors[first] == color_for_label(first)
+    assert colors["table"] == color_for_label("table")
+    assert colors[twin] != colors[first]
+    assert len(set(colors.values())) == 4

@@ -91,7 +91,8 @@ def validate_cmd(
         typer.echo(f"--fix wrote {fix}:")
         typer.echo(result.format())
         report = result.report
-        left = f"{len(report.errors)} errors left: {report.counts()}"
+        kinds = sorted({i.kind for i in report.errors})
+        left = f"{len(report.errors)} errors left ({', '.join(kinds)})"
         typer.echo("fixed file: OK" if report.ok else f"fixed file: {left}")
     if not report.ok:
         raise typer.Exit(1)

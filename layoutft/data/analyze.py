@@ -115,8 +115,8 @@ def _boxes(coco: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, li
     for n, ann in enumerate(coco["annotations"]):
         where = f"annotation {ann.get('id', f'#{n}')}"
         bbox = ann.get("bbox")
-        if not (isinstance(bbox, Sequence) and len(bbox) == 4):
-            problems.add(where, "bbox must be [x, y, w, h]")
+        if not (isinstance(bbox, Sequence) and len(bbox) == 4 and all(map(_finite, bbox))):
+            problems.add(where, f"bbox must be 4 finite numbers [x, y, w, h], got {bbox!r}")
         elif ann.get("image_id") not in images:
             problems.add(where, f"image_id {ann.get('image_id')!r} is not in 'images'")
         elif ann.get("category_id") not in names:
@@ -131,11 +131,16 @@ def _boxes(coco: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, li
     return np.array(wh), np.array(img), np.array(cls), [names[c] for c in order]
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def analyze_coco(coco: dict[str, Any], min_size: int = 800, max_size: int = 1333) -> Analysis:
     """Statistics of a COCO detection dict at input size ``min_size``/``max_size``.
 
     Boxes with zero width or height are left out of aspect and size statistics. The
-    "text" class gives the smallest text height; without one, every class does.
+    "text" class (any letter case, e.g. DocLayNet's "Text") gives the smallest text height;
+    without one, every class does.
     """
     wh, img, cls, names = _boxes(coco)
     sizes = np.array([[im["height"], im["width"]] for im in coco["images"]], dtype=np.float64)
@@ -160,7 +165,8 @@ def analyze_coco(coco: dict[str, Any], min_size: int = 800, max_size: int = 1333
     per_page = np.bincount(img, minlength=len(coco["images"]))
     if not ok.any():
         raise DatasetError("analyze: every box has zero width or height")
-    text = ok & (cls == names.index("text")) if "text" in names else ok
+    lower = [n.lower() for n in names]
+    text = ok & (cls == lower.index("text")) if "text" in lower else ok
     if not text.any():
         text = ok
     small = float(wh[text, 1].min())

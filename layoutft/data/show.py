@@ -5,6 +5,7 @@ Boxes (COCO XYWH) and polygons are in pixels of the image files, top-left origin
 
 from __future__ import annotations
 
+import colorsys
 import os
 import random
 from dataclasses import dataclass, field
@@ -31,6 +32,35 @@ def sample_images(coco: dict[str, Any], n: int, seed: int) -> list[dict[str, Any
     return [images[i] for i in picks]
 
 
+def _check_records(coco: dict[str, Any], sample: list[dict[str, Any]]) -> None:
+    """Raise one :class:`DatasetError` listing every sampled record that cannot be drawn.
+
+    Image records need ``id`` and ``file_name``; their annotations a ``bbox`` of 4 finite
+    numbers and a ``segmentation`` that is absent, an RLE dict or polygons of >= 3 points.
+    """
+    from layoutft.data.coco import Problems
+    from layoutft.data.validate import bbox_of, polygons_of
+
+    problems = Problems()
+    for im in sample:
+        if "id" not in im or not isinstance(im.get("file_name"), str):
+            problems.add(f"image {im.get('id')!r}", "needs an 'id' and a 'file_name'")
+    ids = {im.get("id") for im in sample}
+    for ann in coco["annotations"]:
+        if ann.get("image_id") not in ids:
+            continue
+        where = f"annotation id={ann.get('id')!r} (image {ann.get('image_id')!r})"
+        bbox = bbox_of(ann)
+        if bbox is None or not all(np.isfinite(bbox)):
+            problems.add(where, f"'bbox' must be 4 finite numbers, got {ann.get('bbox')!r}")
+        polys = polygons_of(ann) if not isinstance(ann.get("segmentation"), dict) else []
+        if polys is None or any(
+            len(p) < 6 or len(p) % 2 or not np.isfinite(p).all() for p in polys
+        ):
+            problems.add(where, "'segmentation' must be polygons [x0, y0, ...] of >= 3 points")
+    problems.raise_if_any("in the sampled records", "Run `layoutft validate` (and --fix).")
+
+
 def _regions(
     coco: dict[str, Any], image_id: Any
 ) -> tuple[np.ndarray, list[str], list[list[np.ndarray]]]:
@@ -50,6 +80,29 @@ def _regions(
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4), labels, polys
 
 
+def category_colors(names: list[str]) -> dict[str, tuple[int, int, int]]:
+    """RGB colour per class name, distinct within the dataset.
+
+    Each name keeps :func:`~layoutft.visualize.color_for_label`'s colour (the colour parse
+    drawings use) unless an earlier name took it; then it gets the first unused hue of a
+    golden-angle sequence, so two classes never share a colour on one sheet.
+    """
+    from layoutft.visualize import color_for_label
+
+    colors: dict[str, tuple[int, int, int]] = {}
+    used: set[tuple[int, int, int]] = set()
+    step = 0
+    for name in names:
+        color = color_for_label(name)
+        while color in used:
+            step += 1
+            r, g, b = colorsys.hsv_to_rgb((step * 0.618034) % 1.0, 0.8, 0.8)
+            color = (round(r * 255), round(g * 255), round(b * 255))
+        colors[name] = color
+        used.add(color)
+    return colors
+
+
 def _out_name(file_name: str) -> str:
     """Flat PNG name of an image path (sub-folders joined with ``__``)."""
     return str(Path(file_name).with_suffix(".png")).replace("/", "__").replace("\\", "__")
@@ -60,24 +113,29 @@ def show_coco(
 ) -> ShowReport:
     """Draw the annotations of ``n`` sampled images into ``out_dir`` (one PNG per image).
 
-    Images missing from ``images_dir`` are listed in the report and skipped; the others
-    are still drawn. Raises :class:`DatasetError` only when none of the sample exists.
+    Images missing from ``images_dir`` (or unreadable) are listed in the report and
+    skipped; the others are still drawn. Raises :class:`DatasetError`, before writing
+    anything, when a sampled record cannot be drawn (all such records listed) or when none
+    of the sampled images exists.
     """
     import cv2
 
     from layoutft.visualize import draw_regions
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     report = ShowReport()
-    for im in sample_images(coco, n, seed):
+    colors = category_colors([str(c.get("name")) for c in coco["categories"]])
+    sample = sample_images(coco, n, seed)
+    _check_records(coco, sample)
+    for im in sample:
         path = Path(images_dir) / str(im["file_name"])
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
         if bgr is None:
             report.missing.append(str(im["file_name"]))
             continue
         boxes, labels, polys = _regions(coco, im["id"])
-        drawn = draw_regions(bgr[:, :, ::-1], boxes, labels, polygons=polys)
+        drawn = draw_regions(bgr[:, :, ::-1], boxes, labels, polygons=polys, label_colors=colors)
+        out.mkdir(parents=True, exist_ok=True)  # only once something is drawn
         target = out / _out_name(str(im["file_name"]))
         tmp = target.with_name(f".{target.name}.tmp.png")
         cv2.imwrite(str(tmp), np.ascontiguousarray(drawn[:, :, ::-1]))

@@ -117,8 +117,16 @@ def convert(
         )
         problems = Problems()
         dataset = reader.read([Path(p) for p in inputs], options, problems)
-        problems.raise_if_any(f"reading the {fmt} input", "Fix the records above and retry.")
-        coco = build_coco(dataset, staging, label_map, keep_unmapped, link, progress)
+        coco = build_coco(
+            dataset,
+            staging,
+            label_map,
+            keep_unmapped,
+            link,
+            progress,
+            problems=problems,
+            what=f"in the {fmt} input",
+        )
         write_coco(tmp / "annotations.json", coco)
         _replace_dir(tmp, out)
     except BaseException:

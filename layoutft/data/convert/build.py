@@ -25,6 +25,7 @@ from layoutft.data.coco import Problems, num, polygon_area, polygons_bbox, rect_
 from layoutft.data.convert.common import SourceDataset, SourcePage, SourceRegion, finite
 from layoutft.data.labelmap import LabelMap, identity_categories
 from layoutft.data.validate import read_image_size
+from layoutft.errors import DatasetError
 
 #: Fraction of the image width/height a coordinate may overshoot before it is an error.
 CLIP_TOLERANCE = 0.01
@@ -39,20 +40,32 @@ def build_coco(
     keep_unmapped: bool = False,
     link: bool = False,
     progress: bool = False,
+    *,
+    problems: Problems | None = None,
+    what: str = "in the input",
 ) -> dict[str, Any]:
     """Build the COCO dict and copy (or hard-link) page images into ``staging``.
 
+    Args:
+        problems: problems already found (by the reader); they are raised together with
+            the ones found here, so the user sees every problem of the input at once.
+        what: the header of the error (``"N problems <what>:"``).
+
     Raises:
-        DatasetError: unknown labels, unreadable images, size mismatches, bad geometry —
-            all listed together; nothing is copied in that case.
+        DatasetError: unknown labels, unreadable images, size mismatches, bad geometry and
+            the given ``problems`` — all listed together; nothing is copied in that case.
     """
     from tqdm import tqdm
 
-    problems = Problems()
+    problems = problems if problems is not None else Problems()
     _check_unique_names(dataset.pages, problems)
     counts = Counter(r.label for p in dataset.pages for r in p.regions)
     if label_map is not None:
-        target, names = label_map.resolve(counts, keep_unmapped)
+        try:
+            target, names = label_map.resolve(counts, keep_unmapped)
+        except DatasetError as exc:  # unknown labels: listed with the other problems
+            problems.add_line(str(exc))
+            target, names = label_map.resolve(counts, keep_unmapped=True)
     else:
         target, names = {k: k for k in counts}, identity_categories(dataset.labels, counts)
     cat_id = {name: i + 1 for i, name in enumerate(names)}
@@ -77,7 +90,7 @@ def build_coco(
                     "category_id": cat_id[name],
                 }
                 annotations.append({**ids, **ann})
-    problems.raise_if_any("in the input", "Fix the records above and convert again.")
+    problems.raise_if_any(what, "Fix the records above and convert again.")
     for page in tqdm(pages, desc="images", unit="img", disable=not progress, file=sys.stderr):
         _stage(page, staging, link)
     categories = [

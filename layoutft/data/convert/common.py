@@ -108,7 +108,8 @@ class ReadOptions:
         """Folders to look for images in: ``--images``, then next to the export."""
         base = export_file.parent
         dirs = [self.images_dir] if self.images_dir is not None else []
-        return [*dirs, base, base / "images"]
+        # Each folder once (``--images`` is often the export's own folder), in this order.
+        return list(dict.fromkeys([*dirs, base, base / "images"]))
 
 
 def find_image(ref: str, dirs: Sequence[Path]) -> tuple[Path, str] | None:

@@ -78,7 +78,10 @@ def _task(
     tid = task.get("id", index) if isinstance(task, dict) else index
     where = f"{path}: task {tid}"
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-        problems.add(where, "a task needs a 'data' object")
+        hint = ""
+        if isinstance(task, dict) and "data" not in task and "image" in task:
+            hint = " (this looks like a 'JSON-MIN' export: export the project as 'JSON')"
+        problems.add(where, f"a task needs a 'data' object{hint}")
         return None
     ann = _annotation(task)
     if ann is None:

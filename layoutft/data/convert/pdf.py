@@ -133,7 +133,7 @@ def _render(
     from PIL import Image
     from tqdm import tqdm
 
-    from layoutft.render import iter_pages
+    from layoutft.render import count_pages, iter_pages
 
     out: list[SourcePage] = []
     if not spec:
@@ -142,9 +142,14 @@ def _render(
         problems.add(str(pdf), "PDF not found (set 'pdf' in the JSON or pass the PDF)")
         return out
     try:
-        rendered_pages = iter_pages(pdf, dpi=options.dpi, pages=sorted(spec))
+        total = count_pages(pdf)
+        # Pages the PDF lacks are listed one by one; the others are still rendered and checked.
+        for number in sorted(n for n in spec if n > total):
+            problems.add(f"{pdf}: page {number}", f"out of range; the PDF has {total} page(s)")
+        numbers = sorted(n for n in spec if n <= total)
+        rendered_pages = iter_pages(pdf, dpi=options.dpi, pages=numbers)
         bar = tqdm(
-            rendered_pages, pdf.name, len(spec), disable=not options.progress, file=sys.stderr
+            rendered_pages, pdf.name, len(numbers), disable=not options.progress, file=sys.stderr
         )
         for rendered in bar:
             name = f"{pdf.stem}_p{rendered.number:04d}.png"
