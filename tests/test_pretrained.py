@@ -151,3 +151,15 @@ def test_cli_offline_error_is_one_line(cache_home: Path, monkeypatch: pytest.Mon
     assert result.exit_code == 1
     assert result.output.startswith("Error: publaynet-mask-rcnn-r50 is not cached")
     assert "Traceback" not in result.output
+
+
+def test_shipped_configs_name_registry_weights() -> None:
+    from importlib import resources
+
+    from layoutft.config import load_config
+
+    root = resources.files("layoutft.configs")
+    for entry in root.iterdir():
+        if entry.name.endswith(".yaml"):
+            weights = str(load_config(Path(str(entry))).MODEL.WEIGHTS)
+            assert weights == "" or pretrained.is_model_name(weights), (entry.name, weights)
