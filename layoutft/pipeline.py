@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layoutft.errors import LayoutftError
-from layoutft.postprocess import MODES, ScoreThresholds, parse_score_threshold, postprocess
+from layoutft.postprocess import (
+    MODES,
+    ScoreThresholds,
+    config_score_threshold,
+    parse_score_threshold,
+    postprocess,
+)
 from layoutft.reading_order import order_ranks
 from layoutft.render import (
     RENDERERS,
@@ -56,12 +62,12 @@ class ParseOptions:
     progress: bool = False
 
 
-def default_model(device: str = "auto") -> LayoutModel:
-    """The bundled default model; the one place it will plug in. Not available yet."""
-    raise LayoutftError(
-        "no model given: pass --weights PATH (and --config PATH for detectron2 checkpoints); "
-        "layoutft has no bundled default model yet"
-    )
+def default_model(device: str = "auto", overrides: Sequence[str] | None = None) -> LayoutModel:
+    """The bundled default model (ships inside the package: offline, no download)."""
+    from layoutft.predictor import LayoutModel
+    from layoutft.pretrained import BUNDLED_MODEL
+
+    return LayoutModel.from_checkpoint(BUNDLED_MODEL, overrides=overrides, device=device)
 
 
 def load_model(
@@ -70,14 +76,24 @@ def load_model(
     overrides: Sequence[str] | None = None,
     device: str = "auto",
 ) -> LayoutModel:
-    """A :class:`~layoutft.predictor.LayoutModel` from a weights file, else the default model."""
+    """A :class:`~layoutft.predictor.LayoutModel` from a weights file or registry name, else
+    the bundled default model."""
     if weights is None:
-        if config is not None or overrides:
-            raise LayoutftError("--config and config overrides need --weights PATH")
-        return default_model(device)
+        if config is not None:
+            raise LayoutftError("--config needs --weights (the bundled model carries its config)")
+        return default_model(device, overrides)
     from layoutft.predictor import LayoutModel
 
     return LayoutModel.from_checkpoint(weights, config=config, overrides=overrides, device=device)
+
+
+def model_display_name(weights: str | Path | None) -> str:
+    """The JSON ``model.name``: a registry name as given, else the weights file stem."""
+    from layoutft.pretrained import BUNDLED_MODEL, is_model_name
+
+    if weights is None:
+        return BUNDLED_MODEL
+    return str(weights) if is_model_name(str(weights)) else Path(weights).stem
 
 
 class Parser:
@@ -95,8 +111,7 @@ class Parser:
     ) -> None:
         self.model = model
         self.options = options or ParseOptions()
-        if self.options.batch_size < 1:
-            raise LayoutftError(f"--batch-size must be >= 1, got {self.options.batch_size}")
+        _check_numbers(self.options)
         if self.options.renderer not in RENDERERS:
             raise LayoutftError(
                 f"unknown --renderer {self.options.renderer!r}; choose one of "
@@ -108,7 +123,8 @@ class Parser:
                 + ", ".join(MODES)
             )
         self.labels = [str(name) for name in model.labels]
-        self.thresholds = parse_score_threshold(self.options.score_threshold, self.labels)
+        default = config_score_threshold(getattr(model, "config", None))
+        self.thresholds = parse_score_threshold(self.options.score_threshold, self.labels, default)
         self.model_name = model_name or str(getattr(model, "name", None) or "model")
 
     def header(self, source: str | Path | bytes | Source) -> Document:
@@ -193,15 +209,17 @@ class Parser:
         if not pages:
             return []
         images = [p.image for p in pages]
+        # Detections the thresholds would drop are dropped before their masks are pasted.
+        min_score = self.thresholds.minimum if self.options.postprocess == "default" else 0.0
         try:
-            return list(self.model.predict(images, batch_size=len(images), format="RGB"))
+            return list(self.model.predict(images, len(images), "RGB", min_score))
         except Exception as exc:
             if len(pages) == 1:
                 return [exc]
         results: list[Any] = []
         for image in images:
             try:
-                results.extend(self.model.predict([image], batch_size=1, format="RGB"))
+                results.extend(self.model.predict([image], 1, "RGB", min_score))
             except Exception as exc:
                 results.append(exc)
         return results
@@ -268,7 +286,9 @@ def parse(
         text: fill ``Region.text`` from the PDF text layer.
         postprocess: ``"default"`` (thresholds, duplicate removal, clipping) or ``"none"``
             (the model's raw detections).
-        score_threshold: ``0.6``, ``"table=0.7,figure=0.5"`` or both; default 0.5 per class.
+        score_threshold: ``0.6``, ``"table=0.7,figure=0.5"`` or both; classes it does not set
+            use the model config's ``MODEL.ROI_HEADS.SCORE_THRESH_TEST`` when the config sets
+            it (not detectron2's default 0.05), else 0.5.
         max_pixels: cap on a page image's ``width * height`` (the dpi drops for huge pages).
         image_dpi: resolution of images whose metadata has none.
         visualize: folder for a PNG per page with regions drawn (and an annotated PDF copy).
@@ -280,7 +300,7 @@ def parse(
     """
     if model is None:
         model = load_model(weights, config, overrides, device)
-    name = model_name or (Path(weights).stem if weights is not None else None)
+    name = model_name or model_display_name(weights)
     options = ParseOptions(
         dpi=dpi,
         pages=pages,
@@ -295,6 +315,20 @@ def parse(
         progress=progress,
     )
     return Parser(model, options, model_name=name).parse(source)
+
+
+def _check_numbers(opts: ParseOptions) -> None:
+    """LayoutftError naming the option and its valid range for a bad number."""
+    if opts.batch_size < 1:
+        raise LayoutftError(f"--batch-size must be >= 1, got {opts.batch_size}")
+    for flag, value in (("--dpi", opts.dpi), ("--image-dpi", opts.image_dpi)):
+        if not value > 0:
+            raise LayoutftError(f"{flag} must be a positive resolution (e.g. 200), got {value}")
+    if opts.max_pixels is not None and opts.max_pixels < 1:
+        raise LayoutftError(
+            f"--max-pixels must be a positive number of pixels (e.g. 50000000), "
+            f"got {opts.max_pixels}"
+        )
 
 
 def _empty_page(rendered: RenderedPage, status: str, error: str | None) -> Page:

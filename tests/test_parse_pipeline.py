@@ -8,6 +8,7 @@ reading order, per-page errors, output formats, visualisation and the CLI.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,13 @@ class ColorBoxModel:
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def predict(self, images: list[np.ndarray], batch_size: int = 4, format: str = "RGB") -> Any:
+    def predict(
+        self,
+        images: list[np.ndarray],
+        batch_size: int = 4,
+        format: str = "RGB",
+        min_score: float = 0.0,
+    ) -> Any:
         assert format == "RGB"
         self.calls.append(len(images))
         return [self._one(image) for image in images]
@@ -168,6 +175,20 @@ def test_options_text_pages_bytes_and_thresholds(pdf_path: Path) -> None:
     assert none.model["score_thresholds"] == {"default": 0.5, "per_class": {"text": 0.95}}
 
 
+def test_default_threshold_from_model_config(pdf_path: Path) -> None:
+    from layoutft.config import default_config
+
+    model: Any = ColorBoxModel()  # every detection scores 0.9
+    model.config = default_config()  # SCORE_THRESH_TEST 0.05: default 0.5, all kept
+    doc = parse(pdf_path, model=model, dpi=36, pages=[1])
+    assert doc.model["score_thresholds"]["default"] == 0.5
+    assert len(doc.pages[0].regions) == 3
+    model.config.merge_from_list(["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.95"])
+    doc = parse(pdf_path, model=model, dpi=36, pages=[1], score_threshold="text=0.8")
+    assert doc.model["score_thresholds"] == {"default": 0.95, "per_class": {"text": 0.8}}
+    assert [r.label for r in doc.pages[0].regions] == ["text", "text"]
+
+
 def test_image_input_has_no_text(tmp_path: Path) -> None:
     image = np.full((200, 300, 3), 255, np.uint8)
     image[50:100, 20:280] = np.array(FILL["title"]) * 255
@@ -201,9 +222,17 @@ def test_failed_pages_do_not_stop_the_document(
     assert p1.width_pt == 612 and p1.regions == [] and p2.width_px == 10
 
 
-def test_no_model_says_pass_weights(pdf_path: Path) -> None:
-    with pytest.raises(LayoutftError, match="pass --weights PATH"):
-        parse(pdf_path)
+def test_no_model_uses_the_bundled_model_offline(
+    pdf_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAYOUTFT_OFFLINE", "1")
+    doc = parse(pdf_path, dpi=72)
+    assert doc.model["name"] == "layoutft-synth-narrow-r50"
+    assert doc.model["labels"] == ["text", "title", "list", "table", "figure"]
+    assert [page.status for page in doc.pages] == ["ok", "ok"]
+    assert all(0.0 <= r.score <= 1.0 for page in doc.pages for r in page.regions)
+    with pytest.raises(LayoutftError, match="--config needs --weights"):
+        parse(pdf_path, config="x.yaml")
 
 
 def test_visualize_png_and_annotated_pdf(pdf_path: Path, tmp_path: Path) -> None:
@@ -254,9 +283,11 @@ def test_cli_stdout_file_and_overrides(
     pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = [str(pdf_path), "--dpi", "72", "--weights", "w/model_final.pth", "--quiet"]
-    result = run_cli([*args, "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"], monkeypatch)
+    overrides = ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"]
+    result = run_cli([*args, "--device", "cpu", *overrides], monkeypatch)
     assert result.exit_code == 0, result.output
-    assert result.seen["overrides"] == ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"]
+    assert result.seen["overrides"] == overrides
+    assert (result.seen["weights"], result.seen["device"]) == ("w/model_final.pth", "cpu")
     doc = Document.from_json(result.stdout)
     assert doc.model["name"] == "model_final"
     assert len(doc.pages) == 2
@@ -264,6 +295,9 @@ def test_cli_stdout_file_and_overrides(
     result = run_cli([*args, "-o", str(out), "--pages", "2"], monkeypatch)
     assert result.exit_code == 0, result.output
     assert [p.number for p in Document.from_json(out).pages] == [2]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
 
 def test_cli_folder_jsonl_and_coco(
@@ -309,6 +343,11 @@ def test_cli_errors(pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 1 and "KEY VALUE pairs" in result.stderr
     result = run_cli([str(pdf_path), "--renderer", "ghostscript"], monkeypatch)
     assert result.exit_code == 1 and "unknown --renderer 'ghostscript'" in result.stderr
+    for flag, value in [("--dpi", "0"), ("--image-dpi", "-1"), ("--max-pixels", "0")]:
+        result = run_cli([str(pdf_path), flag, value], monkeypatch)
+        assert result.exit_code == 1, (flag, result.output)
+        assert result.stderr.startswith(f"Error: {flag} must be a positive"), result.output
+        assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ import pytest
 from layoutft.errors import LayoutftError
 from layoutft.postprocess import (
     ScoreThresholds,
+    config_score_threshold,
     mask_polygons,
     parse_score_threshold,
     postprocess,
@@ -44,6 +45,24 @@ def test_parse_score_threshold() -> None:
     t = parse_score_threshold("0.3,table=0.9", LABELS)
     assert (t.for_label("title"), t.for_label("table")) == (0.3, 0.9)
     assert parse_score_threshold(0.4).default == 0.4
+
+
+def test_default_threshold_comes_from_the_config() -> None:
+    from layoutft.config import default_config
+
+    cfg = default_config()
+    assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == 0.05
+    assert config_score_threshold(cfg) == 0.5  # detectron2's eval default: not a choice
+    cfg.merge_from_list(["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.3"])
+    assert config_score_threshold(cfg) == 0.3
+    cfg.merge_from_list(["MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.8"])
+    assert config_score_threshold(cfg) == 0.8
+    assert config_score_threshold(None) == 0.5
+    # classes the spec leaves out keep the config's default; a bare number replaces it
+    t = parse_score_threshold("table=0.9", LABELS, default=0.3)
+    assert (t.for_label("text"), t.for_label("table")) == (0.3, 0.9)
+    assert parse_score_threshold(None, LABELS, default=0.3) == ScoreThresholds(0.3, {})
+    assert parse_score_threshold("0.6", LABELS, default=0.3).for_label("text") == 0.6
 
 
 @pytest.mark.parametrize(

@@ -163,3 +163,17 @@ def test_shipped_configs_name_registry_weights() -> None:
         if entry.name.endswith(".yaml"):
             weights = str(load_config(Path(str(entry))).MODEL.WEIGHTS)
             assert weights == "" or pretrained.is_model_name(weights), (entry.name, weights)
+
+
+def test_bundled_model_ships_in_the_package_with_its_card() -> None:
+    card = pretrained.get_card(pretrained.BUNDLED_MODEL)
+    assert card.kind == "bundled"
+    path = pretrained.weights_path(card.name, download=False)
+    assert path.stat().st_size <= 40 * 2**20
+    assert card.training_command and "layoutft train" in card.training_command
+    assert card.accuracy is not None and card.accuracy["metric"] == "bbox AP50"
+    from layoutft.checkpoint import load_weights
+
+    loaded = load_weights(path)
+    assert loaded.source_format == "layoutft"
+    assert loaded.labels == card.labels

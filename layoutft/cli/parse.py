@@ -40,7 +40,11 @@ def parse_cmd(
     output: Path | None = typer.Option(
         None, "-o", "--output", help="Output file (one input) or folder (several inputs)."
     ),
-    weights: Path | None = typer.Option(None, help="Model weights (.pth/.pkl/layoutft)."),
+    weights: str | None = typer.Option(
+        None,
+        help="Weights file (.pth/.pkl/layoutft) or registry name (layoutft weights list); "
+        "default: the bundled model.",
+    ),
     config: Path | None = typer.Option(None, help="detectron2 YAML config of the weights."),
     dpi: float = typer.Option(200, help="PDF rendering resolution."),
     pages: str | None = typer.Option(None, help="1-based pages, e.g. '1-3,7' or '5-'."),
@@ -54,7 +58,9 @@ def parse_cmd(
     ),
     postprocess: str = typer.Option("default", help="default, or none for raw detections."),
     score_threshold: str | None = typer.Option(
-        None, help="Minimum score: 0.6, or per class: table=0.7,figure=0.5 (default 0.5)."
+        None,
+        help="Minimum score: 0.6, or per class: table=0.7,figure=0.5 (default: the config's "
+        "MODEL.ROI_HEADS.SCORE_THRESH_TEST if it sets one, else 0.5).",
     ),
     max_pixels: int = typer.Option(50_000_000, help="Cap on page image width*height."),
     image_dpi: float = typer.Option(72, help="DPI of images whose metadata has none."),
@@ -63,7 +69,7 @@ def parse_cmd(
     """Detect layout regions and write layout JSON (stdout for one input without -o)."""
     from layoutft.errors import RenderError
     from layoutft.export import check_format, output_paths, write_result
-    from layoutft.pipeline import ParseOptions, Parser, load_model
+    from layoutft.pipeline import ParseOptions, Parser, load_model, model_display_name
     from layoutft.render import expand_inputs
 
     inputs, overrides = split_overrides(args)
@@ -87,7 +93,7 @@ def parse_cmd(
         progress=not quiet,
     )
     model = load_model(weights, config, overrides, device)
-    parser = Parser(model, options, model_name=weights.stem if weights else None)
+    parser = Parser(model, options, model_name=model_display_name(weights))
     failed = []
     for path, dest in zip(files, destinations, strict=True):
         try:

@@ -33,7 +33,10 @@ def open_pdf(source: Source) -> Iterator[Any]:
         else:
             doc = pymupdf.open(str(source.path), filetype="pdf")
     except Exception as exc:
-        raise RenderError(f"{source.name}: cannot open the PDF ({exc}); is it corrupt?") from None
+        raise RenderError(
+            f"{source.name}: cannot open the PDF ({exc}); the file is corrupt or not a PDF: "
+            "re-export it, or repair it with e.g. `qpdf in.pdf out.pdf`"
+        ) from None
     try:
         if doc.needs_pass:
             raise RenderError(
