@@ -132,7 +132,7 @@ class LayoutModel:
             if config is None and loaded.config is None:
                 config = card.config_path
         else:
-            loaded = load_weights(weights)
+            loaded = load_weights(pretrained.resolve_weights(weights))
         if config is None:
             if loaded.config is None:
                 raise ConfigError(
