@@ -102,9 +102,5 @@ def iter_image_pages(
                 number=number,
                 image=rgb,
                 transform=transform,
-                width_pt=transform.width_pt,
-                height_pt=transform.height_pt,
-                rotation=0,
-                dpi=transform.dpi,
                 source_kind="image",
             )

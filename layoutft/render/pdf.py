@@ -99,10 +99,6 @@ def iter_pdf_pages(
                 number=number,
                 image=image,
                 transform=transform,
-                width_pt=transform.width_pt,
-                height_pt=transform.height_pt,
-                rotation=transform.rotation,
-                dpi=transform.dpi,
                 source_kind="pdf",
                 words=words,
             )

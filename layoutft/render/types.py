@@ -18,10 +18,8 @@ class RenderedPage:
     Attributes:
         number: 1-based page number in the source (frame number for multi-page TIFFs).
         image: uint8 [H,W,3] RGB page image, top-left origin; shape (0, 0, 3) when ``error``.
-        transform: pixel <-> point conversions for this page (see :mod:`layoutft.geometry`).
-        width_pt, height_pt: displayed page size in points (after rotation, CropBox).
-        rotation: the PDF's ``/Rotate`` (0, 90, 180, 270); 0 for images.
-        dpi: effective resolution of ``image`` (below the requested one if capped).
+        transform: pixel <-> point conversions for this page (see :mod:`layoutft.geometry`);
+            the page size, rotation and dpi below are read from it.
         source_kind: ``"pdf"`` or ``"image"``.
         error: why the page failed (then ``image`` is empty), else None.
         words: the page's text layer in displayed points when requested, else None.
@@ -30,13 +28,29 @@ class RenderedPage:
     number: int
     image: np.ndarray
     transform: PageTransform
-    width_pt: float
-    height_pt: float
-    rotation: int
-    dpi: float
     source_kind: Literal["pdf", "image"]
     error: str | None = None
     words: Words | None = field(default=None, repr=False)
+
+    @property
+    def width_pt(self) -> float:
+        """Displayed page width in points (after rotation, CropBox)."""
+        return self.transform.width_pt
+
+    @property
+    def height_pt(self) -> float:
+        """Displayed page height in points (after rotation, CropBox)."""
+        return self.transform.height_pt
+
+    @property
+    def rotation(self) -> int:
+        """The PDF's ``/Rotate`` (0, 90, 180, 270); 0 for images."""
+        return self.transform.rotation
+
+    @property
+    def dpi(self) -> float:
+        """Effective resolution of ``image`` (below the requested one if capped)."""
+        return self.transform.dpi
 
     @property
     def ok(self) -> bool:
@@ -52,10 +66,6 @@ def failed_page(
         number=number,
         image=np.zeros((0, 0, 3), dtype=np.uint8),
         transform=transform,
-        width_pt=transform.width_pt,
-        height_pt=transform.height_pt,
-        rotation=transform.rotation,
-        dpi=transform.dpi,
         source_kind=kind,
         error=error,
     )
