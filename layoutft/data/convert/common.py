@@ -17,7 +17,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from layoutft.data.coco import Problems
+from layoutft.data.coco import Problems, read_json
+from layoutft.errors import DatasetError
 
 #: Label Studio prefixes uploaded files with 8 hex digits and a dash.
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
@@ -173,6 +174,20 @@ def parse_xml(path: Path, problems: Problems) -> ET.Element | None:
     except OSError as exc:
         problems.add(str(path), f"cannot read ({exc.strerror or exc})")
     return None
+
+
+def parse_json(path: Path, problems: Problems, expected: type, what: str) -> Any | None:
+    """Read a JSON export whose top level must be ``expected``; on a read error or another
+    top level, record one problem (the file and ``what`` was expected) and return None."""
+    try:
+        data = read_json(path)
+    except DatasetError as exc:
+        problems.add_line(str(exc))
+        return None
+    if not isinstance(data, expected):
+        problems.add(str(path), f"expected {what}")
+        return None
+    return data
 
 
 def locate_image(

@@ -18,16 +18,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from layoutft.data.coco import Problems, read_json
+from layoutft.data.coco import Problems
 from layoutft.data.convert.common import (
     ReadOptions,
     SourceDataset,
     SourcePage,
     SourceRegion,
     locate_image,
+    parse_json,
     to_float,
 )
-from layoutft.errors import DatasetError
 
 _KINDS = ("rectanglelabels", "polygonlabels")
 
@@ -36,13 +36,9 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
     """Read Label Studio JSON exports; see the module docstring."""
     dataset = SourceDataset()
     for path in inputs:
-        try:
-            tasks = read_json(path)
-        except DatasetError as exc:
-            problems.add_line(str(exc))
-            continue
-        if not isinstance(tasks, list):
-            problems.add(str(path), "expected a JSON list of tasks (Label Studio 'JSON' export)")
+        what = "a JSON list of tasks (Label Studio 'JSON' export)"
+        tasks = parse_json(path, problems, list, what)
+        if tasks is None:
             continue
         skipped = 0
         other: Counter[str] = Counter()

@@ -16,29 +16,25 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from layoutft.data.coco import Problems, read_json
+from layoutft.data.coco import Problems
 from layoutft.data.convert.common import (
     ReadOptions,
     SourceDataset,
     SourcePage,
     SourceRegion,
     locate_image,
+    parse_json,
     to_float,
 )
-from layoutft.errors import DatasetError
 
 
 def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> SourceDataset:
     """Read VIA 2.x JSON files; see the module docstring."""
     dataset = SourceDataset()
     for path in inputs:
-        try:
-            data = read_json(path)
-        except DatasetError as exc:
-            problems.add_line(str(exc))
-            continue
-        if not isinstance(data, dict):
-            problems.add(str(path), "expected a VIA project or annotation export (a JSON object)")
+        what = "a VIA project or annotation export (a JSON object)"
+        data = parse_json(path, problems, dict, what)
+        if data is None:
             continue
         meta = data.get("_via_img_metadata", data)
         dataset.labels += [n for n in _declared(data, options.label_key) if n not in dataset.labels]
