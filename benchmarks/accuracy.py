@@ -62,7 +62,7 @@ def evaluate(weights: Path, val_coco: Path, device: str) -> dict[str, float]:
     for iou_type in ("bbox", "segm"):
         for key in ("AP", "AP50", "AP75"):
             value = float(metrics.get(iou_type, {}).get(key, math.nan))
-            row[f"{iou_type}_{key}"] = 100 * value
+            row[f"{iou_type}_{key}"] = value
     return row
 
 

@@ -61,8 +61,8 @@ def evaluate(d: Detections, types: tuple[str, ...] = ("bbox",)) -> dict[str, Any
 
 def test_perfect_predictions_score_one_and_absent_classes_are_nan() -> None:
     m = evaluate(det([[10, 10, 50, 30], [10, 50, 50, 70], [0, 0, 20, 40]], [0, 0, 1]))["bbox"]
-    assert m["AP"] == pytest.approx(1.0) and m["AP50"] == pytest.approx(1.0)
-    assert m["per_class"]["text"] == pytest.approx(1.0)
+    assert m["AP"] == pytest.approx(100.0) and m["AP50"] == pytest.approx(100.0)
+    assert m["per_class"]["text"] == pytest.approx(100.0)
     assert math.isnan(m["per_class"]["figure"])  # no ground truth of that class
     assert math.isnan(m["APl"])  # no large regions (area > 96^2) on the page
 
@@ -70,10 +70,12 @@ def test_perfect_predictions_score_one_and_absent_classes_are_nan() -> None:
 def test_missed_region_and_loose_box_give_exact_ap() -> None:
     # one of two text regions found; the table box covers IoU 0.625 (passes .50, .55, .60)
     m = evaluate(det([[10, 10, 50, 30], [0, 0, 20, 25]], [0, 1]))["bbox"]
-    assert m["per_class"]["text"] == pytest.approx(51 / 101)  # precision 1 up to recall 0.5
-    assert m["per_class"]["table"] == pytest.approx(0.3)
-    assert m["AP50"] == pytest.approx((51 / 101 + 1) / 2)
-    assert m["AP75"] == pytest.approx((51 / 101 + 0) / 2)
+    assert m["per_class"]["text"] == pytest.approx(
+        100 * 51 / 101
+    )  # percent; precision 1 up to recall 0.5
+    assert m["per_class"]["table"] == pytest.approx(30.0)
+    assert m["AP50"] == pytest.approx(50 * (51 / 101 + 1))
+    assert m["AP75"] == pytest.approx(50 * (51 / 101 + 0))
 
 
 def test_no_predictions_score_zero() -> None:
@@ -89,7 +91,7 @@ def test_masks_are_encoded_and_scored_as_segm() -> None:
     assert [r["category_id"] for r in results] == [5, 5, 9]
     assert results[0]["bbox"] == [10.0, 10.0, 40.0, 20.0]
     m = evaluate(d, ("bbox", "segm"))
-    assert m["segm"]["AP"] == pytest.approx(1.0)  # box-only GT is scored as its rectangle
+    assert m["segm"]["AP"] == pytest.approx(100.0)  # box-only GT is scored as its rectangle
 
 
 def test_results_are_scaled_to_the_record_size() -> None:
@@ -112,4 +114,4 @@ def test_table_and_json_output(tmp_path: Path) -> None:
     write_json_nan_safe(tmp_path / "m.json", m)
     saved = json.loads((tmp_path / "m.json").read_text())
     assert saved["bbox"]["per_class"]["figure"] is None
-    assert saved["bbox"]["per_class"]["table"] == pytest.approx(0.3)
+    assert saved["bbox"]["per_class"]["table"] == pytest.approx(30.0)

@@ -60,6 +60,7 @@ def test_output_layout_and_coco_fields(small: Path) -> None:
     for im in coco["images"]:
         assert (im["document"], im["page"]) == (im["file_name"][:6], int(im["file_name"][-5]) + 1)
         assert (im["width"], im["height"]) in {(612, 792), (595, 842)}  # 72 dpi: px == pt
+        assert (small / im["pdf"]).is_file() and im["pdf"] == f"pdfs/{im['document']}.pdf"
     assert [a["id"] for a in coco["annotations"]] == list(range(1, len(coco["annotations"]) + 1))
     for ann in coco["annotations"]:
         x, y, w, h = ann["bbox"]

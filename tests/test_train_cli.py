@@ -60,7 +60,7 @@ def test_train_writes_config_metrics_and_checkpoints(trained: Path) -> None:
     )
     evals = [r for r in rows if "bbox/AP" in r]
     assert [r["iteration"] for r in evals] == [1] and "segm/AP50" in evals[0]
-    assert 0.0 <= evals[0]["bbox/AP"] <= 1.0
+    assert 0.0 <= evals[0]["bbox/AP"] <= 100.0  # percent
     final = torch.load(trained / "model_final.pth", weights_only=True)
     assert final["labels"] == ["text", "title", "list", "table", "figure"]
     assert "optimizer" not in final and "optimizer" in torch.load(
@@ -81,17 +81,23 @@ def test_resume_of_a_finished_run_does_nothing(trained: Path) -> None:
 
 def test_eval_command_prints_and_saves_metrics(trained: Path, tmp_path: Path) -> None:
     code, text = invoke(
-        "eval", "--weights", str(trained / "model_final.pth"), "--coco", COCO,
-        "--output", str(tmp_path), "--device", "cpu", "--quiet",
+        "eval", "--weights", str(trained / "model_final.pth"), "--data", COCO,
+        "-o", str(tmp_path / "metrics.json"), "--predictions", str(tmp_path / "pred.json"),
+        "--device", "cpu", "--quiet",
     )  # fmt: skip
     assert code == 0, text
     assert "bbox:  AP" in text and "segm:  AP" in text and "figure" in text
+    assert "regions (score >= 0.5)" in text
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics) == {"bbox", "segm"} and set(metrics["bbox"]["per_class"]) >= {"text"}
-    results = json.loads((tmp_path / "coco_results.json").read_text())
+    assert set(metrics) == {"bbox", "segm", "document"}
+    assert set(metrics["bbox"]["per_class"]) >= {"text"}
+    assert metrics["document"]["score_threshold"] == 0.5
+    results = json.loads((tmp_path / "pred.json").read_text())
     assert all(
         {"image_id", "category_id", "bbox", "score", "segmentation"} <= set(r) for r in results
     )
+    kept = sum(r["score"] >= 0.5 for r in results)
+    assert metrics["document"]["regions"] == kept
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -68,7 +68,7 @@ def train_command(
 @command("eval")
 def eval_command(
     weights: str = typer.Option(..., "--weights", help="Checkpoint file or registry name."),
-    coco: Path = typer.Option(..., "--coco", help="COCO annotations to evaluate on."),
+    data: Path = typer.Option(..., "--data", "--coco", help="COCO annotations to evaluate on."),
     images: Path | None = typer.Option(
         None, "--images", help="Images folder (default: next to the COCO file)."
     ),
@@ -76,29 +76,48 @@ def eval_command(
         None, "--config", help="Config (needed for detectron2 checkpoints without one)."
     ),
     output: Path | None = typer.Option(
-        None, "--output", help="Folder for metrics.json and coco_results.json."
+        None, "--output", "-o", help="Write the metrics as JSON to this file (metrics.json)."
+    ),
+    predictions: Path | None = typer.Option(
+        None, "--predictions", help="Also write the predictions (COCO results JSON) here."
+    ),
+    pdfs: list[Path] = typer.Option(
+        [], "--pdfs", help="Folder of the dataset's PDFs, for word coverage (repeatable)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(2, "--batch-size", min=1, help="Images per forward pass."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """COCO bbox/segm AP (AP, AP50, AP75, APs/m/l, per class) of a model on a dataset."""
+    """COCO bbox/segm AP (percent, overall and per class) plus document checks.
+
+    Document checks: duplicated/overlapping predictions and, for pages whose PDF has a text
+    layer, the share of words covered by exactly one predicted region.
+    """
     import sys
 
     from layoutft.data.coco import load_coco
     from layoutft.data.loader import default_images_dir
-    from layoutft.engine.evaluation import evaluate_model, format_table
+    from layoutft.engine.evaluation import evaluate_model, format_table, write_json_nan_safe
     from layoutft.engine.setup import resolve_config_path
     from layoutft.predictor import LayoutModel
 
     cfg = None if config is None else resolve_config_path(config)
     model = LayoutModel.from_checkpoint(weights, cfg, device=device)  # file or registry name
-    gt = load_coco(coco)
-    root = images if images is not None else default_images_dir(coco, gt)
+    gt = load_coco(data)
+    root = images if images is not None else default_images_dir(data, gt)
     progress = not quiet and sys.stderr.isatty()
     metrics = evaluate_model(
-        model, gt, root, out_dir=output, batch_size=batch_size, progress=progress
+        model,
+        gt,
+        root,
+        pdf_folders=[data.parent, *pdfs],
+        results_path=predictions,
+        batch_size=batch_size,
+        progress=progress,
     )
     typer.echo(format_table(metrics))
     if output is not None:
-        typer.echo(f"saved {output / 'metrics.json'} and {output / 'coco_results.json'}")
+        write_json_nan_safe(output, metrics)
+        typer.echo(f"saved {output}")
+    if predictions is not None:
+        typer.echo(f"saved {predictions}")

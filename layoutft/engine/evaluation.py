@@ -1,7 +1,7 @@
 """COCO evaluation with pycocotools: bbox and segm AP, per-class AP, results files.
 
-Metrics are fractions in [0, 1] (pycocotools' own scale; detectron2 prints them x100):
-``AP`` (IoU .50:.95), ``AP50``, ``AP75``, ``APs``/``APm``/``APl`` and ``per_class``
+Metrics are percentages in [0, 100], as detectron2 reports them (pycocotools' fractions
+x 100): ``AP`` (IoU .50:.95), ``AP50``, ``AP75``, ``APs``/``APm``/``APl`` and ``per_class``
 {label: AP}. A metric pycocotools cannot compute (no ground truth of that size or
 class) is NaN, written as null in JSON. AP counts up to ``max_dets`` detections per
 image (default 100, like COCO; dense pages may need more).
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from layoutft.predictor import Detections, LayoutModel
 
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+IOU_TYPES = ("bbox", "segm")
 
 
 def category_map(model_labels: Sequence[str], categories: list[dict[str, Any]]) -> dict[int, int]:
@@ -151,9 +152,12 @@ def evaluate_coco(
 
 
 def _mean(precision: np.ndarray) -> float:
-    """Mean of the defined precision values (pycocotools marks undefined ones -1), else NaN."""
+    """Mean of the defined precision values in percent (pycocotools marks undefined ones -1).
+
+    NaN when none is defined.
+    """
     defined = precision[precision > -1]
-    return float(defined.mean()) if defined.size else math.nan
+    return 100.0 * float(defined.mean()) if defined.size else math.nan
 
 
 def _empty(cats: list[dict[str, Any]], gt: dict[str, Any]) -> dict[str, Any]:
@@ -193,21 +197,39 @@ def predict_dataset(
 
 
 def format_table(metrics: dict[str, dict[str, Any]]) -> str:
-    """Plain-text tables: summary AP per IoU type, then per-class AP (percent)."""
+    """Plain-text tables: summary AP per IoU type, per-class AP (percent), document checks."""
 
     def pct(v: float) -> str:
-        return "    -" if math.isnan(v) else f"{100 * v:5.1f}"
+        return "    -" if math.isnan(v) else f"{v:5.1f}"
 
+    ap = {k: m for k, m in metrics.items() if k in IOU_TYPES}
     lines = []
-    for iou_type, m in metrics.items():
+    for iou_type, m in ap.items():
         lines.append(f"{iou_type}:  " + "  ".join(f"{k} {pct(m[k])}" for k in SUMMARY_KEYS))
-    names = list(next(iter(metrics.values()))["per_class"]) if metrics else []
+    names = list(next(iter(ap.values()))["per_class"]) if ap else []
     if names:
         width = max(len(n) for n in names)
-        lines.append(f"{'class':<{width}}  " + "  ".join(f"{t:>5}" for t in metrics))
+        lines.append(f"{'class':<{width}}  " + "  ".join(f"{t:>5}" for t in ap))
         for n in names:
+            lines.append(f"{n:<{width}}  " + "  ".join(pct(m["per_class"][n]) for m in ap.values()))
+    doc = metrics.get("document")
+    if doc:
+        lines.append(
+            f"regions (score >= {doc['score_threshold']:g}): {doc['regions']}, "
+            f"duplicates {pct(doc['duplicate_pct']).strip()}%, "
+            f"overlapping {pct(doc['overlap_pct']).strip()}%"
+        )
+        if doc["words"]:
             lines.append(
-                f"{n:<{width}}  " + "  ".join(pct(m["per_class"][n]) for m in metrics.values())
+                f"words on {doc['text_layer_pages']} PDF pages: {doc['words']}, in one region "
+                f"{pct(doc['words_in_one_region_pct']).strip()}%, in none "
+                f"{pct(doc['words_in_no_region_pct']).strip()}%, in several "
+                f"{pct(doc['words_in_several_regions_pct']).strip()}%"
+            )
+        if doc["missing_pdfs"]:
+            lines.append(
+                f"{doc['missing_pdfs']} page(s) name a PDF that was not found: no word coverage "
+                "for them (pass the PDF folder with --pdfs)"
             )
     return "\n".join(lines)
 
@@ -233,20 +255,27 @@ def evaluate_model(
     gt: dict[str, Any],
     images_dir: Path,
     *,
-    out_dir: Path | None = None,
+    pdf_folders: Sequence[Path] = (),
+    results_path: Path | None = None,
     batch_size: int = 2,
     progress: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Predict, evaluate (bbox, plus segm for mask models), optionally save JSON files.
+    """Predict and evaluate: bbox (plus segm for mask models) AP and document checks.
 
-    Writes ``coco_results.json`` (predictions) and ``metrics.json`` in ``out_dir``.
+    Returns ``{"bbox": {...}, "segm": {...}, "document": {...}}`` (percentages; see
+    :func:`evaluate_coco` and :mod:`layoutft.engine.layout_checks`, whose checks use the
+    model's parse threshold and look for PDFs in ``pdf_folders``). ``results_path``: where
+    to save the COCO result records (predictions), when given.
     """
+    from layoutft.engine.layout_checks import document_checks
+    from layoutft.postprocess import config_score_threshold
+
     results = predict_dataset(model, gt, images_dir, batch_size=batch_size, progress=progress)
-    types = ("bbox", "segm") if bool(model.config.MODEL.MASK_ON) else ("bbox",)
+    types = IOU_TYPES if bool(model.config.MODEL.MASK_ON) else ("bbox",)
     max_dets = int(model.config.TEST.DETECTIONS_PER_IMAGE)
     metrics = evaluate_coco(gt, results, types, max_dets=max_dets)
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_nan_safe(out_dir / "coco_results.json", results)
-        write_json_nan_safe(out_dir / "metrics.json", metrics)
+    threshold = config_score_threshold(model.config)
+    metrics["document"] = document_checks(gt, results, pdf_folders, threshold)
+    if results_path is not None:
+        write_json_nan_safe(results_path, results)
     return metrics

@@ -200,13 +200,14 @@ def _evaluator(options: TrainOptions, cfg: Any, labels: list[str], model: torch.
     from layoutft.predictor import LayoutModel
 
     assert options.val is not None
-    gt = load_coco(options.val)
-    images = Path(options.val_images) if options.val_images else default_images_dir(options.val, gt)
+    val = Path(options.val)
+    gt = load_coco(val)
+    images = Path(options.val_images) if options.val_images else default_images_dir(val, gt)
 
     def evaluate() -> dict[str, dict[str, Any]]:
         net = cast("GeneralizedRCNN", unwrap(model))
         predictor = LayoutModel(net, cfg, labels)  # switches to eval mode
-        metrics = evaluate_model(predictor, gt, images)
+        metrics = evaluate_model(predictor, gt, images, pdf_folders=[val.parent])
         say(format_table(metrics))
         return metrics
 

@@ -102,7 +102,8 @@ def generate_dataset(
     points, top-left origin: ``{"origin": "top-left", "pages": [{"page": 1, "regions":
     [{"label", "bbox": [x0, y0, x1, y1]}]}]}``), ``out_dir/images/docNNN_pK.png`` (K
     0-based, rendered at ``dpi``), ``out_dir/boxes_pt.json`` (all documents' point boxes)
-    and ``out_dir/annotations.json`` (COCO, boxes XYWH in pixels at ``dpi``). The same
+    and ``out_dir/annotations.json`` (COCO, boxes XYWH in pixels at ``dpi``; image records
+    also carry ``document``, 1-based ``page`` and ``pdf``, the PDF relative to it). The same
     ``seed`` gives byte-identical JSON files and identical images.
 
     Args:
@@ -149,6 +150,7 @@ def generate_dataset(
                         "height": ph,
                         "document": stem,
                         "page": k + 1,
+                        "pdf": f"pdfs/{stem}.pdf",  # its text layer, for `layoutft eval`
                     }
                 )
                 page_regions = []
