@@ -75,16 +75,24 @@ def load_model(
     config: str | Path | None = None,
     overrides: Sequence[str] | None = None,
     device: str = "auto",
+    labels: Sequence[str] | None = None,
 ) -> LayoutModel:
     """A :class:`~layoutft.predictor.LayoutModel` from a weights file or registry name, else
-    the bundled default model."""
+    the bundled default model.
+
+    ``labels``: class names in model order, for checkpoints that carry none (detectron2's).
+    """
     if weights is None:
-        if config is not None:
-            raise LayoutftError("--config needs --weights (the bundled model carries its config)")
+        if config is not None or labels is not None:
+            raise LayoutftError(
+                "--config and --labels need --weights (the bundled model carries its own)"
+            )
         return default_model(device, overrides)
     from layoutft.predictor import LayoutModel
 
-    return LayoutModel.from_checkpoint(weights, config=config, overrides=overrides, device=device)
+    return LayoutModel.from_checkpoint(
+        weights, config=config, overrides=overrides, device=device, labels=labels
+    )
 
 
 def model_display_name(weights: str | Path | None) -> str:
@@ -262,6 +270,7 @@ def parse(
     config: str | Path | None = None,
     overrides: Sequence[str] | None = None,
     device: str = "auto",
+    labels: Sequence[str] | None = None,
     batch_size: int = 4,
     renderer: str = "pymupdf",
     text: bool = True,
@@ -278,7 +287,8 @@ def parse(
     Args:
         source: path of a PDF/PNG/JPEG/TIFF, or its bytes.
         model: a loaded ``LayoutModel`` (build it once for many calls); else one is loaded
-            from ``weights`` (+ ``config``, ``overrides``, ``device``), else the default model.
+            from ``weights`` (+ ``config``, ``overrides``, ``device``, ``labels``: class names
+            for checkpoints without them), else the default model.
         dpi: PDF rendering resolution; regions come in pixels at this dpi and in points.
         pages: 1-based page selection such as ``"1-3,7"`` or ``[1, 2]``; None for all.
         batch_size: pages per forward pass.
@@ -299,7 +309,7 @@ def parse(
         RenderError: the input cannot be read; LayoutftError: bad settings or no model.
     """
     if model is None:
-        model = load_model(weights, config, overrides, device)
+        model = load_model(weights, config, overrides, device, labels)
     name = model_name or model_display_name(weights)
     options = ParseOptions(
         dpi=dpi,

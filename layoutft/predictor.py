@@ -144,6 +144,12 @@ class LayoutModel:
             config = default_config()
             config.merge_from_dict(loaded.config, source=str(weights))
         cfg = _config(config, overrides)
+        num_classes = int(cfg.MODEL.ROI_HEADS.NUM_CLASSES)
+        if labels is not None and len(labels) != num_classes:
+            raise ConfigError(
+                f"{len(labels)} labels given for a model with {num_classes} classes "
+                f"(MODEL.ROI_HEADS.NUM_CLASSES); give one name per class, in model order"
+            )
         names = list(labels or loaded.labels or card_labels or default_labels(cfg))
         model = _build(cfg, resolve_device(device))
         apply_weights(model, loaded, labels=names)

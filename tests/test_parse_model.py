@@ -117,6 +117,7 @@ def test_cli_loads_weights_and_writes_files(
     args = ["parse", str(IMAGE), "--weights", str(CASE / "model_final.pth")]
     args += ["--config", str(CASE / "config.yaml"), "--device", "cpu", "-o", str(out)]
     args += ["--visualize", str(vis), "--score-threshold", "0.8,table=0.9", "-q"]
+    args += ["--labels", "text, title,list,table,figure"]
     result = CliRunner().invoke(app, [*args, "MODEL.ROI_HEADS.NMS_THRESH_TEST", "0.4"])
     assert result.exit_code == 0, result.output
     assert calls == [
@@ -125,6 +126,7 @@ def test_cli_loads_weights_and_writes_files(
             "config": CASE / "config.yaml",
             "overrides": ["MODEL.ROI_HEADS.NMS_THRESH_TEST", "0.4"],
             "device": "cpu",
+            "labels": LABELS,
         }
     ]
     doc = Document.from_json(out)
@@ -144,3 +146,14 @@ def test_min_score_drops_before_pasting_and_keeps_the_rest_identical(model: Any)
     np.testing.assert_array_equal(kept.classes, everything.classes[selected])
     assert everything.masks is not None and kept.masks is not None
     np.testing.assert_array_equal(kept.masks, everything.masks[selected])
+
+
+def test_labels_name_the_classes_of_a_detectron2_checkpoint() -> None:
+    from layoutft.errors import ConfigError
+    from layoutft.predictor import LayoutModel
+
+    weights, config = CASE / "model_final.pth", CASE / "config.yaml"
+    unnamed = LayoutModel.from_checkpoint(weights, config=config, device="cpu")
+    assert unnamed.labels == [f"class_{i}" for i in range(5)]  # detectron2 stores no names
+    with pytest.raises(ConfigError, match="2 labels given for a model with 5 classes"):
+        LayoutModel.from_checkpoint(weights, config=config, device="cpu", labels=["a", "b"])

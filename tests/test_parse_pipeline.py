@@ -231,7 +231,7 @@ def test_no_model_uses_the_bundled_model_offline(
     assert doc.model["labels"] == ["text", "title", "list", "table", "figure"]
     assert [page.status for page in doc.pages] == ["ok", "ok"]
     assert all(0.0 <= r.score <= 1.0 for page in doc.pages for r in page.regions)
-    with pytest.raises(LayoutftError, match="--config needs --weights"):
+    with pytest.raises(LayoutftError, match="--config and --labels need --weights"):
         parse(pdf_path, config="x.yaml")
 
 
@@ -269,8 +269,10 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
 
     seen: dict[str, Any] = {}
 
-    def fake_load(weights: Any, config: Any, overrides: Any, device: str) -> ColorBoxModel:
-        seen.update(weights=weights, overrides=overrides, device=device)
+    def fake_load(
+        weights: Any, config: Any, overrides: Any, device: str, labels: Any
+    ) -> ColorBoxModel:
+        seen.update(weights=weights, overrides=overrides, device=device, labels=labels)
         return ColorBoxModel()
 
     monkeypatch.setattr(pipeline_mod, "load_model", fake_load)

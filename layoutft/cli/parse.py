@@ -46,6 +46,11 @@ def parse_cmd(
         "default: the bundled model.",
     ),
     config: Path | None = typer.Option(None, help="detectron2 YAML config of the weights."),
+    labels: str | None = typer.Option(
+        None,
+        help="Class names in model order, comma-separated, for checkpoints without names "
+        "(detectron2's), e.g. text,title,list,table,figure.",
+    ),
     dpi: float = typer.Option(200, help="PDF rendering resolution."),
     pages: str | None = typer.Option(None, help="1-based pages, e.g. '1-3,7' or '5-'."),
     batch_size: int = typer.Option(4, help="Pages per forward pass."),
@@ -92,7 +97,8 @@ def parse_cmd(
         visualize=visualize,
         progress=not quiet,
     )
-    model = load_model(weights, config, overrides, device)
+    names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
+    model = load_model(weights, config, overrides, device, names)
     parser = Parser(model, options, model_name=model_display_name(weights))
     failed = []
     for path, dest in zip(files, destinations, strict=True):
