@@ -139,8 +139,9 @@ def test_accuracy_row(coco: Path, tmp_path: Path) -> None:
 
 def test_schedule_scales_with_iters() -> None:
     pairs = dict(zip(*[iter(accuracy.schedule(100))] * 2, strict=True))
-    assert pairs["SOLVER.MAX_ITER"] == "100" and pairs["SOLVER.STEPS"] == "(75, 92)"
-    assert "SOLVER.STEPS" not in dict(zip(*[iter(accuracy.schedule(600))] * 2, strict=True))
+    assert pairs["SOLVER.MAX_ITER"] == "100" and pairs["SOLVER.STEPS"] == "(75, 93)"
+    assert pairs["SOLVER.WARMUP_ITERS"] == "5"
+    assert accuracy.schedule(None) == ["TEST.EVAL_PERIOD", "0"]  # the config's own schedule
 
 
 def test_save_results_writes_json_and_markdown(tmp_path: Path) -> None:
