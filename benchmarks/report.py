@@ -24,7 +24,7 @@ FULL_COMMANDS = (
     "python -m benchmarks.vs_detectron2        # needs detectron2 importable",
     "python -m benchmarks.memory               # 300 pages at 200 dpi",
     "python -m benchmarks.train_speed          # quick_cpu and R50-FPN, CPU (+GPU fp32/AMP)",
-    "python -m benchmarks.accuracy             # quick_cpu, 600 iterations, 60/20 pages",
+    "python -m benchmarks.accuracy             # synth_scratch from scratch, 800 its, 120/16 pages",
     "python -m benchmarks.report               # rewrites this README from results/",
 )
 INTRO = """# layoutft benchmarks

@@ -92,15 +92,15 @@ def _dets(boxes: list[list[float]], scores: list[float], classes: list[int]) -> 
 def test_vs_detectron2_agreement_rule() -> None:
     ref = _dets([[0, 0, 100, 100], [10, 10, 50, 20]], [0.9, 0.2], [0, 1])
     same = _dets([[0, 0, 100.5, 100], [200, 200, 300, 300]], [0.905, 0.25], [0, 3])
-    result = vs_detectron2.agreement([ref], [same])
-    # the second detections score below the floors, so they need no twin
+    result = vs_detectron2.agreement([ref], [same], min_score=0.3)
+    # the second detections score below the floors (0.32 and 0.34), so they need no twin
     assert result["agree"] and result["d2_detections"] == 1 and result["layoutft_detections"] == 1
     for other in (
         _dets([[0, 0, 100, 100]], [0.95], [0]),  # score off by 0.05
         _dets([[0, 0, 100, 100]], [0.9], [2]),  # another class
         _dets([[0, 0, 100, 90]], [0.9], [0]),  # IoU 0.9
     ):
-        result = vs_detectron2.agreement([ref], [other])
+        result = vs_detectron2.agreement([ref], [other], min_score=0.3)
         assert not result["agree"]
         assert result["d2_without_twin"] == 1 and result["layoutft_without_twin"] == 1
 
