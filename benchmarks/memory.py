@@ -39,7 +39,7 @@ TOLERANCE = 0.10
 
 
 def measure_memory(
-    pdf: Path, model: Any, dpi: float, checkpoints: list[int], batch_size: int = 4
+    pdf: Path, model: Any, dpi: float, checkpoints: list[int], batch_size: int | None = None
 ) -> tuple[list[dict[str, Any]], list[float]]:
     """Parse ``pdf`` streaming; rows at each checkpoint page count, and RSS after every page."""
     from layoutft.pipeline import ParseOptions, Parser
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dpi", type=float, default=200)
     ap.add_argument("--model", choices=MODELS, default="narrow")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: parse's (1 on CPU)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         "command": command_line(NAME, argv),
         "model": args.model,
         "device": result["device"],
-        "input": f"{args.pages}-page synthetic PDF at {args.dpi:g} dpi, batch {args.batch_size}",
+        "input": f"{args.pages}-page synthetic PDF at {args.dpi:g} dpi, "
+        f"batch {args.batch_size or 'default (1 on CPU)'}",
         "targets": [check_target(rows)],
         "plot": _plot(result["trace"], rows),
     }

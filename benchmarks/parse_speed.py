@@ -57,7 +57,11 @@ class _TimedModel:
         self.labels, self.config, self.name = model.labels, model.config, "benchmark"
 
     def predict(
-        self, images: Any, batch_size: int = 4, format: str | None = None, min_score: float = 0.0
+        self,
+        images: Any,
+        batch_size: int | None = None,
+        format: str | None = None,
+        min_score: float = 0.0,
     ) -> Any:
         with timer(self._times, "model"):
             return self._model.predict(images, batch_size, format, min_score)
@@ -138,7 +142,7 @@ def _timed_predictor_steps(times: dict[str, float]) -> Iterator[None]:
 
 
 def measure_parse(
-    pdf: Path, model: Any, dpi: float, batch_size: int = 4, renderer: str = "pymupdf"
+    pdf: Path, model: Any, dpi: float, batch_size: int | None = None, renderer: str = "pymupdf"
 ) -> dict[str, Any]:
     """Parse ``pdf`` once with ``model`` (after one warm-up page); one result row.
 
@@ -171,7 +175,7 @@ def measure_parse(
         "device": str(model.device),
         "dpi": dpi,
         "pages": len(done),
-        "batch": batch_size,
+        "batch": batch_size or model.default_batch_size,
         "pages_per_s": len(done) / wall,
         "p50_latency_s": percentile(latencies, 50),
         "p95_latency_s": percentile(latencies, 95),
@@ -303,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dpis", type=ints, default=[150, 200, 300], help="comma-separated")
     ap.add_argument("--model", choices=MODELS, default="narrow")
     ap.add_argument("--device", default="auto", help="auto (cpu, and cuda if any) or a list")
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: parse's (1 on CPU)")
     ap.add_argument("--render-pages", type=int, default=10, help="pages for renderer timing")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--no-cli", action="store_true", help="skip timing the CLI command")

@@ -168,7 +168,7 @@ def compare(
     ours: Any,
     d2: Any,
     rounds: int,
-    batch_size: int,
+    batch_size: int | None,
     min_score: float = 0.0,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Alternate the two libraries over ``images`` (RGB); rows per library and agreement."""
@@ -204,7 +204,7 @@ def compare(
         },
         {
             "library": "layoutft LayoutModel.predict",
-            "batch": batch_size,
+            "batch": batch_size or ours.default_batch_size,
             "pages": total,
             "seconds": seconds["layoutft"],
             "pages_per_s": total / seconds["layoutft"],
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pages", type=int, default=10)
     ap.add_argument("--dpi", type=float, default=200)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: parse's (1 on CPU)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--min-score", type=float, default=0.5, help="parse's threshold")
     args = ap.parse_args(argv)

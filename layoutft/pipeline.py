@@ -51,7 +51,7 @@ class ParseOptions:
 
     dpi: float = DEFAULT_DPI
     pages: PageSpec = None
-    batch_size: int = 4
+    batch_size: int | None = None  # None: the model's default_batch_size (1 on CPU, 4 on GPU)
     renderer: str = "pymupdf"
     text: bool = True
     postprocess: str = "default"
@@ -120,6 +120,7 @@ class Parser:
         self.model = model
         self.options = options or ParseOptions()
         _check_numbers(self.options)
+        self.batch_size = self.options.batch_size or int(getattr(model, "default_batch_size", 1))
         if self.options.renderer not in RENDERERS:
             raise LayoutftError(
                 f"unknown --renderer {self.options.renderer!r}; choose one of "
@@ -180,7 +181,7 @@ class Parser:
         total = len(parse_page_spec(opts.pages, count_pages(src), src.name))
         bar = _progress(total, src.name, opts.progress)
         try:
-            for batch in _batches(_prefetch(rendered, 2 * opts.batch_size), opts.batch_size):
+            for batch in _batches(_prefetch(rendered, 2 * self.batch_size), self.batch_size):
                 for page in self._process(batch, src):
                     bar.update(1)
                     yield page
@@ -271,7 +272,7 @@ def parse(
     overrides: Sequence[str] | None = None,
     device: str = "auto",
     labels: Sequence[str] | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     renderer: str = "pymupdf",
     text: bool = True,
     postprocess: str = "default",
@@ -291,7 +292,7 @@ def parse(
             for checkpoints without them), else the default model.
         dpi: PDF rendering resolution; regions come in pixels at this dpi and in points.
         pages: 1-based page selection such as ``"1-3,7"`` or ``[1, 2]``; None for all.
-        batch_size: pages per forward pass.
+        batch_size: pages per forward pass; None: 1 on CPU, 4 on GPU (batching slows CPUs).
         renderer: ``"pymupdf"`` or ``"pdf2image"`` (poppler).
         text: fill ``Region.text`` from the PDF text layer.
         postprocess: ``"default"`` (thresholds, duplicate removal, clipping) or ``"none"``
@@ -329,7 +330,7 @@ def parse(
 
 def _check_numbers(opts: ParseOptions) -> None:
     """LayoutftError naming the option and its valid range for a bad number."""
-    if opts.batch_size < 1:
+    if opts.batch_size is not None and opts.batch_size < 1:
         raise LayoutftError(f"--batch-size must be >= 1, got {opts.batch_size}")
     for flag, value in (("--dpi", opts.dpi), ("--image-dpi", opts.image_dpi)):
         if not value > 0:

@@ -92,6 +92,16 @@ class LayoutModel:
     def device(self) -> torch.device:
         return self.model.device
 
+    @property
+    def default_batch_size(self) -> int:
+        """Pages per forward pass when none is given: 4 on a GPU, 1 on a CPU.
+
+        On CPUs batching does not help: the convolutions already use every core, and a batch
+        of page-sized images runs ~1.7x slower per page than one page at a time
+        (benchmarks/vs_detectron2.py, 2 cores).
+        """
+        return 4 if self.device.type == "cuda" else 1
+
     # ----- construction -----------------------------------------------------------------
     @classmethod
     def from_config(
@@ -170,7 +180,7 @@ class LayoutModel:
     def predict(
         self,
         images: ImageInput | Iterable[ImageInput],
-        batch_size: int = 4,
+        batch_size: int | None = None,
         format: str | None = None,
         min_score: float = 0.0,
     ) -> list[Detections]:
@@ -180,7 +190,7 @@ class LayoutModel:
             images: one or several of: numpy uint8 [H, W, 3] (channel order ``format``, default
                 cfg.INPUT.FORMAT), PIL images (RGB), or paths (read as BGR like cv2.imread).
             batch_size: images per forward pass (images of the same padded size are batched
-                together); results do not depend on it.
+                together); results do not depend on it. None: :attr:`default_batch_size`.
             format: "RGB" or "BGR" for numpy inputs.
             min_score: drop detections scored below this before their masks are pasted
                 (pasting full-image masks dominates CPU time for low-score detections a
@@ -188,6 +198,7 @@ class LayoutModel:
         """
         import torch
 
+        batch_size = self.default_batch_size if batch_size is None else batch_size
         items = _as_list(images)
         results: list[Detections | None] = [None] * len(items)
         # Images are batched only with images of the same padded size: padding changes the

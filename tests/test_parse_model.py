@@ -157,3 +157,12 @@ def test_labels_name_the_classes_of_a_detectron2_checkpoint() -> None:
     assert unnamed.labels == [f"class_{i}" for i in range(5)]  # detectron2 stores no names
     with pytest.raises(ConfigError, match="2 labels given for a model with 5 classes"):
         LayoutModel.from_checkpoint(weights, config=config, device="cpu", labels=["a", "b"])
+
+
+def test_cpu_parses_one_page_per_forward_pass_unless_told(model: Any) -> None:
+    from layoutft.pipeline import ParseOptions, Parser
+
+    # batching page-sized images slows CPUs down (benchmarks/vs_detectron2.py)
+    assert model.default_batch_size == 1
+    assert Parser(model).batch_size == 1
+    assert Parser(model, ParseOptions(batch_size=3)).batch_size == 3

@@ -53,7 +53,9 @@ def parse_cmd(
     ),
     dpi: float = typer.Option(200, help="PDF rendering resolution."),
     pages: str | None = typer.Option(None, help="1-based pages, e.g. '1-3,7' or '5-'."),
-    batch_size: int = typer.Option(4, help="Pages per forward pass."),
+    batch_size: int | None = typer.Option(
+        None, help="Pages per forward pass (default: 1 on CPU, 4 on GPU)."
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     renderer: str = typer.Option("pymupdf", help="pymupdf or pdf2image (poppler)."),
     format: str = typer.Option("json", "--format", help="json, jsonl (a line per page) or coco."),
