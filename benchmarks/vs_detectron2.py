@@ -7,10 +7,11 @@ Needs detectron2 importable (e.g. built from source on a developer machine); oth
 prints "detectron2 not importable; skipped" and writes a result saying so. Both libraries
 load the same weights file and config; the pages are rendered once from a synthetic PDF.
 detectron2 runs its usual loop (one ``DefaultPredictor`` call per page, BGR input), layoutft
-``LayoutModel.predict`` as ``layoutft parse`` calls it: batches of pages (RGB input) and
-``min_score`` set to the parse threshold (``--min-score``, default 0.5: masks of detections
-parse would drop are not pasted); the two alternate for ``--rounds`` rounds (order swapped
-each round) so background load hits both alike.
+``LayoutModel.predict`` as ``layoutft parse`` calls it: parse's pages per forward pass (one
+on CPU; ``--batch-size`` sets it), RGB input and ``min_score`` set to the parse threshold
+(``--min-score``, default 0.5: masks of detections parse would drop are not pasted); the
+two alternate for ``--rounds`` rounds (order swapped each round) so background load hits
+both alike.
 
 Detections agree when every detectron2 detection scoring >= min_score + 0.02 has a layoutft
 twin and every layoutft detection scoring >= min_score + 0.04 a detectron2 twin: same
@@ -42,6 +43,7 @@ from benchmarks.inputs import (
     render_images,
     synth_pdf,
 )
+from layoutft.geometry import pairwise_iou
 
 NAME = "vs_detectron2"
 TARGET_RATIO = 1.5
@@ -58,23 +60,12 @@ def detectron2_available() -> bool:
     return True
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix [len(a), len(b)] of XYXY boxes."""
-    a, b = a.reshape(-1, 4).astype(np.float64), b.reshape(-1, 4).astype(np.float64)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
-
-
 def unmatched(ref: dict[str, np.ndarray], other: dict[str, np.ndarray], floor: float) -> int:
     """How many detections of ``ref`` scoring >= ``floor`` have no twin in ``other``.
 
     Both are dicts of ``boxes`` [N, 4] XYXY pixels, ``scores`` [N], ``classes`` [N].
     """
-    iou = box_iou(ref["boxes"], other["boxes"])
+    iou = pairwise_iou(ref["boxes"].reshape(-1, 4), other["boxes"].reshape(-1, 4))
     misses = 0
     for i in np.flatnonzero(ref["scores"] >= floor):
         twin = (

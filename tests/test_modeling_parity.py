@@ -16,6 +16,7 @@ import pytest
 import torch
 from pycocotools import mask as mask_util
 
+from layoutft.geometry import pairwise_iou
 from layoutft.predictor import Detections, LayoutModel
 
 CASE = Path(__file__).parent / "fixtures" / "d2_parity" / "narrow_r50_mask"
@@ -39,15 +40,6 @@ def _load(weights: str, overrides: list[str] | None = None) -> LayoutModel:
     )
 
 
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
-
-
 def _twins(
     boxes: np.ndarray,
     scores: np.ndarray,
@@ -59,7 +51,7 @@ def _twins(
     o_boxes = np.asarray(other["boxes"] if isinstance(other, dict) else other.boxes, np.float64)
     o_scores = np.asarray(other["scores"] if isinstance(other, dict) else other.scores)
     o_classes = np.asarray(other["classes"] if isinstance(other, dict) else other.classes)
-    iou = _box_iou(boxes.astype(np.float64), o_boxes.reshape(-1, 4))
+    iou = pairwise_iou(boxes.astype(np.float64), o_boxes.reshape(-1, 4))
     pairs, misses = [], []
     for i in np.flatnonzero(scores >= floor):
         ok = (
@@ -85,7 +77,7 @@ def compare(ref: dict[str, Any], got: Detections) -> dict[str, float]:
     assert not extra, f"{ref['file_name']}: layoutft detections {extra} have no twin"
     stats = {"iou_deficit": 0.0, "score_diff": 0.0, "mask_iou": 1.0}
     for r, g in pairs:
-        iou = float(_box_iou(rb[r : r + 1], got.boxes[g : g + 1].astype(np.float64))[0, 0])
+        iou = float(pairwise_iou(rb[r : r + 1], got.boxes[g : g + 1].astype(np.float64))[0, 0])
         stats["iou_deficit"] = max(stats["iou_deficit"], 1.0 - iou)
         stats["score_diff"] = max(stats["score_diff"], abs(float(rs[r]) - float(got.scores[g])))
     if ref["masks_rle"] and pairs:
