@@ -192,9 +192,9 @@ class LayoutModel:
             batch_size: images per forward pass (images of the same padded size are batched
                 together); results do not depend on it. None: :attr:`default_batch_size`.
             format: "RGB" or "BGR" for numpy inputs.
-            min_score: drop detections scored below this before their masks are pasted
-                (pasting full-image masks dominates CPU time for low-score detections a
-                caller would discard anyway); 0 keeps all, as detectron2 does.
+            min_score: drop detections scored below this before the mask head runs and
+                masks are pasted (work spent on detections a caller discards anyway); the
+                detections kept are those of ``min_score=0``. 0 keeps all, as detectron2 does.
         """
         import torch
 
@@ -225,7 +225,7 @@ class LayoutModel:
         results: list[Detections | None],
         min_score: float,
     ) -> None:
-        outputs = self.model([{"image": tensor} for _, tensor, _ in bucket])
+        outputs = self.model([{"image": tensor} for _, tensor, _ in bucket], min_score)
         for (index, tensor, size), out in zip(bucket, outputs, strict=True):
             shape = tuple(tensor.shape[-2:])
             results[index] = postprocess(out, shape, size, self.labels, min_score)

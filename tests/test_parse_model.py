@@ -136,10 +136,19 @@ def test_cli_loads_weights_and_writes_files(
     assert [p.name for p in vis.iterdir()] == ["doc000_p0-p1.png"]
 
 
-def test_min_score_drops_before_pasting_and_keeps_the_rest_identical(model: Any) -> None:
-    everything = model.predict([IMAGE])[0]
-    kept = model.predict([IMAGE], min_score=0.5)[0]
+def test_min_score_skips_mask_work_and_keeps_the_rest_identical(model: Any) -> None:
+    mask_rois: list[int] = []
+    hook = model.model.roi_heads.mask_head.register_forward_hook(
+        lambda _m, args, _out: mask_rois.append(len(args[0]))
+    )
+    try:
+        everything = model.predict([IMAGE])[0]
+        kept = model.predict([IMAGE], min_score=0.5)[0]
+    finally:
+        hook.remove()
     selected = everything.scores >= 0.5
+    # the mask head saw every detection, then only those parse keeps
+    assert mask_rois == [len(everything.scores), int(selected.sum())]
     assert 0 < selected.sum() < len(everything.scores)
     np.testing.assert_array_equal(kept.boxes, everything.boxes[selected])
     np.testing.assert_array_equal(kept.scores, everything.scores[selected])

@@ -94,11 +94,14 @@ def box_inference(
     proposals: list[Tensor],
     image_sizes: list[tuple[int, int]],
     cfg: Config,
+    min_score: float = 0.0,
 ) -> list[dict[str, Tensor]]:
     """Per image ``boxes`` [N, 4], ``scores`` [N], ``classes`` int64 [N] (0..K-1).
 
-    Softmax over K+1, decode class-specific boxes, clip, keep scores > SCORE_THRESH_TEST,
-    per-class NMS at NMS_THRESH_TEST, top TEST.DETECTIONS_PER_IMAGE (negative = all).
+    Softmax over K+1, decode class-specific boxes, clip, keep scores > SCORE_THRESH_TEST
+    (and >= ``min_score``), per-class NMS at NMS_THRESH_TEST, top TEST.DETECTIONS_PER_IMAGE
+    (negative = all). ``min_score`` changes no detection scored at or above it: greedy NMS
+    and top-k decide a box's fate from higher-scored boxes only.
     """
     weights = as_weights(
         cfg.MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS, "MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS"
@@ -119,6 +122,8 @@ def box_inference(
         num_reg = boxes.shape[1] // 4
         boxes = clip_boxes(boxes.reshape(-1, 4), size).view(-1, num_reg, 4)
         mask = scores > score_thresh
+        if min_score > 0:
+            mask &= scores >= min_score
         inds = mask.nonzero()
         boxes = boxes[inds[:, 0], 0] if num_reg == 1 else boxes[mask]
         scores = scores[mask]

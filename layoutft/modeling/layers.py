@@ -34,11 +34,22 @@ class FrozenBatchNorm2d(nn.Module):
         # ones - eps makes the identity exact: (x - 0) / sqrt(1 - eps + eps) == x
         self.register_buffer("running_var", torch.ones(num_features) - eps)
 
+    def scale_shift(self) -> tuple[Tensor, Tensor]:
+        """The affine map this layer applies, ``x * scale + shift``: two float32 [C]."""
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        return scale, self.bias - self.running_mean * scale
+
+    def fold_into(self, weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(weight, bias) of a conv whose output equals this layer applied to ``conv(x,
+        weight, bias)``; ``weight`` [C, Cin, kh, kw], ``bias`` [C] or None."""
+        scale, shift = self.scale_shift()
+        folded_bias = shift if bias is None else bias * scale + shift
+        return weight * scale.reshape(-1, 1, 1, 1), folded_bias
+
     def forward(self, x: Tensor) -> Tensor:
         if x.requires_grad:
             # batch_norm's backward would also build gradients for the frozen buffers
-            scale = self.weight * (self.running_var + self.eps).rsqrt()
-            shift = self.bias - self.running_mean * scale
+            scale, shift = self.scale_shift()
             return x * scale.reshape(1, -1, 1, 1).to(x.dtype) + shift.reshape(1, -1, 1, 1).to(
                 x.dtype
             )
@@ -112,11 +123,15 @@ class Conv2d(nn.Conv2d):
         self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.conv2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
-        )
-        if self.norm is not None:
-            x = self.norm(x)
+        weight, bias, norm = self.weight, self.bias, self.norm
+        if isinstance(norm, FrozenBatchNorm2d) and not torch.is_grad_enabled():
+            # inference: folding the frozen affine into the conv saves a pass over the
+            # output (~6% of an R50-FPN page on CPU); training keeps conv then BN exactly
+            weight, bias = norm.fold_into(weight, bias)
+            norm = None
+        x = F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+        if norm is not None:
+            x = norm(x)
         if self.activation is not None:
             x = self.activation(x)
         return x

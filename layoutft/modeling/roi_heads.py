@@ -77,6 +77,7 @@ class StandardROIHeads(nn.Module):
         features: dict[str, Tensor],
         proposals: list[Tensor],
         image_sizes: list[tuple[int, int]],
+        min_score: float = 0.0,
     ) -> list[dict[str, Tensor]]:
         """Inference: per image ``boxes``, ``scores``, ``classes`` (+ ``mask_probs``).
 
@@ -84,11 +85,15 @@ class StandardROIHeads(nn.Module):
             features: backbone outputs.
             proposals: per image float32 [P_i, 4] XYXY proposal boxes (resized-image pixels).
             image_sizes: (h, w) of each resized image.
+            min_score: detections scored below it are dropped before the mask head (the
+                others are unchanged; see :func:`box_inference`).
         """
         maps = [features[f] for f in self.in_features]
         pooled = self.box_pooler(maps, proposals)
         class_logits, box_deltas = self.box_predictor(self.box_head(pooled))
-        results = box_inference(class_logits, box_deltas, proposals, image_sizes, self.cfg)
+        results = box_inference(
+            class_logits, box_deltas, proposals, image_sizes, self.cfg, min_score
+        )
         if self.mask_on:
             boxes = [r["boxes"] for r in results]
             if torch.jit.is_tracing() or sum(len(b) for b in boxes):
