@@ -62,9 +62,10 @@ class _TimedModel:
         batch_size: int | None = None,
         format: str | None = None,
         min_score: float = 0.0,
+        precision: str = "fp32",
     ) -> Any:
         with timer(self._times, "model"):
-            return self._model.predict(images, batch_size, format, min_score)
+            return self._model.predict(images, batch_size, format, min_score, precision)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)

@@ -52,6 +52,7 @@ class ParseOptions:
     dpi: float = DEFAULT_DPI
     pages: PageSpec = None
     batch_size: int | None = None  # None: the model's default_batch_size (1 on CPU, 4 on GPU)
+    precision: str = "fp32"
     renderer: str = "pymupdf"
     text: bool = True
     postprocess: str = "default"
@@ -121,6 +122,9 @@ class Parser:
         self.options = options or ParseOptions()
         _check_numbers(self.options)
         self.batch_size = self.options.batch_size or int(getattr(model, "default_batch_size", 1))
+        from layoutft.predictor import check_precision
+
+        check_precision(self.options.precision, getattr(getattr(model, "device", None), "type", ""))
         if self.options.renderer not in RENDERERS:
             raise LayoutftError(
                 f"unknown --renderer {self.options.renderer!r}; choose one of "
@@ -220,15 +224,16 @@ class Parser:
         images = [p.image for p in pages]
         # Detections the thresholds would drop are dropped before their masks are pasted.
         min_score = self.thresholds.minimum if self.options.postprocess == "default" else 0.0
+        precision = self.options.precision
         try:
-            return list(self.model.predict(images, len(images), "RGB", min_score))
+            return list(self.model.predict(images, len(images), "RGB", min_score, precision))
         except Exception as exc:
             if len(pages) == 1:
                 return [exc]
         results: list[Any] = []
         for image in images:
             try:
-                results.extend(self.model.predict([image], 1, "RGB", min_score))
+                results.extend(self.model.predict([image], 1, "RGB", min_score, precision))
             except Exception as exc:
                 results.append(exc)
         return results
@@ -273,6 +278,7 @@ def parse(
     device: str = "auto",
     labels: Sequence[str] | None = None,
     batch_size: int | None = None,
+    precision: str = "fp32",
     renderer: str = "pymupdf",
     text: bool = True,
     postprocess: str = "default",
@@ -293,6 +299,9 @@ def parse(
         dpi: PDF rendering resolution; regions come in pixels at this dpi and in points.
         pages: 1-based page selection such as ``"1-3,7"`` or ``[1, 2]``; None for all.
         batch_size: pages per forward pass; None: 1 on CPU, 4 on GPU (batching slows CPUs).
+        precision: ``"fp32"`` (detectron2's detections), ``"bf16"`` (faster on CPUs with
+            AMX and on GPUs, approximate) or ``"fp16"`` (CUDA); see
+            :meth:`LayoutModel.predict <layoutft.predictor.LayoutModel.predict>`.
         renderer: ``"pymupdf"`` or ``"pdf2image"`` (poppler).
         text: fill ``Region.text`` from the PDF text layer.
         postprocess: ``"default"`` (thresholds, duplicate removal, clipping) or ``"none"``
@@ -316,6 +325,7 @@ def parse(
         dpi=dpi,
         pages=pages,
         batch_size=batch_size,
+        precision=precision,
         renderer=renderer,
         text=text,
         postprocess=postprocess,

@@ -157,6 +157,37 @@ def test_min_score_skips_mask_work_and_keeps_the_rest_identical(model: Any) -> N
     np.testing.assert_array_equal(kept.masks, everything.masks[selected])
 
 
+def test_bf16_runs_the_convolutions_in_bfloat16_and_keeps_the_regions(model: Any) -> None:
+    import torch
+
+    dtypes: list[torch.dtype] = []
+    hook = model.model.backbone.register_forward_hook(
+        lambda _m, _args, out: dtypes.append(out["p2"].dtype)
+    )
+    try:
+        exact = model.predict([IMAGE], min_score=0.5)[0]
+        fast = model.predict([IMAGE], min_score=0.5, precision="bf16")[0]
+    finally:
+        hook.remove()
+    assert dtypes == [torch.float32, torch.bfloat16]
+    assert fast.boxes.dtype == np.float32 and fast.masks is not None
+    # every confident fp32 region is found again: same class, nearly the same box and score
+    iou = pairwise_iou(exact.boxes, fast.boxes)
+    confident = np.flatnonzero(exact.scores >= 0.6)
+    assert len(confident) >= 5
+    for i in confident:
+        twin = (
+            (fast.classes == exact.classes[i])
+            & (iou[i] >= 0.9)
+            & (np.abs(fast.scores - exact.scores[i]) <= 0.06)
+        )
+        assert twin.any(), (i, exact.scores[i])
+    from layoutft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown precision 'int8'"):
+        model.predict([IMAGE], precision="int8")
+
+
 def test_labels_name_the_classes_of_a_detectron2_checkpoint() -> None:
     from layoutft.errors import ConfigError
     from layoutft.predictor import LayoutModel

@@ -47,6 +47,7 @@ class ColorBoxModel:
 
     def __init__(self) -> None:
         self.calls: list[int] = []
+        self.precisions: list[str] = []
 
     def predict(
         self,
@@ -54,9 +55,11 @@ class ColorBoxModel:
         batch_size: int = 4,
         format: str = "RGB",
         min_score: float = 0.0,
+        precision: str = "fp32",
     ) -> Any:
         assert format == "RGB"
         self.calls.append(len(images))
+        self.precisions.append(precision)
         return [self._one(image) for image in images]
 
     def _one(self, image: np.ndarray) -> Dets:
@@ -161,6 +164,12 @@ def test_batching_streams_and_does_not_change_results(pdf_path: Path, document: 
     pages = list(parser.iter_pages(pdf_path))
     assert model.calls == [1, 1]
     assert [p.to_dict() for p in pages] == [p.to_dict() for p in document.pages]
+
+
+def test_precision_reaches_the_model(pdf_path: Path) -> None:
+    model: Any = ColorBoxModel()
+    parse(pdf_path, model=model, dpi=36, precision="bf16")
+    assert model.precisions == ["bf16", "bf16"]
 
 
 def test_options_text_pages_bytes_and_thresholds(pdf_path: Path) -> None:
@@ -345,6 +354,11 @@ def test_cli_errors(pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 1 and "KEY VALUE pairs" in result.stderr
     result = run_cli([str(pdf_path), "--renderer", "ghostscript"], monkeypatch)
     assert result.exit_code == 1 and "unknown --renderer 'ghostscript'" in result.stderr
+    result = run_cli([str(pdf_path), "--precision", "fp64"], monkeypatch)
+    assert result.exit_code == 1
+    assert "unknown precision 'fp64' (--precision); use one of fp32, bf16, fp16" in result.stderr
+    result = run_cli([str(pdf_path), "--precision", "fp16"], monkeypatch)
+    assert result.exit_code == 1 and "fp16 needs a CUDA device" in result.stderr
     for flag, value in [("--dpi", "0"), ("--image-dpi", "-1"), ("--max-pixels", "0")]:
         result = run_cli([str(pdf_path), flag, value], monkeypatch)
         assert result.exit_code == 1, (flag, result.output)

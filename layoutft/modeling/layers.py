@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -135,6 +136,16 @@ class Conv2d(nn.Conv2d):
         if self.activation is not None:
             x = self.activation(x)
         return x
+
+
+def conv_precision(
+    device: torch.device, dtype: torch.dtype | None
+) -> contextlib.AbstractContextManager[object]:
+    """Context running convolutions (and matmuls) in ``dtype`` on ``device`` via autocast;
+    None: a no-op (float32). Callers cast the outputs back to float32."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def msra_fill(module: nn.Conv2d | nn.ConvTranspose2d) -> None:

@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from layoutft.errors import ConfigError
 from layoutft.modeling.fpn import build_backbone
+from layoutft.modeling.layers import conv_precision
 from layoutft.modeling.roi_heads import StandardROIHeads
 from layoutft.modeling.rpn import RPN, Proposals
 
@@ -84,16 +85,25 @@ class GeneralizedRCNN(nn.Module):
         images, sizes = self.preprocess(batch)
         return self.proposal_generator(self.backbone(_conv_layout(images)), sizes)[0]
 
-    def forward(self, batch: list[dict[str, Any]], min_score: float = 0.0) -> Any:
+    def forward(
+        self,
+        batch: list[dict[str, Any]],
+        min_score: float = 0.0,
+        conv_dtype: torch.dtype | None = None,
+    ) -> Any:
         """Eval: per image ``boxes`` [N, 4], ``scores`` [N], ``classes`` int64 [N] and, with
         MASK_ON, ``mask_probs`` [N, 1, M, M] (resized-image pixels); detections scored below
-        ``min_score`` are left out (and cost no mask-head work). Train: dict of losses."""
+        ``min_score`` are left out (and cost no mask-head work). ``conv_dtype`` (eval only):
+        run the backbone and RPN head convolutions in bfloat16/float16 (None: float32); box
+        decoding, NMS and the ROI heads stay float32. Train: dict of losses."""
         images, sizes = self.preprocess(batch)
         if not self.training:
-            features = self.backbone(_conv_layout(images))
-            proposals, _ = self.proposal_generator(features, sizes)
-            # roi_align copies channels-last maps to NCHW on every call: convert once
-            features = {name: f.contiguous() for name, f in features.items()}
+            with conv_precision(images.device, conv_dtype):
+                features = self.backbone(_conv_layout(images))
+            proposals, _ = self.proposal_generator(features, sizes, head_dtype=conv_dtype)
+            # float32 NCHW for the ROI heads: roi_align would copy channels-last maps to NCHW
+            # on every call, so convert once
+            features = {name: f.float().contiguous() for name, f in features.items()}
             return self.roi_heads(features, [p.boxes for p in proposals], sizes, min_score)
         features = self.backbone(images)
         gt_boxes = [d["boxes"].to(self.device, torch.float32) for d in batch]

@@ -16,7 +16,7 @@ from torchvision.ops import batched_nms
 from layoutft.errors import ConfigError
 from layoutft.modeling.anchors import AnchorGenerator
 from layoutft.modeling.box_coder import as_weights, decode_boxes
-from layoutft.modeling.layers import Conv2d
+from layoutft.modeling.layers import Conv2d, conv_precision
 from layoutft.modeling.losses import rpn_losses
 from layoutft.modeling.tracing import at_most
 
@@ -110,6 +110,7 @@ class RPN(nn.Module):
         features: dict[str, Tensor],
         image_sizes: list[tuple[int, int]],
         gt_boxes: list[Tensor] | None = None,
+        head_dtype: torch.dtype | None = None,
     ) -> tuple[list[Proposals], dict[str, Tensor]]:
         """Proposals per image (detached) and, when training, ``loss_rpn_cls``/``loss_rpn_loc``.
 
@@ -117,10 +118,16 @@ class RPN(nn.Module):
             features: backbone outputs [B, C, H_l, W_l].
             image_sizes: (h, w) of each resized image before padding.
             gt_boxes: per image float32 [N_i, 4] XYXY; required in training.
+            head_dtype: run the head's convolutions in this dtype (None: float32); anchors,
+                decoding and NMS stay float32.
         """
         maps = [features[f] for f in self.in_features]
         anchors = self.anchor_generator([tuple(m.shape[-2:]) for m in maps])
-        raw_logits, raw_deltas = self.rpn_head(maps)
+        with conv_precision(maps[0].device, head_dtype):
+            raw_logits, raw_deltas = self.rpn_head(maps)
+        if head_dtype is not None:
+            raw_logits = [x.float() for x in raw_logits]
+            raw_deltas = [x.float() for x in raw_deltas]
         # [B, A, H, W] -> [B, H*W*A] and [B, A*4, H, W] -> [B, H*W*A, 4], matching anchor order
         logits = [x.permute(0, 2, 3, 1).flatten(1) for x in raw_logits]
         deltas = [
