@@ -218,6 +218,7 @@ def compare(
             "pages": total,
             "seconds": seconds["detectron2"],
             "pages_per_s": total / seconds["detectron2"],
+            "vs_detectron2": 1.0,
         }
     ]
     agreements = []

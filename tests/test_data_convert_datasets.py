@@ -10,35 +10,7 @@ from PIL import Image
 
 from layoutft.data.convert import convert
 from layoutft.errors import DatasetError
-
-
-def make_image(path: Path, width: int, height: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (width, height), "white").save(path)
-    return path
-
-
-def load(out: Path) -> dict:
-    return json.loads((out / "annotations.json").read_text())
-
-
-def rect(x: float, y: float, w: float, h: float) -> list[list[float]]:
-    return [[x, y, x + w, y, x + w, y + h, x, y + h]]
-
-
-def ann(aid, image_id, cat, bbox, area, seg=None, **extra):
-    out = {
-        "id": aid,
-        "image_id": image_id,
-        "category_id": cat,
-        "bbox": bbox,
-        "area": area,
-        "segmentation": seg if seg is not None else rect(*bbox),
-        "iscrowd": 0,
-    }
-    out.update(extra)
-    return out
-
+from tests.coco_helpers import ann, load, make_image
 
 PUBLAYNET_CATS = [
     {"supercategory": "", "id": 1, "name": "text"},

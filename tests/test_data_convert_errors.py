@@ -6,17 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from layoutft.data.convert import convert
 from layoutft.data.labelmap import LabelMap, load_label_map
 from layoutft.errors import DatasetError
-
-
-def make_image(path: Path, width: int = 100, height: int = 100) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (width, height), "white").save(path)
-    return path
+from tests.coco_helpers import make_image
 
 
 def yolo_dataset(root: Path, lines: str, names: str = "text\ntitle\nfigure\n") -> Path:

@@ -5,40 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PIL import Image
-
 from layoutft.data.convert import convert
-
-
-def make_image(path: Path, width: int, height: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (width, height), "white").save(path)
-    return path
-
-
-def load(out: Path) -> dict:
-    return json.loads((out / "annotations.json").read_text())
-
-
-def rect(x: float, y: float, w: float, h: float) -> list[list[float]]:
-    return [[x, y, x + w, y, x + w, y + h, x, y + h]]
-
-
-def ann(aid, image_id, cat, bbox, area, seg=None):
-    return {
-        "id": aid,
-        "image_id": image_id,
-        "category_id": cat,
-        "bbox": bbox,
-        "area": area,
-        "segmentation": seg if seg is not None else rect(*bbox),
-        "iscrowd": 0,
-    }
-
-
-def cats(*names: str) -> list[dict]:
-    return [{"id": i + 1, "name": n, "supercategory": ""} for i, n in enumerate(names)]
-
+from tests.coco_helpers import ann, cats, load, make_image
 
 # --- Label Studio: JSON export (list of tasks) -------------------------------------------
 

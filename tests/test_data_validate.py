@@ -7,17 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from layoutft.data.coco import load_coco, write_coco
 from layoutft.data.fix import fix_coco
 from layoutft.data.validate import validate_coco
 from layoutft.errors import DatasetError
-
-
-def make_image(path: Path, width: int, height: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (width, height), "white").save(path)
+from tests.coco_helpers import make_image
 
 
 def ann(aid, image_id, cat, bbox, seg="rect", area=None):
