@@ -17,11 +17,19 @@ from benchmarks.common import RESULTS, markdown_table
 
 README = Path(__file__).parent / "README.md"
 FINDINGS = RESULTS / "findings.md"  # hand-written notes on the last run, included verbatim
-ORDER = ("parse_speed", "vs_detectron2", "memory", "train_speed", "accuracy")
+ORDER = (
+    "parse_speed",
+    "vs_detectron2",
+    "vs_detectron2_narrow",
+    "memory",
+    "train_speed",
+    "accuracy",
+)
 # the runs the issue asks for: what the lead (or CI on a quiet machine) should run
 FULL_COMMANDS = (
     "python -m benchmarks.parse_speed          # 50 pages, 150/200/300 dpi, CPU (+GPU)",
     "python -m benchmarks.vs_detectron2        # needs detectron2 importable",
+    "python -m benchmarks.vs_detectron2 --model narrow --rounds 4",
     "python -m benchmarks.memory               # 300 pages at 200 dpi",
     "python -m benchmarks.train_speed          # quick_cpu and R50-FPN, CPU (+GPU fp32/AMP)",
     "python -m benchmarks.accuracy             # synth_scratch from scratch, 800 its, 120/16 pages",

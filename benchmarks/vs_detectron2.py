@@ -1,6 +1,7 @@
 """layoutft vs detectron2's ``DefaultPredictor``: same checkpoint, same pages, one process.
 
     python -m benchmarks.vs_detectron2                          # R50-FPN Mask R-CNN, 10 pages
+    python -m benchmarks.vs_detectron2 --model narrow --rounds 4  # the trained parity model
     python -m benchmarks.vs_detectron2 --model narrow --pages 2 --rounds 1   # a quick check
 
 Needs detectron2 importable (e.g. built from source on a developer machine); otherwise it
@@ -281,15 +282,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--precision", default="fp32,bf16", help="layoutft precisions to time")
     args = ap.parse_args(argv)
     precisions = tuple(p.strip() for p in args.precision.split(",") if p.strip())
+    result_name = NAME if args.model == "r50" else f"{NAME}_{args.model}"  # results/<name>.json
     if not detectron2_available():
         print(SKIPPED, file=sys.stderr)
-        name = f"layoutft >= {TARGET_RATIO}x detectron2 pages/s with matching detections"
+        goal = f"layoutft >= {TARGET_RATIO}x detectron2 pages/s with matching detections"
         extra = {
             "command": command_line(NAME, argv),
             "status": SKIPPED,
-            "targets": [target(name, None, SKIPPED)],
+            "targets": [target(goal, None, SKIPPED)],
         }
-        save_results(NAME, [], extra)
+        save_results(result_name, [], extra)
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         "agreement": agree,
         "targets": [check_target(rows[0], row, a) for row, a in zip(rows[1:], agree, strict=True)],
     }
-    save_results(NAME, rows, extra)
+    save_results(result_name, rows, extra)
 
 
 if __name__ == "__main__":
