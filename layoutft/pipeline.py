@@ -145,6 +145,7 @@ class Parser:
         info = inspect_source(source)
         parse_page_spec(self.options.pages, info.page_count, info.path or "<bytes>")
         model: dict[str, Any] = {"name": self.model_name, "labels": list(self.labels)}
+        model["precision"] = self.options.precision  # bf16/fp16 detections are approximate
         model["postprocess"] = self.options.postprocess
         if self.options.postprocess == "default":
             model["score_thresholds"] = self.thresholds.to_dict()

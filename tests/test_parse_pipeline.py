@@ -168,8 +168,9 @@ def test_batching_streams_and_does_not_change_results(pdf_path: Path, document: 
 
 def test_precision_reaches_the_model(pdf_path: Path) -> None:
     model: Any = ColorBoxModel()
-    parse(pdf_path, model=model, dpi=36, precision="bf16")
+    doc = parse(pdf_path, model=model, dpi=36, precision="bf16")
     assert model.precisions == ["bf16", "bf16"]
+    assert doc.model["precision"] == "bf16"  # the JSON says which numbers these are
 
 
 def test_options_text_pages_bytes_and_thresholds(pdf_path: Path) -> None:
