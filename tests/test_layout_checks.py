@@ -61,6 +61,30 @@ def test_word_centers_are_in_image_pixels(tmp_path: Path) -> None:
     assert pdf_word_centers(tmp_path / "d.pdf", 2, (200, 400)) is None  # no text layer
 
 
+def test_word_centers_are_read_once_per_file_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.pdf"
+    make_pdf(path)
+    opened: list[Any] = []
+    real_open = pymupdf.open
+
+    def counting_open(*args: Any, **kwargs: Any) -> Any:
+        opened.append(args)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(pymupdf, "open", counting_open)
+    first = pdf_word_centers(path, 1, (200, 400))
+    again = pdf_word_centers(path, 1, (200, 400))
+    assert first is not None and again is first and len(opened) == 1
+    assert not first.flags.writeable
+    doc = real_open()
+    doc.new_page(width=200, height=100).insert_text((10, 20), "one word", fontsize=10)
+    doc.save(path)  # the file changed: read again
+    changed = pdf_word_centers(path, 1, (200, 400))
+    assert changed is not None and len(changed) == 2 and len(opened) == 2
+
+
 def test_word_centers_follow_page_rotation(tmp_path: Path) -> None:
     make_pdf(tmp_path / "r.pdf", rotate=90)
     centers = pdf_word_centers(tmp_path / "r.pdf", 1, (200, 100))  # displayed 100 x 200 pt

@@ -20,6 +20,7 @@ All values are percentages; boxes are COCO result records (XYWH pixels of the CO
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,19 @@ def word_coverage_counts(centers: np.ndarray, boxes: np.ndarray) -> tuple[int, i
 
 def pdf_word_centers(pdf: Path, page: int, size: tuple[int, int]) -> np.ndarray | None:
     """Centers (float [W,2], pixels of an image of ``size`` (h, w) showing the whole page) of
-    the words on 1-based ``page`` of ``pdf``; None when the page has no text layer."""
+    the words on 1-based ``page`` of ``pdf``; None when the page has no text layer.
+
+    Cached per file version: the trainer's periodic evaluations ask for the same pages
+    again. The array is read-only.
+    """
+    stat = pdf.stat()
+    return _word_centers(str(pdf.resolve()), stat.st_mtime_ns, stat.st_size, page, size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_centers(
+    pdf: str, _mtime_ns: int, _size_bytes: int, page: int, size: tuple[int, int]
+) -> np.ndarray | None:
     import pymupdf
 
     from layoutft.render.pdf import page_transform
@@ -77,8 +90,9 @@ def pdf_word_centers(pdf: Path, page: int, size: tuple[int, int]) -> np.ndarray 
     if len(words) == 0:
         return None
     scale = np.array([size[1] / transform.width_pt, size[0] / transform.height_pt])
-    centers = (words.boxes[:, :2] + words.boxes[:, 2:]) / 2
-    return np.asarray(centers * scale, dtype=float)
+    centers = np.asarray((words.boxes[:, :2] + words.boxes[:, 2:]) / 2 * scale, dtype=float)
+    centers.setflags(write=False)
+    return centers
 
 
 def find_pdf_page(img: dict[str, Any], folders: Sequence[Path]) -> tuple[Path | None, int, bool]:
