@@ -63,9 +63,10 @@ class _TimedModel:
         format: str | None = None,
         min_score: float = 0.0,
         precision: str = "fp32",
+        workers: int = 1,
     ) -> Any:
         with timer(self._times, "model"):
-            return self._model.predict(images, batch_size, format, min_score, precision)
+            return self._model.predict(images, batch_size, format, min_score, precision, workers)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)

@@ -2,6 +2,7 @@
 
     python -m benchmarks.vs_detectron2                          # R50-FPN Mask R-CNN, 10 pages
     python -m benchmarks.vs_detectron2 --model narrow --rounds 4  # the trained parity model
+    python -m benchmarks.vs_detectron2 --model narrow --rounds 4 --workers 2 --precision fp32
     python -m benchmarks.vs_detectron2 --model narrow --pages 2 --rounds 1   # a quick check
 
 Needs detectron2 importable (e.g. built from source on a developer machine); otherwise it
@@ -182,6 +183,7 @@ def compare(
     batch_size: int | None,
     min_score: float = 0.0,
     precisions: tuple[str, ...] = ("fp32",),
+    workers: int = 1,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Alternate detectron2 and layoutft (once per precision) over ``images`` (RGB).
 
@@ -201,7 +203,12 @@ def compare(
             outputs[name] = [_d2_numpy(d2(im)) for im in bgr]
             return
         dets = ours.predict(
-            images, batch_size=batch_size, format="RGB", min_score=min_score, precision=name
+            images,
+            batch_size=batch_size,
+            format="RGB",
+            min_score=min_score,
+            precision=name,
+            workers=workers,
         )
         outputs[name] = [_ours_numpy(d) for d in dets]
 
@@ -216,6 +223,7 @@ def compare(
             "library": "detectron2 DefaultPredictor",
             "precision": "fp32",
             "batch": 1,
+            "workers": 1,
             "pages": total,
             "seconds": seconds["detectron2"],
             "pages_per_s": total / seconds["detectron2"],
@@ -229,6 +237,7 @@ def compare(
                 "library": "layoutft LayoutModel.predict",
                 "precision": precision,
                 "batch": batch_size or ours.default_batch_size,
+                "workers": workers,
                 "pages": total,
                 "seconds": seconds[precision],
                 "pages_per_s": total / seconds[precision],
@@ -280,9 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--min-score", type=float, default=0.5, help="parse's threshold")
     ap.add_argument("--precision", default="fp32,bf16", help="layoutft precisions to time")
+    ap.add_argument("--workers", type=int, default=1, help="layoutft pages at once (CPU)")
     args = ap.parse_args(argv)
     precisions = tuple(p.strip() for p in args.precision.split(",") if p.strip())
-    result_name = NAME if args.model == "r50" else f"{NAME}_{args.model}"  # results/<name>.json
+    # results/<name>.json: vs_detectron2[_<model>][_workers<N>]
+    result_name = NAME if args.model == "r50" else f"{NAME}_{args.model}"
+    result_name += f"_workers{args.workers}" if args.workers != 1 else ""
     if not detectron2_available():
         print(SKIPPED, file=sys.stderr)
         goal = f"layoutft >= {TARGET_RATIO}x detectron2 pages/s with matching detections"
@@ -298,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
         images = render_images(synth_pdf(work / "doc.pdf", args.pages), args.dpi)
         ours, d2 = _models(args.model, args.device, work)
         rows, agree = compare(
-            images, ours, d2, args.rounds, args.batch_size, args.min_score, precisions
+            images, ours, d2, args.rounds, args.batch_size, args.min_score, precisions, args.workers
         )
     extra = {
         "command": command_line(NAME, argv),

@@ -188,6 +188,30 @@ def test_bf16_runs_the_convolutions_in_bfloat16_and_keeps_the_regions(model: Any
         model.predict([IMAGE], precision="int8")
 
 
+def test_workers_predict_pages_in_parallel_threads_with_the_same_detections(model: Any) -> None:
+    import threading
+
+    import torch
+
+    pages = sorted((CASE / "images").glob("*.png"))[:3]
+    threads: set[int] = set()
+    hook = model.model.backbone.register_forward_hook(lambda *_: threads.add(threading.get_ident()))
+    before = torch.get_num_threads()
+    try:
+        alone = model.predict(pages, min_score=0.5)
+        threads.clear()
+        together = model.predict(pages, min_score=0.5, workers=2)
+    finally:
+        hook.remove()
+    assert len(threads) == 2 and threading.get_ident() not in threads
+    assert torch.get_num_threads() == before  # each worker set only its own share
+    for a, b in zip(alone, together, strict=True):  # in input order
+        assert a.image_size == b.image_size and len(a) == len(b) > 0
+        np.testing.assert_array_equal(a.classes, b.classes)
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-2)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+
+
 def test_labels_name_the_classes_of_a_detectron2_checkpoint() -> None:
     from layoutft.errors import ConfigError
     from layoutft.predictor import LayoutModel

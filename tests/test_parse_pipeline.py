@@ -56,6 +56,7 @@ class ColorBoxModel:
         format: str = "RGB",
         min_score: float = 0.0,
         precision: str = "fp32",
+        workers: int = 1,
     ) -> Any:
         assert format == "RGB"
         self.calls.append(len(images))
@@ -166,10 +167,10 @@ def test_batching_streams_and_does_not_change_results(pdf_path: Path, document: 
     assert [p.to_dict() for p in pages] == [p.to_dict() for p in document.pages]
 
 
-def test_precision_reaches_the_model(pdf_path: Path) -> None:
+def test_precision_and_workers_reach_the_model(pdf_path: Path) -> None:
     model: Any = ColorBoxModel()
-    doc = parse(pdf_path, model=model, dpi=36, precision="bf16")
-    assert model.precisions == ["bf16", "bf16"]
+    doc = parse(pdf_path, model=model, dpi=36, precision="bf16", workers=2)
+    assert model.precisions == ["bf16"] and model.calls == [2]  # both pages in one call
     assert doc.model["precision"] == "bf16"  # the JSON says which numbers these are
 
 
@@ -355,6 +356,8 @@ def test_cli_errors(pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 1 and "KEY VALUE pairs" in result.stderr
     result = run_cli([str(pdf_path), "--renderer", "ghostscript"], monkeypatch)
     assert result.exit_code == 1 and "unknown --renderer 'ghostscript'" in result.stderr
+    result = run_cli([str(pdf_path), "--workers", "0"], monkeypatch)
+    assert result.exit_code == 1 and "--workers must be >= 1, got 0" in result.stderr
     result = run_cli([str(pdf_path), "--precision", "fp64"], monkeypatch)
     assert result.exit_code == 1
     assert "unknown precision 'fp64' (--precision); use one of fp32, bf16, fp16" in result.stderr

@@ -56,6 +56,11 @@ def parse_cmd(
     batch_size: int | None = typer.Option(
         None, help="Pages per forward pass (default: 1 on CPU, 4 on GPU)."
     ),
+    workers: int = typer.Option(
+        1,
+        help="Pages predicted at once on CPU, each on its share of the cores (faster for "
+        "small models, slower for a full R50 on few cores).",
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     precision: str = typer.Option(
         "fp32",
@@ -96,6 +101,7 @@ def parse_cmd(
         dpi=dpi,
         pages=pages,
         batch_size=batch_size,
+        workers=workers,
         precision=precision,
         renderer=renderer,
         text=not no_text,
