@@ -232,10 +232,22 @@ class LayoutModel:
                 bucket.append((index, tensor, size))
                 if len(bucket) >= max(1, batch_size):
                     bucket = pending.pop(self._padded_shape(tensor))
-                    self._run(bucket, results, min_score, conv_dtype)
+                    self._store(bucket, results, min_score, conv_dtype)
             for bucket in pending.values():
-                self._run(bucket, results, min_score, conv_dtype)
+                self._store(bucket, results, min_score, conv_dtype)
         return [r for r in results if r is not None]
+
+    def _store(
+        self,
+        bucket: list[tuple[int, torch.Tensor, tuple[int, int]]],
+        results: list[Detections | None],
+        min_score: float,
+        conv_dtype: torch.dtype | None,
+    ) -> None:
+        """Predict ``bucket`` (index, tensor, input size) and put each result at its index."""
+        pages = [(tensor, size) for _, tensor, size in bucket]
+        for (index, _, _), det in zip(bucket, self._run(pages, min_score, conv_dtype), strict=True):
+            results[index] = det
 
     def _predict_in_threads(
         self,
@@ -254,11 +266,9 @@ class LayoutModel:
             torch.set_num_threads(threads)  # per thread: the caller keeps its setting
 
         def one(item: ImageInput) -> Detections:
-            results: list[Detections | None] = [None]
             with torch.inference_mode():  # grad mode is per thread
-                tensor, size = self._prepare(item, format)
-                self._run([(0, tensor, size)], results, min_score, conv_dtype)
-            return cast(Detections, results[0])
+                (det,) = self._run([self._prepare(item, format)], min_score, conv_dtype)
+            return det
 
         with ThreadPoolExecutor(min(workers, len(items)), initializer=use_share) as executor:
             return list(executor.map(one, items))
@@ -269,16 +279,16 @@ class LayoutModel:
 
     def _run(
         self,
-        bucket: list[tuple[int, torch.Tensor, tuple[int, int]]],
-        results: list[Detections | None],
+        pages: list[tuple[torch.Tensor, tuple[int, int]]],
         min_score: float,
         conv_dtype: torch.dtype | None,
-    ) -> None:
-        batch = [{"image": tensor} for _, tensor, _ in bucket]
-        outputs = self.model(batch, min_score, conv_dtype)
-        for (index, tensor, size), out in zip(bucket, outputs, strict=True):
-            shape = tuple(tensor.shape[-2:])
-            results[index] = postprocess(out, shape, size, self.labels, min_score)
+    ) -> list[Detections]:
+        """Detections of ``pages`` (resized tensor, input (H, W)) in one forward pass."""
+        outputs = self.model([{"image": tensor} for tensor, _ in pages], min_score, conv_dtype)
+        return [
+            postprocess(out, tuple(tensor.shape[-2:]), size, self.labels, min_score)
+            for (tensor, size), out in zip(pages, outputs, strict=True)
+        ]
 
     def predict_proposals(
         self, images: ImageInput | Iterable[ImageInput], format: str | None = None
