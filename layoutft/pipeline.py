@@ -124,9 +124,12 @@ class Parser:
         _check_numbers(self.options)
         self.batch_size = self.options.batch_size or int(getattr(model, "default_batch_size", 1))
         self.workers = self.options.workers
-        from layoutft.predictor import check_precision
+        from layoutft.predictor import check_precision, check_workers
 
-        check_precision(self.options.precision, getattr(getattr(model, "device", None), "type", ""))
+        # checked here, not per page: predict's errors become failed pages
+        device_type = getattr(getattr(model, "device", None), "type", "cpu")
+        check_precision(self.options.precision, device_type)
+        check_workers(self.workers, device_type)
         if self.options.renderer not in RENDERERS:
             raise LayoutftError(
                 f"unknown --renderer {self.options.renderer!r}; choose one of "
@@ -354,8 +357,6 @@ def _check_numbers(opts: ParseOptions) -> None:
     """LayoutftError naming the option and its valid range for a bad number."""
     if opts.batch_size is not None and opts.batch_size < 1:
         raise LayoutftError(f"--batch-size must be >= 1, got {opts.batch_size}")
-    if opts.workers < 1:
-        raise LayoutftError(f"--workers must be >= 1, got {opts.workers}")
     for flag, value in (("--dpi", opts.dpi), ("--image-dpi", opts.image_dpi)):
         if not value > 0:
             raise LayoutftError(f"{flag} must be a positive resolution (e.g. 200), got {value}")

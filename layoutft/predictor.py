@@ -217,9 +217,8 @@ class LayoutModel:
         conv_dtype = conv_dtype_for(precision, self.device)
         batch_size = self.default_batch_size if batch_size is None else batch_size
         items = _as_list(images)
+        check_workers(workers, self.device.type)
         if workers > 1 and len(items) > 1:
-            if self.device.type != "cpu":
-                raise ConfigError("workers > 1 is for CPU inference; on a GPU use batch_size")
             return self._predict_in_threads(items, workers, format, min_score, conv_dtype)
         results: list[Detections | None] = [None] * len(items)
         # Images are batched only with images of the same padded size: padding changes the
@@ -326,6 +325,15 @@ def check_precision(precision: str, device_type: str) -> None:
         )
     if precision == "fp16" and device_type != "cuda":
         raise ConfigError("precision fp16 needs a CUDA device; on CPU use bf16 (or fp32)")
+
+
+def check_workers(workers: int, device_type: str) -> None:
+    """ConfigError for ``predict`` workers below 1, or above 1 off the CPU (a GPU runs
+    pages in batches instead). ``device_type``: ``"cpu"`` or ``"cuda"``."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if workers > 1 and device_type != "cpu":
+        raise ConfigError("--workers > 1 is for CPU inference; on a GPU use --batch-size")
 
 
 def conv_dtype_for(precision: str, device: torch.device) -> torch.dtype | None:

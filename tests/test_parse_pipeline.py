@@ -18,6 +18,7 @@ import jsonschema
 import numpy as np
 import pymupdf
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import layoutft
@@ -172,6 +173,13 @@ def test_precision_and_workers_reach_the_model(pdf_path: Path) -> None:
     doc = parse(pdf_path, model=model, dpi=36, precision="bf16", workers=2)
     assert model.precisions == ["bf16"] and model.calls == [2]  # both pages in one call
     assert doc.model["precision"] == "bf16"  # the JSON says which numbers these are
+
+
+def test_workers_on_a_gpu_fail_before_any_page() -> None:
+    model: Any = ColorBoxModel()
+    model.device = torch.device("cuda")  # only its type is read
+    with pytest.raises(LayoutftError, match=r"--workers > 1 is for CPU inference"):
+        Parser(model, ParseOptions(workers=2))
 
 
 def test_options_text_pages_bytes_and_thresholds(pdf_path: Path) -> None:
