@@ -7,8 +7,10 @@ Models:
   Real weights, so detection counts and scores are those of a trained model.
 - ``r50``: detectron2's standard R50-FPN Mask R-CNN (``configs/zoo/publaynet_mask_rcnn_R_50_
   FPN_3x.yaml``) with random weights (seed 0): full-size compute, meaningless detections.
-  ``TEST.DETECTIONS_PER_IMAGE`` is capped at 20 (a typical page's region count) so that a
-  random head does not paste 100 full-page masks per page; pass other overrides to change it.
+  Its heads are set to do a trained model's work (see :func:`_trained_like_heads`): the
+  RPN's box deltas are zero, so the ROI heads get ``POST_NMS_TOPK_TEST`` (1000) proposals,
+  and class logits are scaled to unit spread. ``TEST.DETECTIONS_PER_IMAGE`` is capped at 20
+  (a typical page's region count); pass other overrides to change it.
 """
 
 from __future__ import annotations
@@ -49,10 +51,41 @@ def load_model(name: str, device: str = "cpu", overrides: Sequence[str] = ()) ->
         )
     if name == "r50":
         torch.manual_seed(0)
-        return LayoutModel.from_config(
+        model = LayoutModel.from_config(
             R50_CONFIG, overrides=[*R50_OVERRIDES, *overrides], device=device
         )
+        _trained_like_heads(model)
+        return model
     raise ValueError(f"unknown model {name!r}; use one of {MODELS}")
+
+
+def _trained_like_heads(model: LayoutModel) -> None:
+    """Make a random model's heads cost what a trained model's do, in place.
+
+    A random RPN regresses every anchor to nearly the same page-sized box, so NMS leaves a
+    handful of proposals and the ROI heads (RoIAlign and the box head: a quarter of a
+    trained model's page) have almost nothing to do. With zero box deltas the proposals are
+    the anchors themselves, and NMS keeps ``POST_NMS_TOPK_TEST`` of them as for a trained
+    RPN. Random class logits run into the hundreds (scores of exactly 1.0, tied at the
+    detection cap); divided by their spread on a synthetic page, scores spread below 1 and
+    the top ``DETECTIONS_PER_IMAGE`` are well defined, as detectron2 and layoutft must agree.
+    """
+    import torch
+
+    rpn_head = model.model.proposal_generator.rpn_head
+    cls_score = model.model.roi_heads.box_predictor.cls_score
+    with torch.no_grad():
+        rpn_head.anchor_deltas.weight.zero_()
+        rpn_head.anchor_deltas.bias.zero_()
+    logits: list[torch.Tensor] = []
+    hook = cls_score.register_forward_hook(lambda _m, _i, out: logits.append(out))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            model.predict(render_images(synth_pdf(Path(tmp) / "page.pdf", 1), 72))
+    finally:
+        hook.remove()
+    with torch.no_grad():
+        cls_score.weight /= torch.cat(logits).std()
 
 
 def model_files(name: str, work_dir: Path) -> tuple[Path, Path | None]:

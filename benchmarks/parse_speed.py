@@ -63,7 +63,7 @@ class _TimedModel:
         format: str | None = None,
         min_score: float = 0.0,
         precision: str = "fp32",
-        workers: int = 1,
+        workers: int | None = None,
     ) -> Any:
         with timer(self._times, "model"):
             return self._model.predict(images, batch_size, format, min_score, precision, workers)
@@ -178,6 +178,7 @@ def measure_parse(
         "dpi": dpi,
         "pages": len(done),
         "batch": batch_size or model.default_batch_size,
+        "workers": parser.workers,
         "pages_per_s": len(done) / wall,
         "p50_latency_s": percentile(latencies, 50),
         "p95_latency_s": percentile(latencies, 95),

@@ -2,7 +2,7 @@
 
     python -m benchmarks.vs_detectron2                          # R50-FPN Mask R-CNN, 10 pages
     python -m benchmarks.vs_detectron2 --model narrow --rounds 4  # the trained parity model
-    python -m benchmarks.vs_detectron2 --model narrow --rounds 4 --workers 2 --precision fp32
+    python -m benchmarks.vs_detectron2 --model narrow --rounds 4 --workers default --precision fp32
     python -m benchmarks.vs_detectron2 --model narrow --pages 2 --rounds 1   # a quick check
 
 Needs detectron2 importable (e.g. built from source on a developer machine); otherwise it
@@ -15,9 +15,10 @@ on CPU; ``--batch-size`` sets it), RGB input and ``min_score`` set to the parse 
 two alternate for ``--rounds`` rounds (order swapped each round) so background load hits
 both alike.
 
-``--precision fp32,bf16`` (the default) times layoutft once per precision, each alternating
-with detectron2: fp32 gives detectron2's numbers, bf16 runs the backbone and RPN head
-convolutions in bfloat16 (AMX on recent Xeons).
+``--precision fp32,bf16`` and ``--workers 1,default`` (the defaults) time layoutft once per
+pair, all alternating with detectron2: fp32 gives detectron2's numbers, bf16 runs the
+backbone and RPN head convolutions in bfloat16 (AMX on recent Xeons); ``default`` is parse's
+choice of pages in flight (2 on a multi-core CPU), 1 is one page at a time.
 
 Detections agree when every detectron2 detection scoring >= min_score + 0.02 has a layoutft
 twin and every layoutft detection scoring >= min_score + 0.04 a detectron2 twin: same
@@ -27,7 +28,7 @@ rule (IoU >= 0.9, scores within 0.06) is reported too: it is what bf16 promises.
 ``--min-score 0`` compares (and pastes) every detection.
 
 Target: layoutft pages/s >= 1.5x detectron2's, with matching detections (the strict rule),
-checked for each precision.
+checked for each contender.
 """
 
 from __future__ import annotations
@@ -182,34 +183,28 @@ def compare(
     rounds: int,
     batch_size: int | None,
     min_score: float = 0.0,
-    precisions: tuple[str, ...] = ("fp32",),
-    workers: int = 1,
+    contenders: tuple[tuple[str, int | None], ...] = (("fp32", None),),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Alternate detectron2 and layoutft (once per precision) over ``images`` (RGB).
+    """Alternate detectron2 and layoutft (once per (precision, workers) contender) over
+    ``images`` (RGB); workers None is predict's default.
 
-    Returns one row per contender (detectron2 first) and, per precision, the agreement with
-    detectron2 under the strict and the close rule.
+    Returns one row per contender (detectron2 first) and, per layoutft contender, the
+    agreement with detectron2 under the strict and the close rule.
     """
     bgr = [np.ascontiguousarray(im[:, :, ::-1]) for im in images]
-    names = ["detectron2", *precisions]
+    names = ["detectron2", *contenders]
     d2(bgr[0])
-    for precision in precisions:
-        ours.predict(images[:1], batch_size=1, format="RGB", precision=precision)
-    seconds = dict.fromkeys(names, 0.0)
-    outputs: dict[str, list[dict[str, np.ndarray]]] = {}
+    for precision, workers in contenders:
+        ours.predict(images[:2], batch_size, "RGB", min_score, precision, workers)
+    seconds: dict[Any, float] = dict.fromkeys(names, 0.0)
+    outputs: dict[Any, list[dict[str, np.ndarray]]] = {}
 
-    def run(name: str) -> None:
+    def run(name: Any) -> None:
         if name == "detectron2":
             outputs[name] = [_d2_numpy(d2(im)) for im in bgr]
             return
-        dets = ours.predict(
-            images,
-            batch_size=batch_size,
-            format="RGB",
-            min_score=min_score,
-            precision=name,
-            workers=workers,
-        )
+        precision, workers = name
+        dets = ours.predict(images, batch_size, "RGB", min_score, precision, workers)
         outputs[name] = [_ours_numpy(d) for d in dets]
 
     for r in range(rounds):
@@ -231,26 +226,31 @@ def compare(
         }
     ]
     agreements = []
-    for precision in precisions:
+    batch = batch_size or ours.default_batch_size
+    for name in contenders:
+        precision, workers = name
+        if workers is None:
+            workers = ours.default_workers if batch == 1 else 1
         rows.append(
             {
                 "library": "layoutft LayoutModel.predict",
                 "precision": precision,
-                "batch": batch_size or ours.default_batch_size,
+                "batch": batch,
                 "workers": workers,
                 "pages": total,
-                "seconds": seconds[precision],
-                "pages_per_s": total / seconds[precision],
-                "vs_detectron2": seconds["detectron2"] / seconds[precision],
+                "seconds": seconds[name],
+                "pages_per_s": total / seconds[name],
+                "vs_detectron2": seconds["detectron2"] / seconds[name],
             }
         )
-        strict = agreement(outputs["detectron2"], outputs[precision], min_score)
+        strict = agreement(outputs["detectron2"], outputs[name], min_score)
         close = agreement(
-            outputs["detectron2"], outputs[precision], min_score, CLOSE_IOU, CLOSE_SCORE_TOL
+            outputs["detectron2"], outputs[name], min_score, CLOSE_IOU, CLOSE_SCORE_TOL
         )
         agreements.append(
             {
                 "precision": precision,
+                "workers": workers,
                 **strict,
                 "close_d2_without_twin": close["d2_without_twin"],
                 "close_layoutft_without_twin": close["layoutft_without_twin"],
@@ -273,10 +273,20 @@ def check_target(
         f"{agree['close_layoutft_without_twin']})"
     )
     name = (
-        f"layoutft {row['precision']} >= {TARGET_RATIO}x detectron2 pages/s "
-        "with matching detections"
+        f"layoutft {row['precision']} workers {row['workers']} >= {TARGET_RATIO}x "
+        "detectron2 pages/s with matching detections"
     )
     return target(name, ratio >= TARGET_RATIO and agree["agree"], detail)
+
+
+def _contenders(precisions: str, workers: str) -> tuple[tuple[str, int | None], ...]:
+    """Every (precision, workers) pair of two comma-separated lists; 'default' is None."""
+
+    def items(text: str) -> list[str]:
+        return [t.strip() for t in text.split(",") if t.strip()]
+
+    counts = [None if w == "default" else int(w) for w in items(workers)]
+    return tuple((p, w) for p in items(precisions) for w in counts)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -289,12 +299,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--min-score", type=float, default=0.5, help="parse's threshold")
     ap.add_argument("--precision", default="fp32,bf16", help="layoutft precisions to time")
-    ap.add_argument("--workers", type=int, default=1, help="layoutft pages at once (CPU)")
+    ap.add_argument(
+        "--workers",
+        default="1,default",
+        help="layoutft pages at once (CPU): numbers or 'default' (predict's choice)",
+    )
     args = ap.parse_args(argv)
-    precisions = tuple(p.strip() for p in args.precision.split(",") if p.strip())
-    # results/<name>.json: vs_detectron2[_<model>][_workers<N>]
+    contenders = _contenders(args.precision, args.workers)
     result_name = NAME if args.model == "r50" else f"{NAME}_{args.model}"
-    result_name += f"_workers{args.workers}" if args.workers != 1 else ""
     if not detectron2_available():
         print(SKIPPED, file=sys.stderr)
         goal = f"layoutft >= {TARGET_RATIO}x detectron2 pages/s with matching detections"
@@ -310,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         images = render_images(synth_pdf(work / "doc.pdf", args.pages), args.dpi)
         ours, d2 = _models(args.model, args.device, work)
         rows, agree = compare(
-            images, ours, d2, args.rounds, args.batch_size, args.min_score, precisions, args.workers
+            images, ours, d2, args.rounds, args.batch_size, args.min_score, contenders
         )
     extra = {
         "command": command_line(NAME, argv),

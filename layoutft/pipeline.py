@@ -11,7 +11,9 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +54,7 @@ class ParseOptions:
     dpi: float = DEFAULT_DPI
     pages: PageSpec = None
     batch_size: int | None = None  # None: the model's default_batch_size (1 on CPU, 4 on GPU)
-    workers: int = 1  # pages predicted at once on CPU (LayoutModel.predict)
+    workers: int | None = None  # None: the model's default_workers (2 on CPU, 1 on GPU)
     precision: str = "fp32"
     renderer: str = "pymupdf"
     text: bool = True
@@ -123,13 +125,15 @@ class Parser:
         self.options = options or ParseOptions()
         _check_numbers(self.options)
         self.batch_size = self.options.batch_size or int(getattr(model, "default_batch_size", 1))
-        self.workers = self.options.workers
-        from layoutft.predictor import check_precision, check_workers
+        from layoutft.predictor import check_precision, resolve_workers
 
         # checked here, not per page: predict's errors become failed pages
         device_type = getattr(getattr(model, "device", None), "type", "cpu")
         check_precision(self.options.precision, device_type)
-        check_workers(self.workers, device_type)
+        default_workers = int(getattr(model, "default_workers", 1))
+        self.workers = resolve_workers(
+            self.options.workers, self.batch_size, device_type, default_workers
+        )
         if self.options.renderer not in RENDERERS:
             raise LayoutftError(
                 f"unknown --renderer {self.options.renderer!r}; choose one of "
@@ -190,18 +194,33 @@ class Parser:
         )
         total = len(parse_page_spec(opts.pages, count_pages(src), src.name))
         bar = _progress(total, src.name, opts.progress)
+        per_call = self.batch_size * self.workers  # pages handed to predict at once
+        # The model works on the next batch while this thread turns the last one into
+        # pages (masks to polygons, text, reading order) and the caller writes them.
+        model_thread = ThreadPoolExecutor(1, thread_name_prefix="layoutft-model")
+        pending: deque[tuple[list[RenderedPage], Future[list[Any]]]] = deque()
         try:
-            per_call = self.batch_size * self.workers  # pages handed to predict at once
             for batch in _batches(_prefetch(rendered, 2 * per_call), per_call):
-                for page in self._process(batch, src):
+                ok = [p for p in batch if p.ok]
+                pending.append((batch, model_thread.submit(self._predict, ok)))
+                if len(pending) > 1:
+                    for page in self._process(*pending.popleft(), src):
+                        bar.update(1)
+                        yield page
+            while pending:
+                for page in self._process(*pending.popleft(), src):
                     bar.update(1)
                     yield page
         finally:
+            model_thread.shutdown(wait=True, cancel_futures=True)
             bar.close()
 
-    def _process(self, batch: list[RenderedPage], src: Source) -> list[Page]:
+    def _process(
+        self, batch: list[RenderedPage], predicted: Future[list[Any]], src: Source
+    ) -> list[Page]:
+        """The pages of ``batch``, once the model's detections for its ok pages are in."""
         ok = [p for p in batch if p.ok]
-        outputs = dict(zip((id(p) for p in ok), self._predict(ok), strict=True))
+        outputs = dict(zip((id(p) for p in ok), predicted.result(), strict=True))
         pages = []
         for rendered in batch:
             page = self._page_or_error(rendered, outputs.get(id(rendered)))
@@ -289,7 +308,7 @@ def parse(
     device: str = "auto",
     labels: Sequence[str] | None = None,
     batch_size: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     precision: str = "fp32",
     renderer: str = "pymupdf",
     text: bool = True,
@@ -311,8 +330,9 @@ def parse(
         dpi: PDF rendering resolution; regions come in pixels at this dpi and in points.
         pages: 1-based page selection such as ``"1-3,7"`` or ``[1, 2]``; None for all.
         batch_size: pages per forward pass; None: 1 on CPU, 4 on GPU (batching slows CPUs).
-        workers: pages predicted at once on CPU, each on its share of the threads (faster
-            for small models, slower for a full R50 on 2 cores; see ``LayoutModel.predict``).
+        workers: pages predicted at once on CPU, the same detections as one at a time;
+            None: 2 on a multi-core CPU with ``batch_size`` 1, else 1 (see
+            ``LayoutModel.predict``).
         precision: ``"fp32"`` (detectron2's detections), ``"bf16"`` (faster on CPUs with
             AMX and on GPUs, approximate) or ``"fp16"`` (CUDA); see
             :meth:`LayoutModel.predict <layoutft.predictor.LayoutModel.predict>`.

@@ -103,6 +103,20 @@ class LayoutModel:
         """
         return 4 if self.device.type == "cuda" else 1
 
+    @property
+    def default_workers(self) -> int:
+        """Pages predicted at once when none is given and pages go one per forward pass:
+        2 on a CPU with two or more torch threads, else 1.
+
+        About a third of a page's CPU time runs on one core (torchvision's RoIAlign, NMS,
+        Python); a second page in flight fills the idle cores. Each worker uses torch's full
+        thread count, so the numbers equal one page at a time bit for bit (1.2-1.6x pages/s
+        on 2 cores, benchmarks/results/findings.md).
+        """
+        import torch
+
+        return 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 else 1
+
     # ----- construction -----------------------------------------------------------------
     @classmethod
     def from_config(
@@ -185,7 +199,7 @@ class LayoutModel:
         format: str | None = None,
         min_score: float = 0.0,
         precision: str = "fp32",
-        workers: int = 1,
+        workers: int | None = None,
     ) -> list[Detections]:
         """Detections for each image, in input order.
 
@@ -205,19 +219,18 @@ class LayoutModel:
                 or overlapping others can change (benchmarks/results/findings.md); slower
                 than fp32 on CPUs without bfloat16 units. Box decoding, NMS and the ROI
                 heads stay float32.
-            workers: pages predicted at once on CPU, one page per forward pass, each by its
-                own thread with an equal share of torch's threads (results equal up to float
-                rounding; ``batch_size`` is then not used). Helps where
-                much of a page runs on one core (RoIAlign, NMS, Python): 1.34x pages/s for
-                the narrow parity model on 2 cores, but 0.91x for a full-width R50, whose
-                convolutions use both cores well (benchmarks/results/findings.md).
+            workers: pages predicted at once on CPU, one page per forward pass, each in its
+                own thread with torch's full thread count (the detections equal those of
+                ``workers=1`` bit for bit). Faster where part of a page runs on one core
+                (RoIAlign, NMS, Python); each page in flight holds its own activations.
+                None: :attr:`default_workers` when pages go one per forward pass, else 1.
         """
         import torch
 
         conv_dtype = conv_dtype_for(precision, self.device)
         batch_size = self.default_batch_size if batch_size is None else batch_size
         items = _as_list(images)
-        check_workers(workers, self.device.type)
+        workers = resolve_workers(workers, batch_size, self.device.type, self.default_workers)
         if workers > 1 and len(items) > 1:
             return self._predict_in_threads(items, workers, format, min_score, conv_dtype)
         results: list[Detections | None] = [None] * len(items)
@@ -259,17 +272,15 @@ class LayoutModel:
         """One page per forward pass, ``workers`` pages at a time (see :meth:`predict`)."""
         import torch
 
-        threads = max(1, torch.get_num_threads() // workers)
-
-        def use_share() -> None:
-            torch.set_num_threads(threads)  # per thread: the caller keeps its setting
-
         def one(item: ImageInput) -> Detections:
             with torch.inference_mode():  # grad mode is per thread
                 (det,) = self._run([self._prepare(item, format)], min_score, conv_dtype)
             return det
 
-        with ThreadPoolExecutor(min(workers, len(items)), initializer=use_share) as executor:
+        # Threads started here take torch's global thread count, as the caller's do, so
+        # each convolution runs the same oneDNN kernels. Oversubscribed, libgomp stops
+        # busy-waiting, so the teams share the cores instead of spinning on them.
+        with ThreadPoolExecutor(min(workers, len(items))) as executor:
             return list(executor.map(one, items))
 
     def _padded_shape(self, tensor: torch.Tensor) -> tuple[int, int]:
@@ -327,13 +338,26 @@ def check_precision(precision: str, device_type: str) -> None:
         raise ConfigError("precision fp16 needs a CUDA device; on CPU use bf16 (or fp32)")
 
 
-def check_workers(workers: int, device_type: str) -> None:
-    """ConfigError for ``predict`` workers below 1, or above 1 off the CPU (a GPU runs
-    pages in batches instead). ``device_type``: ``"cpu"`` or ``"cuda"``."""
+def resolve_workers(workers: int | None, batch_size: int, device_type: str, default: int) -> int:
+    """The number of pages ``predict`` runs at once: ``workers``, or ``default`` when None
+    and pages go one per forward pass (``batch_size`` 1), else 1.
+
+    ConfigError for workers below 1, above 1 off the CPU (a GPU batches pages instead), or
+    above 1 together with a batch size above 1 (workers run one page per forward pass).
+    ``device_type``: ``"cpu"`` or ``"cuda"``.
+    """
+    if workers is None:
+        return default if batch_size == 1 and device_type == "cpu" else 1
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if workers > 1 and device_type != "cpu":
         raise ConfigError("--workers > 1 is for CPU inference; on a GPU use --batch-size")
+    if workers > 1 and batch_size > 1:
+        raise ConfigError(
+            f"--workers {workers} runs one page per forward pass; drop --batch-size "
+            f"{batch_size} or use --workers 1"
+        )
+    return workers
 
 
 def conv_dtype_for(precision: str, device: torch.device) -> torch.dtype | None:

@@ -194,22 +194,54 @@ def test_workers_predict_pages_in_parallel_threads_with_the_same_detections(mode
     import torch
 
     pages = sorted((CASE / "images").glob("*.png"))[:3]
+    seen: dict[int, int] = {}  # thread -> torch threads it ran the backbone with
+
+    def record(*_: Any) -> None:
+        seen[threading.get_ident()] = torch.get_num_threads()
+
+    hook = model.model.backbone.register_forward_hook(record)
+    before = torch.get_num_threads()
+    try:
+        alone = model.predict(pages, min_score=0.5, workers=1)
+        assert list(seen) == [threading.get_ident()]
+        seen.clear()
+        together = model.predict(pages, min_score=0.5, workers=2)
+    finally:
+        hook.remove()
+    assert len(seen) == 2 and threading.get_ident() not in seen
+    assert set(seen.values()) == {before} == {torch.get_num_threads()}  # full count each
+    for a, b in zip(alone, together, strict=True):  # in input order, bit for bit
+        assert a.image_size == b.image_size and len(a) == len(b) > 0
+        for field in ("classes", "boxes", "scores", "masks"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_default_workers_two_pages_at_once_on_a_multicore_cpu(model: Any) -> None:
+    import threading
+
+    import torch
+
+    from layoutft.errors import ConfigError
+
+    pages = sorted((CASE / "images").glob("*.png"))[:2]
     threads: set[int] = set()
     hook = model.model.backbone.register_forward_hook(lambda *_: threads.add(threading.get_ident()))
     before = torch.get_num_threads()
     try:
-        alone = model.predict(pages, min_score=0.5)
+        torch.set_num_threads(2)
+        assert model.default_workers == 2
+        model.predict(pages)
+        assert len(threads) == 2 and threading.get_ident() not in threads
         threads.clear()
-        together = model.predict(pages, min_score=0.5, workers=2)
+        model.predict(pages, batch_size=2)  # batches run in the caller's thread
+        assert threads == {threading.get_ident()}
+        torch.set_num_threads(1)
+        assert model.default_workers == 1  # one core: nothing to overlap
     finally:
         hook.remove()
-    assert len(threads) == 2 and threading.get_ident() not in threads
-    assert torch.get_num_threads() == before  # each worker set only its own share
-    for a, b in zip(alone, together, strict=True):  # in input order
-        assert a.image_size == b.image_size and len(a) == len(b) > 0
-        np.testing.assert_array_equal(a.classes, b.classes)
-        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-2)
-        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match=r"--workers 2 runs one page per forward pass"):
+        model.predict(pages, batch_size=2, workers=2)
 
 
 def test_labels_name_the_classes_of_a_detectron2_checkpoint() -> None:

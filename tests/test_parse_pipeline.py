@@ -57,7 +57,7 @@ class ColorBoxModel:
         format: str = "RGB",
         min_score: float = 0.0,
         precision: str = "fp32",
-        workers: int = 1,
+        workers: int | None = None,
     ) -> Any:
         assert format == "RGB"
         self.calls.append(len(images))
@@ -168,6 +168,29 @@ def test_batching_streams_and_does_not_change_results(pdf_path: Path, document: 
     assert [p.to_dict() for p in pages] == [p.to_dict() for p in document.pages]
 
 
+def test_the_model_predicts_the_next_batch_while_pages_are_finished(pdf_path: Path) -> None:
+    import threading
+
+    finishing = threading.Event()  # set while page 1 is being turned into a Page
+    overlapped: list[bool] = []
+
+    class WaitingModel(ColorBoxModel):
+        def predict(self, images: list[np.ndarray], *args: Any, **kwargs: Any) -> Any:
+            if self.calls:  # batch 2 waits until page 1 is post-processed
+                overlapped.append(finishing.wait(timeout=20))
+            return super().predict(images, *args, **kwargs)
+
+    class RecordingParser(Parser):
+        def _page(self, rendered: Any, detections: Any) -> Any:
+            finishing.set()
+            return super()._page(rendered, detections)
+
+    model = WaitingModel()
+    pages = list(RecordingParser(model, ParseOptions(dpi=100, batch_size=1)).iter_pages(pdf_path))  # type: ignore[arg-type]
+    assert overlapped == [True] and model.calls == [1, 1]
+    assert [p.status for p in pages] == ["ok", "ok"] and [p.number for p in pages] == [1, 2]
+
+
 def test_precision_and_workers_reach_the_model(pdf_path: Path) -> None:
     model: Any = ColorBoxModel()
     doc = parse(pdf_path, model=model, dpi=36, precision="bf16", workers=2)
@@ -180,6 +203,19 @@ def test_workers_on_a_gpu_fail_before_any_page() -> None:
     model.device = torch.device("cuda")  # only its type is read
     with pytest.raises(LayoutftError, match=r"--workers > 1 is for CPU inference"):
         Parser(model, ParseOptions(workers=2))
+    with pytest.raises(LayoutftError, match=r"--workers 2 runs one page per forward pass"):
+        Parser(ColorBoxModel(), ParseOptions(workers=2, batch_size=4))  # type: ignore[arg-type]
+
+
+def test_parser_takes_the_models_default_workers_unless_batching(pdf_path: Path) -> None:
+    model: Any = ColorBoxModel()
+    model.default_workers = 2  # LayoutModel's choice on a multi-core CPU
+    parse(pdf_path, model=model, dpi=36)
+    assert model.calls == [2]  # both pages handed over at once
+    assert Parser(model, ParseOptions(batch_size=3)).workers == 1
+    assert Parser(model, ParseOptions(workers=1)).workers == 1
+    model.device = torch.device("cuda")
+    assert Parser(model, ParseOptions()).workers == 1  # a GPU batches instead
 
 
 def test_options_text_pages_bytes_and_thresholds(pdf_path: Path) -> None:

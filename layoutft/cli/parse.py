@@ -56,10 +56,10 @@ def parse_cmd(
     batch_size: int | None = typer.Option(
         None, help="Pages per forward pass (default: 1 on CPU, 4 on GPU)."
     ),
-    workers: int = typer.Option(
-        1,
-        help="Pages predicted at once on CPU, each on its share of the cores (faster for "
-        "small models, slower for a full R50 on few cores).",
+    workers: int | None = typer.Option(
+        None,
+        help="Pages predicted at once on CPU; the same detections as one at a time "
+        "(default: 2 on a multi-core CPU without --batch-size, else 1).",
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     precision: str = typer.Option(
