@@ -4,11 +4,13 @@
     python -m benchmarks.parse_speed --pages 3 --dpis 72  # a quick check
 
 Each (device, dpi) runs in a fresh process (its own peak RSS) through
-:class:`layoutft.pipeline.Parser`, exactly what ``layoutft parse`` runs, with three clocks:
-rendering (the background render thread's time inside ``iter_pages``), the model
-(``LayoutModel.predict``: resize, network, mask pasting) and post-processing (thresholds,
-polygons, points, reading order, PDF text; ``Parser._page``). Page latency is the time from
-the start of a page's rendering to the moment the parser hands the page out. One more row
+:class:`layoutft.pipeline.Parser`, exactly what ``layoutft parse`` runs, with three clocks
+for its three overlapping stages: rendering (the background render thread's time inside
+``iter_pages``), the model (``LayoutModel.predict`` in the model thread: resize, network,
+mask pasting) and post-processing (thresholds, polygons, points, reading order, PDF text;
+``Parser._page``). Since they overlap, the target compares the parse's wall time with the
+network's alone on the same pages, already rendered. Page latency is the time from the
+start of a page's rendering to the moment the parser hands the page out. One more row
 times the ``layoutft parse`` command itself (start-up and model loading included), and the
 renderers are compared alone (PyMuPDF vs pdf2image/poppler).
 
@@ -148,10 +150,13 @@ def measure_parse(
 ) -> dict[str, Any]:
     """Parse ``pdf`` once with ``model`` (after one warm-up page); one result row.
 
-    Clocks (seconds, summed over pages): ``render_s`` (render thread, overlaps the model),
-    ``model_s`` (``predict``, of which ``resize_s`` and ``paste_s``), ``post_s`` (regions,
-    points, reading order, text). ``render_post_pct``: render + paste + post over wall time,
-    i.e. everything but resizing and the network.
+    Clocks (seconds, summed over pages; the stages overlap, so they can add up to more than
+    the wall time): ``render_s`` (render thread), ``model_s`` (``predict`` in the model
+    thread, of which ``resize_s`` and ``paste_s``), ``post_s`` (regions, points, reading
+    order, text). Then the same pages go through ``predict`` alone, already rendered:
+    ``network_alone_s`` is that time less its mask pasting, and ``render_post_pct`` the
+    share of the parse's wall time beyond it: everything but resizing and the network
+    (rendering, mask pasting, post-processing and whatever they take from the model).
     """
     from layoutft.pipeline import ParseOptions
     from layoutft.render import iter_pages
@@ -170,14 +175,16 @@ def measure_parse(
             done[page.number] = time.perf_counter()
             errors += page.status != "ok"
         wall = time.perf_counter() - begin
+    peak_rss = peak_rss_mb()  # before the pages are held in memory below
     latencies = [done[n] - starts[n] for n in done if n in starts]
     render, model_s, post = (times.get(k, 0.0) for k in ("render", "model", "post"))
     resize, paste = times.get("resize", 0.0), times.get("paste", 0.0)
+    network_alone = _network_alone_s(parser, pdf, dpi)
     return {
         "device": str(model.device),
         "dpi": dpi,
         "pages": len(done),
-        "batch": batch_size or model.default_batch_size,
+        "batch": parser.batch_size,
         "workers": parser.workers,
         "pages_per_s": len(done) / wall,
         "p50_latency_s": percentile(latencies, 50),
@@ -188,10 +195,30 @@ def measure_parse(
         "resize_s": resize,
         "paste_s": paste,
         "post_s": post,
-        "render_post_pct": 100 * (render + paste + post) / wall,
-        "peak_rss_mb": peak_rss_mb(),
+        "network_alone_s": network_alone,
+        "render_post_pct": 100 * max(0.0, wall - network_alone) / wall,
+        "peak_rss_mb": peak_rss,
         "errors": errors,
     }
+
+
+def _network_alone_s(parser: Any, pdf: Path, dpi: float, chunk: int = 10) -> float:
+    """Seconds ``parser``'s model needs for the pages of ``pdf`` as parse calls it (same
+    batch size, workers, threshold), already rendered, less its mask pasting."""
+    from layoutft.render import count_pages, iter_pages
+
+    times: dict[str, float] = {}
+    total = count_pages(pdf)
+    min_score = parser.thresholds.minimum
+    with _timed_predictor_steps(times):
+        for first in range(1, total + 1, chunk):
+            numbers = list(range(first, min(first + chunk, total + 1)))
+            images = [p.image for p in iter_pages(pdf, dpi=dpi, pages=numbers)]
+            with timer(times, "predict"):
+                parser.model.predict(
+                    images, parser.batch_size, "RGB", min_score, "fp32", parser.workers
+                )
+    return times["predict"] - times.get("paste", 0.0)
 
 
 def measure_render(pdf: Path, dpi: float, renderer: str, pages: int) -> dict[str, Any]:
@@ -252,9 +279,9 @@ def check_target(rows: list[dict[str, Any]]) -> dict[str, Any]:
     row = at[0]
     share = row["render_post_pct"] / 100
     detail = (
-        f"{share:.1%} on {row['device']} (render {row['render_s']:.2f} s + mask paste "
-        f"{row['paste_s']:.2f} s + post {row['post_s']:.2f} s of {row['wall_s']:.2f} s wall; "
-        f"predict {row['model_s']:.2f} s)"
+        f"{share:.1%} on {row['device']}: {row['wall_s']:.2f} s wall vs "
+        f"{row['network_alone_s']:.2f} s for the network alone (overlapping clocks: render "
+        f"{row['render_s']:.2f} s, mask paste {row['paste_s']:.2f} s, post {row['post_s']:.2f} s)"
     )
     return target(name, share < TARGET_SHARE, detail)
 

@@ -88,6 +88,9 @@ class LayoutModel:
         self.model = model.eval()
         self.config = config
         self.labels = list(labels)
+        # Threads for predict(workers > 1), kept between calls: fresh threads per call would
+        # each take a new malloc arena, and a long parse's memory would creep up.
+        self._page_threads: tuple[int, ThreadPoolExecutor] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -277,11 +280,14 @@ class LayoutModel:
                 (det,) = self._run([self._prepare(item, format)], min_score, conv_dtype)
             return det
 
-        # Threads started here take torch's global thread count, as the caller's do, so
-        # each convolution runs the same oneDNN kernels. Oversubscribed, libgomp stops
+        # These threads take torch's global thread count, as the caller's does, so each
+        # convolution runs the same oneDNN kernels. Oversubscribed, libgomp stops
         # busy-waiting, so the teams share the cores instead of spinning on them.
-        with ThreadPoolExecutor(min(workers, len(items))) as executor:
-            return list(executor.map(one, items))
+        if self._page_threads is None or self._page_threads[0] != workers:
+            if self._page_threads is not None:
+                self._page_threads[1].shutdown(wait=False)
+            self._page_threads = (workers, ThreadPoolExecutor(workers, "layoutft-page"))
+        return list(self._page_threads[1].map(one, items))
 
     def _padded_shape(self, tensor: torch.Tensor) -> tuple[int, int]:
         div = max(1, int(self.model.backbone.size_divisibility))

@@ -85,7 +85,9 @@ def eval_command(
         [], "--pdfs", help="Folder of the dataset's PDFs, for word coverage (repeatable)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    batch_size: int = typer.Option(2, "--batch-size", min=1, help="Images per forward pass."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, help="Images per forward pass (default: 1 on CPU, 4 on GPU)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """COCO bbox/segm AP (percent, overall and per class) plus document checks.
