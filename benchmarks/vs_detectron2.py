@@ -53,6 +53,7 @@ from benchmarks.inputs import (
     synth_pdf,
 )
 from layoutft.geometry import pairwise_iou
+from layoutft.predictor import resolve_workers
 
 NAME = "vs_detectron2"
 TARGET_RATIO = 1.5
@@ -228,9 +229,8 @@ def compare(
     agreements = []
     batch = batch_size or ours.default_batch_size
     for name in contenders:
-        precision, workers = name
-        if workers is None:
-            workers = ours.default_workers if batch == 1 else 1
+        precision, asked = name
+        workers = resolve_workers(asked, batch, ours.device.type, ours.default_workers)
         rows.append(
             {
                 "library": "layoutft LayoutModel.predict",
