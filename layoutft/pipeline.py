@@ -205,16 +205,20 @@ class Parser:
                 ok = [p for p in batch if p.ok]
                 pending.append((batch, model_thread.submit(self._predict, ok)))
                 if len(pending) > 1:
-                    for page in self._process(*pending.popleft(), src):
-                        bar.update(1)
-                        yield page
+                    yield from self._finish(*pending.popleft(), src, bar)
             while pending:
-                for page in self._process(*pending.popleft(), src):
-                    bar.update(1)
-                    yield page
+                yield from self._finish(*pending.popleft(), src, bar)
         finally:
             model_thread.shutdown(wait=True, cancel_futures=True)
             bar.close()
+
+    def _finish(
+        self, batch: list[RenderedPage], predicted: Future[list[Any]], src: Source, bar: Any
+    ) -> Iterator[Page]:
+        """Yield the pages of ``batch`` one by one, counting each on the progress ``bar``."""
+        for page in self._process(batch, predicted, src):
+            bar.update(1)
+            yield page
 
     def _process(
         self, batch: list[RenderedPage], predicted: Future[list[Any]], src: Source
