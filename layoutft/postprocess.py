@@ -218,10 +218,16 @@ def mask_polygons(mask: np.ndarray, min_fraction: float = 0.1) -> list[np.ndarra
     ``x`` spans ``[x, x+1]``), so a mask covering columns 20..79 gives x from 20.5 to 79.5.
     Returns [] for an empty mask.
     """
-    binary = np.ascontiguousarray(np.asarray(mask) > 0, dtype=np.uint8)
-    if not binary.any():
+    window = _mask_window(mask)
+    if window is None:
         return []
-    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    crop, (x0, y0) = window
+    # Contours of the mask's bounding window only (a full-page scan per region cost ~7 ms
+    # at 200 dpi); the zero border keeps OpenCV's treatment of the image edge unchanged.
+    binary = np.pad(crop.view(np.uint8), 1)
+    contours, _ = cv2.findContours(
+        binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(x0 - 1, y0 - 1)
+    )
     areas = [cv2.contourArea(c) for c in contours]
     largest = max(areas)
     polygons = []
@@ -232,6 +238,21 @@ def mask_polygons(mask: np.ndarray, min_fraction: float = 0.1) -> list[np.ndarra
         if len(simple) >= 3:
             polygons.append(simple + 0.5)
     return polygons
+
+
+def _mask_window(mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The bool crop of ``mask`` [H,W] around its set pixels and the crop's (x, y) origin;
+    None for an empty mask."""
+    binary = np.asarray(mask)
+    if binary.dtype != np.bool_:
+        binary = binary > 0
+    rows = np.flatnonzero(binary.any(axis=1))
+    if rows.size == 0:
+        return None
+    band = binary[rows[0] : rows[-1] + 1]
+    cols = np.flatnonzero(band.any(axis=0))
+    crop = np.ascontiguousarray(band[:, cols[0] : cols[-1] + 1])
+    return crop, (int(cols[0]), int(rows[0]))
 
 
 def box_polygon(box: np.ndarray) -> np.ndarray:

@@ -138,6 +138,27 @@ def test_mask_polygons() -> None:
     assert mask_polygons(np.zeros((5, 5), bool)) == []
 
 
+def test_mask_polygons_touching_the_page_edge_and_shifted() -> None:
+    # a mask filling the page's corner: its outline runs along the image edge
+    corner = np.zeros((40, 50), bool)
+    corner[:15, :20] = True
+    np.testing.assert_allclose(
+        sorted(map(tuple, mask_polygons(corner)[0])),
+        sorted([(0.5, 0.5), (19.5, 0.5), (19.5, 14.5), (0.5, 14.5)]),
+    )
+    # the same two-blob shape anywhere on a larger page: the same polygons, shifted
+    rng = np.random.default_rng(3)
+    shape = rng.random((30, 40)) < 0.6
+    shape[10:20, 5:35] = True
+    alone = mask_polygons(shape)
+    page = np.zeros((300, 400), np.uint8)  # non-bool masks count their non-zero pixels
+    page[200:230, 111:151] = shape * 7
+    shifted = mask_polygons(page)
+    assert len(shifted) == len(alone) >= 1
+    for a, b in zip(alone, shifted, strict=True):
+        np.testing.assert_array_equal(b, a + np.array([111, 200]))
+
+
 def test_masks_become_polygons_in_postprocess() -> None:
     masks = np.zeros((1, 50, 50), bool)
     masks[0, 5:25, 10:40] = True
