@@ -12,8 +12,8 @@ detectron2 runs its usual loop (one ``DefaultPredictor`` call per page, BGR inpu
 ``LayoutModel.predict`` as ``layoutft parse`` calls it: parse's pages per forward pass (one
 on CPU; ``--batch-size`` sets it), RGB input and ``min_score`` set to the parse threshold
 (``--min-score``, default 0.5: masks of detections parse would drop are not pasted); the
-two alternate for ``--rounds`` rounds (order swapped each round) so background load hits
-both alike.
+libraries take turns every two pages (what parse hands ``predict`` at once), the order
+rotating each turn, for ``--rounds`` rounds, so background load hits both alike.
 
 ``--precision fp32,bf16`` and ``--workers 1,default`` (the defaults) time layoutft once per
 pair, all alternating with detectron2: fp32 gives detectron2's numbers, bf16 runs the
@@ -189,6 +189,10 @@ def compare(
     """Alternate detectron2 and layoutft (once per (precision, workers) contender) over
     ``images`` (RGB); workers None is predict's default.
 
+    The libraries take turns on every few pages (as many as parse hands ``predict`` at once,
+    the largest over the contenders), the order rotating each turn, so bursts of load on a
+    shared machine (steal time of 40% for a minute or two here) hit every contender alike.
+
     Returns one row per contender (detectron2 first) and, per layoutft contender, the
     agreement with detectron2 under the strict and the close rule.
     """
@@ -197,22 +201,33 @@ def compare(
     d2(bgr[0])
     for precision, workers in contenders:
         ours.predict(images[:2], batch_size, "RGB", min_score, precision, workers)
+    batch = batch_size or ours.default_batch_size
+    resolved = {
+        name: resolve_workers(name[1], batch, ours.device.type, ours.default_workers)
+        for name in contenders
+    }
+    step = max(batch * w for w in resolved.values())
+    chunks = [slice(i, i + step) for i in range(0, len(images), step)]
     seconds: dict[Any, float] = dict.fromkeys(names, 0.0)
-    outputs: dict[Any, list[dict[str, np.ndarray]]] = {}
+    outputs: dict[Any, list[dict[str, np.ndarray]]] = {name: [] for name in names}
 
-    def run(name: Any) -> None:
+    def run(name: Any, pages: slice) -> list[dict[str, np.ndarray]]:
         if name == "detectron2":
-            outputs[name] = [_d2_numpy(d2(im)) for im in bgr]
-            return
+            return [_d2_numpy(d2(im)) for im in bgr[pages]]
         precision, workers = name
-        dets = ours.predict(images, batch_size, "RGB", min_score, precision, workers)
-        outputs[name] = [_ours_numpy(d) for d in dets]
+        dets = ours.predict(images[pages], batch_size, "RGB", min_score, precision, workers)
+        return [_ours_numpy(d) for d in dets]
 
+    turn = 0
     for r in range(rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
-            begin = time.perf_counter()
-            run(name)
-            seconds[name] += time.perf_counter() - begin
+        for pages in chunks:
+            for name in names[turn % len(names) :] + names[: turn % len(names)]:
+                begin = time.perf_counter()
+                out = run(name, pages)
+                seconds[name] += time.perf_counter() - begin
+                if r == rounds - 1:
+                    outputs[name].extend(out)
+            turn += 1
     total = len(images) * rounds
     rows = [
         {
@@ -227,10 +242,8 @@ def compare(
         }
     ]
     agreements = []
-    batch = batch_size or ours.default_batch_size
     for name in contenders:
-        precision, asked = name
-        workers = resolve_workers(asked, batch, ours.device.type, ours.default_workers)
+        precision, workers = name[0], resolved[name]
         rows.append(
             {
                 "library": "layoutft LayoutModel.predict",

@@ -16,7 +16,7 @@ import pytest
 
 # benchmarks/ is a top-level folder, importable through pytest's `pythonpath = ["."]`
 from benchmarks import accuracy, common, memory, parse_speed, train_speed, vs_detectron2
-from benchmarks.inputs import load_model, synth_dataset, synth_pdf
+from benchmarks.inputs import load_model, render_images, synth_dataset, synth_pdf
 
 # small network inputs keep each forward pass well under a second on a CPU
 SMALL_TEST = ["INPUT.MIN_SIZE_TEST", "160", "INPUT.MAX_SIZE_TEST", "240"]
@@ -103,6 +103,45 @@ def test_vs_detectron2_agreement_rule() -> None:
         result = vs_detectron2.agreement([ref], [other], min_score=0.3)
         assert not result["agree"]
         assert result["d2_without_twin"] == 1 and result["layoutft_without_twin"] == 1
+
+
+def test_vs_detectron2_compare_takes_turns_every_two_pages(pdf: Path, model: Any) -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    images = render_images(pdf, 40)
+    calls: list[str] = []
+
+    def fake_d2(bgr: np.ndarray) -> dict[str, Any]:
+        # stands in for DefaultPredictor: our own fp32 detections on the BGR page
+        calls.append("d2")
+        det = model.predict([bgr[:, :, ::-1].copy()], 1, "RGB", 0.5, "fp32", 1)[0]
+        boxes = SimpleNamespace(tensor=torch.from_numpy(det.boxes))
+        instances = SimpleNamespace(
+            pred_boxes=boxes,
+            scores=torch.from_numpy(det.scores),
+            pred_classes=torch.from_numpy(det.classes),
+        )
+        instances.to = lambda _device: instances
+        return {"instances": instances}
+
+    class CountingModel:
+        def __init__(self) -> None:
+            self.device, self.default_batch_size = model.device, 1
+            self.default_workers = 2
+
+        def predict(self, pages: list[Any], *args: Any) -> Any:
+            calls.append(f"ours x{len(pages)}")
+            return model.predict(pages, *args)
+
+    contenders = (("fp32", 1), ("fp32", None))
+    rows, agree = vs_detectron2.compare(images, CountingModel(), fake_d2, 1, None, 0.5, contenders)
+    assert [r["pages"] for r in rows] == [3, 3, 3] and [r["workers"] for r in rows] == [1, 1, 2]
+    assert all(a["agree"] and a["d2_detections"] == a["layoutft_detections"] for a in agree)
+    timed = calls[1 + 2 :]  # after one warm-up page for detectron2, one call per contender
+    # pages 1-2, then page 3 with the order rotated: each turn, every library the same pages
+    assert timed == ["d2", "d2", "ours x2", "ours x2", "ours x1", "ours x1", "d2"]
 
 
 @pytest.mark.skipif(vs_detectron2.detectron2_available(), reason="detectron2 is importable")
