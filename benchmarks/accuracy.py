@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import command_line, save_plot, save_results, target
+from benchmarks.common import command_line, cpu_times, save_plot, save_results, target
 from benchmarks.inputs import ROOT, synth_dataset
 
 NAME = "accuracy"
@@ -133,6 +133,7 @@ def check_target(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    started = cpu_times()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--iters", type=int, default=None, help="default: the config's 800")
     ap.add_argument("--train-docs", type=int, default=40, help="training documents")
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         "plot": _plot(log),
         "targets": [check_target(row)],
     }
-    save_results(NAME, rows, extra)
+    save_results(NAME, rows, extra, started=started)
 
 
 if __name__ == "__main__":

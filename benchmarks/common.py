@@ -18,8 +18,30 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 
 
-def machine_info() -> dict[str, Any]:
-    """CPU, cores, Python/torch/torchvision versions and the device used."""
+def cpu_times() -> list[int] | None:
+    """This machine's cumulative CPU times (``/proc/stat``: user, nice, system, idle, iowait,
+    irq, softirq, steal, in clock ticks), or None where there is no ``/proc/stat``."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    return [int(v) for v in first[1:9]] if first and first[0] == "cpu" else None
+
+
+def steal_pct(since: list[int] | None) -> float | None:
+    """Share of CPU time the hypervisor gave other guests since ``since`` (a
+    :func:`cpu_times`), in %: a shared VM's steal slows every number down, unevenly."""
+    now = cpu_times()
+    if since is None or now is None or len(now) < 8:
+        return None
+    delta = [b - a for a, b in zip(since, now, strict=True)]
+    total = sum(delta)
+    return round(100 * delta[7] / total, 1) if total > 0 else None
+
+
+def machine_info(started: list[int] | None = None) -> dict[str, Any]:
+    """CPU, cores, Python/torch/torchvision versions, the device used and, given the
+    :func:`cpu_times` at the run's start, the CPU steal during the run."""
     import torch
     import torchvision
 
@@ -43,6 +65,8 @@ def machine_info() -> dict[str, Any]:
         # other work on the machine slows every number down; say how busy it was
         "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
+    if started is not None:
+        info["cpu_steal_pct"] = steal_pct(started)
     return info
 
 
@@ -100,15 +124,19 @@ def save_results(
     rows: list[dict[str, Any]],
     extra: dict[str, Any] | None = None,
     out_dir: Path | None = None,
+    started: list[int] | None = None,
 ) -> Path:
     """Write ``<out_dir>/<name>.json`` and ``.md`` and print the table; returns the JSON path.
+
+    ``started``: :func:`cpu_times` when the run began (the machine block then says how much
+    CPU time was stolen meanwhile).
 
     ``out_dir`` defaults to ``benchmarks/results``. Values of ``extra`` that are lists of
     row dicts (e.g. ``"render": [...]``) become tables of their own in the Markdown file.
     """
     out = RESULTS if out_dir is None else Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    info = machine_info()
+    info = machine_info(started)
     payload = {"benchmark": name, "machine": info, "rows": rows, **(extra or {})}
     json_path = out / f"{name}.json"
     json_path.write_text(json.dumps(payload, indent=2) + "\n")

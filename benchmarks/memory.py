@@ -23,6 +23,7 @@ from typing import Any
 
 from benchmarks.common import (
     command_line,
+    cpu_times,
     current_rss_mb,
     emit,
     ints,
@@ -104,6 +105,7 @@ def _plot(trace: list[float], rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    started = cpu_times()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--pages", type=int, default=300)
     ap.add_argument("--checkpoints", type=ints, default=[50, 100, 200, 300])
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         "targets": [check_target(rows)],
         "plot": _plot(result["trace"], rows),
     }
-    save_results(NAME, rows, extra)
+    save_results(NAME, rows, extra, started=started)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from typing import Any, cast
 
 from benchmarks.common import (
     command_line,
+    cpu_times,
     devices,
     emit,
     ints,
@@ -332,6 +333,7 @@ def _plot(rows: list[dict[str, Any]], render_rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    started = cpu_times()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--pages", type=int, default=50, help="pages of the synthetic PDF")
     ap.add_argument("--dpis", type=ints, default=[150, 200, 300], help="comma-separated")
@@ -382,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
         "targets": targets,
         "plot": _plot(rows, render_rows),
     }
-    save_results(NAME, rows, extra)
+    save_results(NAME, rows, extra, started=started)
 
 
 if __name__ == "__main__":

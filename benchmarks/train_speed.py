@@ -26,7 +26,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import command_line, devices, emit, peak_rss_mb, run_worker, save_results
+from benchmarks.common import (
+    command_line,
+    cpu_times,
+    devices,
+    emit,
+    peak_rss_mb,
+    run_worker,
+    save_results,
+)
 from benchmarks.inputs import QUICK_CONFIG, R50_CONFIG, synth_dataset
 
 NAME = "train_speed"
@@ -117,6 +125,7 @@ def _worker(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    started = cpu_times()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--configs", default="quick_cpu,r50", help="comma-separated: quick_cpu,r50")
     ap.add_argument("--device", default="auto", help="auto (cpu, and cuda if any) or a list")
@@ -160,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         "r50": "detectron2 R50-FPN Mask R-CNN (zoo config), random init, NORM BN (see "
         "CONFIG_OVERRIDES), FREEZE_AT 2",
     }
-    save_results(NAME, rows, extra)
+    save_results(NAME, rows, extra, started=started)
 
 
 if __name__ == "__main__":

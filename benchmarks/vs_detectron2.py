@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import command_line, save_results, target
+from benchmarks.common import command_line, cpu_times, save_results, target
 from benchmarks.inputs import (
     MODELS,
     PARITY_DIR,
@@ -303,6 +303,7 @@ def _contenders(precisions: str, workers: str) -> tuple[tuple[str, int | None], 
 
 
 def main(argv: list[str] | None = None) -> None:
+    started = cpu_times()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", choices=MODELS, default="r50")
     ap.add_argument("--pages", type=int, default=10)
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
             "status": SKIPPED,
             "targets": [target(goal, None, SKIPPED)],
         }
-        save_results(result_name, [], extra)
+        save_results(result_name, [], extra, started=started)
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -346,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         "agreement": agree,
         "targets": [check_target(rows[0], row, a) for row, a in zip(rows[1:], agree, strict=True)],
     }
-    save_results(result_name, rows, extra)
+    save_results(result_name, rows, extra, started=started)
 
 
 if __name__ == "__main__":

@@ -193,3 +193,15 @@ def test_save_results_writes_json_and_markdown(tmp_path: Path) -> None:
     text = (tmp_path / "demo.md").read_text()
     assert "| 200 | 1.235 |" in text and "### renderers" in text and "| pymupdf | 9.000 |" in text
     assert common.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_results_say_how_much_cpu_time_was_stolen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # user, nice, system, idle, iowait, irq, softirq, steal (clock ticks since boot)
+    start = [100, 0, 20, 500, 0, 0, 0, 30]
+    monkeypatch.setattr(common, "cpu_times", lambda: [160, 0, 30, 520, 0, 0, 0, 40])
+    assert common.steal_pct(start) == 10.0  # 10 of 100 ticks
+    path = common.save_results("demo", [], out_dir=tmp_path, started=start)
+    assert json.loads(path.read_text())["machine"]["cpu_steal_pct"] == 10.0
+    assert common.steal_pct(None) is None
