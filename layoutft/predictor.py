@@ -36,7 +36,9 @@ class Detections:
         scores: float32 [N], best first.
         classes: int64 [N] model class indices (0-based).
         labels: N class names.
-        masks: bool [N, H, W] instance masks, or None for a model without a mask head.
+        masks: bool [N, H, W] instance masks, or None for a model without a mask head
+            (on the CPU they start as calloc'd memory and only each box's window is
+            written, so the OS commits little more than the rows the boxes span).
         image_size: (H, W) of the input image.
     """
 
