@@ -4,6 +4,9 @@ Pages: tests/fixtures/train/ (340x440 px, 5 PubLayNet classes, made by `layoutft
 at 40 dpi). Runs use quick_cpu at a 160 px short edge with fewer RoIs (~1 s/iteration).
 Golden losses are computed with one thread (summation order changes proposals after a few
 steps); regenerate them with ``LAYOUTFT_REGEN_GOLDEN=1 pytest tests/test_train_run.py``.
+They were recorded on an Intel Xeon; an AMD EPYC (Zen 4) gives the same losses to 1.4e-6
+(relative) for the first two iterations and to 1.1e-3 for the third, after two SGD steps
+have amplified the CPUs' different convolution rounding: hence the per-iteration tolerances.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from layoutft.engine.trainer import Trainer
 
 DATA = Path(__file__).parent / "fixtures" / "train"
 GOLDEN = DATA / "golden_losses.json"
+CROSS_CPU_REL = (1e-5, 1e-5, 3e-3)  # see the module docstring
 
 # small and deterministic: no augmentation, fixed size, no workers
 TINY = [
@@ -85,8 +89,9 @@ def test_golden_losses_first_three_iterations(tmp_path: Path, one_thread: None) 
     if os.environ.get("LAYOUTFT_REGEN_GOLDEN") == "1":
         GOLDEN.write_text(json.dumps(got, indent=1) + "\n")
     expected = json.loads(GOLDEN.read_text())
-    for g, e in zip(got, expected, strict=True):
-        assert g == pytest.approx(e, rel=1e-5, abs=1e-6)
+    # relative tolerance per iteration: ~3x the largest difference measured across CPUs
+    for g, e, rel in zip(got, expected, CROSS_CPU_REL, strict=True):
+        assert g == pytest.approx(e, rel=rel, abs=1e-6)
 
 
 def test_resume_after_interruption_is_bit_exact(
