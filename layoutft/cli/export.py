@@ -1,4 +1,4 @@
-"""`layoutft export`: a checkpoint as detectron2 weights, TorchScript or ONNX."""
+"""`layoutft export`: a checkpoint as layoutft or detectron2 weights, TorchScript or ONNX."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from layoutft.errors import LayoutftError
 if TYPE_CHECKING:
     from layoutft.predictor import LayoutModel
 
-FORMATS = ("detectron2", "torchscript", "onnx")
+FORMATS = ("layoutft", "detectron2", "torchscript", "onnx")
 
 
 @command("export")
@@ -24,14 +24,18 @@ def export_cmd(
         metavar="CKPT [KEY VALUE ...]",
         help="Weights file or registry name, then optional config overrides.",
     ),
-    format: str = typer.Option(..., "--format", "-f", help="detectron2, torchscript or onnx."),
+    format: str = typer.Option(
+        ..., "--format", "-f", help="layoutft, detectron2, torchscript or onnx."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="File to write."),
     config: Path | None = typer.Option(
         None, help="detectron2 YAML of the weights (not needed for layoutft checkpoints)."
     ),
 ) -> None:
-    """Export a model: detectron2 .pth (labels kept), or a TorchScript/ONNX graph that takes one
-    resized image [3, H, W] float32 of any size and returns boxes, scores, classes, mask_probs."""
+    """Export a model: a layoutft checkpoint without training state (weights, config, labels:
+    what to ship from a run's model_final.pth), a detectron2 .pth (labels kept), or a
+    TorchScript/ONNX graph that takes one resized image [3, H, W] float32 of any size and
+    returns boxes, scores, classes, mask_probs."""
     if format not in FORMATS:
         raise LayoutftError(f"unknown --format {format!r}; choose one of {', '.join(FORMATS)}")
     inputs, overrides = split_overrides(args)
@@ -42,7 +46,9 @@ def export_cmd(
 
         require("onnx")  # before the slow model load
     model = _load(inputs[0], config, overrides)
-    if format == "detectron2":
+    if format == "layoutft":
+        model.save(output, format="layoutft")
+    elif format == "detectron2":
         from layoutft.checkpoint import export_detectron2
 
         export_detectron2(output, model.model, labels=model.labels)

@@ -5,7 +5,11 @@ written by :func:`layoutft.checkpoint.save_checkpoint`, atomically) whose extra 
 hold the training state: ``optimizer``, ``scheduler``, ``scaler``, ``iteration`` (the
 last finished, 0-based) and ``rng`` (torch, CUDA, numpy and Python generator states of
 every rank). ``last_checkpoint`` (a text file with the file name) points at the newest.
-The data order needs no state: it is a function of the seed and the iteration.
+``model_final.pth`` keeps the training state too (as detectron2's does), so a finished run
+can be extended with ``--resume`` and a larger ``SOLVER.MAX_ITER``; ``model_best.pth``
+holds weights only. The data order needs no state: it is a function of the seed and the
+iteration. Ship a run's weights without the training state with
+``layoutft export CKPT --format layoutft``.
 """
 
 from __future__ import annotations
@@ -109,11 +113,6 @@ class Checkpointer:
                 write_text_atomic(self.out_dir / LAST, path.name)
         return path
 
-    def mark_last(self, name: str) -> None:
-        """Point ``last_checkpoint`` at ``<name>.pth`` (rank 0 writes)."""
-        if comm.is_main_process():
-            write_text_atomic(self.out_dir / LAST, f"{name}.pth")
-
     def last(self) -> Path | None:
         """The checkpoint ``last_checkpoint`` names, or None when there is none."""
         marker = self.out_dir / LAST
@@ -129,8 +128,11 @@ class Checkpointer:
     def resume(self, max_iter: int) -> int:
         """Restore the newest checkpoint; return the iteration to start at (0 if none).
 
-        A finished run (``model_final.pth``, no optimizer state) resumes at ``max_iter``:
-        nothing left to do.
+        A finished run whose ``model_final.pth`` was reached at ``max_iter`` or later has
+        nothing left to do (returns its iteration count). Given a larger ``max_iter`` it
+        continues from the final checkpoint's training state exactly as an uninterrupted
+        run to ``max_iter`` would (with a step LR schedule; the schedule follows the
+        current config).
         """
         from layoutft.checkpoint import load_weights
 
@@ -140,11 +142,16 @@ class Checkpointer:
         loaded = load_weights(path)
         extra = loaded.extra
         start = int(extra.get("iteration", -1)) + 1
-        unwrap(self.model).load_state_dict(loaded.state_dict)
+        if start >= max_iter:  # finished: nothing left to do
+            unwrap(self.model).load_state_dict(loaded.state_dict)
+            return start
         if "optimizer" not in extra:
-            if start >= max_iter:
-                return start
-            raise CheckpointError(f"{path} holds no training state (optimizer, scheduler, rng)")
+            raise CheckpointError(
+                f"{path} holds no training state (optimizer, scheduler, rng) to resume from; "
+                f"to train it further start a new run from its weights: --weights {path} "
+                "--output NEW_FOLDER (without --resume)"
+            )
+        unwrap(self.model).load_state_dict(loaded.state_dict)
         self.optimizer.load_state_dict(extra["optimizer"])
         self.scheduler.load_state_dict(extra["scheduler"])
         if self.scaler is not None and "scaler" in extra:

@@ -25,7 +25,10 @@ class LRSchedulerHook(HookBase):
 
 
 class CheckpointHook(HookBase):
-    """``model_{iter:07d}.pth`` every ``period`` iterations; ``model_final.pth`` at the end."""
+    """``model_{iter:07d}.pth`` every ``period`` iterations; ``model_final.pth`` at the end.
+
+    Both keep the training state, so a finished run can be extended with ``--resume``.
+    """
 
     def __init__(self, checkpointer: Checkpointer, period: int) -> None:
         self.checkpointer, self.period = checkpointer, period
@@ -37,8 +40,7 @@ class CheckpointHook(HookBase):
 
     def after_train(self, trainer: Trainer) -> None:
         if trainer.completed and trainer.start_iter < trainer.max_iter:
-            self.checkpointer.save("model_final", trainer.max_iter - 1, training_state=False)
-            self.checkpointer.mark_last("model_final")
+            self.checkpointer.save("model_final", trainer.max_iter - 1)
 
 
 class EvalHook(HookBase):

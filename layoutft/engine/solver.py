@@ -109,6 +109,19 @@ def build_optimizer(cfg: Any, model: torch.nn.Module) -> torch.optim.Optimizer:
     raise ConfigError(f"LAYOUTFT.SOLVER.OPTIMIZER {name!r} is not supported; use SGD or AdamW")
 
 
+# WarmupLR attributes that come from the config, not from training progress
+_SCHEDULE_SETTINGS = (
+    "max_iter",
+    "kind",
+    "steps",
+    "gamma",
+    "end_factor",
+    "warmup_iters",
+    "warmup_factor",
+    "warmup_method",
+)
+
+
 class WarmupLR(torch.optim.lr_scheduler.LRScheduler):
     """LR multiplier schedule with warmup; call ``step()`` once after each iteration.
 
@@ -150,6 +163,18 @@ class WarmupLR(torch.optim.lr_scheduler.LRScheduler):
         if self.warmup_method == "constant":
             return start
         return start + (self._base(length) - start) * where / length
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the progress (iteration count) of a saved schedule, keeping this one's
+        settings: a run resumed with a larger ``SOLVER.MAX_ITER`` follows the new schedule,
+        and the optimizer's LRs are set to what this schedule gives at the restored iteration
+        (the same numbers an uninterrupted run has there)."""
+        settings = {name: getattr(self, name) for name in _SCHEDULE_SETTINGS}
+        super().load_state_dict(state_dict)
+        self.__dict__.update(settings)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         m = self.multiplier(self.last_epoch)
