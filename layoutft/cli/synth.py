@@ -17,13 +17,29 @@ def synth(
     pages: int = typer.Option(2, "--pages", help="Pages per document."),
     dpi: int = typer.Option(200, "--dpi", help="Resolution of the page images."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same data."),
+    engine: str = typer.Option(
+        "pymupdf",
+        "--engine",
+        help="pymupdf: pages drawn block by block (fast, no dependencies); latex: articles "
+        "typeset by pdflatex with matplotlib figures (looks like real papers; --pages is "
+        "ignored: an article has as many pages as TeX gives it).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Generate born-digital PDFs with known layout, their page images and COCO annotations."""
     from layoutft.data.coco import load_coco
-    from layoutft.data.synth import generate_dataset
+    from layoutft.errors import DatasetError
 
-    path = generate_dataset(out, docs, pages, dpi=dpi, seed=seed, quiet=quiet)
+    if engine == "latex":
+        from layoutft.data.synth.latex import generate_latex_dataset
+
+        path = generate_latex_dataset(out, docs, dpi=dpi, seed=seed, quiet=quiet)
+    elif engine == "pymupdf":
+        from layoutft.data.synth import generate_dataset
+
+        path = generate_dataset(out, docs, pages, dpi=dpi, seed=seed, quiet=quiet)
+    else:
+        raise DatasetError(f"synth: --engine must be pymupdf or latex (got {engine!r})")
     coco = load_coco(path)
     typer.echo(f"wrote {len(coco['images'])} pages, {len(coco['annotations'])} regions: {path}")
 

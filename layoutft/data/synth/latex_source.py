@@ -1,0 +1,287 @@
+"""Random journal-style articles as LaTeX source, with every annotated element colour-coded.
+
+Each annotated element (a paragraph, a heading, a whole list, a table, a caption, ...) is
+typeset in its own near-black colour ``RGB = (5 * class, id // 32, id % 32)`` (all channels
+<= 31 of 255: indistinguishable from black on the rendered page). The PDF's text layer keeps
+the colour of every glyph and rule, so :mod:`layoutft.data.synth.latex` reads the element
+of each glyph back from the PDF (DocBank's colour trick), after TeX has done the real
+typesetting: justification, hyphenation, floats, column and page breaks.
+Unannotated ink (running headers, page numbers, equations, footnotes) is plain black.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+#: Annotated element kinds, in colour-code order (class code = index + 1).
+KINDS = ("paragraph", "heading", "list", "table", "caption", "doc_title", "author", "abstract")
+MAX_ELEMENTS = 32 * 32 - 1
+
+_VOCAB = (  # noqa: SIM905 (a word list reads better as prose)
+    "the of and to in is that for with as on by are this be from at an which were was or it "
+    "results analysis model data method study between these using patients cells two effect "
+    "time high all based than more system also different group each after used both however "
+    "show found significant shown increase level response we our values function approach "
+    "proposed performance observed compared samples table figure control treatment protein "
+    "expression structure process present number first their such order during within large "
+    "small temperature energy surface water species growth network measured parameters lower "
+    "higher analysis previous reported total mean standard conditions factors associated "
+    "potential specific important effects obtained various general total under rate changes "
+    "distribution population clinical independent relative individual activity average "
+    "experimental theory equation optimal region frequency density information difference "
+    "method described respectively similar quality production development significantly "
+    "application evaluation mechanism interaction concentration"
+).split()
+_TITLE_WORDS = (  # noqa: SIM905
+    "Introduction Background Methods Materials Results Discussion Conclusions Analysis "
+    "Experimental Setup Study Design Statistical Related Work Data Collection Model Evaluation "
+    "Limitations Participants Procedure Measurements Simulation Framework Overview Findings"
+).split()
+_FONTS = (
+    r"\usepackage{mathptmx}",
+    r"\usepackage{mathpazo}",
+    r"\usepackage{charter}",
+    r"\usepackage[scaled]{helvet}\renewcommand{\familydefault}{\sfdefault}",
+    r"\usepackage{lmodern}",
+    r"\usepackage{bookman}",
+    r"\usepackage{newcent}",
+    "",
+)
+
+
+@dataclass
+class Article:
+    """LaTeX source of one article and the figures it includes (PNG name -> aspect)."""
+
+    source: str
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+def colour(kind: str, element: int) -> str:
+    """``\\color[RGB]{...}`` of element number ``element`` (1..MAX_ELEMENTS) of ``kind``."""
+    code = KINDS.index(kind) + 1
+    return rf"\color[RGB]{{{5 * code},{element // 32},{element % 32}}}"
+
+
+def decode(rgb: tuple[int, int, int]) -> tuple[str, int] | None:
+    """Inverse of :func:`colour`: ``(kind, element)``, or None for other colours."""
+    r, g, b = rgb
+    if r % 5 or not 0 < r // 5 <= len(KINDS) or g > 31 or b > 31 or (g == 0 and b == 0):
+        return None
+    return KINDS[r // 5 - 1], g * 32 + b
+
+
+class _Writer:
+    """Builds one article; ``self.n`` numbers the annotated elements."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.n = 0
+        self.figures: dict[str, float] = {}
+        self.tables = 0
+
+    def tag(self, kind: str) -> str:
+        self.n += 1
+        return colour(kind, min(self.n, MAX_ELEMENTS))
+
+    def words(self, lo: int, hi: int) -> str:
+        return " ".join(self.rng.choice(_VOCAB) for _ in range(self.rng.randint(lo, hi)))
+
+    def sentence(self) -> str:
+        text = self.words(6, 24)
+        rng = self.rng
+        if rng.random() < 0.25:
+            text += f" [{rng.randint(1, 60)}]"
+        if rng.random() < 0.2:
+            text += f" ({rng.choice(_VOCAB)}, $p<0.{rng.randint(1, 9)}$)"
+        if rng.random() < 0.15:
+            unit = rng.choice(["mm", "ms", r"\%"])
+            text += f" {rng.randint(2, 999)}.{rng.randint(0, 99)} {unit}"
+        return text[0].upper() + text[1:] + "."
+
+    def paragraph(self, kind: str = "paragraph", lo: int = 2, hi: int = 9) -> str:
+        body = " ".join(self.sentence() for _ in range(self.rng.randint(lo, hi)))
+        return f"{{{self.tag(kind)}{body}\\par}}\n"
+
+    def heading(self, number: str, level: int) -> str:
+        rng = self.rng
+        words = " ".join(rng.sample(_TITLE_WORDS, rng.randint(1, 3 if level else 2)))
+        text = f"{number} {words}" if number else words
+        if rng.random() < 0.2:
+            text = text.upper()
+        cmd = ["section", "subsection", "subsubsection"][level]
+        return f"\\{cmd}*{{{self.tag('heading')}{text}}}\n"
+
+    def itemize(self) -> str:
+        rng = self.rng
+        env = rng.choice(["itemize", "enumerate"])
+        items = "".join(
+            f"\\item {' '.join(self.sentence() for _ in range(rng.randint(1, 3)))}\n"
+            for _ in range(rng.randint(2, 7))
+        )
+        return f"{{{self.tag('list')}\\begin{{{env}}}\n{items}\\end{{{env}}}\\par}}\n"
+
+    def equation(self) -> str:
+        rng = self.rng
+        terms = " + ".join(
+            rng.choice([r"\alpha_{%d} x^{%d}", r"\frac{\partial u}{\partial t_{%d}} y_{%d}",
+                        r"\sum_{i=%d}^{N} w_i z_{%d}", r"\int_0^{%d} f(s_{%d})\,ds"])
+            % (rng.randint(0, 9), rng.randint(1, 5))
+            for _ in range(rng.randint(2, 4))
+        )  # fmt: skip
+        return f"\\begin{{equation}}\n{terms} = {rng.randint(0, 99)}\n\\end{{equation}}\n"
+
+    def caption(self, label: str) -> str:
+        rng = self.rng
+        lead = f"\\textbf{{{label}.}}" if rng.random() < 0.6 else f"{label}:"
+        body = " ".join(self.sentence() for _ in range(rng.randint(1, 3)))
+        size = rng.choice([r"\small", r"\footnotesize", ""])
+        return f"{{{self.tag('caption')}{size} {lead} {body}\\par}}"
+
+    def figure(self, wide: bool) -> str:
+        rng = self.rng
+        name = f"fig{len(self.figures) + 1}.png"
+        self.figures[name] = rng.uniform(0.35, 0.9)
+        width = rng.choice(["0.95", "0.8", "0.65"]) if not wide else rng.choice(["0.9", "0.7"])
+        env = "figure*" if wide else "figure"
+        return (
+            f"\\begin{{{env}}}[{rng.choice(['t', 'b', 'tb', 'htb'])}]\\centering\n"
+            f"\\includegraphics[width={width}\\linewidth]{{{name}}}\\par\\vspace{{4pt}}\n"
+            f"{self.caption(f'Figure {len(self.figures)}')}\n\\end{{{env}}}\n"
+        )
+
+    def table(self, wide: bool) -> str:
+        rng = self.rng
+        self.tables += 1
+        cols = rng.randint(3, 8 if wide else 5)
+        rows = rng.randint(3, 14)
+        tag = self.tag("table")
+        rgb = tag[len(r"\color[RGB]{") : -1]
+        ruled = rng.random() < 0.8
+        booktabs = ruled and rng.random() < 0.6
+        top, mid, bottom = (
+            (r"\toprule", r"\midrule", r"\bottomrule") if booktabs else (r"\hline",) * 3
+        )
+        grid = ruled and not booktabs and rng.random() < 0.4
+        spec = ("|" if grid else "").join(["l"] + ["c"] * (cols - 1))
+        if grid:
+            spec = f"|{spec}|"
+        header = " & ".join(rng.choice(_TITLE_WORDS) for _ in range(cols)) + r" \\"
+        lines = []
+        for _ in range(rows):
+            cells = [self.words(1, 3)] + [
+                rng.choice([f"{rng.uniform(0, 100):.{rng.randint(0, 3)}f}", self.words(1, 2),
+                            f"{rng.randint(1, 999)} ({rng.randint(1, 99)})"])
+                for _ in range(cols - 1)
+            ]  # fmt: skip
+            lines.append(" & ".join(cells) + r" \\" + (r" \hline" if grid else ""))
+        body = "\n".join(lines)
+        size = rng.choice([r"\small", r"\footnotesize", r"\scriptsize"])
+        rules = (top, mid, bottom) if ruled else ("", "", "")
+        env = "table*" if wide else "table"
+        notes = ""
+        if rng.random() < 0.3:
+            tag = self.tag("caption")
+            notes = f"\\par\\vspace{{2pt}}{{{tag}\\footnotesize {self.sentence()}\\par}}"
+        return (
+            f"\\begin{{{env}}}[{rng.choice(['t', 'b', 'htb'])}]\\centering\n"
+            f"{self.caption(f'Table {self.tables}')}\\par\\vspace{{4pt}}\n"
+            f"{{\\arrayrulecolor[RGB]{{{rgb}}}{tag}{size}"
+            f"\\resizebox{{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}}{{!}}{{"
+            f"\\begin{{tabular}}{{{spec}}}\n{rules[0]}\n{header}\n{rules[1]}\n{body}\n"
+            f"{rules[2]}\n\\end{{tabular}}}}}}{notes}\n\\end{{{env}}}\n"
+        )
+
+
+def _preamble(rng: random.Random, two_columns: bool) -> str:
+    size = rng.choice(["9pt", "10pt", "10pt", "11pt", "12pt"])
+    cls = "extarticle" if size == "9pt" else "article"
+    paper = rng.choice(["letterpaper", "a4paper"])
+    margin = rng.uniform(0.5, 1.1)
+    spread = rng.choice([1.0, 1.0, 1.05, 1.1, 1.2, 1.3])
+    indent = rng.choice(["0pt", "1em", "1.5em", "2em", "1em"])
+    parskip = rng.choice(["0pt", "0pt", "0pt", "4pt", "6pt"])
+    sep = rng.choice(["1.5em", "2em", "2.5em"])
+    return (
+        f"\\documentclass[{size},{paper}{',twocolumn' if two_columns else ''}]{{{cls}}}\n"
+        f"\\usepackage[margin={margin:.2f}in,columnsep={sep}]{{geometry}}\n"
+        f"{rng.choice(_FONTS)}\n"
+        "\\usepackage[T1]{fontenc}\n\\usepackage{graphicx,xcolor,colortbl,booktabs,fancyhdr}\n"
+        "\\usepackage{amsmath}\n\\usepackage[hang]{footmisc}\n"
+        f"\\linespread{{{spread}}}\\setlength{{\\parindent}}{{{indent}}}"
+        f"\\setlength{{\\parskip}}{{{parskip}}}\n"
+        "\\pagestyle{fancy}\\fancyhf{}\\renewcommand{\\headrulewidth}{"
+        f"{rng.choice(['0pt', '0.4pt'])}}}\n"
+        f"\\fancyhead[L]{{\\small {rng.choice(['Journal of', 'Proceedings of', 'Annals of'])} "
+        f"{rng.choice(_TITLE_WORDS)} {rng.randint(1990, 2024)}}}\n"
+        f"\\fancy{rng.choice(['head[R]', 'foot[C]'])}{{\\small\\thepage}}\n"
+        "\\setlength{\\emergencystretch}{2em}\\sloppy\n"
+    )
+
+
+def _front_matter(w: _Writer, two_columns: bool) -> str:
+    rng = w.rng
+    title_words = " ".join(rng.choice(_VOCAB + _TITLE_WORDS) for _ in range(rng.randint(5, 16)))
+    size = rng.choice([r"\LARGE", r"\Large", r"\huge", r"\large"])
+    align = rng.choice([r"\centering", r"\raggedright"])
+    authors = ", ".join(
+        f"{rng.choice('ABCDEFGHJKLMNPRSTW')}. "
+        f"{rng.choice(_TITLE_WORDS)}{rng.choice(['', 'son', 'er'])}"
+        for _ in range(rng.randint(1, 6))
+    )
+    affiliation = (
+        f"Department of {rng.choice(_TITLE_WORDS)}, University of {rng.choice(_TITLE_WORDS)}"
+    )
+    abstract_lead = rng.choice([r"\textbf{Abstract}\quad ", r"\textbf{Abstract:} ", ""])
+    abstract = " ".join(w.sentence() for _ in range(rng.randint(4, 9)))
+    bold = "\\bfseries " if rng.random() < 0.7 else ""
+    small = rng.choice(["\\small", ""])
+    block = (
+        f"{{{align}{{{w.tag('doc_title')}{size}"
+        f" {bold}{title_words[0].upper()}{title_words[1:]}\\par}}"
+        f"\\vspace{{10pt}}{{{w.tag('author')}\\normalsize {authors}\\par}}\\vspace{{4pt}}"
+        f"{{{w.tag('author')}\\small\\itshape {affiliation}\\par}}}}\\vspace{{12pt}}\n"
+        f"{{{w.tag('abstract')}{small}\\noindent {abstract_lead}{abstract}\\par}}"
+        "\\vspace{10pt}\n"
+    )
+    if rng.random() < 0.4:
+        keywords = ", ".join(rng.choice(_VOCAB) for _ in range(rng.randint(3, 6)))
+        tag = w.tag("paragraph")
+        block += f"{{{tag}\\small\\noindent\\textit{{Keywords:}} {keywords}\\par}}\\vspace{{8pt}}\n"
+    if two_columns and rng.random() < 0.7:
+        return f"\\twocolumn[{{{block}}}]\n"
+    return block
+
+
+def write_article(rng: random.Random) -> Article:
+    """A random article: front matter, 3-9 sections of paragraphs, lists, figures, tables."""
+    two_columns = rng.random() < 0.6
+    w = _Writer(rng)
+    body = [_front_matter(w, two_columns)]
+    numbered = rng.random() < 0.7
+    for s in range(rng.randint(3, 9)):
+        body.append(w.heading(f"{s + 1}." if numbered else "", 0))
+        for _ in range(rng.randint(1, 5)):
+            roll = rng.random()
+            wide = two_columns and rng.random() < 0.3
+            if roll < 0.55:
+                body.append(w.paragraph())
+            elif roll < 0.65:
+                body.append(w.itemize())
+            elif roll < 0.77 and len(w.figures) < 6:
+                body.append(w.figure(wide))
+            elif roll < 0.87:
+                body.append(w.table(wide))
+            elif roll < 0.92:
+                body.append(w.equation())
+            else:
+                sub = f"{s + 1}.{rng.randint(1, 4)}" if numbered else ""
+                body.append(w.heading(sub, 1))
+                body.append(w.paragraph())
+        if w.n > MAX_ELEMENTS - 40:
+            break
+    source = (
+        _preamble(rng, two_columns) + "\\begin{document}\n" + "".join(body) + "\\end{document}\n"
+    )
+    return Article(source=source, figures=w.figures)

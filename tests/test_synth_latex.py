@@ -1,0 +1,100 @@
+"""LaTeX-typeset synthetic articles: colour codes, regions read back from the PDF, datasets.
+
+The region reader is tested on pages drawn with PyMuPDF in the colours LaTeX would use (no
+TeX needed); the end-to-end test compiles articles with pdflatex and is skipped without it.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from layoutft.data.synth.latex import page_regions
+from layoutft.data.synth.latex_source import KINDS, MAX_ELEMENTS, colour, decode, write_article
+
+
+def _rgb_of(command: str) -> tuple[int, int, int]:
+    r, g, b = command[len(r"\color[RGB]{") : -1].split(",")
+    return int(r), int(g), int(b)
+
+
+def test_colour_codes_round_trip_and_stay_near_black() -> None:
+    for kind in KINDS:
+        for element in (1, 31, 32, 500, MAX_ELEMENTS):
+            rgb = _rgb_of(colour(kind, element))
+            assert max(rgb) <= 5 * len(KINDS) and decode(rgb) == (kind, element)
+    assert decode((0, 0, 0)) is None  # plain black: not annotated
+    assert decode((255, 0, 0)) is None and decode((7, 1, 1)) is None
+
+
+def _text(page: pymupdf.Page, x: float, y: float, text: str, kind: str, n: int) -> None:
+    r, g, b = _rgb_of(colour(kind, n))
+    page.insert_text((x, y), text, fontsize=10, color=(r / 255, g / 255, b / 255))
+
+
+def test_regions_follow_columns_tables_and_images() -> None:
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    # one paragraph (element 1) continued from the left column into the right one
+    for k in range(4):
+        _text(page, 50, 100 + 12 * k, "left column words words words", "paragraph", 1)
+    for k in range(3):
+        _text(page, 330, 100 + 12 * k, "right column words words", "paragraph", 1)
+    # element 2, a heading, just under the left column's lines
+    _text(page, 50, 180, "2. Methods", "heading", 2)
+    # unannotated black text (a running header)
+    page.insert_text((50, 40), "Journal of Things 2020", fontsize=9)
+    # a table: two cells far apart plus a rule in the table's colour spanning both
+    _text(page, 60, 300, "cell", "table", 3)
+    _text(page, 260, 300, "9.5", "table", 3)
+    r, g, b = _rgb_of(colour("table", 3))
+    page.draw_line((55, 285), (290, 285), color=(r / 255, g / 255, b / 255), width=0.5)
+    # a figure: an embedded image
+    pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 20, 10), False)
+    pix.clear_with(200)
+    page.insert_image(pymupdf.Rect(320, 400, 520, 500), pixmap=pix)
+
+    regions = page_regions(page)
+    by_label: dict[str, list[tuple[float, float, float, float]]] = {}
+    for label, box in regions:
+        by_label.setdefault(label, []).append(box)
+    assert sorted(by_label) == ["figure", "table", "text", "title"]
+    text = sorted(by_label["text"])
+    assert len(text) == 2  # one region per column piece, none across the gutter
+    assert text[0][2] < 330 and text[1][0] >= 329
+    assert text[0][1] == pytest.approx(100 - 10, abs=3) and text[0][3] == pytest.approx(138, abs=4)
+    (table,) = by_label["table"]
+    assert table[0] == pytest.approx(55, abs=1) and table[2] == pytest.approx(290, abs=1)
+    assert table[1] == pytest.approx(285, abs=1)  # the rule is part of the table
+    (figure,) = by_label["figure"]
+    assert figure == pytest.approx((320, 400, 520, 500), abs=0.5)
+    assert all(box[1] > 60 for _, box in regions)  # the black running header is not a region
+
+
+def test_articles_are_deterministic_and_escape_tex() -> None:
+    a, b = write_article(random.Random(3)), write_article(random.Random(3))
+    assert a.source == b.source and a.figures == b.figures
+    assert " %" not in a.source.replace(r"\%", "")  # a bare % would comment out the rest
+    assert a.source.count(r"\begin{document}") == 1
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_dataset_end_to_end(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from layoutft.data.coco import load_coco
+    from layoutft.data.synth.latex import generate_latex_dataset
+
+    coco = load_coco(generate_latex_dataset(tmp_path / "d", 2, dpi=50, seed=4, quiet=True))
+    assert [c["name"] for c in coco["categories"]] == ["text", "title", "list", "table", "figure"]
+    assert len(coco["images"]) >= 2 and all(im["pdf"].startswith("pdfs/") for im in coco["images"])
+    labels = {c["id"]: c["name"] for c in coco["categories"]}
+    found = {labels[a["category_id"]] for a in coco["annotations"]}
+    assert {"text", "title"} <= found
+    for ann in coco["annotations"]:
+        image = coco["images"][ann["image_id"] - 1]
+        x, y, w, h = ann["bbox"]
+        assert w > 0 and h > 0 and x + w <= image["width"] + 0.5 and y + h <= image["height"] + 0.5
