@@ -4,8 +4,14 @@ The manifest (``pretrained/manifest.yaml``, shipped as ``layoutft.pretrained_dat
 names every checkpoint with its URL, config, label map and card. Files are cached
 under ``$LAYOUTFT_HOME/weights`` (default ``~/.cache/layoutft/weights``). A
 download goes to ``<file>.part`` (resumed with an HTTP Range request or a seek for
-``file://`` URLs), is checked against the manifest's size and sha256, then renamed
-atomically. ``LAYOUTFT_OFFLINE=1`` forbids network access.
+``file://`` URLs; a server that ignores Range sends the whole file again), must declare
+and deliver its full length, must look like a checkpoint (zip or legacy torch file,
+pickle; an HTML error page is refused), is checked against the manifest's size and
+sha256, then renamed atomically. Its size and sha256 are recorded beside it
+(``<file>.verified.json``; trust on first use where the manifest has no checksum) and
+checked on every use; ``layoutft weights verify`` re-hashes, ``layoutft weights download
+NAME --force`` replaces a bad file. ``LAYOUTFT_DOWNLOAD_TIMEOUT`` (seconds, default 60)
+bounds each wait for the server. ``LAYOUTFT_OFFLINE=1`` forbids network access.
 
 No torch import here: ``layoutft weights list`` stays instant.
 """
@@ -13,7 +19,9 @@ No torch import here: ``layoutft weights list`` stays instant.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import socket
 import sys
 import urllib.error
 import urllib.parse
@@ -122,15 +130,42 @@ def cached_path(card: ModelCard) -> Path:
     return home() / "weights" / card.filename
 
 
-def weights_path(name: str, *, download: bool = True, progress: bool | None = None) -> Path:
+def record_path(path: Path) -> Path:
+    """The JSON sidecar of a cached file: its size and sha256 when first verified."""
+    return path.with_name(path.name + ".verified.json")
+
+
+def redownload_hint(card: ModelCard) -> str:
+    return f"re-download it with `layoutft weights download {card.name} --force`"
+
+
+def weights_path(
+    name: str,
+    *,
+    download: bool = True,
+    progress: bool | None = None,
+    timeout: float | None = None,
+) -> Path:
     """Local path of a registered model's weights, downloading it when needed.
 
-    Raises CheckpointError when offline (``LAYOUTFT_OFFLINE=1`` or ``download=False``)
-    and the file is not cached, saying where to put the file.
+    A cached file is checked against the record made when it was first verified (size
+    every time; sha256 when the file changed since, or is small); a file without a
+    record is checked (format, the manifest's size/sha256) and recorded (trust on first
+    use). Raises CheckpointError when the cached file fails those checks (saying how to
+    re-download it), or when offline (``LAYOUTFT_OFFLINE=1`` or ``download=False``) and
+    the file is not cached, saying where to put the file.
     """
     card = get_card(name)
     path = cached_path(card)
     if path.exists():
+        if card.kind != "bundled":
+            try:
+                check_cached(card)
+            except OSError as exc:
+                raise CheckpointError(
+                    f"cannot read cached weights {path} ({exc.strerror or exc}); "
+                    f"{redownload_hint(card)}"
+                ) from None
         return path
     if card.kind == "bundled":
         raise CheckpointError(
@@ -142,7 +177,7 @@ def weights_path(name: str, *, download: bool = True, progress: bool | None = No
             f"{card.name} is not cached and {why}; download {card.url} and save it as {path} "
             f"(or run `layoutft weights download {card.name}` where the network is available)"
         )
-    return download_card(card, progress=progress)
+    return download_card(card, progress=progress, timeout=timeout)
 
 
 def resolve_weights(name_or_path: str | os.PathLike[str]) -> Path:
@@ -159,7 +194,212 @@ def resolve_weights(name_or_path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def download_card(card: ModelCard, *, progress: bool | None = None) -> Path:
+# ----- verification of cached files ---------------------------------------------------------
+# a file up to this size is re-hashed on every use; a larger one when its size or mtime
+# differs from its record (and always by `layoutft weights verify`)
+HASH_ON_USE_BYTES = 64 * 2**20
+
+
+def cache_state(card: ModelCard) -> str:
+    """``cached``, ``changed`` (differs from its record), ``unverified`` (no record yet),
+    ``partial`` (an interrupted download) or ``-``; cheap (no hashing)."""
+    path = cached_path(card)
+    if not path.exists():
+        part = path.with_name(path.name + ".part")
+        return "partial" if card.kind != "bundled" and part.exists() else "-"
+    if card.kind == "bundled":
+        return "cached"
+    record = _read_record(path)
+    if record is None:
+        return "unverified"
+    return "cached" if path.stat().st_size == record["size"] else "changed"
+
+
+def check_cached(card: ModelCard, *, full: bool = False) -> dict[str, Any]:
+    """Check a cached file against its record (making the record on first use).
+
+    The size is always compared; the sha256 when ``full``, when the file is small
+    (``HASH_ON_USE_BYTES``) or when its size/mtime differ from the record. Returns the
+    record. Raises CheckpointError naming the file, what differs and how to re-download.
+    """
+    path = cached_path(card)
+    stat = path.stat()
+    record = _read_record(path)
+    if record is None:  # trust on first use (or the manifest's size/sha256)
+        return _first_use(path, card)
+    if stat.st_size != record["size"]:
+        raise CheckpointError(
+            f"cached weights {path} are {stat.st_size} bytes but were {record['size']} when "
+            f"verified (truncated or modified); {redownload_hint(card)}"
+        )
+    changed = stat.st_mtime_ns != record.get("mtime_ns")
+    if full or changed or stat.st_size <= HASH_ON_USE_BYTES:
+        digest = file_sha256(path)
+        expected = (card.sha256 or record["sha256"]).lower()
+        if digest != expected:
+            source = "the manifest's" if card.sha256 else "the one recorded when first verified"
+            raise CheckpointError(
+                f"cached weights {path} changed since they were verified (sha256 {digest} is "
+                f"not {source}); {redownload_hint(card)}"
+            )
+        if changed:  # same content, touched: remember the new mtime
+            _write_record(path, digest, str(record.get("source", "first use")))
+    return record
+
+
+def remove_cached(card: ModelCard) -> None:
+    """Delete a card's cached file, its record and any partial download."""
+    path = cached_path(card)
+    for victim in (path, record_path(path), path.with_name(path.name + ".part")):
+        victim.unlink(missing_ok=True)
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        record = json.loads(record_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("size"), int)
+        and isinstance(record.get("sha256"), str)
+    ):
+        return None
+    return record
+
+
+def _write_record(path: Path, digest: str, source: str) -> None:
+    import json
+    import tempfile
+
+    stat = path.stat()
+    record = {
+        "file": path.name,
+        "size": stat.st_size,
+        "sha256": digest,
+        "mtime_ns": stat.st_mtime_ns,
+        "source": source,
+    }
+    target = record_path(path)
+    try:  # best effort: a read-only cache is still checked against the manifest
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+        os.replace(tmp, target)
+    except OSError:
+        pass
+
+
+def _verify_file(path: Path, url: str, card: ModelCard | None, *, keep: bool) -> str:
+    """Format, size and sha256 checks of ``path``; returns its sha256. ``keep``: the file
+    is in the cache already (a failure says how to re-download it); else it is a
+    download's part file, removed on failure."""
+    hint = redownload_hint(card) if card is not None and keep else "retry the download"
+    where = str(path) if keep else url
+
+    def fail(message: str) -> CheckpointError:
+        if not keep:
+            path.unlink(missing_ok=True)
+        return CheckpointError(f"{where}: {message}; {hint}")
+
+    if checkpoint_kind(path) is None:
+        raise fail(
+            f"{describe_content(path)}, not a checkpoint (expected a zip-based torch file, "
+            "a legacy torch file or a pickled .pkl)"
+        )
+    size = card.size if card is not None else None
+    actual = path.stat().st_size
+    if size is not None and actual != size:
+        raise fail(f"got {actual} bytes, expected {size}")
+    digest = file_sha256(path)
+    expected = card.sha256 if card is not None else None
+    if expected is not None and digest != expected.lower():
+        raise fail(f"sha256 {digest} does not match the manifest's {expected}")
+    return digest
+
+
+def _first_use(path: Path, card: ModelCard) -> dict[str, Any]:
+    """Verify a cached file that has no record yet and record it."""
+    digest = _verify_file(path, card.url or str(path), card, keep=True)
+    _write_record(path, digest, _source(card))
+    return {"size": path.stat().st_size, "sha256": digest, "source": _source(card)}
+
+
+def _source(card: ModelCard | None) -> str:
+    return "manifest" if card is not None and card.sha256 else "first use"
+
+
+# ----- recognising checkpoints by their first bytes ------------------------------------------
+_ZIP_MAGIC = b"PK\x03\x04"
+# torch.save's legacy format: a protocol-2 pickle of the magic number 0x1950a86a20f9469cfc6c
+_LEGACY_TORCH = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+def checkpoint_kind(path: Path) -> str | None:
+    """``zip`` (torch), ``legacy-torch``, ``pickle`` (detectron2/Caffe2 .pkl) or None,
+    from the file's first bytes."""
+    import re
+
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head.startswith(_ZIP_MAGIC):
+        return "zip"
+    if head.startswith(_LEGACY_TORCH):
+        return "legacy-torch"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"  # protocols 2-5
+    # protocols 0/1 (Python 2 era Detectron files): MARK, EMPTY_DICT/LIST or GLOBAL module\nname
+    if head[:1] in (b"(", b"}", b"]") or re.match(rb"c[\w.]+\n\w+\n", head):
+        return "pickle"
+    return None
+
+
+def describe_content(path: Path) -> str:
+    """What a non-checkpoint file looks like (HTML, text, empty...), never its content."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if not head:
+        return "an empty file"
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text:
+        return "an HTML page (an error or login page?)"
+    if text.startswith((b"{", b"[")):
+        return "JSON text"
+    if text.startswith(b"<"):
+        return "an XML/HTML document"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "an unrecognised binary file"
+    return "a text file"
+
+
+# ----- downloads ------------------------------------------------------------------------------
+DEFAULT_TIMEOUT = 60.0
+
+
+def download_timeout() -> float:
+    """Seconds to wait for the server (connect, and each read): ``LAYOUTFT_DOWNLOAD_TIMEOUT``
+    or 60."""
+    text = os.environ.get("LAYOUTFT_DOWNLOAD_TIMEOUT", "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise CheckpointError(
+            f"LAYOUTFT_DOWNLOAD_TIMEOUT={text!r} is not a positive number of seconds"
+        )
+    return value
+
+
+def download_card(
+    card: ModelCard, *, progress: bool | None = None, timeout: float | None = None
+) -> Path:
     """Download a card's file into the cache (resumable, verified, atomic)."""
     if card.url is None:
         raise CheckpointError(f"{card.name} has no download URL")
@@ -167,7 +407,7 @@ def download_card(card: ModelCard, *, progress: bool | None = None) -> Path:
     errors: list[str] = []
     for url in [card.url, *card.mirrors]:
         try:
-            return download(url, target, sha256=card.sha256, size=card.size, progress=progress)
+            return download(url, target, card=card, progress=progress, timeout=timeout)
         except CheckpointError as exc:
             errors.append(str(exc))
     raise CheckpointError(f"could not download {card.name}: " + " | ".join(errors))
@@ -180,55 +420,140 @@ def download(
     sha256: str | None = None,
     size: int | None = None,
     progress: bool | None = None,
+    timeout: float | None = None,
+    card: ModelCard | None = None,
 ) -> Path:
     """Fetch ``url`` to ``target``: resume ``target.part``, verify, rename atomically.
 
-    ``file://`` URLs are supported (tests, local mirrors). A checksum or size
-    mismatch deletes the partial file and raises CheckpointError.
+    The server's declared length is checked (a connection closed early keeps the part
+    file, to be resumed by the next call); a server that ignores the Range request
+    sends the whole file again, which replaces the part file. The result must look like
+    a checkpoint (zip/legacy torch file or pickle: an HTML page is refused) and match
+    ``size``/``sha256`` (or the card's); its size and sha256 are recorded next to it
+    (``<file>.verified.json``). ``timeout``: seconds to wait for the server (default
+    :func:`download_timeout`). ``file://`` URLs are supported (tests, local mirrors).
+    Every failure is a one-line CheckpointError.
     """
+    if card is None and (sha256 is not None or size is not None):
+        card = ModelCard(
+            name=target.name, kind="file", description="", url=url, filename=target.name,
+            config="", labels=None, size=size, sha256=sha256,
+        )  # fmt: skip
+    elif card is not None:
+        size = card.size
+    wait = download_timeout() if timeout is None else timeout
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
-    if size is not None and offset > size:
-        part.unlink()
+    if size is not None and offset >= size:
+        part.unlink()  # nothing left to fetch, or too long: start over
         offset = 0
     try:
-        stream, total = _open(url, offset)
-    except (OSError, urllib.error.URLError, ValueError) as exc:
-        raise CheckpointError(f"cannot download {url}: {exc}") from None
+        stream, offset, total = _open(url, offset, wait)
+    except (OSError, urllib.error.URLError, ValueError, http.client.HTTPException) as exc:
+        raise CheckpointError(f"cannot download {url}: {_reason(exc, wait)}") from None
     if total is None and size is not None:
         total = size
-    with stream, open(part, "ab" if offset else "wb") as out:
-        _copy(stream, out, _progress_bar(target.name, offset, total, progress))
-    _verify(part, url, sha256=sha256, size=size)
+    try:
+        with stream, open(part, "ab" if offset else "wb") as out:
+            _copy(stream, out, _progress_bar(target.name, offset, total, progress))
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        got = part.stat().st_size if part.exists() else 0
+        raise CheckpointError(
+            f"download of {url} stopped after {got} bytes: {_reason(exc, wait)}; "
+            "run it again to resume"
+        ) from None
+    got = part.stat().st_size
+    if total is not None and got != total:
+        if got > total:
+            part.unlink()
+        raise CheckpointError(
+            f"{url}: the connection closed after {got} of {total} bytes; run the download "
+            "again to resume" + (" (the partial file was removed)" if got > total else "")
+        )
+    digest = _verify_file(part, url, card, keep=False)
     os.replace(part, target)
+    _write_record(target, digest, _source(card))
     return target
 
 
-def _open(url: str, offset: int) -> tuple[BinaryIO, int | None]:
-    """Open ``url`` positioned at ``offset``; returns the stream and the full size."""
+def _reason(exc: BaseException, timeout: float) -> str:
+    """One line for a network error (never a response body)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    inner = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(inner, (TimeoutError, socket.timeout)):
+        return (
+            f"no data from the server for {timeout:g} s (read timeout; set "
+            "LAYOUTFT_DOWNLOAD_TIMEOUT to wait longer)"
+        )
+    if isinstance(inner, http.client.IncompleteRead):
+        return "the connection closed early"
+    text = getattr(inner, "strerror", None) or str(inner) or type(inner).__name__
+    return " ".join(str(text).split())
+
+
+def _open(url: str, offset: int, timeout: float) -> tuple[BinaryIO, int, int | None]:
+    """Open ``url`` at ``offset``; returns the stream, the offset it starts at (0 when the
+    server ignored the Range request) and the full size when known."""
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme == "file":
         path = Path(urllib.request.url2pathname(parsed.path))
         handle = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+        size = path.stat().st_size
+        if offset > size:
+            offset = 0
         handle.seek(offset)
-        return handle, path.stat().st_size
+        return handle, offset, size
+    if parsed.scheme not in ("http", "https"):
+        raise CheckpointError(f"cannot download {url}: only http(s) and file URLs are supported")
     request = urllib.request.Request(url, headers={"User-Agent": "layoutft"})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
-    response = urllib.request.urlopen(request, timeout=60)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 416 and offset:  # the part file is no prefix of this file: start over
+            return _open(url, 0, timeout)
+        raise
     length = response.headers.get("Content-Length")
-    if offset and response.status != 206:
-        raise OSError("the server ignored the resume request; delete the .part file and retry")
-    total = int(length) + offset if length is not None else None
-    return response, total
+    declared = int(length) if length is not None and length.strip().isdigit() else None
+    if offset and response.status == 206:
+        start, total = _content_range(response.headers.get("Content-Range"))
+        if start != offset:
+            response.close()
+            raise CheckpointError(
+                f"cannot resume {url}: the server answered the request for bytes {offset}- "
+                "with another range; delete the .part file and retry"
+            )
+        if total is None and declared is not None:
+            total = offset + declared
+        return response, offset, total
+    # 200: the whole file (a server that ignores Range sends it all again)
+    return response, 0, declared
+
+
+def _content_range(header: str | None) -> tuple[int | None, int | None]:
+    """(first byte, full size) of a ``Content-Range: bytes a-b/size`` header."""
+    import re
+
+    found = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", header or "")
+    if found is None:
+        return None, None
+    total = found.group(3)
+    return int(found.group(1)), (int(total) if total != "*" else None)
 
 
 def _copy(stream: BinaryIO, out: BinaryIO, update: Callable[[int], None]) -> None:
-    while chunk := stream.read(_CHUNK):
-        out.write(chunk)
-        update(len(chunk))
-    update(0)
+    # read1: what has arrived (up to a chunk), so a stall keeps the bytes before it
+    read = getattr(stream, "read1", stream.read)
+    try:
+        while chunk := read(_CHUNK):
+            out.write(chunk)
+            update(len(chunk))
+    finally:
+        update(0)
 
 
 def _progress_bar(
@@ -249,21 +574,6 @@ def _progress_bar(
             bar.close()
 
     return update
-
-
-def _verify(part: Path, url: str, *, sha256: str | None, size: int | None) -> None:
-    actual_size = part.stat().st_size
-    if size is not None and actual_size != size:
-        part.unlink()
-        raise CheckpointError(f"{url}: got {actual_size} bytes, expected {size}; removed")
-    if sha256 is not None:
-        digest = file_sha256(part)
-        if digest != sha256.lower():
-            part.unlink()
-            raise CheckpointError(
-                f"{url}: sha256 {digest} does not match the manifest's {sha256}; "
-                "the partial file was removed, retry the download"
-            )
 
 
 def file_sha256(path: Path) -> str:

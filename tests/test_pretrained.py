@@ -21,8 +21,11 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+ZIP = b"PK\x03\x04"  # what a torch.save file starts with
+
+
 def _payload(tmp_path: Path, size: int = 3_000_000) -> tuple[Path, str]:
-    data = bytes(range(256)) * (size // 256)
+    data = ZIP + bytes(range(256)) * (size // 256)
     src = tmp_path / "remote" / "model.pth"
     src.parent.mkdir()
     src.write_bytes(data)
@@ -115,7 +118,7 @@ def test_cached_file_is_used_offline_and_names_resolve(
     monkeypatch.setenv("LAYOUTFT_OFFLINE", "1")
     cached = cache_home / "weights" / "publaynet_mask_rcnn_R_50_FPN_3x.pth"
     cached.parent.mkdir(parents=True)
-    cached.write_bytes(b"x")
+    cached.write_bytes(ZIP + b"x")
     assert pretrained.resolve_weights("publaynet") == cached
     assert pretrained.resolve_weights(str(cached)) == cached
     with pytest.raises(CheckpointError, match="does not exist"):
