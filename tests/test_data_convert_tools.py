@@ -355,8 +355,9 @@ def test_pagexml_2019_raw_labels(tmp_path: Path) -> None:
     assert load(tmp_path / "out") == {
         "images": [{"id": 1, "file_name": "page1.png", "width": 200, "height": 100}],
         "annotations": [
-            ann(1, 1, 4, [10.0, 5.0, 180.0, 10.0], 1800.0),
-            ann(2, 1, 5, [10.0, 20.0, 90.0, 40.0], 3600.0),
+            # the heading's text from its line; order from <ReadingOrder>
+            ann(1, 1, 4, [10.0, 5.0, 180.0, 10.0], 1800.0, text="Title", order=0),
+            ann(2, 1, 5, [10.0, 20.0, 90.0, 40.0], 3600.0, order=1),
             ann(3, 1, 2, [110.0, 20.0, 80.0, 70.0], 5600.0),
             ann(4, 1, 3, [115.0, 25.0, 35.0, 15.0], 525.0),
             ann(5, 1, 1, [10.0, 70.0, 90.0, 2.0], 180.0),

@@ -15,7 +15,9 @@ def convert_cmd(
     fmt: str = typer.Option(
         ..., "--from", help="Input format: coco, yolo, labelstudio, cvat, via, pagexml, pdf."
     ),
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder (annotations.json, images/)."),
+    out: Path | None = typer.Option(
+        None, "-o", "--out", help="Output folder (annotations.json, images/)."
+    ),
     images: Path | None = typer.Option(
         None, "--images", help="Folder with the images the export names."
     ),
@@ -32,12 +34,34 @@ def convert_cmd(
     link: bool = typer.Option(False, "--link", help="Hard-link images instead of copying."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    list_labels: bool = typer.Option(
+        False,
+        "--list-labels",
+        help="Only list the labels found, with counts (and what --labels makes of them).",
+    ),
 ) -> None:
     """Convert annotations to COCO: OUT/annotations.json and OUT/images/."""
     import sys
 
     from layoutft.data.convert import convert
+    from layoutft.errors import DatasetError
 
+    if list_labels:
+        from layoutft.data.convert.survey import survey_labels
+
+        survey = survey_labels(
+            fmt,
+            inputs,
+            images_dir=images,
+            dpi=dpi,
+            labels=labels,
+            label_key=label_key,
+            progress=not quiet and sys.stderr.isatty(),
+        )
+        typer.echo(survey.format())
+        return
+    if out is None:
+        raise DatasetError("convert needs -o/--out DIR (or --list-labels to only list labels)")
     result = convert(
         fmt,
         inputs,

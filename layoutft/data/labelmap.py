@@ -30,9 +30,40 @@ from layoutft.errors import DatasetError
 
 PUBLAYNET_CLASSES = ("text", "title", "list", "table", "figure")
 
-#: Built-in maps into the PubLayNet classes, usable as ``--labels NAME``.
+#: Output classes of ``pagexml-transkribus``: the layout of printed books.
+BOOK_CLASSES = (
+    "text",
+    "heading",
+    "caption",
+    "note",
+    "header",
+    "page-number",
+    "signature-mark",
+    "catch-word",
+    "figure",
+)
+
+#: PAGE 2019's ``type`` values of graphic and chart regions (``GraphicRegion:logo``, ...).
+_GRAPHIC_TYPES = (
+    "logo",
+    "letterhead",
+    "decoration",
+    "frame",
+    "handwritten-annotation",
+    "stamp",
+    "signature",
+    "barcode",
+    "paper-grow",
+    "punch-hole",
+    "other",
+)
+_CHART_TYPES = ("bar", "line", "pie", "scatter", "surface", "other")
+
+#: Built-in maps, usable as ``--labels NAME``.
 BUILTIN_MAPS: dict[str, dict[str, Any]] = {
-    # PAGE XML labels as produced by layoutft.data.convert.pagexml.
+    # PAGE XML labels as produced by layoutft.data.convert.pagexml, into PubLayNet's classes.
+    # DTA's custom structure types (body, note, figure = a figure's caption text) are text;
+    # its forme work (pageNum, colNum, sig, catch) is dropped like PAGE's page-number etc.
     "pagexml-publaynet": {
         "map": {
             "TextRegion": "text",
@@ -46,13 +77,18 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
             "TextRegion:footnote-continued": "text",
             "TextRegion:endnote": "text",
             "TextRegion:other": "text",
+            "TextRegion:body": "text",
+            "TextRegion:note": "text",
+            "TextRegion:figure": "text",
             "TextRegion:list-label": "list",
             "TextRegion:TOC-entry": "list",
             "MathsRegion": "text",
             "TableRegion": "table",
             "ImageRegion": "figure",
             "GraphicRegion": "figure",
+            **{f"GraphicRegion:{t}": "figure" for t in _GRAPHIC_TYPES},
             "ChartRegion": "figure",
+            **{f"ChartRegion:{t}": "figure" for t in _CHART_TYPES},
             "LineDrawingRegion": "figure",
             "ChemRegion": "figure",
             "MusicRegion": "figure",
@@ -65,12 +101,49 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
             "TextRegion:drop-capital",
             "TextRegion:signature-mark",
             "TextRegion:catch-word",
+            "TextRegion:pageNum",
+            "TextRegion:colNum",
+            "TextRegion:sig",
+            "TextRegion:catch",
             "SeparatorRegion",
             "NoiseRegion",
             "UnknownRegion",
             "CustomRegion",
         ],
         "categories": list(PUBLAYNET_CLASSES),
+    },
+    # Transkribus/DTA structure types (``custom="structure {type:...;}"``) and their PAGE
+    # standard synonyms, kept apart as book layout classes. DTA's ``figure`` text regions are
+    # the caption text of a figure ("Fig. 56."), the picture itself is a GraphicRegion;
+    # ``colNum`` (dictionary column numbers) numbers like ``pageNum``. Any other label stops
+    # the conversion with its count, for the user to decide.
+    "pagexml-transkribus": {
+        "map": {
+            "TextRegion": "text",
+            "TextRegion:body": "text",
+            "TextRegion:paragraph": "text",
+            "TextRegion:heading": "heading",
+            "TextRegion:figure": "caption",
+            "TextRegion:caption": "caption",
+            "TextRegion:note": "note",
+            "TextRegion:marginalia": "note",
+            "TextRegion:footnote": "note",
+            "TextRegion:footnote-continued": "note",
+            "TextRegion:endnote": "note",
+            "TextRegion:header": "header",
+            "TextRegion:pageNum": "page-number",
+            "TextRegion:page-number": "page-number",
+            "TextRegion:colNum": "page-number",
+            "TextRegion:sig": "signature-mark",
+            "TextRegion:signature-mark": "signature-mark",
+            "TextRegion:catch": "catch-word",
+            "TextRegion:catch-word": "catch-word",
+            "GraphicRegion": "figure",
+            "ImageRegion": "figure",
+            "LineDrawingRegion": "figure",
+        },
+        "drop": ["SeparatorRegion", "NoiseRegion"],
+        "categories": list(BOOK_CLASSES),
     },
     # DocLayNet's 11 classes.
     "doclaynet-publaynet": {
