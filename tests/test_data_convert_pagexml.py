@@ -60,6 +60,7 @@ TRANSKRIBUS = page_xml(
         {box(100, 10, 190, 70)}<TextEquiv><Unicode></Unicode></TextEquiv></TextRegion>
       <TextRegion id="c1" custom="readingOrder {{index:0;}} structure {{type:body;}}">
         {box(10, 10, 100, 70)}</TextRegion>
+      <TableCell id="tc" row="0" col="0">{box(10, 10, 100, 70)}</TableCell>
     </TableRegion>
     <GraphicRegion id="g1">{box(150, 75, 160, 79)}</GraphicRegion>""",
 )
@@ -83,6 +84,7 @@ STANDARD = page_xml(
         <RegionRefIndexed index="4" regionRef="h"/>
       </OrderedGroup>
     </ReadingOrder>
+    <PrintSpace>{box(5, 1, 195, 99)}</PrintSpace>
     <TextRegion id="h" type="heading" custom="readingOrder {{index:5;}}">{box(10, 2, 190, 10)}
       <TextLine id="hl">{box(10, 2, 190, 10)}
         <TextEquiv><Unicode>Vorrede</Unicode></TextEquiv></TextLine></TextRegion>
@@ -136,6 +138,8 @@ def test_transkribus_custom_structure_types_order_text(tmp_path: Path) -> None:
         "id='r_head': type='heading', structure 'running title')",
         "pagexml: 2 region(s) lie inside another region and are annotations of their own "
         "(TextRegion in TableRegion 2)",
+        "pagexml: elements with an outline that are not regions are not annotations "
+        "(TableCell 1)",
     ]
 
 
@@ -171,6 +175,8 @@ def test_standard_type_attribute_and_reading_order_element(tmp_path: Path) -> No
     assert result.notes == [
         "pagexml: 2 region(s) lie inside another region and are annotations of their own "
         "(TextRegion in TableRegion 2)",
+        "pagexml: elements with an outline that are not regions are not annotations "
+        "(PrintSpace 1)",
         "pagexml: 1 ReadingOrder reference(s) name no region of their page and are ignored "
         f"(first: {where}: 'gone')",
         "pagexml: 1 ReadingOrder reference(s) repeat a region already placed; its first place "

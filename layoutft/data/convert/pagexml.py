@@ -7,7 +7,9 @@ image pixels, top-left origin, exactly as PAGE stores them.
 Regions: every element whose name ends in ``Region`` is a region, at any depth (a text region
 inside a table region, a region nested in another one): each is an annotation of its own, in
 document order (a note counts the nested ones). Its outline is ``<Coords points="x,y x,y
-...">`` (or 2010-style ``<Point>`` children). Text lines and words are not regions.
+...">`` (or 2010-style ``<Point>`` children). Text lines and words are not regions; other
+outlined elements that are not regions (``PrintSpace``, ``Border``, Transkribus's
+``TableCell``) are counted in a note.
 
 Labels: ``Element:type`` when the region has a type, else the element name
 (``TextRegion:heading``, ``TextRegion:body``, ``GraphicRegion:decoration``, ``TableRegion``,
@@ -74,6 +76,7 @@ PAGE_NAMESPACE_PREFIX = "http://schema.primaresearch.org/PAGE/gts/pagecontent/"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
 _REF_TAGS = {"RegionRefIndexed", "RegionRef"}
+_TEXT_TAGS = {"TextLine", "Word", "Glyph"}
 _GROUP_TAGS = {
     "OrderedGroup",
     "UnorderedGroup",
@@ -173,6 +176,7 @@ class _Notes:
 
     type_conflicts: list[str] = field(default_factory=list)
     nested: Counter[str] = field(default_factory=Counter)
+    not_regions: Counter[str] = field(default_factory=Counter)
     unknown_refs: list[str] = field(default_factory=list)
     repeated_refs: list[str] = field(default_factory=list)
 
@@ -189,6 +193,12 @@ class _Notes:
             out.append(
                 f"pagexml: {sum(self.nested.values())} region(s) lie inside another region and "
                 f"are annotations of their own ({kinds})"
+            )
+        if self.not_regions:
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.not_regions.items()))
+            out.append(
+                "pagexml: elements with an outline that are not regions are not annotations "
+                f"({kinds})"
             )
         if self.unknown_refs:
             out.append(
@@ -246,7 +256,7 @@ def _page(
     if found is None:
         return None
     page = SourcePage(found[1], found[0], where, size=(w, h))
-    regions = _collect(page_el)
+    regions = _collect(page_el, ns, notes)
     for region in regions:
         _describe(region, f"{where}, {region.record}", problems, notes)
         if region.parent is not None:
@@ -266,8 +276,10 @@ def _page(
     return page
 
 
-def _collect(page_el: ET.Element) -> list[_Region]:
-    """Every region element under the page, in document order, with its enclosing region."""
+def _collect(page_el: ET.Element, ns: str, notes: _Notes) -> list[_Region]:
+    """Every region element under the page, in document order, with its enclosing region.
+    Other elements with their own ``<Coords>`` (``PrintSpace``, ``Border``, Transkribus's
+    ``TableCell``; text lines, words and glyphs aside) are counted in a note."""
     regions: list[_Region] = []
 
     def walk(element: ET.Element, parent: int | None) -> None:
@@ -281,6 +293,8 @@ def _collect(page_el: ET.Element) -> list[_Region]:
                     regions[parent].children.append(index)
                 walk(child, index)
             else:
+                if tag not in _TEXT_TAGS and child.find(f"{{{ns}}}Coords") is not None:
+                    notes.not_regions[tag] += 1
                 walk(child, parent)
 
     walk(page_el, None)
