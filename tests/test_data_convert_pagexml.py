@@ -138,8 +138,7 @@ def test_transkribus_custom_structure_types_order_text(tmp_path: Path) -> None:
         "id='r_head': type='heading', structure 'running title')",
         "pagexml: 2 region(s) lie inside another region and are annotations of their own "
         "(TextRegion in TableRegion 2)",
-        "pagexml: elements with an outline that are not regions are not annotations "
-        "(TableCell 1)",
+        "pagexml: elements with an outline that are not regions are not annotations (TableCell 1)",
     ]
 
 
@@ -175,8 +174,7 @@ def test_standard_type_attribute_and_reading_order_element(tmp_path: Path) -> No
     assert result.notes == [
         "pagexml: 2 region(s) lie inside another region and are annotations of their own "
         "(TextRegion in TableRegion 2)",
-        "pagexml: elements with an outline that are not regions are not annotations "
-        "(PrintSpace 1)",
+        "pagexml: elements with an outline that are not regions are not annotations (PrintSpace 1)",
         "pagexml: 1 ReadingOrder reference(s) name no region of their page and are ignored "
         f"(first: {where}: 'gone')",
         "pagexml: 1 ReadingOrder reference(s) repeat a region already placed; its first place "
