@@ -13,7 +13,9 @@ from layoutft.cli.app import command
 def convert_cmd(
     inputs: list[Path] = typer.Argument(..., help="Export files or folders to convert."),
     fmt: str = typer.Option(
-        ..., "--from", help="Input format: coco, yolo, labelstudio, cvat, via, pagexml, pdf."
+        ...,
+        "--from",
+        help="Input format: coco, yolo, labelstudio, cvat, via, pagexml, pdf, docbank.",
     ),
     out: Path | None = typer.Option(
         None, "-o", "--out", help="Output folder (annotations.json, images/)."

@@ -145,6 +145,28 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
         "drop": ["SeparatorRegion", "NoiseRegion"],
         "categories": list(BOOK_CLASSES),
     },
+    # DocBank token labels as grouped by layoutft.data.convert.docbank: the five PubLayNet
+    # classes first; the labels PubLayNet has no class for keep their names after them.
+    "docbank-publaynet": {
+        "map": {
+            "paragraph": "text",
+            "abstract": "text",
+            "title": "title",
+            "section": "title",
+            "list": "list",
+            "table": "table",
+            "figure": "figure",
+        },
+        "categories": [
+            *PUBLAYNET_CLASSES,
+            "caption",
+            "equation",
+            "footer",
+            "reference",
+            "author",
+            "date",
+        ],
+    },
     # DocLayNet's 11 classes.
     "doclaynet-publaynet": {
         "map": {

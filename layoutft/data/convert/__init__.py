@@ -31,6 +31,7 @@ FORMATS = {
     "via": "layoutft.data.convert.via",
     "pagexml": "layoutft.data.convert.pagexml",
     "pdf": "layoutft.data.convert.pdf",
+    "docbank": "layoutft.data.convert.docbank",
 }
 
 
