@@ -49,29 +49,58 @@ def output_paths(
 ) -> list[Path | None]:
     """Where each input's result goes: None for stdout (one input, no ``out``), ``out`` itself
     (one input, ``out`` not a folder), else ``out/<stem><suffix>`` (``<name><suffix>`` when two
-    inputs share a stem)."""
+    inputs share a stem; inputs sharing a name too keep their folders relative to the
+    inputs' common folder: ``x/a.png``, ``y/a.png`` -> ``out/x/a.json``, ``out/y/a.json``).
+
+    Raises LayoutftError when an output would replace an input, or two inputs would
+    write one output (the same file given twice).
+    """
+    from layoutft.outputs import refuse_inputs
+
     suffix = _SUFFIX[check_format(fmt)]
     if not many:
         if out is None:
             return [None]
         if not (out.is_dir() or str(out).endswith(("/", os.sep))):
+            refuse_inputs([out], files, "choose another output file (-o)")
             return [out]
     if out is None:
         raise LayoutftError("several inputs (or a folder): pass -o DIR for the output files")
     stems = [f.stem for f in files]
-    return [out / ((f.name if stems.count(f.stem) > 1 else f.stem) + suffix) for f in files]
+    names = [(f.name if stems.count(f.stem) > 1 else f.stem) + suffix for f in files]
+    dests = [out / name for name in names]
+    if len(set(dests)) < len(dests):
+        folders = [Path(os.path.abspath(f)).parent for f in files]
+        common = Path(os.path.commonpath(folders))
+        places = list(zip(folders, stems, strict=True))
+        shared = {d for d in dests if dests.count(d) > 1}
+        for i, (f, folder) in enumerate(zip(files, folders, strict=True)):
+            if dests[i] in shared:
+                local = f.stem if places.count((folder, f.stem)) == 1 else f.name
+                dests[i] = out / folder.relative_to(common) / (local + suffix)
+    seen: dict[Path, Path] = {}
+    for source, dest in zip(files, dests, strict=True):
+        if dest in seen:
+            raise LayoutftError(
+                f"{seen[dest]} and {source} would both be written to {dest}; give each input once"
+            )
+        seen[dest] = source
+    refuse_inputs(dests, files, "choose another output folder (-o)")
+    return list(dests)
 
 
-def write_result(parser: Parser, source: str | Path | bytes, dest: Path | None, fmt: str) -> None:
-    """Parse ``source`` with ``parser`` and write it to ``dest`` (None: stdout) as ``fmt``.
+def write_result(
+    parser: Parser, source: str | Path | bytes, dest: Path | None, fmt: str
+) -> Document:
+    """Parse ``source`` with ``parser``, write it to ``dest`` (None: stdout) as ``fmt`` and
+    return the document (its pages' ``status`` says what failed).
 
     ``jsonl`` writes one line per page as soon as the page is done (each line a one-page
     ``layoutft.document/1`` document); ``json`` and ``coco`` write when the input is done.
     """
     check_format(fmt)
     if fmt == "jsonl":
-        _write_jsonl(parser, source, dest)
-        return
+        return _write_jsonl(parser, source, dest)
     document = parser.parse(source)
     if fmt == "json":
         text = document.to_json()
@@ -80,12 +109,13 @@ def write_result(parser: Parser, source: str | Path | bytes, dest: Path | None, 
     if dest is None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-        return
+        return document
     with atomic_path(dest) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
+    return document
 
 
-def _write_jsonl(parser: Parser, source: str | Path | bytes, dest: Path | None) -> None:
+def _write_jsonl(parser: Parser, source: str | Path | bytes, dest: Path | None) -> Document:
     from layoutft.render import resolve_source
 
     src = resolve_source(source)
@@ -103,3 +133,4 @@ def _write_jsonl(parser: Parser, source: str | Path | bytes, dest: Path | None) 
             stream.write(json.dumps(line, ensure_ascii=False) + "\n")
             stream.flush()
     parser.finish(src, header)
+    return header

@@ -80,11 +80,14 @@ def load_model(
     overrides: Sequence[str] | None = None,
     device: str = "auto",
     labels: Sequence[str] | None = None,
+    *,
+    allow_partial: bool = False,
 ) -> LayoutModel:
     """A :class:`~layoutft.predictor.LayoutModel` from a weights file or registry name, else
     the bundled default model.
 
     ``labels``: class names in model order, for checkpoints that carry none (detectron2's).
+    ``allow_partial``: load a checkpoint lacking some model parameters (else CheckpointError).
     """
     if weights is None:
         if config is not None or labels is not None:
@@ -95,7 +98,12 @@ def load_model(
     from layoutft.predictor import LayoutModel
 
     return LayoutModel.from_checkpoint(
-        weights, config=config, overrides=overrides, device=device, labels=labels
+        weights,
+        config=config,
+        overrides=overrides,
+        device=device,
+        labels=labels,
+        allow_partial=allow_partial,
     )
 
 
@@ -158,7 +166,8 @@ class Parser:
         model["postprocess"] = self.options.postprocess
         if self.options.postprocess == "default":
             model["score_thresholds"] = self.thresholds.to_dict()
-        source_block = {"path": info.path, "sha256": info.sha256, "page_count": info.page_count}
+        path = None if info.path is None else _text(str(info.path))
+        source_block = {"path": path, "sha256": info.sha256, "page_count": info.page_count}
         return Document(source=source_block, model=model, pages=[])
 
     def parse(self, source: str | Path | bytes) -> Document:
@@ -324,6 +333,7 @@ def parse(
     visualize: str | Path | None = None,
     progress: bool = False,
     model_name: str | None = None,
+    allow_partial: bool = False,
 ) -> Document:
     """Parse a PDF or page image into a layout :class:`~layoutft.schema.Document`.
 
@@ -353,12 +363,19 @@ def parse(
         visualize: folder for a PNG per page with regions drawn (and an annotated PDF copy).
         progress: show a progress bar on stderr (when it is a terminal).
         model_name: name for the JSON ``model`` block; default the weights file stem.
+        allow_partial: load ``weights`` even when it lacks some of the model's parameters
+            (they keep their random initial values); else that is a CheckpointError.
+
+    Returns:
+        the document; its ``status`` is ``"partial"`` or ``"error"`` when pages failed (each
+        failed page has ``status: "error"`` and says why in ``error``).
 
     Raises:
-        RenderError: the input cannot be read; LayoutftError: bad settings or no model.
+        RenderError: the input cannot be read; LayoutftError: bad settings or no model;
+        CheckpointError: ``weights`` does not fit the model (or lacks parameters).
     """
     if model is None:
-        model = load_model(weights, config, overrides, device, labels)
+        model = load_model(weights, config, overrides, device, labels, allow_partial=allow_partial)
     name = model_name or model_display_name(weights)
     options = ParseOptions(
         dpi=dpi,
@@ -405,6 +422,12 @@ def _empty_page(rendered: RenderedPage, status: str, error: str | None) -> Page:
         status=status,
         error=error,
     )
+
+
+def _text(path: str) -> str:
+    """A path as valid text: bytes of a non-UTF-8 file name become ``\\xff`` escapes (JSON
+    cannot hold the lone surrogates Python decodes them to)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _stem(src: Source) -> str:

@@ -142,6 +142,8 @@ class LayoutModel:
         overrides: Sequence[str] | None = None,
         device: str | torch.device = "auto",
         labels: Sequence[str] | None = None,
+        *,
+        allow_partial: bool = False,
     ) -> LayoutModel:
         """Load weights in any supported format (detectron2 .pth/.pkl, Caffe2 .pkl, layoutft).
 
@@ -149,6 +151,11 @@ class LayoutModel:
         into the cache). ``config`` None uses the config stored in a layoutft checkpoint, else
         the registry card's config. Class names come from ``labels``, else the checkpoint,
         else the registry card, else ``cfg.LAYOUTFT.LABELS``, else ``class_i``.
+
+        A checkpoint that lacks any of the model's parameters (they would keep their random
+        initial values and predict noise) raises CheckpointError saying how many were found,
+        unless ``allow_partial=True``. Fine-tuning (``layoutft train``) does not come through
+        here: it may start from a backbone alone.
         """
         from layoutft import pretrained
         from layoutft.checkpoint import apply_weights, load_weights
@@ -182,6 +189,8 @@ class LayoutModel:
             )
         names = list(labels or loaded.labels or card_labels or default_labels(cfg))
         model = _build(cfg, resolve_device(device))
+        if not allow_partial:
+            _refuse_partial(weights, model, loaded.state_dict)
         apply_weights(model, loaded, labels=names)
         return cls(model, cfg, names)
 
@@ -442,6 +451,26 @@ def _config(config: Config | str | Path, overrides: Sequence[str] | None) -> Con
     if overrides:
         cfg.merge_from_list(list(overrides))
     return cfg
+
+
+def _refuse_partial(
+    weights: str | Path, model: torch.nn.Module, state: dict[str, torch.Tensor]
+) -> None:
+    """CheckpointError when ``state`` lacks parameters of ``model``: they would keep their
+    random initial values (BN batch counters, which detectron2 checkpoints omit, aside)."""
+    from layoutft.checkpoint.apply import group_keys
+    from layoutft.errors import CheckpointError
+
+    wanted = [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
+    missing = [k for k in wanted if k not in state]
+    if not missing:
+        return
+    raise CheckpointError(
+        f"{weights}: holds {len(wanted) - len(missing)} of the model's {len(wanted)} parameter "
+        f"tensors (missing: {group_keys(missing)}); the rest would predict from random "
+        "weights. Check --weights and --config, or pass --allow-partial "
+        "(allow_partial=True) to load it anyway"
+    )
 
 
 def _build(cfg: Config, device: torch.device) -> GeneralizedRCNN:

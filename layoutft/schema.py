@@ -173,6 +173,8 @@ class Document:
         model: ``{"name": str, "labels": [str, ...], ...}``; extra keys describe the settings.
         pages: the parsed pages in the order they were requested.
         schema: format identifier, always :data:`SCHEMA_ID`.
+
+    :attr:`status` (``"ok"``, ``"partial"``, ``"error"``) is derived from the pages.
     """
 
     source: dict[str, Any]
@@ -180,10 +182,25 @@ class Document:
     pages: list[Page] = field(default_factory=list)
     schema: str = SCHEMA_ID
 
+    @property
+    def status(self) -> str:
+        """``"ok"`` when no page failed, ``"error"`` when every page failed (a document with
+        pages), else ``"partial"``."""
+        failed = sum(page.status != "ok" for page in self.pages)
+        if failed == 0:
+            return "ok"
+        return "error" if failed == len(self.pages) else "partial"
+
+    @property
+    def failed_pages(self) -> list[Page]:
+        """The pages whose ``status`` is not ``"ok"``."""
+        return [page for page in self.pages if page.status != "ok"]
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict in the ``layoutft.document/1`` format."""
+        """JSON-ready dict in the ``layoutft.document/1`` format (``status`` derived)."""
         return {
             "schema": self.schema,
+            "status": self.status,
             "source": dict(self.source),
             "model": dict(self.model),
             "pages": [p.to_dict() for p in self.pages],
@@ -205,7 +222,8 @@ class Document:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:
-        """Inverse of :meth:`to_dict`; rejects other formats or versions."""
+        """Inverse of :meth:`to_dict` (``status`` is derived again from the pages);
+        rejects other formats or versions."""
         schema = d.get("schema") if isinstance(d, dict) else None
         if schema != SCHEMA_ID:
             raise ValueError(f"not a {SCHEMA_ID} document (schema field is {schema!r})")

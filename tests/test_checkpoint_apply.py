@@ -258,3 +258,37 @@ def test_caffe2_weights_reproduce_detectron2_c2_predictions(parity_case: Path) -
     want = np.sort(np.asarray(expected["scores"], dtype=np.float32))[::-1]
     assert len(scores) == len(want) == 53
     np.testing.assert_allclose(scores, want, atol=2e-5)
+
+
+def test_inference_refuses_a_checkpoint_missing_most_of_the_model(
+    parity_case: Path, tmp_path: Path
+) -> None:
+    """A .pth with 1 of the model's tensors would predict from random weights: an error for
+    inference (with the count and the way out), loaded only with allow_partial."""
+    from typer.testing import CliRunner
+
+    import layoutft.cli  # noqa: F401  (registers the commands)
+    from layoutft.cli.app import app
+    from layoutft.predictor import LayoutModel
+
+    full = load_weights(parity_case / "model_final.pth").state_dict
+    key = "backbone.bottom_up.stem.conv1.weight"
+    one = tmp_path / "one.pth"
+    torch.save({"model": {key: full[key]}}, one)
+    config = parity_case / "config.yaml"
+    with pytest.raises(CheckpointError) as info:
+        LayoutModel.from_checkpoint(one, config=config, device="cpu")
+    message = str(info.value)
+    assert message.startswith(f"{one}: holds 1 of the model's ") and "\n" not in message
+    assert "--allow-partial (allow_partial=True)" in message
+    model = LayoutModel.from_checkpoint(one, config=config, device="cpu", allow_partial=True)
+    assert torch.equal(model.model.state_dict()[key], full[key])
+    page = parity_case / "images" / "doc000_p0.png"
+    args = ["parse", str(page), "--weights", str(one), "--config", str(config), "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"Error: {one}: holds 1 of the model's ")
+    assert len(result.stderr.splitlines()) == 1
+    result = CliRunner().invoke(app, [*args, "--allow-partial", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1].startswith("parsed 1 file, 1 pages, ")

@@ -147,16 +147,21 @@ def test_size_mismatch_and_geometry_problems(tmp_path: Path) -> None:
     assert f"{where}'1' (a.png): export says 80x100 but image a.png is 100x100" in str(exc.value)
 
 
-def test_out_dir_not_empty_and_overwrite(tmp_path: Path) -> None:
+def test_existing_output_needs_overwrite_which_keeps_other_files(tmp_path: Path) -> None:
     root = yolo_dataset(tmp_path / "ds", "0 0.5 0.5 0.2 0.2\n")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "old.txt").write_text("x")
-    with pytest.raises(DatasetError, match="already exists and is not empty; pass --overwrite"):
+    (out / "notes.txt").write_text("mine")
+    convert("yolo", [root], out)  # other files in the folder are no conflict
+    assert sorted(p.name for p in out.iterdir()) == ["annotations.json", "images", "notes.txt"]
+    (out / "images" / "stale.png").write_bytes(b"old")
+    with pytest.raises(DatasetError, match=r"annotations.json already exists; pass --overwrite"):
         convert("yolo", [root], out)
     convert("yolo", [root], out, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["annotations.json", "images"]
-    assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in out.iterdir()) == ["annotations.json", "images", "notes.txt"]
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["a.png"]  # replaced whole
+    assert leftovers(tmp_path) == [] and leftovers(out) == []
 
 
 # --- label maps ----------------------------------------------------------------------------

@@ -325,9 +325,10 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     seen: dict[str, Any] = {}
 
     def fake_load(
-        weights: Any, config: Any, overrides: Any, device: str, labels: Any
+        weights: Any, config: Any, overrides: Any, device: str, labels: Any, allow_partial: bool
     ) -> ColorBoxModel:
         seen.update(weights=weights, overrides=overrides, device=device, labels=labels)
+        seen.update(allow_partial=allow_partial)
         return ColorBoxModel()
 
     monkeypatch.setattr(pipeline_mod, "load_model", fake_load)
@@ -425,3 +426,142 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
     bar.close()
     assert _progress(5, "a.pdf", enabled=False).disable  # --quiet
     assert _progress(1, "a.pdf", enabled=True).disable  # single page: no bar
+
+
+# --- honest status, safe outputs (issue #16) ---------------------------------------------
+
+
+def page_png(path: Path, color: str = "white") -> Path:
+    """A page image: white (parses, no regions) or black (the stand-in model fails on it)."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (120, 160), color).save(path)
+    return path
+
+
+def test_document_status_is_derived_from_its_pages() -> None:
+    def page(status: str) -> layoutft.schema.Page:
+        return layoutft.schema.Page(1, 10, 10, status=status, error=None if status == "ok" else "x")
+
+    doc = Document({"path": None, "sha256": "0" * 64, "page_count": 2}, {"name": "m", "labels": []})
+    assert doc.status == "ok"
+    doc.pages = [page("ok"), page("error")]
+    assert doc.status == "partial" and [p.status for p in doc.failed_pages] == ["error"]
+    doc.pages = [page("error"), page("error")]
+    assert doc.status == "error"
+    data = json.loads(doc.to_json())
+    assert data["status"] == "error"
+    jsonschema.validate(data, json_schema())
+    assert Document.from_json(doc.to_json()).status == "error"
+
+
+def test_cli_every_page_failed_exits_1_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    black = page_png(tmp_path / "black.png", "black")
+    out = tmp_path / "black.json"
+    result = run_cli([str(black), "-o", str(out)], monkeypatch)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == "model: layoutft-synth-narrow-r50 (5 labels)"  # named once, first
+    assert lines[1] == (f"Error: {black} page 1: prediction failed: cannot predict on a black page")
+    assert lines[2] == (
+        f"parsed 1 file, 1 pages, 0 regions, 1 failure (1 of 1 pages failed) -> {out}"
+    )
+    assert len(lines) == 3 and "Traceback" not in result.output
+    data = json.loads(out.read_text())  # the document is still written, marked as failed
+    assert data["status"] == "error" and data["model"]["name"] == "layoutft-synth-narrow-r50"
+
+
+def test_cli_keep_going_is_the_default_and_strict_stops(
+    pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    black = page_png(tmp_path / "in" / "a_black.png", "black")
+    good = tmp_path / "in" / "b_good.pdf"
+    good.write_bytes(pdf_path.read_bytes())
+    out = tmp_path / "out"
+    result = run_cli([str(black), str(good), "-o", str(out), "--dpi", "36"], monkeypatch)
+    assert result.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a_black.json", "b_good.json"]
+    assert result.stderr.splitlines()[-1].startswith("parsed 2 files, 3 pages, ")
+    assert "1 failure (1 of 3 pages failed)" in result.stderr
+    strict = tmp_path / "strict"
+    args = [str(black), str(good), "-o", str(strict), "--dpi", "36", "--strict"]
+    result = run_cli(args, monkeypatch)
+    assert result.exit_code == 1
+    assert [p.name for p in strict.iterdir()] == ["a_black.json"]  # stopped after it
+    assert "parsed 1 of 2 files" in result.stderr and "(--strict)" in result.stderr
+
+
+def test_cli_inputs_with_one_name_get_their_own_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = page_png(tmp_path / "x" / "a.png")
+    b = page_png(tmp_path / "y" / "a.png")
+    out = tmp_path / "out"
+    result = run_cli([str(a), str(b), "-o", str(out)], monkeypatch)
+    assert result.exit_code == 0, result.output
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.json"))
+    assert written == ["x/a.json", "y/a.json"]
+    assert json.loads((out / "y" / "a.json").read_text())["source"]["path"] == str(b)
+    result = run_cli([str(a), str(a), "-o", str(out)], monkeypatch)
+    assert result.exit_code == 1 and "would both be written to" in result.stderr
+
+
+def test_cli_never_writes_over_an_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = page_png(tmp_path / "page.png")
+    before = page.read_bytes()
+    result = run_cli([str(page), "-o", str(page)], monkeypatch)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {page}: the output would replace the input {page}; "
+        "choose another output file (-o)\n"
+    )
+    assert page.read_bytes() == before and "allow_partial" not in result.seen  # no model
+
+
+def test_cli_unwritable_output_fails_before_the_model_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = page_png(tmp_path / "page.png")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_cli([str(page), "-o", str(blocker / "out") + "/"], monkeypatch)
+    assert result.exit_code == 1 and result.seen == {}  # nothing was parsed
+    assert result.stderr.startswith("Error: output folder ") and "is a file" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and blocker.read_text() == "not a folder"
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = run_cli([str(page), "-o", str(locked / "page.json")], monkeypatch)
+    finally:
+        locked.chmod(0o755)
+    assert result.exit_code == 1 and result.seen == {}
+    assert "is not writable (Permission denied)" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_cli_non_utf8_file_name_and_negative_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = page_png(tmp_path / os.fsdecode(b"\xff-page.png"))
+    out = tmp_path / "out.json"
+    result = run_cli([str(page), "-o", str(out)], monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["source"]["path"].endswith("\\xff-page.png")
+    result = run_cli([str(page), "MODEL.ROI_HEADS.NUM_CLASSES", "-3"], monkeypatch)
+    assert result.exit_code == 0  # -3 reaches the loader as an override value
+    assert result.seen["overrides"] == ["MODEL.ROI_HEADS.NUM_CLASSES", "-3"]
+    result = run_cli([str(page), "--dpii", "3"], monkeypatch)
+    assert result.exit_code == 1 and result.stderr == "Error: no such option: --dpii (see --help)\n"
+
+
+def test_negative_num_classes_is_one_line_without_traceback(tmp_path: Path) -> None:
+    page = page_png(tmp_path / "page.png")
+    result = CliRunner().invoke(app, ["parse", str(page), "MODEL.ROI_HEADS.NUM_CLASSES", "-3"])
+    assert result.exit_code == 1
+    assert result.stderr == "Error: MODEL.ROI_HEADS.NUM_CLASSES -3: must be an integer >= 1\n"

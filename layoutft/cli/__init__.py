@@ -23,5 +23,15 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGTERM (``kill``, a job scheduler) exits through Python's normal unwinding, like
+    Ctrl-C, so the ``finally`` blocks of atomic writers remove their temporary files.
+    """
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
     app()

@@ -34,8 +34,41 @@ def handle_errors(func: F) -> F:
         except LayoutftError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except OSError as exc:  # a read-only folder, a full disk: the path and the reason
+            typer.echo(f"Error: {os_error_message(exc)}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def os_error_message(exc: OSError) -> str:
+    """``<path>: <reason>; check ...`` for an OSError (never the contents of a file)."""
+    where = exc.filename if exc.filename is not None else "a file"
+    reason = exc.strerror or type(exc).__name__
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    return f"{where}: {reason}; check that the path exists, is writable and the disk has room"
+
+
+def check_options(args: list[str]) -> None:
+    """LayoutftError for an argument that looks like an option but is none: commands whose
+    trailing ``KEY VALUE`` overrides may hold negative numbers (``NUM_CLASSES -3``) accept
+    unknown options as arguments, so a misspelt option would otherwise become an input."""
+    for arg in args:
+        if arg.startswith("-") and len(arg) > 1 and not _is_number(arg):
+            raise LayoutftError(f"no such option: {arg} (see --help)")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+#: context_settings of commands with trailing config overrides (see :func:`check_options`).
+OVERRIDES_CONTEXT = {"ignore_unknown_options": True}
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:

@@ -139,6 +139,9 @@ def split_cmd(
     out: Path | None = typer.Option(
         None, "-o", "--out", help="Output folder (default: next to COCO)."
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace existing split files (never the input)."
+    ),
 ) -> None:
     """Split a COCO file into train/val/test files, pages of a document kept together."""
     import re
@@ -146,17 +149,22 @@ def split_cmd(
     from layoutft.data.coco import load_coco, write_coco
     from layoutft.data.split import document_key, parse_ratios, split_coco
     from layoutft.errors import DatasetError
+    from layoutft.outputs import check_writable, refuse_existing, refuse_inputs
 
     parts = parse_ratios(ratios)
     default = ["train", "val", "test"] if len(parts) == 3 else ["train", "val"]
     split_names = [n.strip() for n in names.split(",")] if names else default
     if len(split_names) != len(set(split_names)):
         raise DatasetError(f"--names {names!r}: split names must differ")
-    splits = split_coco(load_coco(coco), parts, seed, split_names, group_by, doc_pattern)
     folder = out if out is not None else coco.parent
+    paths = {name: folder / f"{name}.json" for name in split_names}
+    splits = split_coco(load_coco(coco), parts, seed, split_names, group_by, doc_pattern)
+    refuse_inputs(paths.values(), [coco], "pass -o DIR or --names with other split names")
+    refuse_existing(list(paths.values()), overwrite, "pass -o DIR")
+    check_writable([folder])
     pattern = re.compile(doc_pattern) if doc_pattern else None
     for name, subset in splits.items():
-        path = folder / f"{name}.json"
+        path = paths[name]
         write_coco(path, subset)
         docs = (
             {document_key(img, pattern) for img in subset["images"]}

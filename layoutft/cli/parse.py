@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from layoutft.cli.app import command
+from layoutft.cli.app import OVERRIDES_CONTEXT, check_options, command
 from layoutft.errors import LayoutftError
 
 _CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
@@ -30,7 +31,7 @@ def split_overrides(args: list[str]) -> tuple[list[str], list[str]]:
     return args, []
 
 
-@command("parse")
+@command("parse", context_settings=OVERRIDES_CONTEXT)
 def parse_cmd(
     args: list[str] = typer.Argument(
         ...,
@@ -82,14 +83,32 @@ def parse_cmd(
     ),
     max_pixels: int = typer.Option(50_000_000, help="Cap on page image width*height."),
     image_dpi: float = typer.Option(72, help="DPI of images whose metadata has none."),
+    allow_partial: bool = typer.Option(
+        False,
+        "--allow-partial",
+        help="Load a checkpoint that lacks some of the model's parameters (they keep random "
+        "values); without it that is an error.",
+    ),
+    strict: bool = typer.Option(
+        False,
+        "--strict/--keep-going",
+        help="--strict: stop after the first input with a failed page or file; --keep-going "
+        "(default): parse every input. Either way the exit status is 1 when anything failed.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Detect layout regions and write layout JSON (stdout for one input without -o)."""
+    """Detect layout regions and write layout JSON (stdout for one input without -o).
+
+    Prints the model used, one line per failed input or page and a summary on stderr; exits
+    with status 1 when any input or page failed.
+    """
     from layoutft.errors import RenderError
     from layoutft.export import check_format, output_paths, write_result
+    from layoutft.outputs import check_writable
     from layoutft.pipeline import ParseOptions, Parser, load_model, model_display_name
     from layoutft.render import expand_inputs
 
+    check_options(args)
     inputs, overrides = split_overrides(args)
     if not inputs:
         raise LayoutftError("no INPUT given: pass PDFs, images or folders")
@@ -97,6 +116,10 @@ def parse_cmd(
     files = expand_inputs(inputs)
     many = len(files) > 1 or any(Path(p).is_dir() for p in inputs)
     destinations = output_paths(files, output, format, many)
+    folders = [d.parent for d in destinations if d is not None]
+    check_writable(folders)
+    if visualize is not None:
+        check_writable([visualize], "--visualize")
     options = ParseOptions(
         dpi=dpi,
         pages=pages,
@@ -113,16 +136,61 @@ def parse_cmd(
         progress=not quiet,
     )
     names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
-    model = load_model(weights, config, overrides, device, names)
+    model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)
     parser = Parser(model, options, model_name=model_display_name(weights))
-    failed = []
+    shown = parser.model_name if weights is None or parser.model_name == weights else weights
+    typer.echo(f"model: {shown} ({len(parser.labels)} labels)", err=True)
+    tally = _Tally()
     for path, dest in zip(files, destinations, strict=True):
         try:
-            write_result(parser, path, dest, format)
+            document = write_result(parser, path, dest, format)
         except RenderError as exc:
             if not many:
                 raise
-            failed.append(str(exc))
+            tally.failed_inputs += 1
             typer.echo(f"Error: {exc}", err=True)
-    if failed:
-        raise LayoutftError(f"{len(failed)} of {len(files)} inputs failed (see above)")
+        else:
+            tally.add(document)
+            for page in document.failed_pages:
+                typer.echo(f"Error: {path} page {page.number}: {page.error}", err=True)
+        if strict and tally.failures:
+            break
+    where = "stdout" if destinations == [None] else str(output)
+    typer.echo(tally.summary(len(files), where, stopped=strict and tally.failures > 0), err=True)
+    if tally.failures:
+        raise typer.Exit(1)
+
+
+class _Tally:
+    """Counts of one parse run for its summary line."""
+
+    def __init__(self) -> None:
+        self.files = self.pages = self.regions = 0
+        self.failed_inputs = self.failed_pages = 0
+
+    def add(self, document: Any) -> None:
+        self.files += 1
+        self.pages += len(document.pages)
+        self.regions += sum(len(page.regions) for page in document.pages)
+        self.failed_pages += len(document.failed_pages)
+
+    @property
+    def failures(self) -> int:
+        return self.failed_inputs + self.failed_pages
+
+    def summary(self, total_files: int, where: str, stopped: bool) -> str:
+        parsed = f"{self.files} of {total_files}" if self.files != total_files else f"{self.files}"
+        text = (
+            f"parsed {parsed} file{'s' if total_files != 1 else ''}, {self.pages} pages, "
+            f"{self.regions} regions, {self.failures} failure{'s' if self.failures != 1 else ''}"
+        )
+        details = []
+        if self.failed_inputs:
+            details.append(f"{self.failed_inputs} of {total_files} inputs failed")
+        if self.failed_pages:
+            details.append(f"{self.failed_pages} of {self.pages} pages failed")
+        if stopped:
+            details.append("stopped at the first failure (--strict)")
+        if details:
+            text += f" ({'; '.join(details)})"
+        return f"{text} -> {where}"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from layoutft.cli.app import command
+from layoutft.cli.app import OVERRIDES_CONTEXT, check_options, command
 
 
-@command("train")
+@command("train", context_settings=OVERRIDES_CONTEXT)
 def train_command(
     config: str = typer.Option(
         ..., "--config", help="Config YAML path or a shipped config name (e.g. quick_cpu)."
@@ -28,7 +28,18 @@ def train_command(
         help="publaynet, imagenet, registry name, file or none (default: MODEL.WEIGHTS).",
     ),
     output: Path = typer.Option(Path("output"), "--output", help="Output folder."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from last_checkpoint."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue the run in --output from last_checkpoint (its config.yaml must match; "
+        "a larger SOLVER.MAX_ITER extends a finished run).",
+    ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace the run in --output: removes only the files training writes "
+        "(checkpoints, last_checkpoint, metrics.jsonl, events, config.yaml).",
+    ),
     num_gpus: int = typer.Option(
         1, "--num-gpus", min=1, help="Local processes (GPUs; CPU processes with --device cpu)."
     ),
@@ -44,6 +55,7 @@ def train_command(
     from layoutft.errors import ConfigError
 
     pairs = list(overrides or [])
+    check_options(pairs)
     if len(pairs) % 2:
         raise ConfigError(f"overrides must be KEY VALUE pairs; got an odd list {pairs}")
     out = run_train(
@@ -56,6 +68,7 @@ def train_command(
             val_images=val_images,
             weights=weights,
             resume=resume,
+            overwrite=overwrite,
             num_gpus=num_gpus,
             device=device,
             overrides=pairs,

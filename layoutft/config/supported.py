@@ -64,6 +64,33 @@ def check_supported(cfg: Config) -> None:
         )
 
 
+# Sizes and counts the model is built from: (key, smallest valid value).
+_MINIMUM: tuple[tuple[str, int], ...] = (
+    ("MODEL.ROI_HEADS.NUM_CLASSES", 1),
+    ("MODEL.RESNETS.NUM_GROUPS", 1),
+    ("MODEL.RESNETS.WIDTH_PER_GROUP", 1),
+    ("MODEL.RESNETS.STEM_OUT_CHANNELS", 1),
+    ("MODEL.RESNETS.RES2_OUT_CHANNELS", 1),
+    ("MODEL.FPN.OUT_CHANNELS", 1),
+    ("MODEL.ROI_BOX_HEAD.NUM_FC", 0),
+    ("MODEL.ROI_BOX_HEAD.FC_DIM", 1),
+    ("MODEL.ROI_BOX_HEAD.NUM_CONV", 0),
+    ("MODEL.ROI_BOX_HEAD.CONV_DIM", 1),
+    ("MODEL.ROI_MASK_HEAD.NUM_CONV", 0),
+    ("MODEL.ROI_MASK_HEAD.CONV_DIM", 1),
+    ("TEST.DETECTIONS_PER_IMAGE", 1),
+)
+
+
+def check_values(cfg: Config) -> None:
+    """ConfigError naming the first size or count the model cannot be built with (a negative
+    NUM_CLASSES, zero channels), before torch fails on it with a traceback."""
+    for key, minimum in _MINIMUM:
+        value = cfg.get_path(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ConfigError(f"{key} {value!r}: must be an integer >= {minimum}")
+
+
 def _require(cfg: Config, key: str, accepted: tuple[Any, ...], reason: str) -> None:
     value = cfg.get_path(key)
     # type check too: 0 == False in Python, but 0 is not a valid KEYPOINT_ON here

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from layoutft.errors import DatasetError
+from layoutft.outputs import chmod_umask
 
 #: How many problems a :class:`DatasetError` message lists before "... and N more".
 MAX_LISTED = 20
@@ -126,6 +127,7 @@ def write_json(path: str | Path, data: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, ensure_ascii=False, allow_nan=False)
             fh.write("\n")
+        chmod_umask(tmp)  # mkstemp makes 0600; the file gets the mode open() would give
         os.replace(tmp, path)
     except ValueError:  # NaN or infinity somewhere: JSON cannot hold it
         Path(tmp).unlink(missing_ok=True)

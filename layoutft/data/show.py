@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from layoutft.errors import DatasetError
+from layoutft.outputs import check_writable
 
 
 @dataclass
@@ -122,7 +123,10 @@ def show_coco(
 
     from layoutft.visualize import draw_regions
 
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise DatasetError(f"-n {n}: the number of images to draw must be 1 or more")
     out = Path(out_dir)
+    check_writable([out])
     report = ShowReport()
     colors = category_colors([str(c.get("name")) for c in coco["categories"]])
     sample = sample_images(coco, n, seed)
@@ -138,7 +142,9 @@ def show_coco(
         out.mkdir(parents=True, exist_ok=True)  # only once something is drawn
         target = out / _out_name(str(im["file_name"]))
         tmp = target.with_name(f".{target.name}.tmp.png")
-        cv2.imwrite(str(tmp), np.ascontiguousarray(drawn[:, :, ::-1]))
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(drawn[:, :, ::-1])):
+            tmp.unlink(missing_ok=True)
+            raise DatasetError(f"{target}: cannot write the image; check the output folder")
         os.replace(tmp, target)
         report.written.append(target)
     if report.missing and not report.written:

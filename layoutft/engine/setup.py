@@ -86,6 +86,7 @@ class TrainOptions:
     val_images: Path | None = None
     weights: str | None = None
     resume: bool = False
+    overwrite: bool = False
     num_gpus: int = 1
     device: str = "auto"
     overrides: Sequence[str] = ()

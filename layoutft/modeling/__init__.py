@@ -12,7 +12,12 @@ __all__ = ["build_model"]
 
 
 def build_model(cfg: Config) -> GeneralizedRCNN:
-    """Build detectron2's GeneralizedRCNN for ``cfg`` (weights randomly initialised)."""
+    """Build detectron2's GeneralizedRCNN for ``cfg`` (weights randomly initialised).
+
+    Raises ConfigError for sizes or counts no model has (``NUM_CLASSES -3``).
+    """
+    from layoutft.config.supported import check_values
     from layoutft.modeling import meta_arch
 
+    check_values(cfg)
     return meta_arch.build_model(cfg)

@@ -2,13 +2,15 @@
 
 Each format is one module with ``read(inputs, options, problems) -> SourceDataset``;
 :func:`convert` runs it, applies the label map, checks every record against the real image
-and writes the result atomically (everything is built in a temp folder next to ``OUT_DIR``
-and renamed at the end, so a failed conversion leaves nothing behind).
+and writes the result atomically (everything is built in a temp folder next to ``OUT_DIR``,
+or inside it when it exists, and renamed at the end, so a failed conversion leaves nothing
+behind). Only ``annotations.json`` and ``images/`` are ever replaced in ``OUT_DIR``.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -21,6 +23,11 @@ from layoutft.data.convert.build import build_coco
 from layoutft.data.convert.common import ReadOptions
 from layoutft.data.labelmap import LabelMap, load_label_map
 from layoutft.errors import DatasetError
+from layoutft.outputs import check_writable, chmod_umask, refuse_inputs
+
+#: What convert writes into its output folder; nothing else there is touched.
+OWN_FILE = "annotations.json"
+OWN_FOLDER = "images"
 
 #: Format name -> reader module.
 FORMATS = {
@@ -74,14 +81,15 @@ def convert(
     Args:
         fmt: one of :data:`FORMATS`.
         inputs: export files or folders (see each format module).
-        out_dir: output folder; must not exist or be empty unless ``overwrite``.
+        out_dir: output folder; may hold other files (never touched), but not an
+            ``annotations.json`` or ``images/`` unless ``overwrite``.
         images_dir: folder holding images the export only names.
         dpi: render resolution of PDF pages (``pdf`` format).
         labels: a :class:`LabelMap`, a label map file or a built-in map name.
         keep_unmapped: keep labels the map does not mention instead of failing.
         label_key: VIA region attribute holding the label.
         link: hard-link images instead of copying them (falls back to copying).
-        overwrite: replace an existing non-empty ``out_dir``.
+        overwrite: replace ``out_dir``'s ``annotations.json`` and ``images/``.
         progress: show progress bars on stderr (rendering, copying).
 
     Raises:
@@ -95,8 +103,16 @@ def convert(
     if missing:
         raise DatasetError(f"input not found: {', '.join(missing)}")
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise DatasetError(f"{out}: already exists and is not empty; pass --overwrite")
+    owned = [out / OWN_FILE, out / OWN_FOLDER]
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"-o {out}: is a file, not a folder; choose a folder for the dataset")
+    refuse_inputs([owned[0]], inputs, "write the dataset to another folder (-o)")
+    present = [str(p) for p in owned if os.path.lexists(p)]
+    if present and not overwrite:
+        raise DatasetError(
+            f"{present[0]} already exists; pass --overwrite to replace convert's output "
+            f"({OWN_FILE} and {OWN_FOLDER}/; other files in {out} are kept) or choose another -o"
+        )
     if isinstance(labels, LabelMap) or labels is None:
         label_map = labels
     else:
@@ -104,10 +120,15 @@ def convert(
     if images_dir is not None and not Path(images_dir).is_dir():
         raise DatasetError(f"--images {images_dir}: not a folder")
     reader = importlib.import_module(FORMATS[fmt])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    absolute = Path(os.path.abspath(out))  # "." has no name and no parent of its own
+    # staged next to the output folder, or inside it when it exists (it may hold other files)
+    stage_in = absolute if absolute.is_dir() else absolute.parent
+    check_writable([stage_in], "output")
+    stage_in.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{absolute.name}.", suffix=".tmp", dir=stage_in))
     try:
-        staging = tmp / "images"
+        chmod_umask(tmp, directory=True)  # mkdtemp makes 0700; a renamed folder keeps it
+        staging = tmp / OWN_FOLDER
         staging.mkdir()
         options = ReadOptions(
             staging=staging,
@@ -128,24 +149,36 @@ def convert(
             problems=problems,
             what=f"in the {fmt} input",
         )
-        write_coco(tmp / "annotations.json", coco)
-        _replace_dir(tmp, out)
+        write_coco(tmp / OWN_FILE, coco)
+        _install(tmp, absolute)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ConvertResult(out, coco, dataset.notes)
 
 
-def _replace_dir(new: Path, dest: Path) -> None:
-    """Move the finished folder into place; an old ``dest`` is removed only afterwards."""
+def _install(new: Path, dest: Path) -> None:
+    """Move the finished dataset in ``new`` into place: ``new`` itself becomes ``dest`` when
+    there is none; else only ``annotations.json`` and ``images/`` are replaced (an old
+    ``images/`` is removed after the new one is in place) and ``new`` is removed."""
     if not dest.exists():
         new.rename(dest)
         return
-    old = dest.with_name(f".{dest.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    dest.rename(old)
-    new.rename(dest)
-    if old.is_dir():
-        shutil.rmtree(old)
-    else:
-        old.unlink()
+    old_images = new / f".{OWN_FOLDER}.old"
+    images, had_images = dest / OWN_FOLDER, os.path.lexists(dest / OWN_FOLDER)
+    if had_images:
+        images.rename(old_images)
+    try:
+        (new / OWN_FOLDER).rename(images)
+        os.replace(new / OWN_FILE, dest / OWN_FILE)
+    except BaseException:  # put the old images back before the caller removes ``new``
+        if not (new / OWN_FOLDER).exists() and os.path.lexists(images):
+            images.rename(new / OWN_FOLDER)
+        if had_images:
+            old_images.rename(images)
+        raise
+    if old_images.is_dir() and not old_images.is_symlink():
+        shutil.rmtree(old_images)
+    elif os.path.lexists(old_images):
+        old_images.unlink()
+    shutil.rmtree(new)

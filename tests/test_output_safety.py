@@ -1,0 +1,117 @@
+"""No command destroys data it did not create: split, convert and show outputs (issue #16).
+
+Through Typer's CliRunner: exit codes, one-line messages, and the files left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import layoutft.cli  # noqa: F401  (registers the commands)
+from layoutft.cli.app import app
+
+runner = CliRunner()
+
+
+def umask_mode(directory: bool = False) -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def yolo_root(root: Path) -> Path:
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for name in ("doc1_p1", "doc2_p1", "doc3_p1", "doc4_p1"):
+        Image.new("RGB", (100, 50), "white").save(root / "images" / f"{name}.png")
+        (root / "labels" / f"{name}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "classes.txt").write_text("text\n")
+    return root
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """A converted dataset: tmp/data/annotations.json + images/."""
+    out = tmp_path / "data"
+    result = runner.invoke(
+        app, ["convert", "--from", "yolo", str(yolo_root(tmp_path / "y")), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_split_never_writes_over_its_input(dataset: Path) -> None:
+    train = dataset / "train.json"
+    train.write_bytes((dataset / "annotations.json").read_bytes())
+    before = train.read_bytes()
+    result = runner.invoke(app, ["split", str(train), "--ratios", "0.8,0.2"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {train}: the output would replace the input {train}; "
+        "pass -o DIR or --names with other split names\n"
+    )
+    assert train.read_bytes() == before and not (dataset / "val.json").exists()
+
+
+def test_split_keeps_existing_outputs_without_overwrite(dataset: Path) -> None:
+    coco = dataset / "annotations.json"
+    val = dataset / "val.json"
+    val.write_text("my own val set")
+    result = runner.invoke(app, ["split", str(coco), "--ratios", "0.5,0.5"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {val} already exists; pass --overwrite to replace it or pass -o DIR\n"
+    )
+    assert val.read_text() == "my own val set" and not (dataset / "train.json").exists()
+    result = runner.invoke(app, ["split", str(coco), "--ratios", "0.5,0.5", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(val.read_text())["images"]) == 2
+    assert val.stat().st_mode & 0o777 == umask_mode()  # not mkstemp's private 0600
+
+
+def test_convert_into_the_current_folder_touches_only_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = yolo_root(tmp_path / "y")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    result = runner.invoke(app, ["convert", "--from", "yolo", str(root), "-o", "."])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in work.iterdir()) == ["annotations.json", "images", "notes.txt"]
+    result = runner.invoke(app, ["convert", "--from", "yolo", str(root), "-o", "."])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: annotations.json already exists; pass --overwrite")
+    assert len(result.stderr.splitlines()) == 1
+    result = runner.invoke(app, ["convert", "--from", "yolo", str(root), "-o", ".", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in work.iterdir()) == ["annotations.json", "images", "notes.txt"]
+    assert (work / "notes.txt").read_text() == "mine"
+    assert len(list((work / "images").iterdir())) == 4
+
+
+def test_convert_output_follows_the_umask(tmp_path: Path) -> None:
+    out = tmp_path / "coco"
+    result = runner.invoke(
+        app, ["convert", "--from", "yolo", str(yolo_root(tmp_path / "y")), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o777 == umask_mode(directory=True)  # not mkdtemp's 0700
+    assert (out / "annotations.json").stat().st_mode & 0o777 == umask_mode()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_show_with_a_negative_count_is_one_line(dataset: Path, tmp_path: Path) -> None:
+    coco = dataset / "annotations.json"
+    args = ["show", str(coco), "--images", str(dataset / "images"), "-o", str(tmp_path / "s")]
+    result = runner.invoke(app, [*args, "-n", "-1"])
+    assert result.exit_code == 1
+    assert result.stderr == "Error: -n -1: the number of images to draw must be 1 or more\n"
+    assert not (tmp_path / "s").exists()
