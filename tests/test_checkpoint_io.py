@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -45,6 +46,9 @@ def test_save_checkpoint_round_trip(tmp_path: Path, cfg) -> None:
     path = save_checkpoint(tmp_path / "out" / "model.pth", model, cfg, LABELS, {"iteration": 7})
     assert path == tmp_path / "out" / "model.pth"
     assert [p.name for p in path.parent.iterdir()] == ["model.pth"]  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == "layoutft/1" and isinstance(raw["config"], str)

@@ -115,3 +115,21 @@ def test_show_with_a_negative_count_is_one_line(dataset: Path, tmp_path: Path) -
     assert result.exit_code == 1
     assert result.stderr == "Error: -n -1: the number of images to draw must be 1 or more\n"
     assert not (tmp_path / "s").exists()
+
+
+def test_unusable_layoutft_home_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LAYOUTFT_HOME that cannot hold the weights cache: the path and the reason, no
+    traceback (an OSError in any command is one line)."""
+    home = tmp_path / "home"
+    home.write_text("a file, not a folder")
+    monkeypatch.setenv("LAYOUTFT_HOME", str(home))
+    page = tmp_path / "page.png"
+    Image.new("RGB", (60, 80), "white").save(page)
+    result = runner.invoke(
+        app, ["parse", str(page), "--weights", "publaynet", "-o", str(tmp_path / "o.json")]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {home}") and len(result.stderr.splitlines()) == 1
+    assert "Traceback" not in result.output and home.read_text() == "a file, not a folder"

@@ -127,6 +127,7 @@ def test_cli_loads_weights_and_writes_files(
             "overrides": ["MODEL.ROI_HEADS.NMS_THRESH_TEST", "0.4"],
             "device": "cpu",
             "labels": LABELS,
+            "allow_partial": False,
         }
     ]
     doc = Document.from_json(out)

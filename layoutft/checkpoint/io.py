@@ -19,6 +19,7 @@ from torch import nn
 from layoutft.checkpoint.heads import HEADS
 from layoutft.checkpoint.loading import LAYOUTFT_FORMAT
 from layoutft.errors import CheckpointError
+from layoutft.outputs import chmod_umask
 
 _RESERVED = {"format", "model", "config", "labels", "input_contract"}
 # exact types: numpy scalars subclass float but torch.load(weights_only=True) refuses them
@@ -188,6 +189,7 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        chmod_umask(tmp)  # mkstemp makes 0600; checkpoints get the mode open() would give
         os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)

@@ -145,8 +145,6 @@ def parse_cmd(
         try:
             document = write_result(parser, path, dest, format)
         except RenderError as exc:
-            if not many:
-                raise
             tally.failed_inputs += 1
             typer.echo(f"Error: {exc}", err=True)
         else:
