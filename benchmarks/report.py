@@ -33,6 +33,7 @@ FULL_COMMANDS = (
     "python -m benchmarks.memory               # 300 pages at 200 dpi",
     "python -m benchmarks.train_speed          # quick_cpu and R50-FPN, CPU (+GPU fp32/AMP)",
     "python -m benchmarks.accuracy             # synth_scratch from scratch, 800 its, 120/16 pages",
+    "python -m benchmarks.real_pages           # ../shared/real: PubLayNet, DocBank, ICDAR 2013",
     "python -m benchmarks.report               # rewrites this README from results/",
 )
 INTRO = """# layoutft benchmarks
@@ -96,6 +97,10 @@ def build(results: Path = RESULTS) -> str:
         text += "\n" + FINDINGS.read_text()
     for name, data in found.items():
         text += "\n" + _section(name, data)
+    real = results / "real_pages.md"  # one entry per model, its own tables
+    if real.exists():
+        body = real.read_text().replace("\n## ", "\n### ")
+        text += "\n#" + body + "\n![real_pages](results/real_pages.png)\n"
     missing = [n for n in ORDER if n not in found]
     if missing:
         text += "\nNot run yet: " + ", ".join(missing) + "\n"

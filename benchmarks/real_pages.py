@@ -1,0 +1,623 @@
+"""Accuracy on real pages nobody on this project made: PubLayNet, DocBank, ICDAR 2013 tables.
+
+    python -m benchmarks.real_pages                          # the bundled model
+    python -m benchmarks.real_pages --weights publaynet      # another model: a second entry
+    python -m benchmarks.real_pages --real /data/real --max-pages 5   # a quick check
+
+Reads ``--real`` (default ``../shared/real`` next to the repository; see its README). When
+the folder is absent it prints one line and exits 0. Sets and scores:
+
+* ``publaynet-20/samples.json``: COCO bbox and segm AP, AP50 and per-class AP50/AP over
+  text, title, list, table, figure (pycocotools, every detection with score >= 0.05; model
+  labels matched to the dataset's categories by name).
+* ``docbank-100``: converted with ``layoutft convert --from docbank --labels
+  docbank-publaynet`` (into a temporary folder; regions grouped PubLayNet-style from DocBank's
+  token labels) and scored with bbox AP/AP50 over the five PubLayNet classes only: caption,
+  equation, footer, reference, author and date have no PubLayNet class and are left out.
+* ``icdar2013-tables``: every page of the 67 PDFs parsed with ``layoutft.parse`` (the
+  model's parse threshold and post-processing); predicted ``table`` regions against the
+  ``*-reg.xml`` table regions at IoU >= 0.5, one-to-one, in displayed PDF points (the ground
+  truth's bottom-left user-space boxes go through the page's CropBox/rotation transform).
+  Documents with alternative ground truths (``eu-009a``/``eu-009b``: the same PDF,
+  ``eu-009a.pdf``) are scored against the alternative that matches more predictions (a first).
+* label-free checks on the born-digital PDFs (``docbank-100/pdf``, ``icdar2013-tables``), on
+  the parse output: the share of text-layer words inside exactly one region, in none, in
+  several, and the share of duplicated (IoU >= 0.5) and overlapping regions
+  (:mod:`layoutft.engine.layout_checks`). Parse time per page is recorded too.
+
+Output: ``results/real_pages.json`` keeps one entry per model (a run with another model adds
+or replaces its own entry), ``results/real_pages.md`` one table per set with a row per model,
+``results/real_pages.png`` a few pages with predictions (red) and ground truth (green).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from benchmarks.common import RESULTS, command_line, cpu_times, machine_info, markdown_table
+from benchmarks.inputs import ROOT
+
+if TYPE_CHECKING:
+    from layoutft.predictor import LayoutModel
+
+NAME = "real_pages"
+DEFAULT_REAL = ROOT.parent / "shared" / "real"
+PUBLAYNET_CLASSES = ("text", "title", "list", "table", "figure")
+MIN_SCORE = 0.05
+MATCH_IOU = 0.5
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def restrict(gt: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """``gt`` with only the categories named (and their annotations), ids kept."""
+    cats = [c for c in gt["categories"] if c["name"] in names]
+    ids = {c["id"] for c in cats}
+    anns = [a for a in gt["annotations"] if a["category_id"] in ids]
+    return {**gt, "categories": cats, "annotations": anns}
+
+
+def coco_scores(
+    gt: dict[str, Any],
+    results: list[dict[str, Any]],
+    iou_types: Sequence[str] = ("bbox",),
+    classes: Sequence[str] = PUBLAYNET_CLASSES,
+    max_dets: int = 100,
+) -> dict[str, Any]:
+    """AP, AP50 and per-class AP/AP50 (percent) of COCO result records with score >= 0.05,
+    over the categories of ``gt`` named in ``classes`` (others and their detections ignored).
+
+    Returns ``{iou_type: {"AP", "AP50", "per_class": {name: {"AP", "AP50"}}}}``; NaN where
+    the set has no ground truth of a class.
+    """
+    from layoutft.engine.evaluation import evaluate_coco
+
+    sub = restrict(gt, classes)
+    ids = {c["id"] for c in sub["categories"]}
+    kept = [r for r in results if r["category_id"] in ids and float(r["score"]) >= MIN_SCORE]
+    whole = evaluate_coco(sub, kept, iou_types, max_dets=max_dets)
+    out: dict[str, Any] = {}
+    for iou_type in iou_types:
+        per_class: dict[str, dict[str, float]] = {}
+        for cat in sub["categories"]:
+            one = restrict(sub, [cat["name"]])
+            if not one["annotations"]:
+                per_class[cat["name"]] = {"AP": math.nan, "AP50": math.nan}
+                continue
+            mine = [r for r in kept if r["category_id"] == cat["id"]]
+            m = evaluate_coco(one, mine, [iou_type], max_dets=max_dets)[iou_type]
+            per_class[cat["name"]] = {"AP": m["AP"], "AP50": m["AP50"]}
+        out[iou_type] = {
+            "AP": whole[iou_type]["AP"],
+            "AP50": whole[iou_type]["AP50"],
+            "per_class": per_class,
+        }
+    return out
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """IoU of two XYXY boxes."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_count(preds: Sequence[Sequence[float]], truth: Sequence[Sequence[float]]) -> int:
+    """One-to-one matches at IoU >= 0.5 (greedy, best IoU first)."""
+    pairs = sorted(
+        ((iou(p, t), i, j) for i, p in enumerate(preds) for j, t in enumerate(truth)),
+        reverse=True,
+    )
+    used_p: set[int] = set()
+    used_t: set[int] = set()
+    for value, i, j in pairs:
+        if value < MATCH_IOU:
+            break
+        if i not in used_p and j not in used_t:
+            used_p.add(i)
+            used_t.add(j)
+    return len(used_p)
+
+
+def table_scores(
+    pages: dict[tuple[str, int], list[list[float]]],
+    truths: dict[str, list[dict[int, list[list[float]]]]],
+) -> dict[str, Any]:
+    """Table precision/recall at IoU >= 0.5.
+
+    Args:
+        pages: predicted table boxes per (document, 1-based page), every parsed page listed.
+        truths: per document, its alternative ground truths (one or more), each
+            ``{page: [boxes]}``; the alternative with most matches counts (ties: the first).
+    """
+    predicted = matched = truth_total = 0
+    docs = sorted({doc for doc, _ in pages} | set(truths))
+    for doc in docs:
+        doc_pages = {p: boxes for (d, p), boxes in pages.items() if d == doc}
+        predicted += sum(len(b) for b in doc_pages.values())
+        best: tuple[int, int] | None = None
+        for alt in truths.get(doc, [{}]):
+            hits = sum(match_count(doc_pages.get(p, []), boxes) for p, boxes in alt.items())
+            n = sum(len(b) for b in alt.values())
+            if best is None or hits > best[0]:
+                best = (hits, n)
+        assert best is not None
+        matched += best[0]
+        truth_total += best[1]
+    return {
+        "tables": truth_total,
+        "predicted": predicted,
+        "matched": matched,
+        "precision": matched / predicted if predicted else math.nan,
+        "recall": matched / truth_total if truth_total else math.nan,
+    }
+
+
+def read_icdar_regions(path: Path) -> dict[int, list[list[float]]]:
+    """``*-reg.xml`` table regions: {1-based page: [[x1, y1, x2, y2] in PDF user space]}."""
+    regions: dict[int, list[list[float]]] = {}
+    for region in ET.parse(path).getroot().iter("region"):
+        box = region.find("bounding-box")
+        if box is None:
+            continue
+        values = [float(box.get(k, "nan")) for k in ("x1", "y1", "x2", "y2")]
+        regions.setdefault(int(region.get("page", "1")), []).append(values)
+    return regions
+
+
+def user_to_displayed(
+    pdf: Path, regions: dict[int, list[list[float]]]
+) -> dict[int, list[list[float]]]:
+    """Boxes in PDF user space (points, bottom-left origin) -> displayed points (top-left
+    origin, after CropBox and /Rotate), with the page transform ``parse`` uses."""
+    import pymupdf
+
+    from layoutft.render.pdf import page_transform
+
+    out: dict[int, list[list[float]]] = {}
+    with pymupdf.open(pdf) as doc:
+        for page, boxes in regions.items():
+            transform = page_transform(doc[page - 1], 72.0)
+            out[page] = [list(map(float, b)) for b in transform.pdf_user_to_pt(np.array(boxes))]
+    return out
+
+
+def icdar_truths(folder: Path) -> dict[str, tuple[Path, list[dict[int, list[list[float]]]]]]:
+    """{document: (its PDF, alternative ground truths in displayed points)}.
+
+    ``eu-009a-reg.xml`` and ``eu-009b-reg.xml`` are alternatives for ``eu-009a.pdf``.
+    """
+    out: dict[str, tuple[Path, list[dict[int, list[list[float]]]]]] = {}
+    for pdf in sorted(folder.glob("*.pdf")):
+        base = pdf.stem[:-1] if pdf.stem[-1:] in ("a", "b") else pdf.stem
+        regs = sorted(folder.glob(f"{base}-reg.xml")) + sorted(folder.glob(f"{base}[ab]-reg.xml"))
+        alts = [user_to_displayed(pdf, read_icdar_regions(r)) for r in regs]
+        out[pdf.stem] = (pdf, alts)
+    return out
+
+
+def label_free(
+    regions: Sequence[Sequence[float]], words: np.ndarray
+) -> tuple[int, int, int, int, int]:
+    """(regions, duplicates, overlapping, words in one region, words) of one page; boxes
+    (XYXY, highest score first) and word centers in the same space."""
+    from layoutft.engine.layout_checks import duplicate_and_overlap_counts, word_coverage_counts
+
+    boxes = np.array(regions, dtype=float).reshape(-1, 4)
+    dup, over = duplicate_and_overlap_counts(boxes)
+    none, one, several = word_coverage_counts(words, boxes)
+    return len(boxes), dup, over, one, none + one + several
+
+
+def summarize_checks(counts: Sequence[tuple[int, int, int, int, int]]) -> dict[str, Any]:
+    """Percentages of :func:`label_free` counts summed over pages."""
+    regions, dup, over, one, words = (sum(c[i] for c in counts) for i in range(5))
+
+    def pct(a: int, b: int) -> float:
+        return 100.0 * a / b if b else math.nan
+
+    return {
+        "pages": len(counts),
+        "regions": regions,
+        "words": words,
+        "words_in_one_region_pct": pct(one, words),
+        "duplicate_pct": pct(dup, regions),
+        "overlap_pct": pct(over, regions),
+    }
+
+
+# --------------------------------------------------------------------------- running
+
+
+def model_name(weights: str | None) -> str:
+    """The entry name: a registry name as given, a file by its name."""
+    from layoutft.pretrained import BUNDLED_MODEL, is_model_name
+
+    if weights is None:
+        return BUNDLED_MODEL
+    return weights if is_model_name(weights) else Path(weights).name
+
+
+def load_models(weights: str | None, device: str) -> tuple[LayoutModel, LayoutModel]:
+    """(model keeping detections >= 0.05 for AP, model with its parse threshold)."""
+    from layoutft.predictor import LayoutModel
+    from layoutft.pretrained import BUNDLED_MODEL
+
+    source = weights or BUNDLED_MODEL
+    low = ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", str(MIN_SCORE)]
+    return (
+        LayoutModel.from_checkpoint(source, overrides=low, device=device),
+        LayoutModel.from_checkpoint(source, device=device),
+    )
+
+
+def predict(model: LayoutModel, gt: dict[str, Any], images: Path) -> list[dict[str, Any]]:
+    from layoutft.engine.evaluation import predict_dataset
+
+    return predict_dataset(model, gt, images)
+
+
+def run_publaynet(
+    model: LayoutModel, folder: Path, limit: int | None
+) -> tuple[dict[str, Any], Any]:
+    from layoutft.data.coco import load_coco
+
+    gt = load_coco(folder / "samples.json")
+    if limit:
+        gt = _first_images(gt, limit)
+    results = predict(model, gt, folder)
+    types = ("bbox", "segm") if bool(model.config.MODEL.MASK_ON) else ("bbox",)
+    max_dets = int(model.config.TEST.DETECTIONS_PER_IMAGE)
+    scores = coco_scores(gt, results, types, max_dets=max_dets)
+    scores["pages"] = len(gt["images"])
+    return scores, (gt, results, folder)
+
+
+def run_docbank(
+    model: LayoutModel, folder: Path, work: Path, limit: int | None
+) -> tuple[dict[str, Any], Any]:
+    from layoutft.data.convert import convert
+
+    inputs = sorted((folder / "tokens").glob("*.txt"))[:limit] if limit else [folder]
+    result = convert("docbank", inputs, work / "docbank", labels="docbank-publaynet", link=True)
+    gt = result.coco
+    results = predict(model, gt, work / "docbank" / "images")
+    max_dets = int(model.config.TEST.DETECTIONS_PER_IMAGE)
+    scores = coco_scores(gt, results, ("bbox",), max_dets=max_dets)
+    scores["pages"] = len(gt["images"])
+    scores["regions_scored"] = len(restrict(gt, PUBLAYNET_CLASSES)["annotations"])
+    return scores, (gt, results, work / "docbank" / "images")
+
+
+def parse_pdf(model: LayoutModel, pdf: Path) -> tuple[Any, float]:
+    """``layoutft.parse`` of every page; (document, seconds)."""
+    import layoutft
+
+    begin = time.perf_counter()
+    doc = layoutft.parse(pdf, model=model)
+    return doc, time.perf_counter() - begin
+
+
+def page_word_centers(pdf: Path, page: int) -> np.ndarray:
+    """Centers of the text layer's words of a 1-based page, displayed points."""
+    import pymupdf
+
+    from layoutft.render.pdf import page_transform
+    from layoutft.text import page_words
+
+    with pymupdf.open(pdf) as doc:
+        pdf_page = doc[page - 1]
+        words = page_words(pdf_page, page_transform(pdf_page, 72.0))
+    boxes = np.asarray(words.boxes, dtype=float).reshape(-1, 4)
+    return (boxes[:, :2] + boxes[:, 2:]) / 2
+
+
+def _region_boxes(page: Any, label: str | None = None) -> list[list[float]]:
+    regions = sorted(page.regions, key=lambda r: -float(r.score))
+    return [list(map(float, r.bbox_pt)) for r in regions if label is None or r.label == label]
+
+
+def run_pdfs(
+    model: LayoutModel, pdfs: Sequence[Path], checks: list[Any], times: list[float]
+) -> dict[tuple[str, int], Any]:
+    """Parse each PDF; add per-page label-free counts and seconds; {(stem, page): page}."""
+    parsed: dict[tuple[str, int], Any] = {}
+    for pdf in pdfs:
+        doc, seconds = parse_pdf(model, pdf)
+        ok = [p for p in doc.pages if p.status == "ok"]
+        times.append(seconds / max(1, len(doc.pages)))
+        for number, page in enumerate(doc.pages, start=1):
+            parsed[(pdf.stem, number)] = page
+        for number, page in enumerate(doc.pages, start=1):
+            if page in ok:
+                checks.append(label_free(_region_boxes(page), page_word_centers(pdf, number)))
+    return parsed
+
+
+def _first_images(gt: dict[str, Any], n: int) -> dict[str, Any]:
+    images = sorted(gt["images"], key=lambda i: i["file_name"])[:n]
+    ids = {i["id"] for i in images}
+    return {
+        **gt,
+        "images": images,
+        "annotations": [a for a in gt["annotations"] if a["image_id"] in ids],
+    }
+
+
+def run(real: Path, weights: str | None, device: str, limit: int | None) -> dict[str, Any]:
+    """Score one model on every set; returns its entry."""
+    ap_model, parse_model = load_models(weights, device)
+    entry: dict[str, Any] = {"model": model_name(weights), "labels": list(ap_model.labels)}
+    samples: dict[str, Any] = {}
+    print("real_pages: publaynet-20 ...", file=sys.stderr)
+    entry["publaynet-20"], samples["publaynet"] = run_publaynet(
+        ap_model, real / "publaynet-20", limit
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        print("real_pages: docbank-100 ...", file=sys.stderr)
+        entry["docbank-100"], samples["docbank"] = run_docbank(
+            ap_model, real / "docbank-100", Path(tmp), limit
+        )
+        samples["docbank"] = _load_images(samples["docbank"])
+    checks_db: list[Any] = []
+    checks_ic: list[Any] = []
+    times: list[float] = []
+    db_pdfs = sorted((real / "docbank-100" / "pdf").glob("*.pdf"))[:limit]
+    print(f"real_pages: parsing {len(db_pdfs)} docbank PDFs ...", file=sys.stderr)
+    run_pdfs(parse_model, db_pdfs, checks_db, times)
+    truths = icdar_truths(real / "icdar2013-tables")
+    docs = sorted(truths)[:limit] if limit else sorted(truths)
+    print(f"real_pages: parsing {len(docs)} ICDAR 2013 PDFs ...", file=sys.stderr)
+    parsed = run_pdfs(parse_model, [truths[d][0] for d in docs], checks_ic, times)
+    predicted = {key: _region_boxes(page, "table") for key, page in parsed.items()}
+    entry["icdar2013-tables"] = table_scores(predicted, {d: truths[d][1] for d in docs})
+    entry["icdar2013-tables"]["pages"] = len(parsed)
+    entry["label_free"] = {
+        "docbank-100/pdf": summarize_checks(checks_db),
+        "icdar2013-tables": summarize_checks(checks_ic),
+        "score_threshold": _threshold(parse_model),
+    }
+    entry["parse_s_per_page"] = statistics.mean(times) if times else math.nan
+    samples["icdar"] = (truths, parsed)
+    entry["_samples"] = samples
+    return entry
+
+
+def _threshold(model: LayoutModel) -> float:
+    from layoutft.postprocess import config_score_threshold
+
+    return config_score_threshold(model.config)
+
+
+def _load_images(sample: Any) -> Any:
+    """Keep the first DocBank page's pixels (the temporary folder goes away)."""
+    from PIL import Image
+
+    gt, results, folder = sample
+    img = sorted(gt["images"], key=lambda i: i["file_name"])[0]
+    with Image.open(folder / img["file_name"]) as im:
+        pixels = im.convert("RGB")
+    return gt, results, {img["file_name"]: pixels}
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _num(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1f}"
+
+
+def tables(entries: dict[str, Any]) -> str:
+    """Markdown: one table per set, one row per model."""
+    pub, db, ic, lf = [], [], [], []
+    for name, e in sorted(entries.items()):
+        p = e["publaynet-20"]
+        row: dict[str, Any] = {"model": name}
+        for t in ("bbox", "segm"):
+            if t in p:
+                row[f"{t} AP50"], row[f"{t} AP"] = _num(p[t]["AP50"]), _num(p[t]["AP"])
+        for c in PUBLAYNET_CLASSES:
+            pc = p["bbox"]["per_class"].get(c, {})
+            row[f"{c} AP50/AP"] = f"{_num(pc.get('AP50'))}/{_num(pc.get('AP'))}"
+        pub.append(row)
+        d = e["docbank-100"]["bbox"]
+        drow: dict[str, Any] = {
+            "model": name,
+            "bbox AP50": _num(d["AP50"]),
+            "bbox AP": _num(d["AP"]),
+        }
+        for c in PUBLAYNET_CLASSES:
+            pc = d["per_class"].get(c, {})
+            drow[f"{c} AP50/AP"] = f"{_num(pc.get('AP50'))}/{_num(pc.get('AP'))}"
+        db.append(drow)
+        i = e["icdar2013-tables"]
+        ic.append(
+            {
+                "model": name,
+                "tables": i["tables"],
+                "predicted": i["predicted"],
+                "matched": i["matched"],
+                "precision": _num(100 * i["precision"]) + "%",
+                "recall": _num(100 * i["recall"]) + "%",
+                "parse s/page": f"{e['parse_s_per_page']:.2f}",
+            }
+        )
+        for set_name in ("docbank-100/pdf", "icdar2013-tables"):
+            c = e["label_free"][set_name]
+            lf.append(
+                {
+                    "model": name,
+                    "set": set_name,
+                    "pages": c["pages"],
+                    "regions": c["regions"],
+                    "words in one region": _num(c["words_in_one_region_pct"]) + "%",
+                    "duplicates": _num(c["duplicate_pct"]) + "%",
+                    "overlapping": _num(c["overlap_pct"]) + "%",
+                }
+            )
+    return (
+        "## publaynet-20 (COCO AP, %, detections with score >= 0.05)\n\n"
+        + markdown_table(pub)
+        + "\n## docbank-100 (bbox AP, %, the five PubLayNet classes; converted with "
+        "docbank-publaynet)\n\n"
+        + markdown_table(db)
+        + "\n## icdar2013-tables (table regions, IoU >= 0.5 in displayed PDF points; parse "
+        "threshold)\n\n"
+        + markdown_table(ic)
+        + "\n## label-free checks on born-digital PDFs (parse output)\n\n"
+        + markdown_table(lf)
+    )
+
+
+def save(entry: dict[str, Any], out_dir: Path, command: str, started: list[int] | None) -> Path:
+    """Add or replace this model's entry in ``real_pages.json``; rewrite the Markdown."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{NAME}.json"
+    data = json.loads(path.read_text()) if path.is_file() else {"benchmark": NAME, "models": {}}
+    entry = {k: v for k, v in entry.items() if not k.startswith("_")}
+    entry["machine"] = machine_info(started)
+    entry["command"] = command
+    data["models"][entry["model"]] = entry
+    path.write_text(json.dumps(_clean(data), indent=2) + "\n")
+    body = tables(data["models"])
+    header = (
+        f"# {NAME}\n\nReal pages from `../shared/real` (see `benchmarks/real_pages.py` for how "
+        "each set is scored). One row per model; `python -m benchmarks.real_pages --weights "
+        "NAME` adds a model.\n\n"
+    )
+    (out_dir / f"{NAME}.md").write_text(header + body)
+    print(body)
+    return path
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def draw_samples(entry: dict[str, Any], real: Path, out: Path) -> str:
+    """A PNG with four pages: two PubLayNet pages, a DocBank page and an ICDAR table page;
+    ground truth green, predictions red (score >= the parse threshold)."""
+    from PIL import Image, ImageDraw
+
+    samples = entry["_samples"]
+    threshold = entry["label_free"]["score_threshold"]
+    panels: list[Image.Image] = []
+
+    def coco_panel(
+        gt: dict[str, Any],
+        results: list[dict[str, Any]],
+        img: dict[str, Any],
+        im: Image.Image,
+        title: str,
+    ) -> Image.Image:
+        im = im.convert("RGB")
+        d = ImageDraw.Draw(im)
+        names = {c["id"]: c["name"] for c in gt["categories"]}
+        for a in gt["annotations"]:
+            if a["image_id"] == img["id"] and names[a["category_id"]] in PUBLAYNET_CLASSES:
+                x, y, w, h = a["bbox"]
+                d.rectangle([x, y, x + w, y + h], outline=(0, 170, 0), width=4)
+        for r in results:
+            if r["image_id"] == img["id"] and r["score"] >= threshold:
+                x, y, w, h = r["bbox"]
+                d.rectangle([x, y, x + w, y + h], outline=(220, 0, 0), width=3)
+                d.text(
+                    (x + 4, y + 2),
+                    f"{names.get(r['category_id'], '?')} {r['score']:.2f}",
+                    fill=(220, 0, 0),
+                )
+        d.text((10, 10), title, fill=(0, 0, 255))
+        return im
+
+    gt, results, folder = samples["publaynet"]
+    for img in sorted(gt["images"], key=lambda i: i["file_name"])[:2]:
+        with Image.open(folder / img["file_name"]) as im:
+            panels.append(coco_panel(gt, results, img, im, f"publaynet-20 {img['file_name']}"))
+    gt, results, pixels = samples["docbank"]
+    img = sorted(gt["images"], key=lambda i: i["file_name"])[0]
+    panels.append(coco_panel(gt, results, img, pixels[img["file_name"]], "docbank-100"))
+    truths, parsed = samples["icdar"]
+    for (doc, number), page in sorted(parsed.items()):
+        alt = truths[doc][1][0] if truths[doc][1] else {}
+        if number not in alt:
+            continue
+        import pymupdf
+
+        with pymupdf.open(truths[doc][0]) as pdf:
+            pix = pdf[number - 1].get_pixmap(dpi=100)
+            im = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+        s = 100 / 72
+        d = ImageDraw.Draw(im)
+        for b in alt[number]:
+            d.rectangle([v * s for v in b], outline=(0, 170, 0), width=4)
+        for r in page.regions:
+            color = (220, 0, 0) if r.label == "table" else (255, 150, 150)
+            d.rectangle(
+                [v * s for v in r.bbox_pt], outline=color, width=3 if r.label == "table" else 1
+            )
+            d.text(
+                (r.bbox_pt[0] * s + 3, r.bbox_pt[1] * s + 2), f"{r.label} {r.score:.2f}", fill=color
+            )
+        d.text((10, 10), f"icdar2013 {doc} p{number}", fill=(0, 0, 255))
+        panels.append(im)
+        break
+    height = 900
+    scaled = [p.resize((round(p.width * height / p.height), height)) for p in panels]
+    sheet = Image.new(
+        "RGB", (sum(p.width for p in scaled) + 10 * (len(scaled) - 1), height), "white"
+    )
+    x = 0
+    for p in scaled:
+        sheet.paste(p, (x, 0))
+        x += p.width + 10
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{NAME}.png"
+    sheet.save(path)
+    return path.name
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = cpu_times()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--weights", default=None, help="registry name or file (default: the bundled model)"
+    )
+    ap.add_argument("--real", type=Path, default=DEFAULT_REAL, help="the real-pages folder")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--max-pages", type=int, default=None, help="first N pages/PDFs per set")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    args = ap.parse_args(argv)
+    if not args.real.is_dir():
+        print(f"real_pages: {args.real} not found; skipped (see benchmarks/README.md)")
+        return 0
+    entry = run(args.real, args.weights, args.device, args.max_pages)
+    entry["plot"] = draw_samples(entry, args.real, args.out)
+    save(entry, args.out, command_line(NAME, argv), started)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
