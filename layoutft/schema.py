@@ -241,18 +241,20 @@ class Document:
         A ``str`` that starts with ``{`` is JSON text; any other ``str`` is a path. JSON Lines
         (one single-page document per line, as written by ``--format jsonl``) are merged.
         """
+        where = "JSON text"
         if isinstance(data, os.PathLike) or (
             isinstance(data, str) and not data.lstrip().startswith("{")
         ):
+            where = os.fspath(data)
             data = Path(data).read_text(encoding="utf-8")
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         try:
-            return cls.from_dict(json.loads(text))
+            return cls.from_dict(_loads(text, where))
         except json.JSONDecodeError:
             lines = [line for line in text.splitlines() if line.strip()]
             if len(lines) < 2:
                 raise
-            return cls.merge([cls.from_dict(json.loads(line)) for line in lines])
+            return cls.merge([cls.from_dict(_loads(line, where)) for line in lines])
 
     @classmethod
     def merge(cls, parts: Sequence[Document]) -> Document:
@@ -299,6 +301,29 @@ class Document:
                     }
                 )
         return results
+
+
+def _loads(text: str, where: str) -> Any:
+    """json.loads; hostile input (nesting past the recursion limit, integers past
+    Python's digit limit) is a one-line DatasetError naming ``where``."""
+    import sys
+
+    from layoutft.errors import DatasetError
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise DatasetError(
+            f"{where}: refused: the JSON nests arrays/objects deeper than Python's recursion "
+            f"limit ({sys.getrecursionlimit()})"
+        ) from None
+    except ValueError:  # int() of more digits than sys.get_int_max_str_digits() allows
+        raise DatasetError(
+            f"{where}: refused: the JSON holds an integer of more than "
+            f"{sys.get_int_max_str_digits()} digits"
+        ) from None
 
 
 def json_schema() -> dict[str, Any]:

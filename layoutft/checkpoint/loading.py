@@ -31,6 +31,7 @@ from layoutft.checkpoint.torchvision_resnet import (
     convert_torchvision_resnet,
     looks_like_torchvision_resnet,
 )
+from layoutft.config.yaml_io import StructureLimitError, check_structure, load_yaml_text
 from layoutft.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -146,14 +147,23 @@ def _labels(value: Any, file: Path) -> list[str] | None:
 
 
 def _config(text: Any, file: Path) -> dict[str, Any] | None:
+    """The stored config as a dict, within the config limits (depth, expanded size)."""
     if text is None:
         return None
-    if isinstance(text, Mapping):
-        return dict(text)
     try:
-        config = yaml.safe_load(text) if isinstance(text, str) else None
+        if isinstance(text, Mapping):
+            check_structure(text)
+            return dict(text)
+        config = load_yaml_text(text) if isinstance(text, str) else None
     except yaml.YAMLError as err:
-        raise CheckpointError(f"{file}: its 'config' is not valid YAML ({err})") from None
+        detail = " ".join(str(err).split())
+        raise CheckpointError(f"{file}: its 'config' is not valid YAML ({detail})") from None
+    except StructureLimitError as err:
+        raise CheckpointError(f"{file}: refused: its stored 'config' {err}") from None
+    except RecursionError:
+        raise CheckpointError(
+            f"{file}: refused: its stored 'config' is nested too deeply"
+        ) from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{file}: its 'config' must be YAML mapping text")
     return config

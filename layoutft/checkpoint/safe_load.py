@@ -5,6 +5,12 @@ Caffe2 ``.pkl``) go through an unpickler that may only build numpy arrays, dtype
 plain containers; any other import the file asks for is refused before it happens.
 Both kinds of refusal, and every unreadable file, become one-line
 :class:`~layoutft.errors.CheckpointError` messages naming the file.
+
+The allowed constructors can be asked for far more memory than the file holds (a 40-byte
+pickle can ask numpy for a 4 GB array, or ``bytearray`` for 4 GB of zeros): the sizes of
+the arrays and byte strings a pickle creates are added up and refused, before they are
+allocated, once they pass :func:`creation_budget` (the file's size twice plus 64 MiB; the
+data of real checkpoints is part of the file).
 """
 
 from __future__ import annotations
@@ -87,12 +93,96 @@ class ForbiddenGlobalError(pickle.UnpicklingError):
         self.qualname = qualname
 
 
+class TooLargeError(pickle.UnpicklingError):
+    """A pickle asked for more memory than its file size justifies (it was not allocated)."""
+
+    def __init__(self, what: str, requested: int, budget: int) -> None:
+        super().__init__(what)
+        self.what, self.requested, self.budget = what, requested, budget
+
+
+def creation_budget(file_size: int) -> int:
+    """Bytes of arrays and byte strings a pickle of ``file_size`` bytes may create in all."""
+    return 2 * file_size + 64 * 2**20
+
+
+_LATIN1 = {"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "l1"}
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file: Any, *, budget: int, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self.budget, self.created = budget, 0
+
+    def _spend(self, what: str, nbytes: int) -> None:
+        self.created += max(0, nbytes)
+        if self.created > self.budget:
+            raise TooLargeError(what, self.created, self.budget)
+
     def find_class(self, module: str, name: str) -> Any:
         resolve = _ALLOWED_GLOBALS.get((module, name))
         if resolve is None:
             raise ForbiddenGlobalError(f"{module}.{name}")
-        return resolve()
+        value = resolve()
+        if name == "_reconstruct":
+            return self._guard_reconstruct(value)
+        if name == "scalar":
+            return self._guard_scalar(value)
+        if value is np.ndarray:
+            return _NdarrayToken(self)
+        if value is bytearray:
+            return self._guard_bytearray
+        if (module, name) == ("_codecs", "encode"):
+            return self._guard_encode
+        return value
+
+    def _array_bytes(self, shape: Any, dtype: Any) -> int:
+        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        count = 1
+        for dim in dims:
+            count *= max(0, int(dim))
+        return count * np.dtype(dtype).itemsize
+
+    def _guard_reconstruct(self, reconstruct: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(subtype: Any, shape: Any, dtype: Any, *args: Any) -> Any:
+            self._spend("an array", self._array_bytes(shape, dtype))
+            if isinstance(subtype, _NdarrayToken):
+                subtype = np.ndarray
+            return reconstruct(subtype, shape, dtype, *args)
+
+        return guarded
+
+    def _guard_scalar(self, scalar: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(dtype: Any, *args: Any) -> Any:
+            self._spend("a numpy scalar", np.dtype(dtype).itemsize)
+            return scalar(dtype, *args)
+
+        return guarded
+
+    def _guard_bytearray(self, *args: Any) -> bytearray:
+        if args and isinstance(args[0], int):
+            self._spend("a byte string", args[0])
+        return bytearray(*args)
+
+    def _guard_encode(self, obj: Any, encoding: str = "utf-8", *args: Any) -> Any:
+        # pickles write bytes as encode(text, "latin1"): one byte per character, no growth
+        if str(encoding).lower() not in _LATIN1:
+            raise ForbiddenGlobalError(f"_codecs.encode(..., {encoding!r})")
+        import _codecs
+
+        return _codecs.encode(obj, encoding, *args)
+
+
+class _NdarrayToken:
+    """Stands in for ``numpy.ndarray`` in a pickle: ``_reconstruct`` gets the real class;
+    called directly (``ndarray(shape, dtype)``) the size is checked first."""
+
+    def __init__(self, unpickler: _RestrictedUnpickler) -> None:
+        self.unpickler = unpickler
+
+    def __call__(self, shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> Any:
+        self.unpickler._spend("an array", self.unpickler._array_bytes(shape, dtype))
+        return np.ndarray(shape, dtype, *args, **kwargs)
 
 
 def _unsafe(path: Path, qualname: str) -> CheckpointError:
@@ -131,11 +221,19 @@ def _torch_load(path: Path) -> Any:
 def _pickle_load(path: Path) -> Any:
     try:
         with path.open("rb") as f:
+            budget = creation_budget(path.stat().st_size)
             # Caffe2/Detectron files are Python 2 pickles: latin1 keeps their byte strings
             # (numpy array data) intact.
-            return _RestrictedUnpickler(f, encoding="latin1").load()
+            return _RestrictedUnpickler(f, budget=budget, encoding="latin1").load()
     except ForbiddenGlobalError as err:
         raise _unsafe(path, err.qualname) from None
+    except TooLargeError as err:
+        raise CheckpointError(
+            f"{path}: refused to load: the pickle asks for {err.what} that brings what it "
+            f"creates to {err.requested} bytes, past the limit of {err.budget} bytes for a "
+            f"{path.stat().st_size}-byte file (twice its size plus 64 MiB); the file is "
+            "corrupt or hostile"
+        ) from None
     except OSError as err:
         raise CheckpointError(f"{path}: cannot read file ({err.strerror})") from None
     except Exception as err:  # garbage bytes raise many exception types; all mean corrupt

@@ -82,13 +82,36 @@ _MINIMUM: tuple[tuple[str, int], ...] = (
 )
 
 
+# Largest values: far beyond any real model, small enough that building it cannot ask
+# for terabytes (NUM_CLASSES 999999999999 made a 1 PB class head).
+_MAXIMUM: dict[str, int] = {
+    "MODEL.ROI_HEADS.NUM_CLASSES": 100_000,
+    "MODEL.RESNETS.NUM_GROUPS": 4096,
+    "MODEL.RESNETS.WIDTH_PER_GROUP": 65_536,
+    "MODEL.RESNETS.STEM_OUT_CHANNELS": 65_536,
+    "MODEL.RESNETS.RES2_OUT_CHANNELS": 65_536,
+    "MODEL.FPN.OUT_CHANNELS": 65_536,
+    "MODEL.ROI_BOX_HEAD.NUM_FC": 64,
+    "MODEL.ROI_BOX_HEAD.FC_DIM": 65_536,
+    "MODEL.ROI_BOX_HEAD.NUM_CONV": 64,
+    "MODEL.ROI_BOX_HEAD.CONV_DIM": 65_536,
+    "MODEL.ROI_MASK_HEAD.NUM_CONV": 64,
+    "MODEL.ROI_MASK_HEAD.CONV_DIM": 65_536,
+    "TEST.DETECTIONS_PER_IMAGE": 1_000_000,
+}
+
+
 def check_values(cfg: Config) -> None:
     """ConfigError naming the first size or count the model cannot be built with (a negative
-    NUM_CLASSES, zero channels), before torch fails on it with a traceback."""
+    NUM_CLASSES, zero channels, absurdly large sizes), before torch fails on it with a
+    traceback or tries to allocate terabytes."""
     for key, minimum in _MINIMUM:
         value = cfg.get_path(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ConfigError(f"{key} {value!r}: must be an integer >= {minimum}")
+        maximum = _MAXIMUM[key]
+        if value > maximum:
+            raise ConfigError(f"{key} {value}: must be at most {maximum}")
 
 
 def _require(cfg: Config, key: str, accepted: tuple[Any, ...], reason: str) -> None:

@@ -6,6 +6,11 @@ order, then the file itself, so the last file that sets a key wins. YAML is read
 ``!!python/...`` tags (detectron2 configs such as Base-RetinaNet.yaml use
 ``!!python/object/apply:eval``) are never executed; the keys that carry one are set
 aside and reported by :func:`reject_python_tags` unless a later file or override sets them.
+
+Hostile YAML is bounded: nesting deeper than :data:`MAX_DEPTH` levels and documents whose
+aliases expand to more than :data:`MAX_VALUES` values (a "billion laughs" file) are refused
+before anything walks them; :func:`check_structure` applies the same limits to configs
+stored in checkpoints.
 """
 
 from __future__ import annotations
@@ -45,8 +50,81 @@ class ConfigSource:
     python_tags: dict[str, str] = field(default_factory=dict)
 
 
+# Limits no real config comes near (detectron2's full default config: ~600 values, depth 4).
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
+
+
+class StructureLimitError(ValueError):
+    """Nested data too deep, or expanding (through shared aliases) to too many values."""
+
+
 class _SafeLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that turns Python tags into :class:`PythonTag` instead of failing."""
+    """yaml.SafeLoader that turns Python tags into :class:`PythonTag` instead of failing,
+    and refuses nesting deeper than :data:`MAX_DEPTH` while composing."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self._depth >= MAX_DEPTH:
+            raise StructureLimitError(f"nested deeper than the limit of {MAX_DEPTH} levels")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_yaml_text(text: str) -> Any:
+    """Safe YAML with the structure limits; raises yaml.YAMLError or StructureLimitError."""
+    data = yaml.load(text, Loader=_SafeLoader)  # safe: a SafeLoader subclass
+    check_structure(data)
+    return data
+
+
+def check_structure(value: Any, max_values: int = MAX_VALUES, max_depth: int = MAX_DEPTH) -> None:
+    """StructureLimitError when ``value`` (dicts, lists, tuples) nests deeper than
+    ``max_depth`` or counts more than ``max_values`` values once shared containers are
+    expanded (each use of a YAML alias, or of a list a pickle stores once, counts again).
+    Shared containers are measured once, so the check itself stays fast."""
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (expanded values, height)
+    busy: set[int] = set()
+
+    def measure(item: Any, depth: int) -> tuple[int, int]:
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            return 1, 0
+        key = id(item)
+        if key in sizes:
+            count, height = sizes[key]
+        else:
+            if key in busy:
+                raise StructureLimitError("it contains itself (a recursive alias)")
+            if depth >= max_depth:
+                raise StructureLimitError(f"nested deeper than the limit of {max_depth} levels")
+            busy.add(key)
+            count, height = 1, 0
+            for child in children:
+                child_count, child_height = measure(child, depth + 1)
+                count += child_count
+                height = max(height, child_height + 1)
+                if count > max_values:
+                    break
+            busy.discard(key)
+            sizes[key] = (count, height)
+        if depth + height > max_depth:
+            raise StructureLimitError(f"nested deeper than the limit of {max_depth} levels")
+        if count > max_values:
+            raise StructureLimitError(
+                f"expands to more than the limit of {max_values} values (aliases repeated "
+                "inside aliases: a 'billion laughs' file?)"
+            )
+        return count, height
+
+    measure(value, 0)
 
 
 def _python_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> PythonTag:
@@ -111,9 +189,13 @@ def _read_yaml(path: str) -> dict[str, Any]:
     except OSError as error:
         raise ConfigError(f"{path}: cannot read config file ({error.strerror})") from None
     try:
-        data = yaml.load(text, Loader=_SafeLoader)  # safe: a SafeLoader subclass
+        data = load_yaml_text(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: malformed YAML: {_describe(error)}") from None
+    except StructureLimitError as error:
+        raise ConfigError(f"{path}: refused: the YAML {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: refused: the YAML is nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

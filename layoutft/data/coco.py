@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,6 +86,16 @@ def read_json(path: str | Path) -> Any:
     except json.JSONDecodeError as exc:
         raise DatasetError(
             f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise DatasetError(
+            f"{path}: refused: the JSON nests arrays/objects deeper than Python's recursion "
+            f"limit ({sys.getrecursionlimit()})"
+        ) from None
+    except ValueError:  # int() of more digits than sys.get_int_max_str_digits() allows
+        raise DatasetError(
+            f"{path}: refused: the JSON holds an integer of more than "
+            f"{sys.get_int_max_str_digits()} digits"
         ) from None
 
 

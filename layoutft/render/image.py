@@ -24,6 +24,12 @@ def open_image(source: Source) -> Iterator[Any]:
     stream: Any = io.BytesIO(source.data) if source.data is not None else source.path
     try:
         img = Image.open(stream)
+    except Image.DecompressionBombError:
+        raise RenderError(
+            f"{source.name}: the image declares more pixels than Pillow decodes (limit "
+            f"{2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels, a decompression-bomb guard); "
+            "downscale it"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise RenderError(
             f"{source.name}: not a readable PDF or image (PNG, JPEG, TIFF): {exc}"
@@ -68,6 +74,24 @@ def to_rgb(img: Any) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
+#: Images are decoded at full size, then scaled down to ``max_pixels``: decoding is
+#: refused above this multiple of ``max_pixels`` (memory stays bounded by the cap).
+DECODE_FACTOR = 4
+
+
+def check_decodable(size: tuple[int, int], max_pixels: int | None) -> None:
+    """RenderError when an image of ``size`` (from its header) has more pixels than
+    ``DECODE_FACTOR * max_pixels``."""
+    width, height = size
+    if max_pixels is None or width * height <= DECODE_FACTOR * max_pixels:
+        return
+    raise RenderError(
+        f"the image is {width} x {height} = {width * height} pixels, more than "
+        f"{DECODE_FACTOR} x --max-pixels ({DECODE_FACTOR * max_pixels}) that layoutft decodes "
+        "before scaling down; downscale it or raise --max-pixels"
+    )
+
+
 def iter_image_pages(
     source: Source, pages: PageSpec, max_pixels: int | None, image_dpi: float, on_error: str
 ) -> Iterator[RenderedPage]:
@@ -80,6 +104,7 @@ def iter_image_pages(
             try:
                 img.seek(number - 1)
                 dpi = image_dpi_of(img, image_dpi)
+                check_decodable(img.size, max_pixels)  # from the header, before decoding
                 rgb = to_rgb(img)
                 height, width = rgb.shape[:2]
                 scale = capped_scale(width, height, 1.0, max_pixels)

@@ -24,7 +24,7 @@ def parse_page_spec(spec: PageSpec, page_count: int, name: str = "input") -> lis
     """
     if spec is None:
         return list(range(1, page_count + 1))
-    numbers = _numbers_from_string(spec, page_count) if isinstance(spec, str) else list(spec)
+    numbers = _numbers_from_string(spec, page_count, name) if isinstance(spec, str) else list(spec)
     bad = [n for n in numbers if not 1 <= int(n) <= page_count]
     if bad:
         shown = ", ".join(str(n) for n in bad[:5])
@@ -34,7 +34,7 @@ def parse_page_spec(spec: PageSpec, page_count: int, name: str = "input") -> lis
     return list(dict.fromkeys(int(n) for n in numbers))
 
 
-def _numbers_from_string(spec: str, page_count: int) -> list[int]:
+def _numbers_from_string(spec: str, page_count: int, name: str) -> list[int]:
     numbers: list[int] = []
     for part in spec.replace(" ", "").split(","):
         try:
@@ -44,6 +44,11 @@ def _numbers_from_string(spec: str, page_count: int) -> list[int]:
                 stop = int(last) if last else page_count
                 if start > stop:
                     raise ValueError
+                if start < 1 or stop > page_count:  # before the range is built in memory
+                    raise RenderError(
+                        f"{name}: pages {start}-{stop} out of range; it has {page_count} "
+                        "page(s), numbered from 1"
+                    )
                 numbers.extend(range(start, stop + 1))
             else:
                 numbers.append(int(part))
