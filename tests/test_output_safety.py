@@ -133,3 +133,30 @@ def test_unusable_layoutft_home_is_one_line(
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {home}") and len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.output and home.read_text() == "a file, not a folder"
+
+
+def test_validate_fix_and_eval_never_write_over_their_input(dataset: Path) -> None:
+    coco = dataset / "annotations.json"
+    before = coco.read_bytes()
+    result = runner.invoke(app, ["validate", str(coco), "--fix", str(coco)])
+    assert result.exit_code == 1 and coco.read_bytes() == before
+    assert result.stderr == (
+        f"Error: {coco}: the output would replace the input {coco}; "
+        "write the repaired copy to another file\n"
+    )
+    result = runner.invoke(
+        app, ["eval", "--weights", "unused.pth", "--data", str(coco), "-o", str(coco)]
+    )
+    assert result.exit_code == 1 and coco.read_bytes() == before
+    assert "the output would replace the input" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_export_never_writes_over_its_checkpoint(tmp_path: Path) -> None:
+    ckpt = tmp_path / "model.pth"
+    ckpt.write_bytes(b"weights that must survive")
+    result = runner.invoke(app, ["export", str(ckpt), "--format", "detectron2", "-o", str(ckpt)])
+    assert result.exit_code == 1 and ckpt.read_bytes() == b"weights that must survive"
+    assert result.stderr == (
+        f"Error: {ckpt}: the output would replace the input {ckpt}; choose another -o\n"
+    )

@@ -175,5 +175,13 @@ def test_cli_synth(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     coco = json.loads((tmp_path / "annotations.json").read_text())
     assert f"wrote 2 pages, {len(coco['annotations'])} regions" in result.output
-    bad = CliRunner().invoke(layoutft.cli.app, ["synth", "-o", str(tmp_path), "--docs", "0"])
+    bad = CliRunner().invoke(layoutft.cli.app, ["synth", "-o", str(tmp_path / "b"), "--docs", "0"])
     assert bad.exit_code == 1 and "Error: synth: --docs" in bad.output
+    # an existing dataset is never written over without --overwrite
+    before = (tmp_path / "annotations.json").read_bytes()
+    again = CliRunner().invoke(layoutft.cli.app, ["synth", "-o", str(tmp_path), "--docs", "1"])
+    assert again.exit_code == 1 and again.stderr == (
+        f"Error: {tmp_path / 'annotations.json'} already exists; pass --overwrite to replace "
+        "it or choose another -o\n"
+    )
+    assert (tmp_path / "annotations.json").read_bytes() == before

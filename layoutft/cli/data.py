@@ -106,7 +106,10 @@ def validate_cmd(
     from layoutft.data.coco import load_coco, write_coco
     from layoutft.data.fix import fix_coco
     from layoutft.data.validate import validate_coco
+    from layoutft.outputs import refuse_inputs
 
+    if fix is not None:
+        refuse_inputs([fix], [coco], "write the repaired copy to another file")
     data = load_coco(coco)
     folder = images if images is not None else _default_images_dir(coco)
     report = validate_coco(data, folder)

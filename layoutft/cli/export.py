@@ -41,6 +41,11 @@ def export_cmd(
     inputs, overrides = split_overrides(args)
     if len(inputs) != 1:
         raise LayoutftError(f"export takes one checkpoint (file or registry name), got {inputs}")
+    from layoutft.outputs import check_writable, refuse_inputs
+
+    source = Path(inputs[0])
+    refuse_inputs([output], [source] if source.exists() else [], "choose another -o")
+    check_writable([output.parent])
     if format == "onnx":
         from layoutft.model_export.onnx import require
 

@@ -24,11 +24,20 @@ def synth(
         "typeset by pdflatex with matplotlib figures (looks like real papers; --pages is "
         "ignored: an article has as many pages as TeX gives it).",
     ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace an existing OUT/annotations.json (and same-named pages).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Generate born-digital PDFs with known layout, their page images and COCO annotations."""
     from layoutft.data.coco import load_coco
     from layoutft.errors import DatasetError
+    from layoutft.outputs import check_writable, refuse_existing
+
+    refuse_existing([out / "annotations.json"], overwrite, "choose another -o")
+    check_writable([out])
 
     if engine == "latex":
         from layoutft.data.synth.latex import generate_latex_dataset

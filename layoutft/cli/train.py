@@ -114,8 +114,12 @@ def eval_command(
     from layoutft.data.loader import default_images_dir
     from layoutft.engine.evaluation import evaluate_model, format_table, write_json_nan_safe
     from layoutft.engine.setup import resolve_config_path
+    from layoutft.outputs import check_writable, refuse_inputs
     from layoutft.predictor import LayoutModel
 
+    written = [p for p in (output, predictions) if p is not None]
+    refuse_inputs(written, [data], "choose another -o/--predictions file")
+    check_writable([p.parent for p in written])  # before the evaluation, not after it
     cfg = None if config is None else resolve_config_path(config)
     model = LayoutModel.from_checkpoint(weights, cfg, device=device)  # file or registry name
     gt = load_coco(data)
