@@ -160,3 +160,42 @@ def test_export_never_writes_over_its_checkpoint(tmp_path: Path) -> None:
     assert result.stderr == (
         f"Error: {ckpt}: the output would replace the input {ckpt}; choose another -o\n"
     )
+
+
+@pytest.mark.timeout(180)
+def test_sigterm_mid_parse_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """``kill`` while a JSON Lines output is being written: the process unwinds like Ctrl-C,
+    its temporary file is removed and no partial output appears."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pymupdf
+
+    pdf = pymupdf.open()
+    for _ in range(200):
+        pdf.new_page(width=300, height=400)
+    source = tmp_path / "long.pdf"
+    pdf.save(source)
+    out = tmp_path / "out"
+    out.mkdir()
+    code = "import sys; from layoutft.cli import main; sys.argv[0] = 'layoutft'; main()"
+    args = [str(source), "--format", "jsonl", "-o", str(out / "long.jsonl"), "--dpi", "20", "-q"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "parse", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob(".long.jsonl.*.tmp")) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the temporary output never appeared"
+            time.sleep(0.05)
+        assert proc.poll() is None, "parse finished before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(p.name for p in out.iterdir()) == []
