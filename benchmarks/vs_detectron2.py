@@ -149,7 +149,7 @@ def _models(name: str, device: str, work: Path) -> tuple[Any, Any]:
     """(layoutft LayoutModel, detectron2 DefaultPredictor) with the same weights file."""
     from detectron2.engine import DefaultPredictor
 
-    from layoutft.checkpoint import export_detectron2
+    from layoutft.checkpoint import save_detectron2
     from layoutft.predictor import LayoutModel
 
     base = load_model(name, "cpu")
@@ -157,7 +157,7 @@ def _models(name: str, device: str, work: Path) -> tuple[Any, Any]:
         weights = PARITY_DIR / "model_final.pth"
     else:
         weights = work / f"{name}_d2.pth"
-        export_detectron2(weights, base.model)
+        save_detectron2(weights, base.model)
     ours = LayoutModel.from_checkpoint(
         weights, config=base.config, device=device, labels=base.labels or PARITY_LABELS
     )

@@ -7,6 +7,10 @@ exits with status 1 instead of showing a traceback.
 
 from __future__ import annotations
 
+import functools
+import string
+from collections.abc import Callable
+
 
 class LayoutftError(Exception):
     """Base class of every error layoutft raises on purpose."""
@@ -30,3 +34,28 @@ class DatasetError(LayoutftError):
 
 class EnvironmentMismatchError(LayoutftError, ImportError):
     """Installed torch and torchvision builds cannot work together."""
+
+
+class OptionError(ConfigError):
+    """A bad value of a named parameter (``workers``, ``batch_size``, ``dpi``, ...).
+
+    ``template`` names parameters as ``{workers}``; other fields are filled from ``values``.
+    ``str(error)`` names the library parameters (``workers must be >= 1, got 0``);
+    :meth:`render` lets the CLI name its flags instead (``--workers must be >= 1, got 0``).
+    """
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template = template
+        self.values = values
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+        self.params = [name for name in dict.fromkeys(fields) if name not in values]
+        super().__init__(self.render())
+
+    def render(self, name_of: Callable[[str], str] | None = None) -> str:
+        """The message with each parameter called ``name_of(parameter)`` (default: itself)."""
+        names = {p: (name_of(p) if name_of else p) for p in self.params}
+        return self.template.format(**names, **self.values)
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # pickled (a DDP worker's error) from the template, not the rendered message
+        return (functools.partial(type(self), self.template, **self.values), ())

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from layoutft.errors import LayoutftError
+from layoutft.outputs import atomic_path
 from layoutft.schema import Document
 
 if TYPE_CHECKING:
@@ -19,22 +19,6 @@ if TYPE_CHECKING:
 
 FORMATS = ("json", "jsonl", "coco")
 _SUFFIX = {"json": ".json", "jsonl": ".jsonl", "coco": ".coco.json"}
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temp file next to ``path`` to write; moved onto ``path`` only if the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its files are private (0600); this one gets the mode open() gives (umask).
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_format(fmt: str) -> str:

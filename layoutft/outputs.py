@@ -1,16 +1,19 @@
-"""Checks every command makes before writing: never onto an input, never over an existing file
-without ``--overwrite``, and never after the expensive work when the folder is not writable.
+"""Every file layoutft writes goes through here: one atomic writer, and the checks every
+command makes before writing (never onto an input, never over an existing file without
+``--overwrite``, never after the expensive work when the folder is not writable).
 
-Also :func:`umask_mode`: the permissions a file created with ``open()`` would get, for atomic
-writers whose temp files start private (``mkstemp``: 0600, ``mkdtemp``: 0700).
-No torch here.
+:func:`atomic_path` is the only temp-file-then-``os.replace`` in the package: parse
+results, visualizations, checkpoints, COCO files, exported models, cache records and
+synthetic PDFs all use it, so every output follows the user's umask and no exit path leaves
+a temporary file behind. No torch here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from layoutft.errors import LayoutftError
@@ -26,6 +29,45 @@ def umask_mode(directory: bool = False) -> int:
 def chmod_umask(path: str | Path, directory: bool = False) -> None:
     """Give ``path`` the mode ``open()``/``mkdir()`` would have given it under the umask."""
     os.chmod(path, umask_mode(directory))
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, fsync: bool = False) -> Iterator[Path]:
+    """A temp file next to ``path`` to write; moved onto ``path`` only if the block succeeds.
+
+    The temp file (``.<name>.<random>.tmp`` in the target's folder, which is created) gets
+    the mode ``open()`` would give under the umask (not ``mkstemp``'s private 0600) and is
+    removed on every other exit path: an exception, Ctrl-C, SIGTERM through ``SystemExit``.
+    ``fsync``: flush the file to disk before the rename (checkpoints).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield tmp
+        if fsync:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Union, cast
 
 import numpy as np
 
+from layoutft.device import resolve_device
 from layoutft.errors import ConfigError, LayoutftError, RenderError
 
 if TYPE_CHECKING:
@@ -51,23 +52,6 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.scores)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` → cuda when available else cpu; ConfigError for an unavailable device."""
-    import torch
-
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(
-            f"device {device!r} is not a torch device; use auto, cpu or cuda"
-        ) from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but no CUDA GPU is available; use cpu")
-    return dev
 
 
 def default_labels(cfg: Config) -> list[str]:
@@ -196,12 +180,12 @@ class LayoutModel:
 
     def save(self, path: str | Path, format: str = "layoutft") -> None:
         """Write the weights as a layoutft checkpoint (config + labels) or a detectron2 .pth."""
-        from layoutft.checkpoint import export_detectron2, save_checkpoint
+        from layoutft.checkpoint import save_checkpoint, save_detectron2
 
         if format == "layoutft":
             save_checkpoint(path, self.model, self.config, self.labels)
         elif format == "detectron2":
-            export_detectron2(path, self.model, labels=self.labels)
+            save_detectron2(path, self.model, labels=self.labels)
         else:
             raise ConfigError(f"unknown checkpoint format {format!r}; use layoutft or detectron2")
 
@@ -473,7 +457,7 @@ def _refuse_partial(
     )
 
 
-def _build(cfg: Config, device: torch.device) -> GeneralizedRCNN:
+def _build(cfg: Config, device: str) -> GeneralizedRCNN:
     from layoutft._compat import check_torchvision_ops
     from layoutft.modeling import build_model
 

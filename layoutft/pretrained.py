@@ -18,6 +18,7 @@ No torch import here: ``layoutft weights list`` stays instant.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -272,7 +273,8 @@ def _read_record(path: Path) -> dict[str, Any] | None:
 
 def _write_record(path: Path, digest: str, source: str) -> None:
     import json
-    import tempfile
+
+    from layoutft.outputs import write_text_atomic
 
     stat = path.stat()
     record = {
@@ -283,13 +285,9 @@ def _write_record(path: Path, digest: str, source: str) -> None:
         "source": source,
     }
     target = record_path(path)
-    try:  # best effort: a read-only cache is still checked against the manifest
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=1)
-        os.replace(tmp, target)
-    except OSError:
-        pass
+    # best effort: a read-only cache is still checked against the manifest
+    with contextlib.suppress(OSError):
+        write_text_atomic(target, json.dumps(record, indent=1))
 
 
 def _verify_file(path: Path, url: str, card: ModelCard | None, *, keep: bool) -> str:

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from layoutft.checkpoint import export_detectron2, load_weights, save_checkpoint
+from layoutft.checkpoint import load_weights, save_checkpoint
+from layoutft.checkpoint import save_detectron2 as export_detectron2
 from layoutft.config import load_config
 from layoutft.errors import CheckpointError
 

@@ -10,7 +10,7 @@ plain containers.
 from __future__ import annotations
 
 from layoutft.checkpoint.apply import LoadReport, apply_weights
-from layoutft.checkpoint.io import export_detectron2, input_contract, save_checkpoint
+from layoutft.checkpoint.io import input_contract, save_checkpoint, save_detectron2
 from layoutft.checkpoint.loading import LAYOUTFT_FORMAT, SOURCE_FORMATS, LoadedWeights, load_weights
 
 __all__ = [
@@ -19,8 +19,8 @@ __all__ = [
     "LoadReport",
     "LoadedWeights",
     "apply_weights",
-    "export_detectron2",
     "input_contract",
     "load_weights",
     "save_checkpoint",
+    "save_detectron2",
 ]

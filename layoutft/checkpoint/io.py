@@ -1,14 +1,13 @@
 """Write checkpoints: layoutft's own format and detectron2's ``.pth``.
 
 Both are ``torch.save`` dicts of tensors and plain Python values only, so they load with
-``torch.load(weights_only=True)``, and both are written atomically (temp file in the
-same folder, then ``os.replace``).
+``torch.load(weights_only=True)``, and both are written atomically
+(:func:`layoutft.outputs.atomic_path`).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from torch import nn
 from layoutft.checkpoint.heads import HEADS
 from layoutft.checkpoint.loading import LAYOUTFT_FORMAT
 from layoutft.errors import CheckpointError
-from layoutft.outputs import chmod_umask
+from layoutft.outputs import atomic_path
 
 _RESERVED = {"format", "model", "config", "labels", "input_contract"}
 # exact types: numpy scalars subclass float but torch.load(weights_only=True) refuses them
@@ -64,7 +63,7 @@ def save_checkpoint(
     return _atomic_save(payload, Path(path))
 
 
-def export_detectron2(
+def save_detectron2(
     path: str | os.PathLike[str],
     model_or_state_dict: nn.Module | Mapping[str, torch.Tensor],
     *,
@@ -180,20 +179,8 @@ def _check_plain(value: Any, where: str, path: str | os.PathLike[str]) -> None:
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with atomic_path(path, fsync=True) as tmp, tmp.open("wb") as f:
+            torch.save(payload, f)
     except OSError as err:
         raise CheckpointError(f"{path}: cannot write checkpoint ({err.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        chmod_umask(tmp)  # mkstemp makes 0600; checkpoints get the mode open() would give
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise CheckpointError(f"{path}: cannot write checkpoint ({err.strerror})") from None
-        raise
     return path

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from layoutft.errors import LayoutftError
+from layoutft.errors import LayoutftError, OptionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +31,9 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except OptionError as exc:  # the library names parameters; the user typed flags
+            typer.echo(f"Error: {exc.render(flag_name)}", err=True)
+            raise typer.Exit(1) from None
         except LayoutftError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -39,6 +42,15 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+#: Library parameters whose flag is not ``--`` + the name with dashes.
+FLAGS = {"text": "--no-text", "progress": "--quiet"}
+
+
+def flag_name(parameter: str) -> str:
+    """The CLI flag of a library parameter: ``batch_size`` -> ``--batch-size``."""
+    return FLAGS.get(parameter) or "--" + parameter.replace("_", "-")
 
 
 def os_error_message(exc: OSError) -> str:

@@ -51,12 +51,8 @@ def export_cmd(
 
         require("onnx")  # before the slow model load
     model = _load(inputs[0], config, overrides)
-    if format == "layoutft":
-        model.save(output, format="layoutft")
-    elif format == "detectron2":
-        from layoutft.checkpoint import export_detectron2
-
-        export_detectron2(output, model.model, labels=model.labels)
+    if format in ("layoutft", "detectron2"):
+        model.save(output, format=format)
     elif format == "torchscript":
         from layoutft.model_export.torchscript import export_torchscript
 

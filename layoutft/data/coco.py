@@ -10,15 +10,13 @@ A COCO dict has ``images`` (``id``, ``file_name`` relative to the images folder,
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from layoutft.errors import DatasetError
-from layoutft.outputs import chmod_umask
+from layoutft.outputs import atomic_path
 
 #: How many problems a :class:`DatasetError` message lists before "... and N more".
 MAX_LISTED = 20
@@ -130,25 +128,16 @@ def _kind(value: Any) -> str:
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically: a temp file in the same folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write JSON atomically (:func:`layoutft.outputs.atomic_path`)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
             json.dump(data, fh, ensure_ascii=False, allow_nan=False)
             fh.write("\n")
-        chmod_umask(tmp)  # mkstemp makes 0600; the file gets the mode open() would give
-        os.replace(tmp, path)
     except ValueError:  # NaN or infinity somewhere: JSON cannot hold it
-        Path(tmp).unlink(missing_ok=True)
         raise DatasetError(
             f"{path}: cannot write non-finite numbers (NaN/Infinity); "
             "run `layoutft validate --fix` on the input first"
         ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_coco(path: str | Path, coco: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ Boxes (COCO XYWH) and polygons are in pixels of the image files, top-left origin
 from __future__ import annotations
 
 import colorsys
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from layoutft.errors import DatasetError
-from layoutft.outputs import check_writable
+from layoutft.outputs import check_writable, write_bytes_atomic
 
 
 @dataclass
@@ -141,11 +140,10 @@ def show_coco(
         drawn = draw_regions(bgr[:, :, ::-1], boxes, labels, polygons=polys, label_colors=colors)
         out.mkdir(parents=True, exist_ok=True)  # only once something is drawn
         target = out / _out_name(str(im["file_name"]))
-        tmp = target.with_name(f".{target.name}.tmp.png")
-        if not cv2.imwrite(str(tmp), np.ascontiguousarray(drawn[:, :, ::-1])):
-            tmp.unlink(missing_ok=True)
+        ok, png = cv2.imencode(".png", np.ascontiguousarray(drawn[:, :, ::-1]))
+        if not ok:
             raise DatasetError(f"{target}: cannot write the image; check the output folder")
-        os.replace(tmp, target)
+        write_bytes_atomic(target, png.tobytes())
         report.written.append(target)
     if report.missing and not report.written:
         raise DatasetError(

@@ -14,9 +14,7 @@ iteration. Ship a run's weights without the training state with
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,6 +23,7 @@ import torch
 
 from layoutft.engine import distributed as comm
 from layoutft.errors import CheckpointError
+from layoutft.outputs import write_text_atomic
 
 LAST = "last_checkpoint"
 
@@ -51,16 +50,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss_next))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-    os.replace(tmp, path)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

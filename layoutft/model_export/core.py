@@ -2,12 +2,16 @@
 
 Exporters (TorchScript, ONNX) trace :class:`ExportableModel`; :mod:`layoutft.model_export.runtime`
 runs the result. The metadata stored next to the graph says how to prepare pages for it and
-how to name its classes.
+how to name its classes. :func:`quiet_tracing` is the warnings filter the exporters share
+(the model-side tracing helpers are :mod:`layoutft.modeling.tracing`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,3 +109,24 @@ def example_image(model: LayoutModel) -> Tensor:
         top = height * (2 + 5 * k) // 22
         image[:, top : top + height // 8, width // 10 : width * 9 // 10] = 60.0 + 40 * k
     return image.to(model.device)
+
+
+@contextlib.contextmanager
+def quiet_tracing() -> Iterator[None]:
+    """Silence tracer warnings that were reviewed for this model.
+
+    The tracer warns wherever a tensor becomes a Python value; in layoutft.modeling those
+    spots are constants for a given model (number of classes, mask head type) or are skipped
+    while tracing, and tests compare every export with eager PyTorch on pages of other sizes.
+    torch's deprecation notices for torch.jit and the ONNX exporter's notes are silenced too.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+` is deprecated")
+        # the ONNX exporter's notes on constant folding and index export (checked by tests)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
+        # torch >= 2.9 defaults to the torch.export-based exporter; this one still works and
+        # is the one that exports torchvision's nms/roi_align with dynamic sizes
+        warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        yield

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from layoutft.errors import LayoutftError
-from layoutft.export import atomic_path
 from layoutft.model_export.core import (
     METADATA_KEY,
     OUTPUT_NAMES,
     ExportableModel,
     ExportMetadata,
     example_image,
+    quiet_tracing,
 )
-from layoutft.model_export.tracing import quiet_tracing
+from layoutft.outputs import atomic_path
 
 if TYPE_CHECKING:
     from layoutft.predictor import LayoutModel

@@ -14,8 +14,7 @@ from typing import Any
 import torch
 
 from layoutft.errors import LayoutftError
-from layoutft.model_export.core import METADATA_KEY, ExportMetadata
-from layoutft.model_export.tracing import quiet_tracing
+from layoutft.model_export.core import METADATA_KEY, ExportMetadata, quiet_tracing
 from layoutft.predictor import Detections, ImageInput, _as_list, postprocess, prepare_image
 
 _ZIP_MAGIC = b"PK\x03\x04"  # TorchScript archives are zip files; ONNX files are protobuf

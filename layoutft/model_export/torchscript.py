@@ -13,9 +13,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from layoutft.export import atomic_path
-from layoutft.model_export.core import METADATA_KEY, ExportableModel, ExportMetadata, example_image
-from layoutft.model_export.tracing import quiet_tracing
+from layoutft.model_export.core import (
+    METADATA_KEY,
+    ExportableModel,
+    ExportMetadata,
+    example_image,
+    quiet_tracing,
+)
+from layoutft.outputs import atomic_path
 
 if TYPE_CHECKING:
     from layoutft.predictor import LayoutModel

@@ -6,7 +6,6 @@ top-left corner); both use a top-left origin with y down.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from layoutft.data.coco import write_coco, write_json
 from layoutft.data.synth.blocks import Region
 from layoutft.data.synth.page import compose_page, random_style
 from layoutft.errors import DatasetError
+from layoutft.outputs import atomic_path
 
 #: PubLayNet-style mapping of drawn element kinds to classes (``None``: drawn, not annotated).
 PUBLAYNET_LABELS: dict[str, str | None] = {
@@ -79,10 +79,9 @@ def _make_document(
         pix.save(out / "images" / name)
         result.append((name, pix.width, pix.height, page.rect.width, page.rect.height, regions))
         bar.update(1)
-    tmp = out / "pdfs" / f".{stem}.pdf.tmp"
     # no_new_id keeps the trailer /ID out, so a seed gives the same bytes each run.
-    pdf.save(tmp, garbage=3, deflate=True, no_new_id=True)
-    os.replace(tmp, out / "pdfs" / f"{stem}.pdf")
+    with atomic_path(out / "pdfs" / f"{stem}.pdf") as tmp:
+        pdf.save(tmp, garbage=3, deflate=True, no_new_id=True)
     pdf.close()
     return result
 
