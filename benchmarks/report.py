@@ -24,6 +24,7 @@ ORDER = (
     "memory",
     "train_speed",
     "accuracy",
+    "finetune_real",
 )
 # the runs the issue asks for: what the lead (or CI on a quiet machine) should run
 FULL_COMMANDS = (
@@ -33,6 +34,7 @@ FULL_COMMANDS = (
     "python -m benchmarks.memory               # 300 pages at 200 dpi",
     "python -m benchmarks.train_speed          # quick_cpu and R50-FPN, CPU (+GPU fp32/AMP)",
     "python -m benchmarks.accuracy             # synth_scratch from scratch, 800 its, 120/16 pages",
+    "python -m benchmarks.finetune_real        # finetune_cpu from the bundled model on DTA books",
     "python -m benchmarks.real_pages           # ../shared/real: PubLayNet, DocBank, ICDAR 2013",
     "python -m benchmarks.report               # rewrites this README from results/",
 )
