@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from layoutft.errors import ConfigError
+from layoutft.modeling.build import proposal_sampling, roi_box_loss, rpn_loss_settings
 from layoutft.modeling.losses import (
     SampledProposals,
     fast_rcnn_losses,
@@ -44,7 +45,7 @@ def rpn_inputs(
 def test_rpn_single_anchor_equal_to_gt() -> None:
     anchors, logits, deltas = rpn_inputs([[[0, 0, 10, 10]]], [[[0.0]]], [[[[0.1, -0.2, 0.3, 0]]]])
     gt = [torch.tensor([[0.0, 0, 10, 10]])]
-    losses = rpn_losses(anchors, logits, deltas, gt, [(20, 20)], make_cfg())
+    losses = rpn_losses(anchors, logits, deltas, gt, [(20, 20)], rpn_loss_settings(make_cfg()))
     torch.testing.assert_close(losses["loss_rpn_cls"], torch.tensor(LOG2 / 256))
     torch.testing.assert_close(losses["loss_rpn_loc"], torch.tensor(0.6 / 256))
 
@@ -61,7 +62,9 @@ def test_rpn_two_levels_two_images_one_without_gt() -> None:
         ],
     )
     gt = [torch.tensor([[1.0, 1, 11, 11]]), torch.zeros(0, 4)]
-    losses = rpn_losses(anchors, logits, deltas, gt, [(40, 40), (40, 40)], make_cfg())
+    losses = rpn_losses(
+        anchors, logits, deltas, gt, [(40, 40), (40, 40)], rpn_loss_settings(make_cfg())
+    )
     # Image 0: anchor 0 positive, anchor 1 negative, anchor 2 ignored; image 1: all negative.
     bce = F.binary_cross_entropy_with_logits
     cls_sum = (
@@ -82,7 +85,7 @@ def test_rpn_low_quality_match_makes_best_anchor_positive() -> None:
         [[[0, 0, 10, 10], [50, 50, 60, 60]]], [[[0.0, 0.0]]], [[[[0, 0, 0, 0], [0, 0, 0, 0]]]]
     )
     gt = [torch.tensor([[0.0, 0, 20, 20]])]  # IoU 0.25 with anchor 0: below 0.3, still positive
-    losses = rpn_losses(anchors, logits, deltas, gt, [(64, 64)], make_cfg())
+    losses = rpn_losses(anchors, logits, deltas, gt, [(64, 64)], rpn_loss_settings(make_cfg()))
     # deltas anchor 0 -> gt: dx = dy = (10 - 5) / 10, dw = dh = log(2).
     torch.testing.assert_close(losses["loss_rpn_loc"], torch.tensor((1.0 + 2 * LOG2) / 256))
     torch.testing.assert_close(losses["loss_rpn_cls"], torch.tensor(2 * LOG2 / 256))
@@ -93,7 +96,12 @@ def test_rpn_images_without_gt_give_zero_loc_loss_with_gradients() -> None:
     logits = [torch.tensor([[0.3, -0.7], [1.0, 2.0]], requires_grad=True)]
     deltas = [torch.randn(2, 2, 4, requires_grad=True)]
     losses = rpn_losses(
-        anchors, logits, deltas, [torch.zeros(0, 4)] * 2, [(30, 30)] * 2, make_cfg()
+        anchors,
+        logits,
+        deltas,
+        [torch.zeros(0, 4)] * 2,
+        [(30, 30)] * 2,
+        rpn_loss_settings(make_cfg()),
     )
     assert losses["loss_rpn_loc"].item() == 0.0
     expected = F.binary_cross_entropy_with_logits(logits[0], torch.zeros(2, 2), reduction="sum")
@@ -108,12 +116,12 @@ def test_rpn_sampling_cap_weights_and_boundary() -> None:
     anchors, logits, deltas = rpn_inputs([boxes], [[[0.0] * 12]], [[[[0.5, 0, 0, 0]] * 12]])
     gt = [torch.tensor([[0.0, 0, 10, 10]])]
     cfg = make_cfg(RPN__BATCH_SIZE_PER_IMAGE=4, RPN__LOSS_WEIGHT=2.0, RPN__BBOX_REG_LOSS_WEIGHT=3.0)
-    losses = rpn_losses(anchors, logits, deltas, gt, [(50, 50)], cfg)
+    losses = rpn_losses(anchors, logits, deltas, gt, [(50, 50)], rpn_loss_settings(cfg))
     torch.testing.assert_close(losses["loss_rpn_cls"], torch.tensor(4 * LOG2 / 4 * 2.0))
     torch.testing.assert_close(losses["loss_rpn_loc"], torch.tensor(2 * 0.5 / 4 * 6.0))
     # BOUNDARY_THRESH 0: the far anchors lie outside a 50x50 image and are ignored.
     cfg = make_cfg(RPN__BATCH_SIZE_PER_IMAGE=4, RPN__BOUNDARY_THRESH=0)
-    losses = rpn_losses(anchors, logits, deltas, gt, [(50, 50)], cfg)
+    losses = rpn_losses(anchors, logits, deltas, gt, [(50, 50)], rpn_loss_settings(cfg))
     torch.testing.assert_close(losses["loss_rpn_cls"], torch.tensor(2 * LOG2 / 4))
 
 
@@ -121,11 +129,18 @@ def test_rpn_giou_and_unknown_loss_type() -> None:
     anchors, logits, deltas = rpn_inputs([[[0, 0, 10, 10]]], [[[0.0]]], [[[[0, 0, 0, 0]]]])
     gt = [torch.tensor([[0.0, 0, 20, 20]])]
     cfg = make_cfg(RPN__BBOX_REG_LOSS_TYPE="giou")
-    losses = rpn_losses(anchors, logits, deltas, gt, [(20, 20)], cfg)
+    losses = rpn_losses(anchors, logits, deltas, gt, [(20, 20)], rpn_loss_settings(cfg))
     # Predicted box = anchor: IoU 100/400, enclosing box = union -> GIoU loss 0.75.
     torch.testing.assert_close(losses["loss_rpn_loc"], torch.tensor(0.75 / 256))
     with pytest.raises(ConfigError, match=r"MODEL\.RPN\.BBOX_REG_LOSS_TYPE"):
-        rpn_losses(anchors, logits, deltas, gt, [(20, 20)], make_cfg(RPN__BBOX_REG_LOSS_TYPE="l2"))
+        rpn_losses(
+            anchors,
+            logits,
+            deltas,
+            gt,
+            [(20, 20)],
+            rpn_loss_settings(make_cfg(RPN__BBOX_REG_LOSS_TYPE="l2")),
+        )
 
 
 def _random_boxes(n: int, size: float, gen: torch.Generator) -> torch.Tensor:
@@ -154,7 +169,7 @@ def test_rpn_matches_independent_detectron2_recipe_on_random_case() -> None:
     gts = [_random_boxes(4, 100, gen), _random_boxes(2, 100, gen)]
     cfg = make_cfg(RPN__BATCH_SIZE_PER_IMAGE=16)
     torch.manual_seed(3)
-    losses = rpn_losses(anchors, logits, deltas, gts, [(128, 128)] * 2, cfg)
+    losses = rpn_losses(anchors, logits, deltas, gts, [(128, 128)] * 2, rpn_loss_settings(cfg))
 
     # Reference: detectron2's steps written out with plain loops, same RNG order.
     torch.manual_seed(3)
@@ -193,7 +208,9 @@ def test_rpn_matches_independent_detectron2_recipe_on_random_case() -> None:
 def test_label_and_sample_proposals_appends_gt_and_labels() -> None:
     proposals = [torch.tensor([[0.0, 0, 10, 10], [100, 100, 110, 110], [0, 0, 9, 10]])]
     gt_boxes = [torch.tensor([[0.0, 0, 10, 10]])]
-    (s,) = label_and_sample_proposals(proposals, gt_boxes, [torch.tensor([2])], make_cfg())
+    (s,) = label_and_sample_proposals(
+        proposals, gt_boxes, [torch.tensor([2])], proposal_sampling(make_cfg())
+    )
     # Boxes after appending the gt: IoU 1, 0, 0.9, 1 -> fg, bg, fg, fg (fg sampled first).
     assert len(s) == 4
     assert s.gt_classes.tolist() == [2, 2, 2, 3]
@@ -204,7 +221,10 @@ def test_label_and_sample_proposals_appends_gt_and_labels() -> None:
     fg = s.foreground()
     assert len(fg) == 3 and fg.gt_index.tolist() == [0, 0, 0]
     (s,) = label_and_sample_proposals(
-        proposals, gt_boxes, [torch.tensor([2])], make_cfg(ROI_HEADS__PROPOSAL_APPEND_GT=False)
+        proposals,
+        gt_boxes,
+        [torch.tensor([2])],
+        proposal_sampling(make_cfg(ROI_HEADS__PROPOSAL_APPEND_GT=False)),
     )
     assert sorted(s.gt_classes.tolist()) == [2, 2, 3]
 
@@ -216,7 +236,9 @@ def test_label_and_sample_proposals_iou_threshold_and_empty_image() -> None:
     gt_boxes = [torch.tensor([[0.0, 0, 10, 10]]), torch.zeros(0, 4)]
     gt_classes = [torch.tensor([0]), torch.zeros(0, dtype=torch.int64)]
     cfg = make_cfg(ROI_HEADS__PROPOSAL_APPEND_GT=False)
-    first, empty = label_and_sample_proposals(proposals, gt_boxes, gt_classes, cfg)
+    first, empty = label_and_sample_proposals(
+        proposals, gt_boxes, gt_classes, proposal_sampling(cfg)
+    )
     assert first.gt_classes.tolist() == [0, 3]
     assert first.boxes[0, 2].item() == 20
     assert empty.gt_classes.tolist() == [3] * 5 and empty.gt_index.tolist() == [-1] * 5
@@ -231,7 +253,7 @@ def test_label_and_sample_proposals_caps_and_seeded_order() -> None:
     proposals = [torch.cat([fg_boxes, bg_boxes])]
     cfg = make_cfg()
     torch.manual_seed(11)
-    (s,) = label_and_sample_proposals(proposals, [gt], [torch.tensor([1])], cfg)
+    (s,) = label_and_sample_proposals(proposals, [gt], [torch.tensor([1])], proposal_sampling(cfg))
     assert len(s) == 512 and (s.gt_classes == 1).sum() == 128 and (s.gt_classes == 3).sum() == 384
     # Same draws as detectron2: randperm over the 301 positives (gt appended), then 500 negatives.
     torch.manual_seed(11)
@@ -260,12 +282,14 @@ def test_fast_rcnn_losses_hand_values_class_specific_and_agnostic() -> None:
     deltas = torch.tensor(
         [[7, 7, 7, 7, 1.5, 0, 0, 0.2], [5, 5, 5, 5, 5, 5, 5, 5]], requires_grad=True
     )
-    losses = fast_rcnn_losses(logits, deltas, [s], make_cfg(num_classes=2))
+    losses = fast_rcnn_losses(logits, deltas, [s], 2, roi_box_loss(make_cfg(num_classes=2)))
     torch.testing.assert_close(losses["loss_cls"], torch.tensor(math.log(3.0)))
     torch.testing.assert_close(losses["loss_box_reg"], torch.tensor((0.5 + 1 + 0 + 0.2) / 2))
     agnostic = torch.tensor([[1.5, 0, 0, 0.2], [5, 5, 5, 5]])
     cfg = make_cfg(num_classes=2, ROI_BOX_HEAD__BBOX_REG_LOSS_WEIGHT=2.0)
-    losses = fast_rcnn_losses(logits, agnostic, [s], cfg)
+    losses = fast_rcnn_losses(
+        logits, agnostic, [s], int(cfg.MODEL.ROI_HEADS.NUM_CLASSES), roi_box_loss(cfg)
+    )
     torch.testing.assert_close(losses["loss_box_reg"], torch.tensor(1.7))
 
 
@@ -275,7 +299,7 @@ def test_fast_rcnn_losses_cross_entropy_matches_torch_on_random_logits() -> None
     b = sampled([[5, 5, 9, 9]] * 2, [[5, 5, 9, 9]] * 2, [2, 2])
     logits = torch.randn(5, 3, generator=gen)
     deltas = torch.randn(5, 8, generator=gen)
-    losses = fast_rcnn_losses(logits, deltas, [a, b], make_cfg(num_classes=2))
+    losses = fast_rcnn_losses(logits, deltas, [a, b], 2, roi_box_loss(make_cfg(num_classes=2)))
     target = torch.tensor([0, 2, 1, 2, 2])
     torch.testing.assert_close(losses["loss_cls"], F.cross_entropy(logits, target))
     # Foreground rows 0 (class 0) and 2 (class 1); target deltas (10 * 1/10, 0, 5 log 1.2, 0).
@@ -288,7 +312,7 @@ def test_fast_rcnn_losses_without_foreground_or_samples_are_zero_and_connected()
     bg = sampled([[0, 0, 10, 10]], [[0, 0, 10, 10]], [2])
     logits = torch.zeros(1, 3, requires_grad=True)
     deltas = torch.ones(1, 8, requires_grad=True)
-    losses = fast_rcnn_losses(logits, deltas, [bg], make_cfg(num_classes=2))
+    losses = fast_rcnn_losses(logits, deltas, [bg], 2, roi_box_loss(make_cfg(num_classes=2)))
     assert losses["loss_box_reg"].item() == 0.0
     torch.stack(list(losses.values())).sum().backward()
     assert deltas.grad is not None and not deltas.grad.any()
@@ -297,7 +321,7 @@ def test_fast_rcnn_losses_without_foreground_or_samples_are_zero_and_connected()
     empty.boxes = empty.gt_boxes = torch.zeros(0, 4)
     logits = torch.zeros(0, 3, requires_grad=True)
     deltas = torch.zeros(0, 8, requires_grad=True)
-    losses = fast_rcnn_losses(logits, deltas, [empty], make_cfg(num_classes=2))
+    losses = fast_rcnn_losses(logits, deltas, [empty], 2, roi_box_loss(make_cfg(num_classes=2)))
     assert losses["loss_cls"].item() == 0.0 and losses["loss_box_reg"].item() == 0.0
     torch.stack(list(losses.values())).sum().backward()
     assert logits.grad is not None
@@ -308,7 +332,13 @@ def test_fast_rcnn_losses_rejects_sigmoid_ce() -> None:
     cfg = make_cfg(num_classes=2)
     cfg.MODEL.ROI_BOX_HEAD.USE_SIGMOID_CE = True
     with pytest.raises(ConfigError, match="USE_SIGMOID_CE"):
-        fast_rcnn_losses(torch.zeros(1, 3), torch.zeros(1, 8), [s], cfg)
+        fast_rcnn_losses(
+            torch.zeros(1, 3),
+            torch.zeros(1, 8),
+            [s],
+            int(cfg.MODEL.ROI_HEADS.NUM_CLASSES),
+            roi_box_loss(cfg),
+        )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -328,9 +358,16 @@ def test_rpn_and_box_losses_on_cuda_match_cpu() -> None:
             return [x.to(device) for x in xs]
 
         out = rpn_losses(
-            move(anchors), move(logits), move(deltas), move(gts), [(128, 128)] * 2, cfg
+            move(anchors),
+            move(logits),
+            move(deltas),
+            move(gts),
+            [(128, 128)] * 2,
+            rpn_loss_settings(cfg),
         )
-        sampled = label_and_sample_proposals(move(proposals), move(gts), move(classes), cfg)
+        sampled = label_and_sample_proposals(
+            move(proposals), move(gts), move(classes), proposal_sampling(cfg)
+        )
         order = [torch.argsort(s.boxes[:, 0] * 1e4 + s.boxes[:, 1]) for s in sampled]
         sampled = [
             SampledProposals(*(t[o] for t in vars(s).values()))
@@ -339,7 +376,15 @@ def test_rpn_and_box_losses_on_cuda_match_cpu() -> None:
         n = sum(len(s) for s in sampled)
         cls_logits = torch.arange(n * 4, dtype=torch.float32, device=device).reshape(n, 4) % 3
         box_deltas = torch.linspace(-1, 1, n * 12, device=device).reshape(n, 12)
-        out.update(fast_rcnn_losses(cls_logits, box_deltas, sampled, cfg))
+        out.update(
+            fast_rcnn_losses(
+                cls_logits,
+                box_deltas,
+                sampled,
+                int(cfg.MODEL.ROI_HEADS.NUM_CLASSES),
+                roi_box_loss(cfg),
+            )
+        )
         return {k: v.cpu() for k, v in out.items()}
 
     cpu, cuda = run("cpu"), run("cuda")

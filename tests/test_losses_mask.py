@@ -98,7 +98,7 @@ def test_mask_loss_hand_value_class_specific_and_agnostic() -> None:
     logits[0, 0] = 100.0  # class 0 channel must be ignored
     logits[0, 1] = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
     logits.requires_grad_(True)
-    loss = mask_rcnn_loss(logits, fg, gt, None)  # type: ignore[arg-type]
+    loss = mask_rcnn_loss(logits, fg, gt)
     x = torch.tensor([0.0, 1.0, 2.0, -1.0])
     expected = torch.log1p(torch.exp(-x)).mean()
     torch.testing.assert_close(loss, expected)
@@ -106,7 +106,7 @@ def test_mask_loss_hand_value_class_specific_and_agnostic() -> None:
     assert logits.grad is not None and not logits.grad[0, 0].any()
 
     agnostic = logits.detach()[:, 1:2].clone().requires_grad_(True)
-    torch.testing.assert_close(mask_rcnn_loss(agnostic, fg, gt, None), expected)  # type: ignore[arg-type]
+    torch.testing.assert_close(mask_rcnn_loss(agnostic, fg, gt), expected)
 
 
 def test_mask_loss_several_images_polygons_and_bitmasks_match_torch_bce() -> None:
@@ -119,7 +119,7 @@ def test_mask_loss_several_images_polygons_and_bitmasks_match_torch_bce() -> Non
         fg_samples([[4, 4, 28, 28]], [0], [1]),
     ]
     logits = torch.randn(3, 3, 8, 8, generator=gen, requires_grad=True)
-    loss = mask_rcnn_loss(logits, fg, [image0, [], image2], None)  # type: ignore[arg-type]
+    loss = mask_rcnn_loss(logits, fg, [image0, [], image2])
     targets = torch.cat(
         [
             mask_targets(image0, fg[0].boxes, fg[0].gt_index, 8),
@@ -139,7 +139,7 @@ def test_mask_loss_several_images_polygons_and_bitmasks_match_torch_bce() -> Non
 
 def test_mask_loss_without_foreground_is_zero_and_connected() -> None:
     logits = torch.randn(0, 3, 28, 28, requires_grad=True)
-    loss = mask_rcnn_loss(logits, [fg_samples([], [], [])] * 2, [[], torch.zeros(0, 5, 5)], None)  # type: ignore[arg-type]
+    loss = mask_rcnn_loss(logits, [fg_samples([], [], [])] * 2, [[], torch.zeros(0, 5, 5)])
     assert loss.item() == 0.0 and loss.requires_grad
     loss.backward()
     assert logits.grad is not None
@@ -148,7 +148,7 @@ def test_mask_loss_without_foreground_is_zero_and_connected() -> None:
 def test_mask_loss_rejects_count_mismatch() -> None:
     fg = [fg_samples([[0, 0, 10, 10]], [0], [0])]
     with pytest.raises(ValueError, match="1 foreground"):
-        mask_rcnn_loss(torch.zeros(2, 1, 4, 4), fg, [[rect_polygon(0, 0, 5, 5)]], None)  # type: ignore[arg-type]
+        mask_rcnn_loss(torch.zeros(2, 1, 4, 4), fg, [[rect_polygon(0, 0, 5, 5)]])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -158,9 +158,9 @@ def test_mask_targets_and_loss_on_cuda_match_cpu() -> None:
     fg = fg_samples([[5, 5, 45, 55], [12.3, 14.7, 33.1, 47.9]], [0, 0], [1, 0])
     logits = torch.randn(2, 2, 28, 28)
     for gt in (polygons, bitmask):
-        cpu = mask_rcnn_loss(logits, [fg], [gt], None)  # type: ignore[arg-type]
+        cpu = mask_rcnn_loss(logits, [fg], [gt])
         fg_cuda = SampledProposals(*(t.cuda() for t in vars(fg).values()))
         gt_cuda = gt.cuda() if isinstance(gt, torch.Tensor) else gt
-        cuda = mask_rcnn_loss(logits.cuda(), [fg_cuda], [gt_cuda], None)  # type: ignore[arg-type]
+        cuda = mask_rcnn_loss(logits.cuda(), [fg_cuda], [gt_cuda])
         assert cuda.device.type == "cuda"
         torch.testing.assert_close(cuda.cpu(), cpu)

@@ -9,28 +9,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from layoutft.errors import ConfigError
 
+#: One list for every level, or one list per level (``[32, 64]``, ``[[32], [64]]``).
+PerLevel = Sequence[float] | Sequence[Sequence[float]]
 
-def _per_level(values: Sequence[Any], num_levels: int, key: str) -> list[list[float]]:
+
+def _per_level(values: PerLevel, num_levels: int, key: str) -> list[list[float]]:
     """detectron2's broadcast rule: a flat list or a single inner list applies to every level."""
     if len(values) == 0:
         raise ConfigError(f"MODEL.ANCHOR_GENERATOR.{key} must not be empty")
-    if not isinstance(values[0], Sequence):
-        return [[float(v) for v in values]] * num_levels
+    first = values[0]
+    if not isinstance(first, Sequence):
+        return [[float(v) for v in values]] * num_levels  # type: ignore[arg-type]
     if len(values) == 1:
-        return [[float(v) for v in values[0]]] * num_levels
+        return [[float(v) for v in first]] * num_levels
     if len(values) != num_levels:
         raise ConfigError(
             f"MODEL.ANCHOR_GENERATOR.{key} has {len(values)} lists but the RPN uses "
             f"{num_levels} feature maps; give one list or one per level"
         )
-    return [[float(v) for v in level] for level in values]
+    return [[float(v) for v in level] for level in values]  # type: ignore[union-attr]
 
 
 def cell_anchors(sizes: Sequence[float], aspect_ratios: Sequence[float]) -> Tensor:
@@ -51,15 +54,19 @@ class AnchorGenerator(nn.Module):
     """Anchors for a list of feature maps.
 
     Args:
-        sizes, aspect_ratios: per level (or broadcast), as in MODEL.ANCHOR_GENERATOR.
+        sizes: anchor sizes (sqrt of the area, input pixels) per level, or one list for all.
+        aspect_ratios: height / width per level, or one list for all.
         strides: stride of each feature map in input pixels.
         offset: anchor centre offset in units of stride, in [0, 1).
+
+    ``sizes`` and ``aspect_ratios`` keep the per-level values (tuples of floats);
+    ``num_anchors`` is A, anchors per location.
     """
 
     def __init__(
         self,
-        sizes: Sequence[Any],
-        aspect_ratios: Sequence[Any],
+        sizes: PerLevel,
+        aspect_ratios: PerLevel,
         strides: Sequence[int],
         offset: float = 0.0,
     ) -> None:
@@ -69,14 +76,11 @@ class AnchorGenerator(nn.Module):
         n = len(strides)
         self.strides = [int(s) for s in strides]
         self.offset = float(offset)
-        cells = [
-            cell_anchors(s, a)
-            for s, a in zip(
-                _per_level(sizes, n, "SIZES"),
-                _per_level(aspect_ratios, n, "ASPECT_RATIOS"),
-                strict=True,
-            )
-        ]
+        level_sizes = _per_level(sizes, n, "SIZES")
+        level_ratios = _per_level(aspect_ratios, n, "ASPECT_RATIOS")
+        self.sizes = tuple(tuple(level) for level in level_sizes)
+        self.aspect_ratios = tuple(tuple(level) for level in level_ratios)
+        cells = [cell_anchors(s, a) for s, a in zip(level_sizes, level_ratios, strict=True)]
         if len({len(c) for c in cells}) != 1:
             raise ConfigError(
                 "MODEL.ANCHOR_GENERATOR must give every level the same number of anchors "

@@ -6,28 +6,40 @@ Class scores have K+1 columns with background LAST; box deltas are class-specifi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torchvision.ops import batched_nms
 
-from layoutft.errors import ConfigError
-from layoutft.modeling.box_coder import as_weights, decode_boxes
+from layoutft.modeling.box_coder import BoxWeights, decode_boxes
 from layoutft.modeling.layers import Conv2d, get_norm, msra_fill, xavier_fill
 from layoutft.modeling.rpn import clip_boxes
 from layoutft.modeling.tracing import split_rows
 
-if TYPE_CHECKING:
-    from layoutft.config import Config
-
 
 class FastRCNNConvFCHead(nn.Sequential):
-    """``conv1..N`` (3×3, norm, ReLU) then ``fc1..M`` (Linear, ReLU) on pooled [R, C, S, S]."""
+    """``conv1..N`` (3×3, norm, ReLU) then ``fc1..M`` (Linear, ReLU) on pooled [R, C, S, S].
+
+    Args:
+        channels: C, channels of the pooled features.
+        resolution: S, side of the pooled features.
+        conv_dims: output channels of each 3×3 conv (may be empty).
+        fc_dims: output size of each fully connected layer (may be empty).
+        norm: norm after each conv, a detectron2 ``NORM`` name ("" for none, then convs
+            have a bias).
+
+    ``output_size`` is the length of the flattened output per RoI.
+    """
 
     def __init__(
-        self, channels: int, resolution: int, conv_dims: list[int], fc_dims: list[int], norm: str
+        self,
+        channels: int,
+        resolution: int,
+        conv_dims: Sequence[int],
+        fc_dims: Sequence[int],
+        norm: str,
     ) -> None:
         super().__init__()
         self.output_size = channels * resolution * resolution
@@ -51,7 +63,13 @@ class FastRCNNConvFCHead(nn.Sequential):
 
 
 class FastRCNNOutputLayers(nn.Module):
-    """``cls_score`` (K+1 logits, background last) and ``bbox_pred`` (4K or 4 deltas)."""
+    """``cls_score`` (K+1 logits, background last) and ``bbox_pred`` (4K or 4 deltas).
+
+    Args:
+        input_size: length of the box head's output per RoI.
+        num_classes: K, foreground classes.
+        cls_agnostic: one box per RoI (4 deltas) instead of one per class (4K).
+    """
 
     def __init__(self, input_size: int, num_classes: int, cls_agnostic: bool) -> None:
         super().__init__()
@@ -68,48 +86,39 @@ class FastRCNNOutputLayers(nn.Module):
         return self.cls_score(x), self.bbox_pred(x)
 
 
-def build_box_head(cfg: Config, channels: int) -> tuple[FastRCNNConvFCHead, FastRCNNOutputLayers]:
-    """Box head and predictor from ``cfg.MODEL.ROI_BOX_HEAD`` / ``ROI_HEADS``."""
-    h = cfg.MODEL.ROI_BOX_HEAD
-    if int(h.NUM_CONV) + int(h.NUM_FC) <= 0:
-        raise ConfigError(
-            "MODEL.ROI_BOX_HEAD needs NUM_CONV or NUM_FC > 0 (Base-RCNN-FPN: NUM_FC 2)"
-        )
-    head = FastRCNNConvFCHead(
-        channels,
-        int(h.POOLER_RESOLUTION),
-        [int(h.CONV_DIM)] * int(h.NUM_CONV),
-        [int(h.FC_DIM)] * int(h.NUM_FC),
-        str(h.NORM),
-    )
-    predictor = FastRCNNOutputLayers(
-        head.output_size, int(cfg.MODEL.ROI_HEADS.NUM_CLASSES), bool(h.CLS_AGNOSTIC_BBOX_REG)
-    )
-    return head, predictor
-
-
 def box_inference(
     class_logits: Tensor,
     box_deltas: Tensor,
     proposals: list[Tensor],
     image_sizes: list[tuple[int, int]],
-    cfg: Config,
+    *,
+    box_weights: BoxWeights,
+    score_thresh: float,
+    nms_thresh: float,
+    detections_per_img: int,
     min_score: float = 0.0,
 ) -> list[dict[str, Tensor]]:
-    """Per image ``boxes`` [N, 4], ``scores`` [N], ``classes`` int64 [N] (0..K-1).
+    """Per image ``boxes`` [N, 4] XYXY (resized-image pixels), ``scores`` [N], ``classes``
+    int64 [N] (0..K-1).
 
-    Softmax over K+1, decode class-specific boxes, clip, keep scores > SCORE_THRESH_TEST
-    (and >= ``min_score``), per-class NMS at NMS_THRESH_TEST, top TEST.DETECTIONS_PER_IMAGE
-    (negative = all). ``min_score`` changes no detection scored at or above it: greedy NMS
-    and top-k decide a box's fate from higher-scored boxes only.
+    Args:
+        class_logits: [R, K+1] logits of all images' proposals, background last.
+        box_deltas: [R, 4K] class-specific or [R, 4] class-agnostic deltas.
+        proposals: per image float32 [R_i, 4] XYXY proposals (resized-image pixels).
+        image_sizes: (h, w) of each resized image; boxes are clipped to it.
+        box_weights: (wx, wy, ww, wh) the deltas were encoded with.
+        score_thresh: keep class scores strictly above it.
+        nms_thresh: IoU of per-class NMS.
+        detections_per_img: keep the best this many per image (negative: all).
+        min_score: also drop scores below it (0: off).
+
+    Softmax over K+1, decode boxes, clip, keep scores > ``score_thresh`` (and >=
+    ``min_score``), per-class NMS, top ``detections_per_img``. ``min_score`` changes no
+    detection scored at or above it: greedy NMS and top-k decide a box's fate from
+    higher-scored boxes only.
     """
-    weights = as_weights(
-        cfg.MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS, "MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS"
-    )
-    score_thresh = float(cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST)
-    nms_thresh = float(cfg.MODEL.ROI_HEADS.NMS_THRESH_TEST)
-    topk = int(cfg.TEST.DETECTIONS_PER_IMAGE)
-    boxes_all = decode_boxes(box_deltas, torch.cat(proposals), weights)
+    topk = detections_per_img
+    boxes_all = decode_boxes(box_deltas, torch.cat(proposals), box_weights)
     probs_all = F.softmax(class_logits, dim=-1)
     results = []
     for boxes, probs, size in zip(

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from layoutft.errors import ConfigError
 from layoutft.modeling.layers import Conv2d, get_norm, xavier_fill
-from layoutft.modeling.resnet import ResNet, build_resnet
-
-if TYPE_CHECKING:
-    from layoutft.config import Config
+from layoutft.modeling.resnet import ResNet
 
 
 class FPN(nn.Module):
@@ -24,12 +21,19 @@ class FPN(nn.Module):
     ``forward``: image batch [B, 3, H, W] (H, W multiples of ``size_divisibility``) →
     ``{"p2": …, "p6": …}``, each [B, out_channels, H/stride, W/stride].
     ``output_shapes``: ``{name: (channels, stride)}``.
+
+    Args:
+        bottom_up: the ResNet whose stages feed the pyramid.
+        in_features: its outputs used, consecutive stages finest first (``res2``..``res5``).
+        out_channels: channels of every pyramid level.
+        norm: norm after the lateral and output convs ("" for none, then they have a bias).
+        fuse_type: "sum" or "avg" of the lateral and the upsampled coarser level.
     """
 
     def __init__(
         self,
         bottom_up: ResNet,
-        in_features: list[str],
+        in_features: Sequence[str],
         out_channels: int,
         norm: str = "",
         fuse_type: str = "sum",
@@ -90,21 +94,3 @@ class FPN(nn.Module):
         # P6: subsampled P5 (detectron2's LastLevelMaxPool), used by the RPN only
         results.append(F.max_pool2d(results[-1], kernel_size=1, stride=2, padding=0))
         return dict(zip(self.output_shapes, results, strict=True))
-
-
-def build_backbone(cfg: Config) -> FPN:
-    """The ``build_resnet_fpn_backbone`` of detectron2 from ``cfg.MODEL`` (FPN, RESNETS)."""
-    name = str(cfg.MODEL.BACKBONE.NAME)
-    if name != "build_resnet_fpn_backbone":
-        raise ConfigError(
-            f"MODEL.BACKBONE.NAME {name!r} is not supported; layoutft builds "
-            "'build_resnet_fpn_backbone' (ResNet/ResNeXt + FPN)"
-        )
-    fpn = cfg.MODEL.FPN
-    return FPN(
-        build_resnet(cfg, in_channels=len(cfg.MODEL.PIXEL_MEAN)),
-        list(fpn.IN_FEATURES),
-        int(fpn.OUT_CHANNELS),
-        norm=str(fpn.NORM),
-        fuse_type=str(fpn.FUSE_TYPE),
-    )

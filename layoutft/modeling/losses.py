@@ -7,25 +7,82 @@ and still connected to the graph, so ``backward()`` always works.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from layoutft.errors import ConfigError
-from layoutft.modeling.box_coder import decode_boxes, encode_boxes
+from layoutft.modeling.box_coder import BoxWeights, decode_boxes, encode_boxes
 from layoutft.modeling.mask_targets import GtMasks, mask_targets
 from layoutft.modeling.matching import Matcher, pairwise_iou, subsample_labels
 
-if TYPE_CHECKING:
-    from layoutft.config import Config
+#: Box regression losses: smooth L1 (L1 when beta < 1e-5) on the deltas, or an IoU loss
+#: on the decoded boxes.
+REG_LOSS_TYPES = ("smooth_l1", "giou", "diou", "ciou")
 
-BoxWeights = tuple[float, float, float, float]
 
-_REG_LOSS_TYPES = ("smooth_l1", "giou", "diou", "ciou")
+@dataclass(frozen=True)
+class BoxRegressionLoss:
+    """How predicted box deltas are penalised.
+
+    Attributes:
+        weights: (wx, wy, ww, wh) of the box coder the deltas are encoded with.
+        loss_type: one of :data:`REG_LOSS_TYPES`.
+        smooth_l1_beta: smooth-L1 transition point; below 1e-5 the loss is exactly L1.
+        loss_weight: multiplier of the (normalised) regression loss.
+    """
+
+    weights: BoxWeights
+    loss_type: str = "smooth_l1"
+    smooth_l1_beta: float = 0.0
+    loss_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.loss_type not in REG_LOSS_TYPES:
+            raise ValueError(f"unknown box loss {self.loss_type!r}; use one of {REG_LOSS_TYPES}")
+
+
+@dataclass(frozen=True)
+class RPNLossSettings:
+    """Anchor labelling and loss weights of the RPN.
+
+    Attributes:
+        matcher: labels anchors from their IoU with the ground truth (low-quality matches on).
+        batch_size_per_image: anchors sampled per image; also the loss normaliser.
+        positive_fraction: at most this share of the samples is positive.
+        boundary_thresh: anchors reaching more than this many pixels past the image border
+            are ignored; negative: keep all anchors.
+        regression: the anchor-delta loss (its ``loss_weight`` is relative to ``loss_weight``).
+        loss_weight: multiplier of both RPN losses.
+    """
+
+    matcher: Matcher
+    batch_size_per_image: int
+    positive_fraction: float
+    regression: BoxRegressionLoss
+    boundary_thresh: float = -1.0
+    loss_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ProposalSampling:
+    """How RPN proposals are matched to the ground truth and sampled for the ROI heads.
+
+    Attributes:
+        matcher: labels proposals from their IoU (no low-quality matches).
+        num_classes: K; the background class is K.
+        batch_size_per_image: proposals sampled per image.
+        positive_fraction: at most this share of the samples is foreground.
+        append_gt: add the ground-truth boxes to the proposals before matching.
+    """
+
+    matcher: Matcher
+    num_classes: int
+    batch_size_per_image: int
+    positive_fraction: float
+    append_gt: bool = True
 
 
 @dataclass
@@ -55,21 +112,13 @@ class SampledProposals:
         )
 
 
-def _weights(values: Sequence[float]) -> BoxWeights:
-    a, b, c, d = (float(v) for v in values)
-    return (a, b, c, d)
-
-
 def _box_regression_loss(
-    pred_deltas: Tensor,
-    src_boxes: Tensor,
-    target_boxes: Tensor,
-    weights: BoxWeights,
-    loss_type: str,
-    beta: float,
+    pred_deltas: Tensor, src_boxes: Tensor, target_boxes: Tensor, loss: BoxRegressionLoss
 ) -> Tensor:
-    """Summed regression loss of [F, 4] deltas predicted on [F, 4] source boxes."""
-    if loss_type == "smooth_l1":
+    """Summed regression loss (without ``loss.loss_weight``) of [F, 4] deltas predicted on
+    [F, 4] XYXY source boxes towards [F, 4] XYXY targets."""
+    weights, beta = loss.weights, loss.smooth_l1_beta
+    if loss.loss_type == "smooth_l1":
         target_deltas = encode_boxes(src_boxes, target_boxes, weights)
         # fvcore's smooth_l1_loss is exactly L1 below beta 1e-5 (the default beta is 0).
         if beta < 1e-5:
@@ -83,13 +132,7 @@ def _box_regression_loss(
         "ciou": ops.complete_box_iou_loss,
     }
     pred_boxes = decode_boxes(pred_deltas, src_boxes, weights)
-    return iou_losses[loss_type](pred_boxes, target_boxes, reduction="sum", eps=1e-7)
-
-
-def _reg_loss_type(value: str, key: str) -> str:
-    if value not in _REG_LOSS_TYPES:
-        raise ConfigError(f"{key}: unknown box loss {value!r}; use one of {list(_REG_LOSS_TYPES)}")
-    return value
+    return iou_losses[loss.loss_type](pred_boxes, target_boxes, reduction="sum", eps=1e-7)
 
 
 def rpn_losses(
@@ -98,7 +141,7 @@ def rpn_losses(
     anchor_deltas: list[Tensor],
     gt_boxes: list[Tensor],
     image_sizes: list[tuple[int, int]],
-    cfg: Config,
+    settings: RPNLossSettings,
 ) -> dict[str, Tensor]:
     """Objectness and anchor regression losses of the RPN.
 
@@ -107,18 +150,15 @@ def rpn_losses(
         objectness_logits: per level, [B, A_l] logits in the same order.
         anchor_deltas: per level, [B, A_l, 4] deltas in the same order.
         gt_boxes: per image, float32 [N_i, 4] XYXY ground truth (N_i may be 0).
-        image_sizes: per image, (height, width) before padding (used when BOUNDARY_THRESH >= 0).
-        cfg: reads ``MODEL.RPN.{IOU_THRESHOLDS, IOU_LABELS, BATCH_SIZE_PER_IMAGE,
-            POSITIVE_FRACTION, BOUNDARY_THRESH, BBOX_REG_WEIGHTS, BBOX_REG_LOSS_TYPE,
-            SMOOTH_L1_BETA, LOSS_WEIGHT, BBOX_REG_LOSS_WEIGHT}``.
+        image_sizes: per image, (height, width) before padding (used when
+            ``settings.boundary_thresh`` >= 0).
+        settings: matching, sampling and loss weights.
 
     Returns:
-        ``{"loss_rpn_cls", "loss_rpn_loc"}``, both normalized by BATCH_SIZE_PER_IMAGE × B.
+        ``{"loss_rpn_cls", "loss_rpn_loc"}``, both normalized by batch_size_per_image × B.
     """
-    rpn = cfg.MODEL.RPN
-    loss_type = _reg_loss_type(rpn.BBOX_REG_LOSS_TYPE, "MODEL.RPN.BBOX_REG_LOSS_TYPE")
     all_anchors = torch.cat(anchors, dim=0)
-    labels, matched = _label_and_sample_anchors(all_anchors, gt_boxes, image_sizes, cfg)
+    labels, matched = _label_and_sample_anchors(all_anchors, gt_boxes, image_sizes, settings)
 
     pos_mask = labels == 1  # [B, R]
     deltas = torch.cat(anchor_deltas, dim=1)  # [B, R, 4]
@@ -127,9 +167,7 @@ def rpn_losses(
         deltas[pos_mask],
         src[pos_mask],
         matched[pos_mask],
-        _weights(rpn.BBOX_REG_WEIGHTS),
-        loss_type,
-        float(rpn.SMOOTH_L1_BETA),
+        settings.regression,
     )
     valid = labels >= 0
     cls = F.binary_cross_entropy_with_logits(
@@ -137,11 +175,11 @@ def rpn_losses(
         labels[valid].to(torch.float32),
         reduction="sum",
     )
-    normalizer = int(rpn.BATCH_SIZE_PER_IMAGE) * len(gt_boxes)
-    weight = float(rpn.LOSS_WEIGHT)
+    normalizer = settings.batch_size_per_image * len(gt_boxes)
+    weight = settings.loss_weight
     return {
         "loss_rpn_cls": cls / normalizer * weight,
-        "loss_rpn_loc": loc / normalizer * (float(rpn.BBOX_REG_LOSS_WEIGHT) * weight),
+        "loss_rpn_loc": loc / normalizer * (settings.regression.loss_weight * weight),
     }
 
 
@@ -150,17 +188,11 @@ def _label_and_sample_anchors(
     anchors: Tensor,
     gt_boxes: list[Tensor],
     image_sizes: list[tuple[int, int]],
-    cfg: Config,
+    settings: RPNLossSettings,
 ) -> tuple[Tensor, Tensor]:
     """Sampled labels int8 [B, R] (-1 ignore, 0 neg., 1 pos.) and matched gt boxes [B, R, 4]."""
-    rpn = cfg.MODEL.RPN
-    matcher = Matcher(
-        rpn.IOU_THRESHOLDS,
-        rpn.IOU_LABELS,
-        allow_low_quality_matches=True,
-        config_key="MODEL.RPN.IOU_THRESHOLDS",
-    )
-    boundary = float(rpn.BOUNDARY_THRESH)
+    matcher = settings.matcher
+    boundary = settings.boundary_thresh
     all_labels, all_matched = [], []
     for gt, (height, width) in zip(gt_boxes, image_sizes, strict=True):
         gt = gt.to(anchors.device, torch.float32)
@@ -175,7 +207,7 @@ def _label_and_sample_anchors(
             )
             labels[~inside] = -1
         pos, neg = subsample_labels(
-            labels, int(rpn.BATCH_SIZE_PER_IMAGE), float(rpn.POSITIVE_FRACTION), 0
+            labels, settings.batch_size_per_image, settings.positive_fraction, 0
         )
         labels.fill_(-1)
         labels[pos] = 1
@@ -190,7 +222,7 @@ def label_and_sample_proposals(
     proposals: list[Tensor],
     gt_boxes: list[Tensor],
     gt_classes: list[Tensor],
-    cfg: Config,
+    sampling: ProposalSampling,
 ) -> list[SampledProposals]:
     """Match proposals to ground truth and sample them for the box head (per image).
 
@@ -198,27 +230,21 @@ def label_and_sample_proposals(
         proposals: per image, float32 [P_i, 4] XYXY RPN proposals (no gradient is kept).
         gt_boxes: per image, float32 [N_i, 4] XYXY ground truth (N_i may be 0).
         gt_classes: per image, int64 [N_i] classes in 0..K-1.
-        cfg: reads ``MODEL.ROI_HEADS.{NUM_CLASSES, IOU_THRESHOLDS, IOU_LABELS,
-            BATCH_SIZE_PER_IMAGE, POSITIVE_FRACTION, PROPOSAL_APPEND_GT}``.
+        sampling: matcher, class count and sample sizes.
 
     Returns:
-        Per image, at most BATCH_SIZE_PER_IMAGE samples, foreground first. With
-        PROPOSAL_APPEND_GT the ground-truth boxes are appended after the proposals before matching.
+        Per image, at most ``sampling.batch_size_per_image`` samples, foreground first. With
+        ``sampling.append_gt`` the ground-truth boxes are appended after the proposals before
+        matching.
     """
-    heads = cfg.MODEL.ROI_HEADS
-    num_classes = int(heads.NUM_CLASSES)
-    matcher = Matcher(
-        heads.IOU_THRESHOLDS,
-        heads.IOU_LABELS,
-        allow_low_quality_matches=False,
-        config_key="MODEL.ROI_HEADS.IOU_THRESHOLDS",
-    )
+    num_classes = sampling.num_classes
+    matcher = sampling.matcher
     out = []
     for boxes, gt, classes in zip(proposals, gt_boxes, gt_classes, strict=True):
         boxes = boxes.detach().to(torch.float32)
         gt = gt.to(boxes.device, torch.float32)
         classes = classes.to(boxes.device, torch.int64)
-        if heads.PROPOSAL_APPEND_GT:
+        if sampling.append_gt:
             boxes = torch.cat([boxes, gt], dim=0)
         matches, match_labels = matcher(pairwise_iou(gt, boxes))
         if len(gt):
@@ -228,7 +254,7 @@ def label_and_sample_proposals(
         else:
             labels = torch.full_like(matches, num_classes)
         pos, neg = subsample_labels(
-            labels, int(heads.BATCH_SIZE_PER_IMAGE), float(heads.POSITIVE_FRACTION), num_classes
+            labels, sampling.batch_size_per_image, sampling.positive_fraction, num_classes
         )
         idx = torch.cat([pos, neg])
         sampled_labels = labels[idx]
@@ -248,7 +274,8 @@ def fast_rcnn_losses(
     class_logits: Tensor,
     box_deltas: Tensor,
     sampled: list[SampledProposals],
-    cfg: Config,
+    num_classes: int,
+    regression: BoxRegressionLoss,
 ) -> dict[str, Tensor]:
     """Classification and box regression losses of the box head.
 
@@ -256,18 +283,14 @@ def fast_rcnn_losses(
         class_logits: [S, K+1] logits (background last) for the concatenated samples of all images.
         box_deltas: [S, 4K] class-specific or [S, 4] class-agnostic deltas.
         sampled: per image, the output of :func:`label_and_sample_proposals`.
-        cfg: reads ``MODEL.ROI_HEADS.NUM_CLASSES`` and ``MODEL.ROI_BOX_HEAD.{BBOX_REG_WEIGHTS,
-            BBOX_REG_LOSS_TYPE, SMOOTH_L1_BETA, BBOX_REG_LOSS_WEIGHT}``.
+        num_classes: K (``class_logits`` has K+1 columns).
+        regression: the box-delta loss (weights (10, 10, 5, 5) in detectron2's defaults).
 
     Returns:
         ``loss_cls``: mean cross entropy over all samples; ``loss_box_reg``: regression loss summed
         over foreground samples, divided by the number of samples (all of them, not just
-        foreground), times BBOX_REG_LOSS_WEIGHT.
+        foreground), times ``regression.loss_weight``.
     """
-    box_head = cfg.MODEL.ROI_BOX_HEAD
-    _check_no_sigmoid_ce(box_head)
-    loss_type = _reg_loss_type(box_head.BBOX_REG_LOSS_TYPE, "MODEL.ROI_BOX_HEAD.BBOX_REG_LOSS_TYPE")
-    num_classes = int(cfg.MODEL.ROI_HEADS.NUM_CLASSES)
     device = class_logits.device
     gt_classes = _cat([s.gt_classes for s in sampled], (0,), torch.int64, device)
     boxes = _cat([s.boxes for s in sampled], (0, 4), torch.float32, device)
@@ -287,19 +310,10 @@ def fast_rcnn_losses(
         fg_deltas,
         boxes[fg],
         gt_boxes[fg],
-        _weights(box_head.BBOX_REG_WEIGHTS),
-        loss_type,
-        float(box_head.SMOOTH_L1_BETA),
+        regression,
     )
     reg = reg / max(gt_classes.numel(), 1)
-    return {"loss_cls": loss_cls, "loss_box_reg": reg * float(box_head.BBOX_REG_LOSS_WEIGHT)}
-
-
-def _check_no_sigmoid_ce(box_head: Config) -> None:
-    # Newer detectron2 keys (after 0.6); refuse them rather than silently train differently.
-    for key in ("USE_SIGMOID_CE", "USE_FED_LOSS"):
-        if getattr(box_head, key, False):
-            raise ConfigError(f"MODEL.ROI_BOX_HEAD.{key}: not supported by layoutft; set it False")
+    return {"loss_cls": loss_cls, "loss_box_reg": reg * regression.loss_weight}
 
 
 def _cat(
@@ -314,9 +328,9 @@ def mask_rcnn_loss(
     mask_logits: Tensor,
     fg: list[SampledProposals],
     gt_masks: list[GtMasks],
-    cfg: Config,
 ) -> Tensor:
-    """Per-pixel sigmoid BCE of the mask head.
+    """Per-pixel sigmoid BCE of the mask head (class-agnostic when the logits have one
+    channel, as in detectron2).
 
     Args:
         mask_logits: [F, K, M, M] class-specific or [F, 1, M, M] class-agnostic logits, F the
@@ -324,13 +338,11 @@ def mask_rcnn_loss(
         fg: per image, ``SampledProposals.foreground()`` of the sampled proposals.
         gt_masks: per image, polygons (per instance, list of flat [x0, y0, x1, y1, ...] arrays in
             image pixels) or a bool/uint8 [N_i, H, W] bitmask tensor.
-        cfg: unused (the class-agnostic case follows the logits' channel count, as detectron2).
 
     Returns:
         Scalar mean BCE over F×M×M between the logits of each box's class and its target (the
         matched ground-truth mask cropped to the box, M×M); ``mask_logits.sum() * 0`` when F == 0.
     """
-    del cfg
     num_masks, _, mask_size, width = mask_logits.shape
     if mask_size != width:
         raise ValueError(f"mask logits must be square, got {tuple(mask_logits.shape)}")

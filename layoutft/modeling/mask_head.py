@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor, nn
 
 from layoutft.modeling.layers import Conv2d, get_norm, msra_fill
-
-if TYPE_CHECKING:
-    from layoutft.config import Config
 
 
 class MaskRCNNConvUpsampleHead(nn.Sequential):
     """``mask_fcn1..N`` (3×3, norm, ReLU), ``deconv`` (2×2 stride 2) + ReLU, 1×1 ``predictor``.
 
     Maps pooled features [R, C, S, S] to mask logits [R, K or 1, 2S, 2S].
+
+    Args:
+        channels: C, channels of the pooled features.
+        num_classes: output channels: K, or 1 for class-agnostic masks.
+        conv_dim: channels of the convs and the deconv.
+        num_conv: number of 3×3 convs before the deconv.
+        norm: norm after each conv, a detectron2 ``NORM`` name ("" for none).
     """
 
     def __init__(
@@ -37,15 +39,6 @@ class MaskRCNNConvUpsampleHead(nn.Sequential):
         self.predictor = Conv2d(conv_dim, num_classes, kernel_size=1)
         nn.init.normal_(self.predictor.weight, std=0.001)
         nn.init.constant_(self.predictor.bias, 0.0)  # type: ignore[arg-type]
-
-
-def build_mask_head(cfg: Config, channels: int) -> MaskRCNNConvUpsampleHead:
-    """Mask head from ``cfg.MODEL.ROI_MASK_HEAD`` (K outputs, 1 when CLS_AGNOSTIC_MASK)."""
-    m = cfg.MODEL.ROI_MASK_HEAD
-    classes = 1 if bool(m.CLS_AGNOSTIC_MASK) else int(cfg.MODEL.ROI_HEADS.NUM_CLASSES)
-    return MaskRCNNConvUpsampleHead(
-        channels, classes, int(m.CONV_DIM), int(m.NUM_CONV), str(m.NORM)
-    )
 
 
 def mask_probs(mask_logits: Tensor, classes: Tensor) -> Tensor:

@@ -1,59 +1,65 @@
 """GeneralizedRCNN: normalize + pad, ResNet-FPN backbone, RPN, StandardROIHeads.
 
 Input contract (see TEAM.md): ``model(batch)`` with ``batch`` a list of dicts holding
-``"image"``: Tensor [3, H, W] (uint8 or float32, 0-255, channel order cfg.INPUT.FORMAT),
-already resized. Training dicts also hold ``"boxes"`` float32 [N, 4] XYXY image pixels,
-``"classes"`` int64 [N] and, for MASK_ON, ``"polygons"`` or ``"masks"``.
+``"image"``: Tensor [3, H, W] (uint8 or float32, 0-255, channel order of the config's
+``INPUT.FORMAT``), already resized. Training dicts also hold ``"boxes"`` float32 [N, 4]
+XYXY image pixels, ``"classes"`` int64 [N] and, for MASK_ON, ``"polygons"`` or ``"masks"``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from layoutft.errors import ConfigError
-from layoutft.modeling.fpn import build_backbone
+from layoutft.modeling.fpn import FPN
 from layoutft.modeling.layers import conv_precision
 from layoutft.modeling.roi_heads import StandardROIHeads
 from layoutft.modeling.rpn import RPN, Proposals
-
-if TYPE_CHECKING:
-    from layoutft.config import Config
 
 
 class GeneralizedRCNN(nn.Module):
     """Mask/Faster R-CNN whose ``state_dict`` keys equal detectron2's for the same config.
 
     ``pixel_mean``/``pixel_std`` are non-persistent buffers [3, 1, 1].
+
+    Args:
+        backbone: ResNet-FPN; its ``size_divisibility`` sets the padding of the batch.
+        proposal_generator: the RPN on the backbone's outputs.
+        roi_heads: box (and mask) heads; ``mask_on`` follows whether it has a mask head.
+        pixel_mean, pixel_std: per channel, in the input's channel order and 0-255 scale;
+            images are normalised as (image - mean) / std.
     """
 
     pixel_mean: Tensor
     pixel_std: Tensor
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(
+        self,
+        *,
+        backbone: FPN,
+        proposal_generator: RPN,
+        roi_heads: StandardROIHeads,
+        pixel_mean: Sequence[float],
+        pixel_std: Sequence[float],
+    ) -> None:
         super().__init__()
-        arch = str(cfg.MODEL.META_ARCHITECTURE)
-        if arch != "GeneralizedRCNN":
-            raise ConfigError(f"MODEL.META_ARCHITECTURE {arch!r}: only GeneralizedRCNN")
-        if str(cfg.MODEL.PROPOSAL_GENERATOR.NAME) != "RPN":
-            raise ConfigError("MODEL.PROPOSAL_GENERATOR.NAME must be 'RPN'")
-        if bool(getattr(cfg.MODEL, "KEYPOINT_ON", False)):
-            raise ConfigError("MODEL.KEYPOINT_ON is not supported")
-        mean, std = list(cfg.MODEL.PIXEL_MEAN), list(cfg.MODEL.PIXEL_STD)
-        if len(mean) != len(std):
-            raise ConfigError(
-                f"MODEL.PIXEL_MEAN {mean} and MODEL.PIXEL_STD {std} must have the same length"
+        if len(pixel_mean) != len(pixel_std):
+            raise ValueError(
+                f"pixel_mean {list(pixel_mean)} and pixel_std {list(pixel_std)} must have the "
+                "same length"
             )
-        self.backbone = build_backbone(cfg)
-        shapes = self.backbone.output_shapes
-        self.proposal_generator = RPN(cfg, shapes)
-        self.roi_heads = StandardROIHeads(cfg, shapes)
-        self.register_buffer("pixel_mean", torch.tensor(mean).view(-1, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(std).view(-1, 1, 1), persistent=False)
-        self.mask_on = bool(cfg.MODEL.MASK_ON)
+        self.backbone = backbone
+        self.proposal_generator = proposal_generator
+        self.roi_heads = roi_heads
+        mean = torch.tensor(list(pixel_mean)).view(-1, 1, 1)
+        std = torch.tensor(list(pixel_std)).view(-1, 1, 1)
+        self.register_buffer("pixel_mean", mean, persistent=False)
+        self.register_buffer("pixel_std", std, persistent=False)
+        self.mask_on = roi_heads.mask_on
 
     @property
     def device(self) -> torch.device:
@@ -135,8 +141,3 @@ def _gt_masks(record: dict[str, Any], device: torch.device) -> Any:
     if "masks" in record:
         return torch.as_tensor(record["masks"], device=device)
     raise ValueError("MASK_ON training needs 'polygons' or 'masks' in every batch dict")
-
-
-def build_model(cfg: Config) -> GeneralizedRCNN:
-    """detectron2's GeneralizedRCNN for ``cfg`` with detectron2's initialisation."""
-    return GeneralizedRCNN(cfg)

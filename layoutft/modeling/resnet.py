@@ -7,7 +7,7 @@ norm as a ``.norm`` child. Stage names are ``stem``, ``res2`` … ``res5``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -15,9 +15,6 @@ from torch.nn import functional as F
 
 from layoutft.errors import ConfigError
 from layoutft.modeling.layers import Conv2d, FrozenBatchNorm2d, get_norm, msra_fill
-
-if TYPE_CHECKING:
-    from layoutft.config import Config
 
 _BLOCKS_PER_STAGE = {
     18: (2, 2, 2, 2),
@@ -197,33 +194,69 @@ class ResNet(nn.Module):
         return outputs
 
 
-def build_resnet(cfg: Config, in_channels: int = 3) -> ResNet:
-    """ResNet from ``cfg.MODEL.RESNETS`` and ``cfg.MODEL.BACKBONE.FREEZE_AT`` (detectron2 rules)."""
-    r = cfg.MODEL.RESNETS
-    depth = int(r.DEPTH)
+@dataclass(frozen=True)
+class ResNetSettings:
+    """The shape of a ResNet/ResNeXt (detectron2's ``MODEL.RESNETS`` and ``FREEZE_AT``).
+
+    Attributes:
+        depth: 18, 34 (basic blocks), 50, 101 or 152 (bottleneck blocks).
+        out_features: returned stages among ``stem``, ``res2`` .. ``res5``; later stages
+            are not built.
+        norm: detectron2 ``NORM`` name of every conv's norm ("FrozenBN", "BN", "GN", ...).
+        stem_out_channels: channels of the stem.
+        res2_out_channels: output channels of res2 (doubled at every later stage).
+        num_groups: groups of the 3×3 convs (ResNeXt cardinality; 1 for ResNet).
+        width_per_group: bottleneck channels per group in res2 (doubled per stage).
+        stride_in_1x1: put a block's stride on its first 1×1 conv (MSRA/Caffe2 weights)
+            instead of the 3×3 conv (torchvision, FAIR weights).
+        res5_dilation: 1, or 2 for a dilated res5 of stride 16.
+        freeze_at: freeze the stem (>= 1) and the first ``freeze_at - 1`` stages.
+    """
+
+    depth: int = 50
+    out_features: tuple[str, ...] = ("res2", "res3", "res4", "res5")
+    norm: str = "FrozenBN"
+    stem_out_channels: int = 64
+    res2_out_channels: int = 256
+    num_groups: int = 1
+    width_per_group: int = 64
+    stride_in_1x1: bool = True
+    res5_dilation: int = 1
+    freeze_at: int = 2
+
+
+def build_resnet(settings: ResNetSettings, in_channels: int = 3) -> ResNet:
+    """ResNet for ``settings`` with detectron2's block layout, names and initialisation.
+
+    Args:
+        settings: depth, widths, norm, stride placement, dilation and freezing.
+        in_channels: channels of the input images (3).
+
+    Raises ConfigError, naming the ``MODEL.RESNETS`` key, for shapes no ResNet has.
+    """
+    r = settings
+    depth = r.depth
     if depth not in _BLOCKS_PER_STAGE:
         raise ConfigError(f"MODEL.RESNETS.DEPTH {depth} is not one of 18, 34, 50, 101, 152")
-    out_features = list(r.OUT_FEATURES)
+    out_features = list(r.out_features)
     unknown = [f for f in out_features if f not in _STAGE_INDEX]
     if unknown or not out_features:
         raise ConfigError(
             f"MODEL.RESNETS.OUT_FEATURES {out_features} must be a non-empty subset of "
             "stem, res2, res3, res4, res5"
         )
-    if any(getattr(r, "DEFORM_ON_PER_STAGE", ())):
-        raise ConfigError("MODEL.RESNETS.DEFORM_ON_PER_STAGE (deformable convs) is not supported")
-    dilation5 = int(r.RES5_DILATION)
+    dilation5 = r.res5_dilation
     if dilation5 not in (1, 2):
         raise ConfigError(f"MODEL.RESNETS.RES5_DILATION must be 1 or 2, got {dilation5}")
-    out_ch, groups = int(r.RES2_OUT_CHANNELS), int(r.NUM_GROUPS)
+    out_ch, groups = r.res2_out_channels, r.num_groups
     if depth in (18, 34) and (out_ch != 64 or dilation5 != 1 or groups != 1):
         raise ConfigError(
             f"ResNet-{depth} needs MODEL.RESNETS.RES2_OUT_CHANNELS 64, RES5_DILATION 1 and "
             f"NUM_GROUPS 1 (got {out_ch}, {dilation5}, {groups})"
         )
-    norm = str(r.NORM)
-    stem = BasicStem(in_channels, int(r.STEM_OUT_CHANNELS), norm)
-    in_ch, mid = int(r.STEM_OUT_CHANNELS), groups * int(r.WIDTH_PER_GROUP)
+    norm = r.norm
+    stem = BasicStem(in_channels, r.stem_out_channels, norm)
+    in_ch, mid = r.stem_out_channels, groups * r.width_per_group
     num_stages = max(_STAGE_INDEX[f] for f in out_features)
     stages: list[list[_Block]] = []
     for idx, num_blocks in enumerate(_BLOCKS_PER_STAGE[depth][:num_stages]):
@@ -238,10 +271,10 @@ def build_resnet(cfg: Config, in_channels: int = 3) -> ResNet:
                 blocks.append(
                     BottleneckBlock(
                         in_ch, out_ch, bottleneck_channels=mid, stride=stride, num_groups=groups,
-                        norm=norm, stride_in_1x1=bool(r.STRIDE_IN_1X1), dilation=dilation,
+                        norm=norm, stride_in_1x1=r.stride_in_1x1, dilation=dilation,
                     )
                 )  # fmt: skip
             in_ch = out_ch
         stages.append(blocks)
         out_ch, mid = out_ch * 2, mid * 2
-    return ResNet(stem, stages, out_features, int(cfg.MODEL.BACKBONE.FREEZE_AT))
+    return ResNet(stem, stages, out_features, r.freeze_at)

@@ -2,75 +2,83 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from layoutft.errors import ConfigError
-from layoutft.modeling.box_head import box_inference, build_box_head
+from layoutft.modeling.box_coder import BoxWeights
+from layoutft.modeling.box_head import FastRCNNConvFCHead, FastRCNNOutputLayers, box_inference
 from layoutft.modeling.losses import (
+    BoxRegressionLoss,
+    ProposalSampling,
     fast_rcnn_losses,
     label_and_sample_proposals,
     mask_rcnn_loss,
 )
-from layoutft.modeling.mask_head import build_mask_head, mask_probs
+from layoutft.modeling.mask_head import MaskRCNNConvUpsampleHead, mask_probs
 from layoutft.modeling.mask_targets import GtMasks
 from layoutft.modeling.poolers import ROIPooler
 from layoutft.modeling.tracing import split_rows
 
-if TYPE_CHECKING:
-    from layoutft.config import Config
-
 
 class StandardROIHeads(nn.Module):
-    """Box head (+ mask head when ``MODEL.MASK_ON``) on features ``ROI_HEADS.IN_FEATURES``.
+    """Box head (+ mask head when ``mask_head`` is given) on the features ``in_features``.
 
     Children are named like detectron2's: ``box_head``, ``box_predictor``, ``mask_head``.
+    All boxes are XYXY in pixels of the resized image.
+
+    Args:
+        in_features: backbone outputs the heads pool from, finest first (``p2``..``p5``).
+        box_pooler: pools [R, C, S, S] box features from those maps.
+        box_head: pooled features -> per-RoI vector.
+        box_predictor: per-RoI vector -> class logits (K+1) and box deltas.
+        num_classes: K, foreground classes.
+        box_weights: (wx, wy, ww, wh) of the box deltas, e.g. (10, 10, 5, 5).
+        score_thresh: inference keeps class scores strictly above it (detectron2's 0.05).
+        nms_thresh: IoU of the per-class NMS at inference.
+        detections_per_img: detections kept per image at inference (negative: all).
+        sampling: how proposals are matched and sampled in training.
+        box_loss: the box regression loss in training.
+        mask_pooler, mask_head: the mask branch (both or neither); masks are
+            2S×2S for a pooled side S.
     """
 
-    def __init__(self, cfg: Config, input_shapes: dict[str, tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        *,
+        in_features: Sequence[str],
+        box_pooler: ROIPooler,
+        box_head: FastRCNNConvFCHead,
+        box_predictor: FastRCNNOutputLayers,
+        num_classes: int,
+        box_weights: BoxWeights,
+        score_thresh: float,
+        nms_thresh: float,
+        detections_per_img: int,
+        sampling: ProposalSampling,
+        box_loss: BoxRegressionLoss,
+        mask_pooler: ROIPooler | None = None,
+        mask_head: MaskRCNNConvUpsampleHead | None = None,
+    ) -> None:
         super().__init__()
-        heads = cfg.MODEL.ROI_HEADS
-        if str(heads.NAME) != "StandardROIHeads":
-            raise ConfigError(
-                f"MODEL.ROI_HEADS.NAME {heads.NAME!r} is not supported; use StandardROIHeads"
-            )
-        box_cfg, mask_cfg = cfg.MODEL.ROI_BOX_HEAD, cfg.MODEL.ROI_MASK_HEAD
-        if str(box_cfg.NAME) != "FastRCNNConvFCHead":
-            raise ConfigError(f"MODEL.ROI_BOX_HEAD.NAME {box_cfg.NAME!r}: only FastRCNNConvFCHead")
-        if bool(box_cfg.TRAIN_ON_PRED_BOXES):
-            raise ConfigError("MODEL.ROI_BOX_HEAD.TRAIN_ON_PRED_BOXES is not supported")
-        self.in_features = list(heads.IN_FEATURES)
-        missing = [f for f in self.in_features if f not in input_shapes]
-        if missing or not self.in_features:
-            raise ConfigError(
-                f"MODEL.ROI_HEADS.IN_FEATURES {self.in_features} must be backbone outputs "
-                f"{list(input_shapes)}"
-            )
-        channels = {input_shapes[f][0] for f in self.in_features}
-        if len(channels) != 1:
-            raise ConfigError("MODEL.ROI_HEADS.IN_FEATURES must all have the same channels")
-        in_channels = channels.pop()
-        strides = [input_shapes[f][1] for f in self.in_features]
-        self.cfg = cfg
-        self.num_classes = int(heads.NUM_CLASSES)
-        self.box_pooler = ROIPooler(
-            int(box_cfg.POOLER_RESOLUTION), strides, int(box_cfg.POOLER_SAMPLING_RATIO),
-            str(box_cfg.POOLER_TYPE),
-        )  # fmt: skip
-        self.box_head, self.box_predictor = build_box_head(cfg, in_channels)
-        self.mask_on = bool(cfg.MODEL.MASK_ON)
-        if self.mask_on:
-            if str(mask_cfg.NAME) != "MaskRCNNConvUpsampleHead":
-                raise ConfigError(
-                    f"MODEL.ROI_MASK_HEAD.NAME {mask_cfg.NAME!r}: only MaskRCNNConvUpsampleHead"
-                )
-            self.mask_pooler = ROIPooler(
-                int(mask_cfg.POOLER_RESOLUTION), strides, int(mask_cfg.POOLER_SAMPLING_RATIO),
-                str(mask_cfg.POOLER_TYPE),
-            )  # fmt: skip
-            self.mask_head = build_mask_head(cfg, in_channels)
+        if (mask_pooler is None) != (mask_head is None):
+            raise ValueError("give both mask_pooler and mask_head, or neither")
+        self.in_features = list(in_features)
+        self.num_classes = num_classes
+        self.box_weights = box_weights
+        self.score_thresh = score_thresh
+        self.nms_thresh = nms_thresh
+        self.detections_per_img = detections_per_img
+        self.sampling = sampling
+        self.box_loss = box_loss
+        self.box_pooler = box_pooler
+        self.box_head = box_head
+        self.box_predictor = box_predictor
+        self.mask_on = mask_head is not None
+        if mask_pooler is not None and mask_head is not None:
+            self.mask_pooler = mask_pooler
+            self.mask_head = mask_head
 
     def forward(
         self,
@@ -92,7 +100,15 @@ class StandardROIHeads(nn.Module):
         pooled = self.box_pooler(maps, proposals)
         class_logits, box_deltas = self.box_predictor(self.box_head(pooled))
         results = box_inference(
-            class_logits, box_deltas, proposals, image_sizes, self.cfg, min_score
+            class_logits,
+            box_deltas,
+            proposals,
+            image_sizes,
+            box_weights=self.box_weights,
+            score_thresh=self.score_thresh,
+            nms_thresh=self.nms_thresh,
+            detections_per_img=self.detections_per_img,
+            min_score=min_score,
         )
         if self.mask_on:
             boxes = [r["boxes"] for r in results]
@@ -101,7 +117,7 @@ class StandardROIHeads(nn.Module):
                 classes = [r["classes"] for r in results]
                 probs = mask_probs(logits, torch.cat(classes))
             else:
-                side = 2 * int(self.cfg.MODEL.ROI_MASK_HEAD.POOLER_RESOLUTION)
+                side = 2 * self.mask_pooler.output_size
                 probs = maps[0].new_zeros((0, 1, side, side))
             for r, p in zip(results, split_rows(probs, boxes), strict=True):
                 r["mask_probs"] = p
@@ -118,17 +134,19 @@ class StandardROIHeads(nn.Module):
         """Training: sample proposals against the ground truth and compute the head losses.
 
         ``gt_masks`` per image: polygons (list over instances of lists of flat float arrays)
-        or a bitmask Tensor [N, H, W]; required when MASK_ON.
+        or a bitmask Tensor [N, H, W]; required with a mask head.
         """
-        sampled = label_and_sample_proposals(proposals, gt_boxes, gt_classes, self.cfg)
+        sampled = label_and_sample_proposals(proposals, gt_boxes, gt_classes, self.sampling)
         maps = [features[f] for f in self.in_features]
         pooled = self.box_pooler(maps, [s.boxes for s in sampled])
         class_logits, box_deltas = self.box_predictor(self.box_head(pooled))
-        out = dict(fast_rcnn_losses(class_logits, box_deltas, sampled, self.cfg))
+        out = dict(
+            fast_rcnn_losses(class_logits, box_deltas, sampled, self.num_classes, self.box_loss)
+        )
         if self.mask_on:
             if gt_masks is None:
                 raise ValueError("MASK_ON training needs 'polygons' or 'masks' for every image")
             fg = [s.foreground() for s in sampled]
             mask_logits = self.mask_head(self.mask_pooler(maps, [s.boxes for s in fg]))
-            out["loss_mask"] = mask_rcnn_loss(mask_logits, fg, gt_masks, self.cfg)
+            out["loss_mask"] = mask_rcnn_loss(mask_logits, fg, gt_masks)
         return out

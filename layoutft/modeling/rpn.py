@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -15,13 +14,10 @@ from torchvision.ops import batched_nms
 
 from layoutft.errors import ConfigError
 from layoutft.modeling.anchors import AnchorGenerator
-from layoutft.modeling.box_coder import as_weights, decode_boxes
+from layoutft.modeling.box_coder import BoxWeights, decode_boxes
 from layoutft.modeling.layers import Conv2d, conv_precision
-from layoutft.modeling.losses import rpn_losses
+from layoutft.modeling.losses import RPNLossSettings, rpn_losses
 from layoutft.modeling.tracing import at_most
-
-if TYPE_CHECKING:
-    from layoutft.config import Config
 
 
 @dataclass
@@ -33,7 +29,13 @@ class Proposals:
 
 
 class StandardRPNHead(nn.Module):
-    """3×3 conv(s) + ReLU shared by all levels, then 1×1 convs for objectness and deltas."""
+    """3×3 conv(s) + ReLU shared by all levels, then 1×1 convs for objectness and deltas.
+
+    Args:
+        in_channels: channels of every input feature map.
+        num_anchors: A, anchors per location.
+        conv_dims: output channels of each 3×3 conv; -1 keeps ``in_channels``.
+    """
 
     def __init__(self, in_channels: int, num_anchors: int, conv_dims: Sequence[int]) -> None:
         super().__init__()
@@ -67,43 +69,55 @@ class StandardRPNHead(nn.Module):
         return logits, deltas
 
 
-class RPN(nn.Module):
-    """Anchors, head, decoding and per-level NMS; in training also the RPN losses."""
+@dataclass(frozen=True)
+class TrainTest:
+    """A count that differs between training and inference (detectron2's ``*_TRAIN``/``*_TEST``)."""
 
-    def __init__(self, cfg: Config, input_shapes: dict[str, tuple[int, int]]) -> None:
+    train: int
+    test: int
+
+    def get(self, training: bool) -> int:
+        return self.train if training else self.test
+
+
+class RPN(nn.Module):
+    """Anchors, head, decoding and per-level NMS; in training also the RPN losses.
+
+    Args:
+        in_features: backbone outputs the RPN runs on, finest first (``p2``..``p6``).
+        anchor_generator: anchors of those maps, in the order of the head's outputs.
+        rpn_head: objectness logits and deltas per anchor.
+        box_weights: (wx, wy, ww, wh) of the anchor deltas, e.g. (1, 1, 1, 1).
+        nms_thresh: IoU of the per-level NMS.
+        min_box_size: proposals with a side of at most this many pixels are dropped.
+        pre_nms_topk: proposals kept per level before NMS.
+        post_nms_topk: proposals kept per image after NMS.
+        loss: anchor labelling and loss weights (training).
+    """
+
+    def __init__(
+        self,
+        *,
+        in_features: Sequence[str],
+        anchor_generator: AnchorGenerator,
+        rpn_head: StandardRPNHead,
+        box_weights: BoxWeights,
+        nms_thresh: float,
+        min_box_size: float,
+        pre_nms_topk: TrainTest,
+        post_nms_topk: TrainTest,
+        loss: RPNLossSettings,
+    ) -> None:
         super().__init__()
-        rpn = cfg.MODEL.RPN
-        self.in_features = list(rpn.IN_FEATURES)
-        missing = [f for f in self.in_features if f not in input_shapes]
-        if missing or not self.in_features:
-            raise ConfigError(
-                f"MODEL.RPN.IN_FEATURES {self.in_features} must be backbone outputs "
-                f"{list(input_shapes)}"
-            )
-        if str(rpn.HEAD_NAME) != "StandardRPNHead":
-            raise ConfigError(f"MODEL.RPN.HEAD_NAME {rpn.HEAD_NAME!r}: only StandardRPNHead")
-        channels = {input_shapes[f][0] for f in self.in_features}
-        if len(channels) != 1:
-            raise ConfigError("MODEL.RPN.IN_FEATURES must all have the same number of channels")
-        ag = cfg.MODEL.ANCHOR_GENERATOR
-        self.anchor_generator = AnchorGenerator(
-            ag.SIZES,
-            ag.ASPECT_RATIOS,
-            [input_shapes[f][1] for f in self.in_features],
-            float(ag.OFFSET),
-        )
-        self.rpn_head = StandardRPNHead(
-            channels.pop(), self.anchor_generator.num_anchors, list(rpn.CONV_DIMS)
-        )
-        self.cfg = cfg
-        self.box_weights = as_weights(rpn.BBOX_REG_WEIGHTS, "MODEL.RPN.BBOX_REG_WEIGHTS")
-        self.nms_thresh = float(rpn.NMS_THRESH)
-        self.min_box_size = float(cfg.MODEL.PROPOSAL_GENERATOR.MIN_SIZE)
-        self.pre_nms_topk = {True: int(rpn.PRE_NMS_TOPK_TRAIN), False: int(rpn.PRE_NMS_TOPK_TEST)}
-        self.post_nms_topk = {
-            True: int(rpn.POST_NMS_TOPK_TRAIN),
-            False: int(rpn.POST_NMS_TOPK_TEST),
-        }
+        self.in_features = list(in_features)
+        self.anchor_generator = anchor_generator
+        self.rpn_head = rpn_head
+        self.box_weights = box_weights
+        self.nms_thresh = nms_thresh
+        self.min_box_size = min_box_size
+        self.pre_nms_topk = pre_nms_topk
+        self.post_nms_topk = post_nms_topk
+        self.loss = loss
 
     def forward(
         self,
@@ -140,7 +154,7 @@ class RPN(nn.Module):
         if self.training:
             if gt_boxes is None:
                 raise ValueError("RPN training needs gt_boxes")
-            losses = rpn_losses(anchors, logits, deltas, gt_boxes, image_sizes, self.cfg)
+            losses = rpn_losses(anchors, logits, deltas, gt_boxes, image_sizes, self.loss)
         with torch.no_grad():
             proposals = self._top_proposals(anchors, logits, deltas, image_sizes)
         return proposals, losses
@@ -153,7 +167,8 @@ class RPN(nn.Module):
         image_sizes: list[tuple[int, int]],
     ) -> list[Proposals]:
         """Per level top-k, then per image: clip, drop small boxes, per-level NMS, top-k."""
-        pre_k, post_k = self.pre_nms_topk[self.training], self.post_nms_topk[self.training]
+        pre_k = self.pre_nms_topk.get(self.training)
+        post_k = self.post_nms_topk.get(self.training)
         batch = len(image_sizes)
         rows = torch.arange(batch, device=anchors[0].device)[:, None]
         scores_l, boxes_l, levels_l = [], [], []
