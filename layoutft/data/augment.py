@@ -16,13 +16,16 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageFilter
 
 from layoutft.errors import ConfigError
 from layoutft.preprocess import shortest_edge_size
+
+if TYPE_CHECKING:
+    from layoutft.config import Config
 
 Polygons = list[list[np.ndarray]]
 
@@ -57,7 +60,7 @@ class AugmentSettings:
     rotation_deg: float = 0.0
 
     @classmethod
-    def from_config(cls, cfg: Any) -> AugmentSettings:
+    def from_config(cls, cfg: Config) -> AugmentSettings:
         """Settings from a layoutft Config (``INPUT`` and ``LAYOUTFT.AUG`` nodes)."""
         inp, aug = cfg.INPUT, cfg.LAYOUTFT.AUG
         sampling = str(inp.MIN_SIZE_TRAIN_SAMPLING)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from PIL import Image, ImageOps
 
 from layoutft.data.augment import AugmentSettings, Sample, augment
 from layoutft.errors import DatasetError
+
+if TYPE_CHECKING:
+    from layoutft.config import Config
 
 #: Validation issues that training tolerates (the region's box stands in for its shape).
 BOX_ONLY_OK = frozenset({"empty_segmentation"})
@@ -310,7 +313,7 @@ def _worker_init(_: int) -> None:
 
 def build_train_loader(
     pages: list[PageRecord],
-    cfg: Any,
+    cfg: Config,
     *,
     seed: int,
     rank: int = 0,

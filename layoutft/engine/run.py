@@ -178,7 +178,8 @@ def prepare_run(options: TrainOptions) -> TrainRun:
 
     rank, world = comm.get_rank(), comm.get_world_size()
     inputs = setup_config(options, world)
-    cfg, notes = inputs.config, list[str]()
+    cfg = inputs.config
+    notes: list[str] = []
     _noted(notes, inputs.notes)
     out = Path(options.output)
     if options.resume:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from layoutft.errors import ConfigError
+
+if TYPE_CHECKING:
+    from layoutft.config import Config
 
 _NORM_TYPES = (
     torch.nn.modules.batchnorm._BatchNorm,
@@ -25,7 +28,7 @@ _NORM_TYPES = (
 )
 
 
-def scale_solver(cfg: Any, world_size: int, num_images: int) -> list[str]:
+def scale_solver(cfg: Config, world_size: int, num_images: int) -> list[str]:
     """Apply, in place, the scaling rules that depend on the run; return what changed.
 
     1. ``SOLVER.REFERENCE_WORLD_SIZE`` (detectron2): when > 0 and different from
@@ -75,7 +78,7 @@ def scale_solver(cfg: Any, world_size: int, num_images: int) -> list[str]:
     return notes
 
 
-def build_optimizer(cfg: Any, model: torch.nn.Module) -> torch.optim.Optimizer:
+def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
     """SGD (momentum, nesterov) or AdamW over trainable parameters, detectron2's groups.
 
     Norm-layer parameters use ``WEIGHT_DECAY_NORM``; biases use ``BASE_LR *
@@ -181,7 +184,7 @@ class WarmupLR(torch.optim.lr_scheduler.LRScheduler):
         return [float(base) * m for base in self.base_lrs]
 
 
-def build_lr_scheduler(cfg: Any, optimizer: torch.optim.Optimizer) -> WarmupLR:
+def build_lr_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> WarmupLR:
     """``SOLVER.LR_SCHEDULER_NAME``: WarmupMultiStepLR or WarmupCosineLR."""
     sol = cfg.SOLVER
     name = str(sol.LR_SCHEDULER_NAME)
@@ -207,7 +210,7 @@ def build_lr_scheduler(cfg: Any, optimizer: torch.optim.Optimizer) -> WarmupLR:
     )
 
 
-def clip_gradients(cfg: Any, params: list[torch.nn.Parameter]) -> float | None:
+def clip_gradients(cfg: Config, params: list[torch.nn.Parameter]) -> float | None:
     """Clip per ``SOLVER.CLIP_GRADIENTS``; returns the total norm for "full_model", else None.
 
     "value": each gradient element to [-v, v]; "norm": each parameter's gradient norm to v
