@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from layoutft.errors import ConfigError
-
-if TYPE_CHECKING:
-    import torch
-
-    from layoutft.config import Config
 
 #: ``--weights`` values that mean "train from scratch".
 NO_WEIGHTS = ("", "none")
@@ -47,7 +42,7 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     )
 
 
-def resolve_weights(name_or_path: str | None, cfg: Config) -> Path | None:
+def resolve_weights(name_or_path: str | None, cfg: Any) -> Path | None:
     """The weights file to initialise from, or None for training from scratch.
 
     ``None`` uses ``cfg.MODEL.WEIGHTS``; ``""``/``"none"``: from scratch; ``publaynet`` /
@@ -66,13 +61,9 @@ def resolve_weights(name_or_path: str | None, cfg: Config) -> Path | None:
     return pretrained.resolve_weights(text)
 
 
-@dataclass(frozen=True)
+@dataclass
 class TrainOptions:
-    """What ``layoutft train`` was asked to do (paths as given; see :func:`run.train`).
-
-    Never modified: what a run decides from it (the resolved device, config, notes) lives
-    in :class:`layoutft.engine.run.TrainRun`.
-    """
+    """What ``layoutft train`` was asked to do (paths as given; see :func:`run.train`)."""
 
     config: str
     train: Path
@@ -87,9 +78,10 @@ class TrainOptions:
     device: str = "auto"
     overrides: Sequence[str] = ()
     progress: bool = True
+    notes: list[str] = field(default_factory=list)
 
 
-def fit_labels(cfg: Config, labels: list[str]) -> list[str]:
+def fit_labels(cfg: Any, labels: list[str]) -> list[str]:
     """Set ``LAYOUTFT.LABELS`` and ``NUM_CLASSES`` from the dataset; return notes.
 
     The dataset defines the classes: a config with another class count is adapted (and
@@ -110,7 +102,7 @@ def fit_labels(cfg: Config, labels: list[str]) -> list[str]:
     return notes
 
 
-def check_norm(cfg: Config, weights: Path | None) -> list[str]:
+def check_norm(cfg: Any, weights: Path | None) -> list[str]:
     """A note when FrozenBN is trained from scratch (it then normalises nothing)."""
     if weights is None and str(cfg.MODEL.RESNETS.NORM) == "FrozenBN":
         return [
@@ -121,7 +113,7 @@ def check_norm(cfg: Config, weights: Path | None) -> list[str]:
     return []
 
 
-def amp_dtype(cfg: Config, device: str) -> tuple[torch.dtype | None, list[str]]:
+def amp_dtype(cfg: Any, device: str) -> tuple[Any, list[str]]:
     """The autocast dtype (None: fp32) and notes, from SOLVER.AMP / LAYOUTFT.SOLVER.AMP_DTYPE."""
     import torch
 
@@ -138,7 +130,7 @@ def amp_dtype(cfg: Config, device: str) -> tuple[torch.dtype | None, list[str]]:
     return dtypes[name], []
 
 
-def pick_seed(cfg: Config) -> int:
+def pick_seed(cfg: Any) -> int:
     """``cfg.SEED`` when >= 0, else a fresh random seed (recorded in config.yaml)."""
     seed = int(cfg.SEED)
     if seed < 0:
