@@ -8,8 +8,11 @@ iterations with ``last_checkpoint``, ``model_best.pth`` (best bbox AP on ``--val
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,6 +21,7 @@ import torch
 
 from layoutft.device import resolve_device
 from layoutft.engine import distributed as comm
+from layoutft.engine.run_folder import check_output, check_resume_config, remove_run_files
 from layoutft.engine.setup import (
     TrainOptions,
     amp_dtype,
@@ -29,7 +33,15 @@ from layoutft.engine.setup import (
 )
 
 if TYPE_CHECKING:
+    from layoutft.config import Config
+    from layoutft.data.loader import PageRecord
+    from layoutft.engine.checkpointer import Checkpointer
+    from layoutft.engine.solver import WarmupLR
+    from layoutft.engine.trainer import HookBase
     from layoutft.modeling.meta_arch import GeneralizedRCNN
+
+#: One step's batch: a list of model input dicts (see layoutft.modeling.meta_arch).
+Batch = list[dict[str, Any]]
 
 
 def say(message: str) -> None:
@@ -44,121 +56,66 @@ def train(options: TrainOptions) -> Path:
     Raises LayoutftError subclasses for bad configs, data, weights or devices.
     """
     device = resolve_device(options.device)
-    options.device = device
     resolve_config_path(options.config)  # fail before spawning
     check_output(options)
-    comm.launch(_worker, options.num_gpus, device, (options,))
+    resolved = dataclasses.replace(options, device=device)
+    comm.launch(_worker, options.num_gpus, device, (resolved,))
     return options.output
 
 
-#: Files a training run writes into its output folder; ``--overwrite`` removes these only.
-RUN_FILES = ("config.yaml", "last_checkpoint", "metrics.jsonl")
-RUN_PATTERNS = ("model_*.pth", "events.out.tfevents.*", ".model_*.pth.*.tmp")
-#: Config keys a resumed run may change: its length (extending a finished run), how often it
-#: logs, saves and evaluates, loader processes, and where it is and starts from.
-RESUME_MAY_CHANGE = frozenset(
-    {
-        "SOLVER.MAX_ITER",
-        "SOLVER.STEPS",
-        "SOLVER.CHECKPOINT_PERIOD",
-        "TEST.EVAL_PERIOD",
-        "LAYOUTFT.LOG_PERIOD",
-        "DATALOADER.NUM_WORKERS",
-        "OUTPUT_DIR",
-        "MODEL.WEIGHTS",
-    }
-)
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run trains on, decided before the model exists (:func:`setup_config`).
+
+    Attributes:
+        config: the fully resolved config (written to ``config.yaml``).
+        labels: class names in model order, from the training data.
+        pages: the training pages.
+        weights: the checkpoint to initialise from, None for training from scratch.
+        notes: what was adapted or is worth a warning (printed once).
+    """
+
+    config: Config
+    labels: list[str]
+    pages: list[PageRecord]
+    weights: Path | None
+    notes: list[str]
 
 
-def run_files(out: Path) -> list[Path]:
-    """The files of a training run in ``out`` (see :data:`RUN_FILES`), sorted."""
-    if not out.is_dir():
-        return []
-    found = {out / name for name in RUN_FILES if (out / name).is_file()}
-    for pattern in RUN_PATTERNS:
-        found.update(p for p in out.glob(pattern) if p.is_file())
-    return sorted(found)
+@dataclass
+class TrainRun:
+    """One process's training run: everything :func:`fit` needs, built once by
+    :func:`prepare_run`.
 
+    Attributes:
+        options: what was asked (never modified).
+        inputs: config, labels, pages and initial weights.
+        model: the model being trained (DistributedDataParallel-wrapped with several
+            processes; :func:`~layoutft.engine.checkpointer.unwrap` gives the model).
+        optimizer, scheduler: the solver, from ``SOLVER.*``.
+        checkpointer: saves and restores the training state in ``options.output``.
+        amp_dtype: the CUDA autocast dtype, None for float32.
+        start_iter: the first iteration to run (> 0 when resumed).
+        data: this process's endless iterator of training batches, from ``start_iter``.
+        hooks: run around every step, in order (LR schedule, checkpoints, eval, metrics).
+        notes: every note said to the user while preparing the run.
+    """
 
-def check_output(options: TrainOptions) -> None:
-    """Refuse to train into a folder holding a run unless ``--resume`` or ``--overwrite``
-    says what to do with it; check the folder is writable. Nothing is removed here."""
-    from layoutft.errors import LayoutftError
-    from layoutft.outputs import check_writable
+    options: TrainOptions
+    inputs: RunInputs
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: WarmupLR
+    checkpointer: Checkpointer
+    amp_dtype: torch.dtype | None
+    start_iter: int
+    data: Iterator[Batch]
+    hooks: list[HookBase]
+    notes: list[str]
 
-    out = Path(options.output)
-    if options.resume and options.overwrite:
-        raise LayoutftError("--resume and --overwrite exclude each other: continue or replace")
-    if out.exists() and not out.is_dir():
-        raise LayoutftError(f"--output {out} is a file; give a folder for the run")
-    existing = run_files(out)
-    if existing and not (options.resume or options.overwrite):
-        names = ", ".join(p.name for p in existing[:4]) + (", ..." if len(existing) > 4 else "")
-        raise LayoutftError(
-            f"--output {out} already holds a training run ({names}); pass --resume to "
-            "continue it, --overwrite to replace its files, or another --output"
-        )
-    check_writable([out], "--output")
-
-
-def remove_run_files(out: Path) -> list[Path]:
-    """``--overwrite``: delete the previous run's files (only those, see :data:`RUN_FILES`)."""
-    removed = run_files(out)
-    for path in removed:
-        path.unlink()
-    return removed
-
-
-def check_resume_config(out: Path, cfg: Any) -> None:
-    """ConfigError naming the keys in which ``cfg`` differs from the run's ``config.yaml``
-    (keys in :data:`RESUME_MAY_CHANGE` aside); nothing when there is no ``config.yaml``."""
-    import yaml
-
-    from layoutft.errors import ConfigError
-
-    saved = out / "config.yaml"
-    if not saved.is_file():
-        return
-    try:
-        old = yaml.safe_load(saved.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        kind = err.strerror if isinstance(err, OSError) else "not a readable YAML file"
-        raise ConfigError(
-            f"--resume: cannot read {saved} ({kind}); use --overwrite or another --output"
-        ) from None
-    before = _flatten(old if isinstance(old, dict) else {})
-    now = _flatten(yaml.safe_load(cfg.dump()) or {})
-    missing = object()
-    differ = sorted(
-        key
-        for key in before.keys() | now.keys()
-        if key not in RESUME_MAY_CHANGE and before.get(key, missing) != now.get(key, missing)
-    )
-    if differ:
-        shown = ", ".join(
-            f"{key} ({_short(before.get(key))} -> {_short(now.get(key))})" for key in differ[:6]
-        )
-        more = f" and {len(differ) - 6} more" if len(differ) > 6 else ""
-        raise ConfigError(
-            f"--resume: the config differs from the run's {saved} in {shown}{more}; resume "
-            "with the same config, overrides and data, or start over with --overwrite or "
-            "another --output"
-        )
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    @property
+    def max_iter(self) -> int:
+        return int(self.inputs.config.SOLVER.MAX_ITER)
 
 
 def _seed_all(seed: int) -> None:
@@ -167,24 +124,24 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def setup_config(options: TrainOptions, world_size: int) -> tuple[Any, Any, list[Any], Path | None]:
-    """Resolved config, labels, training pages and init weights (notes go to options.notes)."""
+def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
+    """Resolved config, labels, training pages, init weights and the notes on them."""
     from layoutft.config import load_config
     from layoutft.data.loader import load_pages
     from layoutft.engine.solver import scale_solver
 
     cfg = load_config(resolve_config_path(options.config), list(options.overrides))
     pages, labels = load_pages(options.train, options.train_images)
-    options.notes += fit_labels(cfg, labels)
+    notes = fit_labels(cfg, labels)
     weights = resolve_weights(options.weights, cfg)
     cfg.MODEL.WEIGHTS = "" if weights is None else str(weights)
-    options.notes += check_norm(cfg, weights)
-    options.notes += scale_solver(cfg, world_size, len(pages))
+    notes += check_norm(cfg, weights)
+    notes += scale_solver(cfg, world_size, len(pages))
     if int(cfg.SEED) < 0:  # a random seed; a resumed run keeps the one it started with
         previous = _previous_seed(options) if options.resume else None
         cfg.SEED = comm.broadcast_object(previous if previous is not None else pick_seed(cfg))
     cfg.OUTPUT_DIR = str(options.output)
-    return cfg, labels, pages, weights
+    return RunInputs(cfg, labels, pages, weights, notes)
 
 
 def _previous_seed(options: TrainOptions) -> int | None:
@@ -200,6 +157,19 @@ def _previous_seed(options: TrainOptions) -> int | None:
 
 def _worker(options: TrainOptions) -> None:
     """One process's run (rank from torch.distributed, or the only one)."""
+    fit(prepare_run(options))
+
+
+def _noted(notes: list[str], new: list[str]) -> None:
+    for note in new:
+        say(note)
+    notes.extend(new)
+
+
+def prepare_run(options: TrainOptions) -> TrainRun:
+    """Build this process's run: resolve the config, write ``config.yaml`` (rank 0), seed,
+    build and initialise the model, solver and checkpointer, resume, then the data loader
+    and hooks (in this order, so a seeded run is reproducible)."""
     from layoutft.checkpoint import apply_weights, load_weights
     from layoutft.engine.checkpointer import Checkpointer
     from layoutft.engine.solver import build_lr_scheduler, build_optimizer
@@ -207,9 +177,10 @@ def _worker(options: TrainOptions) -> None:
     from layoutft.outputs import write_text_atomic
 
     rank, world = comm.get_rank(), comm.get_world_size()
-    cfg, labels, pages, weights = setup_config(options, world)
-    for note in options.notes:
-        say(note)
+    inputs = setup_config(options, world)
+    cfg = inputs.config
+    notes: list[str] = []
+    _noted(notes, inputs.notes)
     out = Path(options.output)
     if options.resume:
         check_resume_config(out, cfg)  # before config.yaml is written again
@@ -217,20 +188,22 @@ def _worker(options: TrainOptions) -> None:
         if options.overwrite:
             removed = remove_run_files(out)
             if removed:
-                say(f"--overwrite: removed {len(removed)} files of the previous run in {out}")
+                _noted(
+                    notes,
+                    [f"--overwrite: removed {len(removed)} files of the previous run in {out}"],
+                )
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.yaml", cfg.dump())
     _seed_all(int(cfg.SEED) + rank)
     device = comm.local_device(options.device)
     model = build_model(cfg).to(device)
-    if weights is not None:
-        report = apply_weights(model, load_weights(weights), labels=labels)
-        say(f"initialised from {weights}: {report.message()}")
+    if inputs.weights is not None:
+        report = apply_weights(model, load_weights(inputs.weights), labels=inputs.labels)
+        _noted(notes, [f"initialised from {inputs.weights}: {report.message()}"])
     optimizer = build_optimizer(cfg, model)
     scheduler = build_lr_scheduler(cfg, optimizer)
-    dtype, notes = amp_dtype(cfg, options.device)
-    for note in notes:
-        say(note)
+    dtype, amp_notes = amp_dtype(cfg, options.device)
+    _noted(notes, amp_notes)
     max_iter = int(cfg.SOLVER.MAX_ITER)
     trainer_model: torch.nn.Module = model
     if world > 1:
@@ -238,18 +211,38 @@ def _worker(options: TrainOptions) -> None:
         trainer_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     checkpointer = Checkpointer(
-        out, trainer_model, cfg, labels, optimizer=optimizer, scheduler=scheduler, scaler=scaler
+        out,
+        trainer_model,
+        cfg,
+        inputs.labels,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
     )
     start = 0
     if options.resume:
         start = _resume(checkpointer, max_iter, out)
-        say(f"resuming at iteration {start}" if start else "no checkpoint to resume from")
-    _fit(
-        options, cfg, labels, pages, trainer_model, optimizer, scheduler, checkpointer, start, dtype
+        _noted(
+            notes, [f"resuming at iteration {start}" if start else "no checkpoint to resume from"]
+        )
+    data = _train_loader(inputs, start)
+    hooks = _hooks(options, inputs, trainer_model, scheduler, checkpointer)
+    return TrainRun(
+        options=options,
+        inputs=inputs,
+        model=trainer_model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        checkpointer=checkpointer,
+        amp_dtype=dtype,
+        start_iter=start,
+        data=data,
+        hooks=hooks,
+        notes=notes,
     )
 
 
-def _resume(checkpointer: Any, max_iter: int, out: Path) -> int:
+def _resume(checkpointer: Checkpointer, max_iter: int, out: Path) -> int:
     """``checkpointer.resume`` with torch's multi-line state-dict errors made one line."""
     from layoutft.errors import CheckpointError
 
@@ -265,56 +258,66 @@ def _resume(checkpointer: Any, max_iter: int, out: Path) -> int:
         ) from None
 
 
-def _fit(
-    options: TrainOptions,
-    cfg: Any,
-    labels: list[str],
-    pages: list[Any],
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    checkpointer: Any,
-    start: int,
-    dtype: Any,
-) -> None:
+def _train_loader(inputs: RunInputs, start: int) -> Iterator[Batch]:
     from layoutft.data.loader import build_train_loader
-    from layoutft.engine.events import MetricsLog
-    from layoutft.engine.hooks import CheckpointHook, EvalHook, LRSchedulerHook, MetricsHook
-    from layoutft.engine.solver import clip_gradients
-    from layoutft.engine.trainer import Trainer, out_of_memory_advice
 
-    max_iter = int(cfg.SOLVER.MAX_ITER)
-    data = build_train_loader(
-        pages,
+    cfg = inputs.config
+    return build_train_loader(
+        inputs.pages,
         cfg,
         seed=int(cfg.SEED),
         rank=comm.get_rank(),
         world_size=comm.get_world_size(),
         start_iter=start,
     )
+
+
+def _hooks(
+    options: TrainOptions,
+    inputs: RunInputs,
+    model: torch.nn.Module,
+    scheduler: WarmupLR,
+    checkpointer: Checkpointer,
+) -> list[HookBase]:
+    """LR schedule, periodic checkpoints, evaluation on ``--val`` and metrics, in order."""
+    from layoutft.engine.events import MetricsLog
+    from layoutft.engine.hooks import CheckpointHook, EvalHook, LRSchedulerHook, MetricsHook
+
+    cfg = inputs.config
+    max_iter = int(cfg.SOLVER.MAX_ITER)
     log = None
     if comm.is_main_process():
         log = MetricsLog(
             Path(options.output), period=int(cfg.LAYOUTFT.LOG_PERIOD), max_iter=max_iter
         )
-    hooks: list[Any] = [
+    hooks: list[HookBase] = [
         LRSchedulerHook(scheduler),
         CheckpointHook(checkpointer, int(cfg.SOLVER.CHECKPOINT_PERIOD)),
     ]
     if options.val is not None:
-        evaluate = _evaluator(options, cfg, labels, model)
+        evaluate = _evaluator(options, inputs, model)
         hooks.append(EvalHook(int(cfg.TEST.EVAL_PERIOD) or max_iter, evaluate, checkpointer, log))
     hooks.append(MetricsHook(log, progress=options.progress))
+    return hooks
+
+
+def fit(run: TrainRun) -> None:
+    """Train ``run`` from ``run.start_iter`` to ``SOLVER.MAX_ITER``; out-of-memory errors
+    become one line with the fix."""
+    from layoutft.engine.solver import clip_gradients
+    from layoutft.engine.trainer import Trainer, out_of_memory_advice
+
+    cfg = run.inputs.config
     trainer = Trainer(
-        model,
-        optimizer,
-        data,
-        max_iter=max_iter,
-        start_iter=start,
+        run.model,
+        run.optimizer,
+        run.data,
+        max_iter=run.max_iter,
+        start_iter=run.start_iter,
         clip=lambda params: clip_gradients(cfg, params),
-        amp_dtype=dtype,
-        scaler=checkpointer.scaler,
-        hooks=hooks,
+        amp_dtype=run.amp_dtype,
+        scaler=run.checkpointer.scaler,
+        hooks=run.hooks,
     )
     try:
         trainer.train()
@@ -325,7 +328,9 @@ def _fit(
         raise
 
 
-def _evaluator(options: TrainOptions, cfg: Any, labels: list[str], model: torch.nn.Module) -> Any:
+def _evaluator(
+    options: TrainOptions, inputs: RunInputs, model: torch.nn.Module
+) -> Callable[[], dict[str, dict[str, Any]]]:
     """A function evaluating the current weights on ``--val`` (bbox/segm AP)."""
     from layoutft.data.coco import load_coco
     from layoutft.data.loader import default_images_dir
@@ -340,7 +345,7 @@ def _evaluator(options: TrainOptions, cfg: Any, labels: list[str], model: torch.
 
     def evaluate() -> dict[str, dict[str, Any]]:
         net = cast("GeneralizedRCNN", unwrap(model))
-        predictor = LayoutModel(net, cfg, labels)  # switches to eval mode
+        predictor = LayoutModel(net, inputs.config, inputs.labels)  # switches to eval mode
         metrics = evaluate_model(predictor, gt, images, pdf_folders=[val.parent])
         say(format_table(metrics))
         return metrics

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from layoutft.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+    from layoutft.config import Config
 
 #: ``--weights`` values that mean "train from scratch".
 NO_WEIGHTS = ("", "none")
@@ -42,7 +47,7 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     )
 
 
-def resolve_weights(name_or_path: str | None, cfg: Any) -> Path | None:
+def resolve_weights(name_or_path: str | None, cfg: Config) -> Path | None:
     """The weights file to initialise from, or None for training from scratch.
 
     ``None`` uses ``cfg.MODEL.WEIGHTS``; ``""``/``"none"``: from scratch; ``publaynet`` /
@@ -61,9 +66,13 @@ def resolve_weights(name_or_path: str | None, cfg: Any) -> Path | None:
     return pretrained.resolve_weights(text)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainOptions:
-    """What ``layoutft train`` was asked to do (paths as given; see :func:`run.train`)."""
+    """What ``layoutft train`` was asked to do (paths as given; see :func:`run.train`).
+
+    Never modified: what a run decides from it (the resolved device, config, notes) lives
+    in :class:`layoutft.engine.run.TrainRun`.
+    """
 
     config: str
     train: Path
@@ -78,10 +87,9 @@ class TrainOptions:
     device: str = "auto"
     overrides: Sequence[str] = ()
     progress: bool = True
-    notes: list[str] = field(default_factory=list)
 
 
-def fit_labels(cfg: Any, labels: list[str]) -> list[str]:
+def fit_labels(cfg: Config, labels: list[str]) -> list[str]:
     """Set ``LAYOUTFT.LABELS`` and ``NUM_CLASSES`` from the dataset; return notes.
 
     The dataset defines the classes: a config with another class count is adapted (and
@@ -102,7 +110,7 @@ def fit_labels(cfg: Any, labels: list[str]) -> list[str]:
     return notes
 
 
-def check_norm(cfg: Any, weights: Path | None) -> list[str]:
+def check_norm(cfg: Config, weights: Path | None) -> list[str]:
     """A note when FrozenBN is trained from scratch (it then normalises nothing)."""
     if weights is None and str(cfg.MODEL.RESNETS.NORM) == "FrozenBN":
         return [
@@ -113,7 +121,7 @@ def check_norm(cfg: Any, weights: Path | None) -> list[str]:
     return []
 
 
-def amp_dtype(cfg: Any, device: str) -> tuple[Any, list[str]]:
+def amp_dtype(cfg: Config, device: str) -> tuple[torch.dtype | None, list[str]]:
     """The autocast dtype (None: fp32) and notes, from SOLVER.AMP / LAYOUTFT.SOLVER.AMP_DTYPE."""
     import torch
 
@@ -130,7 +138,7 @@ def amp_dtype(cfg: Any, device: str) -> tuple[Any, list[str]]:
     return dtypes[name], []
 
 
-def pick_seed(cfg: Any) -> int:
+def pick_seed(cfg: Config) -> int:
     """``cfg.SEED`` when >= 0, else a fresh random seed (recorded in config.yaml)."""
     seed = int(cfg.SEED)
     if seed < 0:
