@@ -3,7 +3,7 @@
     python -m benchmarks.memory                                   # 300 pages at 200 dpi
     python -m benchmarks.memory --pages 6 --checkpoints 2,4,6 --dpi 72   # a quick check
 
-One streaming run (in a fresh process) of :class:`layoutft.pipeline.Parser` over a
+One streaming run (in a fresh process) of :class:`layoutft.parsing.parser.Parser` over a
 synthetic PDF, keeping every parsed page as ``parse()`` does; current and peak RSS are
 sampled after each page. Peak RSS at a checkpoint equals what a run of that many pages
 would peak at, so one run answers "does memory grow with the page count?".
@@ -43,7 +43,7 @@ def measure_memory(
     pdf: Path, model: Any, dpi: float, checkpoints: list[int], batch_size: int | None = None
 ) -> tuple[list[dict[str, Any]], list[float]]:
     """Parse ``pdf`` streaming; rows at each checkpoint page count, and RSS after every page."""
-    from layoutft.pipeline import ParseOptions, Parser
+    from layoutft.parsing.parser import ParseOptions, Parser
 
     parser = Parser(model, ParseOptions(dpi=dpi, batch_size=batch_size))
     kept = []  # the Document's pages, as parse() keeps them

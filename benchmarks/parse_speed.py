@@ -4,7 +4,7 @@
     python -m benchmarks.parse_speed --pages 3 --dpis 72  # a quick check
 
 Each (device, dpi) runs in a fresh process (its own peak RSS) through
-:class:`layoutft.pipeline.Parser`, exactly what ``layoutft parse`` runs, with three clocks
+:class:`layoutft.parsing.parser.Parser`, exactly what ``layoutft parse`` runs, with three clocks
 for its three overlapping stages: rendering (the background render thread's time inside
 ``iter_pages``), the model (``LayoutModel.predict`` in the model thread: resize, network,
 mask pasting) and post-processing (thresholds, polygons, points, reading order, PDF text;
@@ -76,7 +76,7 @@ class _TimedModel:
 
 
 def _timed_parser(model: Any, options: Any, times: dict[str, float]) -> Any:
-    from layoutft.pipeline import Parser
+    from layoutft.parsing.parser import Parser
 
     class TimedParser(Parser):
         def _page(self, rendered: Any, detections: Any) -> Any:
@@ -89,7 +89,7 @@ def _timed_parser(model: Any, options: Any, times: dict[str, float]) -> Any:
 @contextmanager
 def _timed_rendering(times: dict[str, float], starts: dict[int, float]) -> Iterator[None]:
     """Time the parser's ``iter_pages`` (it runs in the render thread); note page starts."""
-    import layoutft.pipeline as pipeline
+    import layoutft.parsing.parser as pipeline
 
     original = pipeline.iter_pages
 
@@ -119,13 +119,13 @@ def _timed_rendering(times: dict[str, float], starts: dict[int, float]) -> Itera
 def _timed_predictor_steps(times: dict[str, float]) -> Iterator[None]:
     """Time two steps inside ``LayoutModel.predict``: input resizing and mask pasting.
 
-    ``resize``: ``layoutft.preprocess.resize_shortest_edge``; ``paste``:
+    ``resize``: ``layoutft.parsing.preprocess.resize_shortest_edge``; ``paste``:
     ``layoutft.modeling.paste.paste_masks_in_image`` (full-page masks). The predictor imports
     them at call time, so replacing the module attributes times every call; the smoke test
     checks both clocks run, so a refactor that hides them is noticed.
     """
     import layoutft.modeling.paste as paste
-    import layoutft.preprocess as preprocess
+    import layoutft.parsing.preprocess as preprocess
 
     targets = [
         (preprocess, "resize_shortest_edge", "resize"),
@@ -159,7 +159,7 @@ def measure_parse(
     share of the parse's wall time beyond it: everything but resizing and the network
     (rendering, mask pasting, post-processing and whatever they take from the model).
     """
-    from layoutft.pipeline import ParseOptions
+    from layoutft.parsing.parser import ParseOptions
     from layoutft.render import iter_pages
 
     warm = next(iter(iter_pages(pdf, dpi=dpi, pages=[1])))

@@ -50,7 +50,7 @@ from benchmarks.common import RESULTS, command_line, cpu_times, machine_info, ma
 from benchmarks.inputs import ROOT
 
 if TYPE_CHECKING:
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
 NAME = "real_pages"
 DEFAULT_REAL = ROOT.parent / "shared" / "real"
@@ -257,7 +257,7 @@ def model_name(weights: str | None) -> str:
 
 def load_models(weights: str | None, device: str) -> tuple[LayoutModel, LayoutModel]:
     """(model keeping detections >= 0.05 for AP, model with its parse threshold)."""
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
     from layoutft.pretrained import BUNDLED_MODEL
 
     source = weights or BUNDLED_MODEL
@@ -320,7 +320,7 @@ def page_word_centers(pdf: Path, page: int) -> np.ndarray:
     import pymupdf
 
     from layoutft.render.pdf import page_transform
-    from layoutft.text import page_words
+    from layoutft.render.text import page_words
 
     with pymupdf.open(pdf) as doc:
         pdf_page = doc[page - 1]
@@ -401,7 +401,7 @@ def run(real: Path, weights: str | None, device: str, limit: int | None) -> dict
 
 
 def _threshold(model: LayoutModel) -> float:
-    from layoutft.postprocess import config_score_threshold
+    from layoutft.parsing.postprocess import config_score_threshold
 
     return config_score_threshold(model.config)
 

@@ -53,7 +53,7 @@ from benchmarks.inputs import (
     synth_pdf,
 )
 from layoutft.geometry import pairwise_iou
-from layoutft.predictor import resolve_workers
+from layoutft.parsing.options import resolve_workers
 
 NAME = "vs_detectron2"
 TARGET_RATIO = 1.5
@@ -150,7 +150,7 @@ def _models(name: str, device: str, work: Path) -> tuple[Any, Any]:
     from detectron2.engine import DefaultPredictor
 
     from layoutft.checkpoint import save_detectron2
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
     base = load_model(name, "cpu")
     if name == "narrow":

@@ -25,12 +25,12 @@ check_torch_torchvision()
 # public name -> module that defines it
 _LAZY = {
     "load_config": "layoutft.config",
-    "LayoutModel": "layoutft.predictor",
-    "Detections": "layoutft.predictor",
+    "LayoutModel": "layoutft.parsing.model",
+    "Detections": "layoutft.parsing.detector",
     "Document": "layoutft.schema",
     "Page": "layoutft.schema",
     "Region": "layoutft.schema",
-    "parse": "layoutft.pipeline",
+    "parse": "layoutft.parsing.parser",
 }
 
 __all__ = [
@@ -45,9 +45,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from layoutft.config import load_config as load_config
-    from layoutft.pipeline import parse as parse
-    from layoutft.predictor import Detections as Detections
-    from layoutft.predictor import LayoutModel as LayoutModel
+    from layoutft.parsing.detector import Detections as Detections
+    from layoutft.parsing.model import LayoutModel as LayoutModel
+    from layoutft.parsing.parser import parse as parse
     from layoutft.schema import Document as Document
     from layoutft.schema import Page as Page
     from layoutft.schema import Region as Region

@@ -228,3 +228,20 @@ def pairwise_iou(a: BoxesLike, b: BoxesLike) -> np.ndarray:
     inter = pairwise_intersection(a, b)
     union = box_area(a)[:, None] + box_area(b)[None, :] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def shortest_edge_size(height: int, width: int, short_edge: int, max_size: int) -> tuple[int, int]:
+    """(new_h, new_w): shorter side to ``short_edge``, longer side capped at ``max_size``.
+
+    Rounds half up like detectron2's ``ResizeShortestEdge.get_output_shape``.
+    """
+    size = short_edge * 1.0
+    scale = size / min(height, width)
+    if height < width:
+        new_h, new_w = size, scale * width
+    else:
+        new_h, new_w = scale * height, size
+    if max(new_h, new_w) > max_size:
+        scale = max_size * 1.0 / max(new_h, new_w)
+        new_h, new_w = new_h * scale, new_w * scale
+    return int(new_h + 0.5), int(new_w + 0.5)

@@ -18,7 +18,7 @@ from layoutft.engine.evaluation import (
     write_json_nan_safe,
 )
 from layoutft.errors import DatasetError
-from layoutft.predictor import Detections
+from layoutft.parsing.detector import Detections
 
 H, W = 100, 80
 GT = {

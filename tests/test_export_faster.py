@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from layoutft.model_export import ExportedModel, export_onnx, export_torchscript
-from layoutft.predictor import Detections, LayoutModel
+from layoutft.parsing.model import Detections, LayoutModel
 
 CASE = Path(__file__).parent / "fixtures" / "d2_parity" / "narrow_r50_mask"
 LABELS = ["text", "title", "list", "table", "figure"]

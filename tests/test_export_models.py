@@ -24,7 +24,7 @@ import torch
 from layoutft.model_export import ExportedModel, export_onnx, export_torchscript
 from layoutft.model_export.core import ExportableModel, example_image
 from layoutft.model_export.torchscript import trace
-from layoutft.predictor import Detections, LayoutModel
+from layoutft.parsing.model import Detections, LayoutModel
 
 CASE = Path(__file__).parent / "fixtures" / "d2_parity" / "narrow_r50_mask"
 LABELS = ["text", "title", "list", "table", "figure"]

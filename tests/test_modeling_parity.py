@@ -17,7 +17,7 @@ import torch
 from pycocotools import mask as mask_util
 
 from layoutft.geometry import pairwise_iou
-from layoutft.predictor import Detections, LayoutModel
+from layoutft.parsing.model import Detections, LayoutModel
 
 CASE = Path(__file__).parent / "fixtures" / "d2_parity" / "narrow_r50_mask"
 CONFIG = CASE / "config.yaml"

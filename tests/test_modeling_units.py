@@ -18,7 +18,7 @@ from layoutft.modeling.box_coder import decode_boxes, encode_boxes
 from layoutft.modeling.layers import FrozenBatchNorm2d
 from layoutft.modeling.paste import paste_masks_in_image
 from layoutft.modeling.poolers import assign_levels
-from layoutft.preprocess import resize_shortest_edge, shortest_edge_size
+from layoutft.parsing.preprocess import resize_shortest_edge, shortest_edge_size
 
 CONFIG = Path(__file__).parent / "fixtures" / "d2_parity" / "narrow_r50_mask" / "config.yaml"
 # keeps test models tiny: bottleneck width 4, FPN/heads 32 channels
@@ -334,7 +334,7 @@ def test_stem_max_pool_shortcut_is_exact() -> None:
 
 def test_predict_batches_only_pages_of_one_padded_size() -> None:
     """A page of another padded size is run apart, so batching never changes results."""
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
     torch.manual_seed(0)
     cfg = _cfg("INPUT.MIN_SIZE_TEST", "64", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0")
@@ -369,7 +369,7 @@ def test_predict_batches_only_pages_of_one_padded_size() -> None:
 
 
 def test_save_and_reload_layoutft_checkpoint(tmp_path: Path) -> None:
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
     cfg = _cfg("LAYOUTFT.LABELS", "['text', 'title', 'list', 'table', 'figure']")
     model = LayoutModel.from_config(cfg, device="cpu")
@@ -398,7 +398,7 @@ def test_bad_configs_raise_config_error() -> None:
 
 
 def test_predictor_input_errors(tmp_path: Path) -> None:
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
     model = LayoutModel.from_config(_cfg("INPUT.MIN_SIZE_TEST", "64"), device="cpu")
     assert model.labels == [f"class_{i}" for i in range(5)]

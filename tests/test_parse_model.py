@@ -15,7 +15,7 @@ import pytest
 from pycocotools import mask as mask_util
 
 from layoutft.geometry import pairwise_iou
-from layoutft.pipeline import parse
+from layoutft.parsing.parser import parse
 from layoutft.schema import Document, json_schema
 
 CASE = Path(__file__).parent / "fixtures" / "d2_parity" / "narrow_r50_mask"
@@ -25,7 +25,7 @@ IMAGE = CASE / "images" / "doc000_p0.png"  # 850 x 1100 px, 100 dpi
 
 @pytest.fixture(scope="module")
 def model() -> Any:
-    predictor = pytest.importorskip("layoutft.predictor")
+    predictor = pytest.importorskip("layoutft.parsing.model")
     return predictor.LayoutModel.from_checkpoint(
         CASE / "model_final.pth", config=CASE / "config.yaml", device="cpu", labels=LABELS
     )
@@ -104,7 +104,7 @@ def test_cli_loads_weights_and_writes_files(
 
     import layoutft.cli  # noqa: F401  (registers the commands)
     from layoutft.cli.app import app
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
     calls: list[dict[str, Any]] = []
 
@@ -241,13 +241,13 @@ def test_default_workers_two_pages_at_once_on_a_multicore_cpu(model: Any) -> Non
     finally:
         hook.remove()
         torch.set_num_threads(before)
-    with pytest.raises(ConfigError, match=r"--workers 2 runs one page per forward pass"):
+    with pytest.raises(ConfigError, match=r"workers 2 runs one page per forward pass"):
         model.predict(pages, batch_size=2, workers=2)
 
 
 def test_labels_name_the_classes_of_a_detectron2_checkpoint() -> None:
     from layoutft.errors import ConfigError
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
     weights, config = CASE / "model_final.pth", CASE / "config.yaml"
     unnamed = LayoutModel.from_checkpoint(weights, config=config, device="cpu")
@@ -257,7 +257,7 @@ def test_labels_name_the_classes_of_a_detectron2_checkpoint() -> None:
 
 
 def test_cpu_parses_one_page_per_forward_pass_unless_told(model: Any) -> None:
-    from layoutft.pipeline import ParseOptions, Parser
+    from layoutft.parsing.parser import ParseOptions, Parser
 
     # batching page-sized images slows CPUs down (benchmarks/vs_detectron2.py)
     assert model.default_batch_size == 1

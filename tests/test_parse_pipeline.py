@@ -25,7 +25,7 @@ import layoutft
 import layoutft.cli
 from layoutft.cli.app import app
 from layoutft.errors import LayoutftError
-from layoutft.pipeline import ParseOptions, Parser, parse
+from layoutft.parsing.parser import ParseOptions, Parser, parse
 from layoutft.schema import Document, json_schema
 
 LABELS = ["text", "title", "list", "table", "figure"]
@@ -201,9 +201,9 @@ def test_precision_and_workers_reach_the_model(pdf_path: Path) -> None:
 def test_workers_on_a_gpu_fail_before_any_page() -> None:
     model: Any = ColorBoxModel()
     model.device = torch.device("cuda")  # only its type is read
-    with pytest.raises(LayoutftError, match=r"--workers > 1 is for CPU inference"):
+    with pytest.raises(LayoutftError, match=r"workers > 1 is for CPU inference"):
         Parser(model, ParseOptions(workers=2))
-    with pytest.raises(LayoutftError, match=r"--workers 2 runs one page per forward pass"):
+    with pytest.raises(LayoutftError, match=r"workers 2 runs one page per forward pass"):
         Parser(ColorBoxModel(), ParseOptions(workers=2, batch_size=4))  # type: ignore[arg-type]
 
 
@@ -286,7 +286,7 @@ def test_no_model_uses_the_bundled_model_offline(
     assert doc.model["labels"] == ["text", "title", "list", "table", "figure"]
     assert [page.status for page in doc.pages] == ["ok", "ok"]
     assert all(0.0 <= r.score <= 1.0 for page in doc.pages for r in page.regions)
-    with pytest.raises(LayoutftError, match="--config and --labels need --weights"):
+    with pytest.raises(LayoutftError, match="config and labels need weights"):
         parse(pdf_path, config="x.yaml")
 
 
@@ -302,14 +302,14 @@ def test_visualize_png_and_annotated_pdf(pdf_path: Path, tmp_path: Path) -> None
     assert png.shape == (792, 612, 3)
     # the title box outline is drawn in the title colour at its pixel box
     x0, y0, _, y1 = (round(v) for v in doc.pages[0].regions[0].bbox_px)
-    assert tuple(png[(y0 + y1) // 2, x0]) == layoutft.visualize.color_for_label("title")
+    assert tuple(png[(y0 + y1) // 2, x0]) == layoutft.draw.color_for_label("title")
     # annotated PDF: the rotated page's outline lies on the region's box as displayed
     annotated = pymupdf.open(out / "sample.annotated.pdf")
     page = annotated[1]
     assert page.rotation == 90
     pix = page.get_pixmap(dpi=144)
     img = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3).astype(int)
-    blue = np.array(layoutft.visualize.color_for_label("text"))
+    blue = np.array(layoutft.draw.color_for_label("text"))
     on_line = np.abs(img - blue).sum(axis=2) < 30
     ys, xs = np.nonzero(on_line)
     outline = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]) / 2  # back to points
@@ -320,7 +320,7 @@ def test_visualize_png_and_annotated_pdf(pdf_path: Path, tmp_path: Path) -> None
 
 
 def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    import layoutft.pipeline as pipeline_mod
+    import layoutft.parsing.parser as pipeline_mod
 
     seen: dict[str, Any] = {}
 
@@ -416,7 +416,7 @@ def test_cli_errors(pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from layoutft.pipeline import _progress
+    from layoutft.parsing.parser import _progress
 
     monkeypatch.setattr("sys.stderr.isatty", lambda: False)
     assert _progress(5, "a.pdf", enabled=True).disable

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from layoutft.errors import LayoutftError
-from layoutft.postprocess import (
+from layoutft.parsing.postprocess import (
     ScoreThresholds,
     config_score_threshold,
     mask_polygons,
@@ -106,7 +106,7 @@ def test_none_keeps_raw_detections() -> None:
     np.testing.assert_array_equal(out.boxes, d.boxes.astype(np.float64))
     np.testing.assert_array_equal(out.scores, d.scores.astype(np.float64))
     assert out.labels == ["text", "text", "list"]
-    with pytest.raises(LayoutftError, match="unknown --postprocess 'raw'"):
+    with pytest.raises(LayoutftError, match="unknown postprocess 'raw'"):
         postprocess(d, LABELS, (100, 100), mode="raw")
 
 

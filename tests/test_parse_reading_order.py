@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from layoutft.reading_order import order_ranks, reading_order
+from layoutft.parsing.reading_order import order_ranks, reading_order
 
 L, R = (50, 296), (316, 562)  # two columns with a 20 pt gutter
 

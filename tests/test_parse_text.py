@@ -7,7 +7,7 @@ import pymupdf
 import pytest
 
 from layoutft.render import iter_pages
-from layoutft.text import Words, text_in_box
+from layoutft.render.text import Words, text_in_box
 
 
 def rotated_page_pdf(rotation: int) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layoutft.visualize import color_for_label, draw_regions
+from layoutft.draw import color_for_label, draw_regions
 
 
 def test_colors_are_stable_and_distinct() -> None:

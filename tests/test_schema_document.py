@@ -108,7 +108,7 @@ def test_reading_json_needs_no_torch(tmp_path: Path) -> None:
         f"doc = layoutft.Document.from_json({str(path)!r})\n"
         "assert doc.pages[0].regions[0].label == 'title'\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
-        "import layoutft.render, layoutft.pipeline, layoutft.visualize\n"
+        "import layoutft.render, layoutft.parsing.parser, layoutft.parsing.visualize\n"
         "assert 'torch' not in sys.modules, 'torch imported by the parse modules'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

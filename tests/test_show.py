@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 import layoutft.cli
 from layoutft.data.show import category_colors, sample_images, show_coco
+from layoutft.draw import color_for_label
 from layoutft.errors import DatasetError
-from layoutft.visualize import color_for_label
 
 
 def _dataset(root: Path, n_images: int = 6) -> dict[str, Any]:

@@ -103,9 +103,9 @@ def parse_cmd(
     with status 1 when any input or page failed.
     """
     from layoutft.errors import RenderError
-    from layoutft.export import check_format, output_paths, write_result
     from layoutft.outputs import check_writable
-    from layoutft.pipeline import ParseOptions, Parser, load_model, model_display_name
+    from layoutft.parsing.parser import ParseOptions, Parser, load_model, model_display_name
+    from layoutft.parsing.results import check_format, output_paths, result_sink
     from layoutft.render import expand_inputs
 
     check_options(args)
@@ -143,7 +143,7 @@ def parse_cmd(
     tally = _Tally()
     for path, dest in zip(files, destinations, strict=True):
         try:
-            document = write_result(parser, path, dest, format)
+            document = parser.run(path, [result_sink(dest, format)])
         except RenderError as exc:
             tally.failed_inputs += 1
             typer.echo(f"Error: {exc}", err=True)

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from layoutft.errors import ConfigError
-from layoutft.preprocess import shortest_edge_size
+from layoutft.geometry import shortest_edge_size
 
 if TYPE_CHECKING:
     from layoutft.config import Config

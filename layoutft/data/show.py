@@ -83,11 +83,11 @@ def _regions(
 def category_colors(names: list[str]) -> dict[str, tuple[int, int, int]]:
     """RGB colour per class name, distinct within the dataset.
 
-    Each name keeps :func:`~layoutft.visualize.color_for_label`'s colour (the colour parse
+    Each name keeps :func:`~layoutft.draw.color_for_label`'s colour (the colour parse
     drawings use) unless an earlier name took it; then it gets the first unused hue of a
     golden-angle sequence, so two classes never share a colour on one sheet.
     """
-    from layoutft.visualize import color_for_label
+    from layoutft.draw import color_for_label
 
     colors: dict[str, tuple[int, int, int]] = {}
     used: set[tuple[int, int, int]] = set()
@@ -120,7 +120,7 @@ def show_coco(
     """
     import cv2
 
-    from layoutft.visualize import draw_regions
+    from layoutft.draw import draw_regions
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise DatasetError(f"-n {n}: the number of images to draw must be 1 or more")

@@ -81,7 +81,7 @@ def _word_centers(
     import pymupdf
 
     from layoutft.render.pdf import page_transform
-    from layoutft.text import page_words
+    from layoutft.render.text import page_words
 
     with pymupdf.open(pdf) as doc:
         pdf_page = doc[page - 1]

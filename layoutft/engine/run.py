@@ -336,7 +336,7 @@ def _evaluator(
     from layoutft.data.loader import default_images_dir
     from layoutft.engine.checkpointer import unwrap
     from layoutft.engine.evaluation import evaluate_model, format_table
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
     assert options.val is not None
     val = Path(options.val)

@@ -23,7 +23,7 @@ from layoutft.errors import LayoutftError
 if TYPE_CHECKING:
     from layoutft.config import Config
     from layoutft.modeling.meta_arch import GeneralizedRCNN
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
 EXPORT_FORMAT = "layoutft.export/1"
 METADATA_KEY = "layoutft.json"

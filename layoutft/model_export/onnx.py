@@ -25,7 +25,7 @@ from layoutft.model_export.core import (
 from layoutft.outputs import atomic_path
 
 if TYPE_CHECKING:
-    from layoutft.predictor import LayoutModel
+    from layoutft.parsing.model import LayoutModel
 
 OPSET = 17
 

@@ -15,7 +15,9 @@ import torch
 
 from layoutft.errors import LayoutftError
 from layoutft.model_export.core import METADATA_KEY, ExportMetadata, quiet_tracing
-from layoutft.predictor import Detections, ImageInput, _as_list, postprocess, prepare_image
+from layoutft.parsing.detector import Detections
+from layoutft.parsing.model import detections_from_outputs
+from layoutft.parsing.preprocess import ImageInput, as_list, prepare_image
 
 _ZIP_MAGIC = b"PK\x03\x04"  # TorchScript archives are zip files; ONNX files are protobuf
 
@@ -101,10 +103,12 @@ class ExportedModel:
         """
         meta = self.metadata
         results = []
-        for item in _as_list(images):
+        for item in as_list(images):
             tensor, size = prepare_image(
                 item, format, meta.input_format, meta.min_size_test, meta.max_size_test
             )
             out = self.run(tensor)
-            results.append(postprocess(out, tuple(tensor.shape[-2:]), size, meta.labels, min_score))
+            results.append(
+                detections_from_outputs(out, tuple(tensor.shape[-2:]), size, meta.labels, min_score)
+            )
         return results

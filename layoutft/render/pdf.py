@@ -16,8 +16,8 @@ from layoutft.errors import RenderError
 from layoutft.geometry import PageTransform
 from layoutft.render.pages import PageSpec, capped_scale, parse_page_spec
 from layoutft.render.source import Source
+from layoutft.render.text import page_words
 from layoutft.render.types import RenderedPage, failed_page
-from layoutft.text import page_words
 
 RENDERERS = ("pymupdf", "pdf2image")
 

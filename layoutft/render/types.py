@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from layoutft.geometry import PageTransform
-from layoutft.text import Words
+from layoutft.render.text import Words
 
 
 @dataclass

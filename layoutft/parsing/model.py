@@ -1,57 +1,32 @@
-"""The prediction API: load a detectron2-compatible model once, predict on page images.
+"""The detector layoutft ships: load a detectron2-compatible model once, predict on pages.
 
 ``LayoutModel.predict`` reproduces detectron2's ``DefaultPredictor``: the uint8 image is
-resized with PIL like ``ResizeShortestEdge``, the network sees it in ``cfg.INPUT.FORMAT``,
-and boxes/masks are mapped back to the input image (``detector_postprocess``).
+resized with PIL like ``ResizeShortestEdge`` (:mod:`layoutft.parsing.preprocess`), the
+network sees it in ``cfg.INPUT.FORMAT``, and boxes/masks are mapped back to the input image
+(:func:`detections_from_outputs`, detectron2's ``detector_postprocess``). It satisfies
+:class:`~layoutft.parsing.detector.Detector`. torch is imported when a model is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from layoutft.device import resolve_device
-from layoutft.errors import ConfigError, LayoutftError, RenderError
+from layoutft.errors import ConfigError
+from layoutft.parsing.detector import Detections
+from layoutft.parsing.options import check_precision, resolve_workers
+from layoutft.parsing.preprocess import ImageInput, as_list, prepare_image
 
 if TYPE_CHECKING:
     import torch
-    from PIL import Image
 
     from layoutft.config import Config
     from layoutft.modeling.meta_arch import GeneralizedRCNN
-
-ImageInput = Union[np.ndarray, "Image.Image", str, Path]
-
-
-@dataclass
-class Detections:
-    """Detections on one input image, in that image's pixels (top-left origin).
-
-    Attributes:
-        boxes: float32 [N, 4] XYXY.
-        scores: float32 [N], best first.
-        classes: int64 [N] model class indices (0-based).
-        labels: N class names.
-        masks: bool [N, H, W] instance masks, or None for a model without a mask head
-            (on the CPU they start as calloc'd memory and only each box's window is
-            written, so the OS commits little more than the rows the boxes span).
-        image_size: (H, W) of the input image.
-    """
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    classes: np.ndarray
-    labels: list[str]
-    masks: np.ndarray | None
-    image_size: tuple[int, int]
-
-    def __len__(self) -> int:
-        return len(self.scores)
 
 
 def default_labels(cfg: Config) -> list[str]:
@@ -227,7 +202,7 @@ class LayoutModel:
 
         conv_dtype = conv_dtype_for(precision, self.device)
         batch_size = self.default_batch_size if batch_size is None else batch_size
-        items = _as_list(images)
+        items = as_list(images)
         workers = resolve_workers(workers, batch_size, self.device.type, self.default_workers)
         if workers > 1 and len(items) > 1:
             return self._predict_in_threads(items, workers, format, min_score, conv_dtype)
@@ -297,7 +272,7 @@ class LayoutModel:
         """Detections of ``pages`` (resized tensor, input (H, W)) in one forward pass."""
         outputs = self.model([{"image": tensor} for tensor, _ in pages], min_score, conv_dtype)
         return [
-            postprocess(out, tuple(tensor.shape[-2:]), size, self.labels, min_score)
+            detections_from_outputs(out, tuple(tensor.shape[-2:]), size, self.labels, min_score)
             for (tensor, size), out in zip(pages, outputs, strict=True)
         ]
 
@@ -310,7 +285,7 @@ class LayoutModel:
 
         out = []
         with torch.inference_mode():
-            for item in _as_list(images):
+            for item in as_list(images):
                 tensor, _ = self._prepare(item, format)
                 (props,) = self.model.proposals([{"image": tensor}])
                 out.append((props.boxes.cpu().numpy(), props.objectness_logits.cpu().numpy()))
@@ -325,42 +300,6 @@ class LayoutModel:
         )
 
 
-PRECISIONS = ("fp32", "bf16", "fp16")
-
-
-def check_precision(precision: str, device_type: str) -> None:
-    """ConfigError for an unknown ``predict`` precision, or fp16 off CUDA (CPUs lack fast
-    fp16 convolutions). ``device_type``: ``"cpu"`` or ``"cuda"``."""
-    if precision not in PRECISIONS:
-        raise ConfigError(
-            f"unknown precision {precision!r} (--precision); use one of {', '.join(PRECISIONS)}"
-        )
-    if precision == "fp16" and device_type != "cuda":
-        raise ConfigError("precision fp16 needs a CUDA device; on CPU use bf16 (or fp32)")
-
-
-def resolve_workers(workers: int | None, batch_size: int, device_type: str, default: int) -> int:
-    """The number of pages ``predict`` runs at once: ``workers``, or ``default`` when None
-    and pages go one per forward pass (``batch_size`` 1), else 1.
-
-    ConfigError for workers below 1, above 1 off the CPU (a GPU batches pages instead), or
-    above 1 together with a batch size above 1 (workers run one page per forward pass).
-    ``device_type``: ``"cpu"`` or ``"cuda"``.
-    """
-    if workers is None:
-        return default if batch_size == 1 and device_type == "cpu" else 1
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
-    if workers > 1 and device_type != "cpu":
-        raise ConfigError("--workers > 1 is for CPU inference; on a GPU use --batch-size")
-    if workers > 1 and batch_size > 1:
-        raise ConfigError(
-            f"--workers {workers} runs one page per forward pass; drop --batch-size "
-            f"{batch_size} or use --workers 1"
-        )
-    return workers
-
-
 def conv_dtype_for(precision: str, device: torch.device) -> torch.dtype | None:
     """The convolution dtype of a checked ``predict`` precision on ``device`` (None: fp32)."""
     import torch
@@ -369,28 +308,7 @@ def conv_dtype_for(precision: str, device: torch.device) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
 
 
-def prepare_image(
-    item: ImageInput, format: str | None, model_format: str, min_size: int, max_size: int
-) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Resized uint8 tensor [3, h, w] in ``model_format`` channel order, and the input (H, W).
-
-    ``format``: channel order of numpy inputs (default ``model_format``); the shortest edge is
-    resized to ``min_size`` (0 = no resize) with the longest at most ``max_size`` (the
-    INPUT.*_SIZE_TEST values). Shared with exported-model runtimes.
-    """
-    import torch
-
-    from layoutft.preprocess import resize_shortest_edge
-
-    image, order = _read(item, format or model_format)
-    if order != model_format:
-        image = image[:, :, ::-1]
-    resized = resize_shortest_edge(np.ascontiguousarray(image), min_size, max_size)
-    tensor = torch.from_numpy(np.ascontiguousarray(resized.transpose(2, 0, 1)))
-    return tensor, (int(image.shape[0]), int(image.shape[1]))
-
-
-def postprocess(
+def detections_from_outputs(
     out: dict[str, torch.Tensor],
     resized: tuple[int, ...],
     size: tuple[int, int],
@@ -465,37 +383,11 @@ def _build(cfg: Config, device: str) -> GeneralizedRCNN:
     return build_model(cfg).to(device).eval()
 
 
-def _as_list(images: ImageInput | Iterable[ImageInput]) -> list[ImageInput]:
-    if isinstance(images, (np.ndarray, str, Path)) or hasattr(images, "getpixel"):
-        return [cast(ImageInput, images)]
-    return list(cast(Iterable[ImageInput], images))
-
-
-def _read(item: ImageInput, numpy_format: str) -> tuple[np.ndarray, str]:
-    """uint8 [H, W, 3] pixels and their channel order ("RGB"/"BGR")."""
-    if isinstance(item, (str, Path)):
-        import cv2
-
-        image = cv2.imread(str(item), cv2.IMREAD_COLOR)
-        if image is None:
-            raise RenderError(f"cannot read image {item}: missing file or unsupported format")
-        return image, "BGR"
-    if isinstance(item, np.ndarray):
-        if numpy_format not in ("RGB", "BGR"):
-            raise ConfigError(f"format must be 'RGB' or 'BGR', got {numpy_format!r}")
-        return _three_channels(item), numpy_format
-    if hasattr(item, "convert"):
-        return np.asarray(item.convert("RGB")), "RGB"
-    raise LayoutftError(
-        f"cannot predict on a {type(item).__name__}; pass a numpy array, a PIL image or a path"
-    )
-
-
-def _three_channels(image: np.ndarray) -> np.ndarray:
-    if image.dtype != np.uint8:
-        raise LayoutftError(f"images must be uint8 arrays (0-255), got dtype {image.dtype}")
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return image[:, :, :3]
-    raise LayoutftError(f"images must be [H, W, 3] arrays, got shape {tuple(image.shape)}")
+__all__ = [
+    "Detections",
+    "ImageInput",
+    "LayoutModel",
+    "conv_dtype_for",
+    "default_labels",
+    "detections_from_outputs",
+]

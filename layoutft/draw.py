@@ -1,24 +1,17 @@
-"""Drawing layout regions on page images and PDFs (numpy, OpenCV, PyMuPDF; no torch).
+"""Drawing layout regions on page images (numpy, OpenCV; no torch), with one colour per class
+name everywhere: parse visualizations (:mod:`layoutft.parsing.visualize`) and dataset
+previews (:mod:`layoutft.data.show`) both draw with it.
 
-Image drawing works in pixels of the image being drawn on (top-left origin, x right,
-y down); PDF annotation takes regions in displayed-page points (see
-:mod:`layoutft.geometry`).
+Drawing works in pixels of the image being drawn on (top-left origin, x right, y down).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-
-from layoutft.export import atomic_path
-
-if TYPE_CHECKING:
-    from layoutft.schema import Document, Page
 
 Color = tuple[int, int, int]
 
@@ -131,66 +124,3 @@ def _draw_tag(
     x = min(max(x, 0), max(canvas.shape[1] - tw - 2, 0))
     cv2.rectangle(canvas, (x, top), (x + tw + 2, top + th + base + 2), color, -1)
     cv2.putText(canvas, text, (x + 1, top + th + 1), font, scale, (255, 255, 255), thick)
-
-
-def save_page_png(path: str | Path, image: np.ndarray, page: Page) -> None:
-    """Write ``image`` (uint8 [H,W,3] RGB, the page as the model saw it) with ``page``'s
-    regions (boxes in pixels, polygons converted from points) drawn, as a PNG."""
-    from PIL import Image
-
-    px_per_pt = page.dpi / 72.0
-    regions = page.regions
-    drawn = draw_regions(
-        image,
-        [r.bbox_px for r in regions],
-        [r.label for r in regions],
-        polygons=[[np.asarray(ring) * px_per_pt for ring in r.polygon_pt] for r in regions],
-        scores=[r.score for r in regions],
-    )
-    with atomic_path(path) as tmp:
-        Image.fromarray(drawn).save(tmp, format="PNG")
-
-
-def annotate_pdf(source: str | Path | bytes, document: Document, out_path: str | Path) -> None:
-    """Write a copy of the PDF ``source`` with ``document``'s regions drawn on its pages.
-
-    Boxes are outlined in their class colour and labelled upright on the page as displayed,
-    for every rotation and CropBox; pages not in ``document`` are copied unchanged.
-    """
-    import pymupdf
-
-    from layoutft.render import resolve_source
-    from layoutft.render.pdf import open_pdf, page_transform
-
-    with open_pdf(resolve_source(source)) as doc:
-        for page in document.pages:
-            if page.status == "ok" and page.regions:
-                _annotate_page(doc[page.number - 1], page, pymupdf, page_transform)
-        data = doc.tobytes(garbage=1, deflate=True)
-    with atomic_path(out_path) as tmp:
-        tmp.write_bytes(data)
-
-
-def _annotate_page(pdf_page: Any, page: Page, pymupdf: Any, page_transform: Any) -> None:
-    transform = page_transform(pdf_page, 72.0)
-    rotation = pdf_page.rotation
-    # PyMuPDF maps drawing coordinates reliably only on unrotated pages: draw in the
-    # unrotated CropBox space with rotation 0, text turned to read upright, then restore.
-    pdf_page.set_rotation(0)
-    try:
-        size = max(6.0, min(transform.width_pt, transform.height_pt) / 80)
-        for region in page.regions:
-            color = tuple(c / 255 for c in color_for_label(region.label))
-            rect = transform.pt_to_unrotated(region.bbox_pt)[0]
-            pdf_page.draw_rect(pymupdf.Rect(*rect), color=color, width=max(1.0, size / 6))
-            x0, y0 = region.bbox_pt[0], max(region.bbox_pt[1] - size * 0.3, size)
-            anchor = transform.pt_to_unrotated([x0, y0, x0, y0])[0]
-            pdf_page.insert_text(
-                pymupdf.Point(anchor[0], anchor[1]),
-                f"{region.label} {region.score:.2f}",
-                fontsize=size,
-                color=color,
-                rotate=rotation,
-            )
-    finally:
-        pdf_page.set_rotation(rotation)

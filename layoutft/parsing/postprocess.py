@@ -1,4 +1,10 @@
-"""From raw detections to layout regions: thresholds, duplicate removal, clipping, polygons.
+"""From a detector's detections to layout regions: thresholds, duplicate removal, clipping,
+polygons, in :func:`postprocess`, the one place a parse applies its score thresholds.
+
+The thresholds come from one source, :func:`score_thresholds` (the ``score_threshold``
+option over the model config's ``SCORE_THRESH_TEST`` over 0.5). The detector is handed
+their minimum only to skip work on detections this step would drop anyway (the box head's
+own ``SCORE_THRESH_TEST`` filter is part of the model, as in detectron2).
 
 Everything here works in pixels of the page image the model saw (top-left origin,
 XYXY boxes) and needs only numpy and OpenCV (no torch).
@@ -13,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from layoutft.errors import LayoutftError
+from layoutft.errors import OptionError
 from layoutft.geometry import box_area, clip_boxes, pairwise_intersection, pairwise_iou
 
 DEFAULT_SCORE_THRESHOLD = 0.5
@@ -63,16 +69,29 @@ def config_score_threshold(config: Any) -> float:
     return value
 
 
+def score_thresholds(
+    spec: str | float | ScoreThresholds | None, labels: Sequence[str], config: Any
+) -> ScoreThresholds:
+    """The score thresholds of a parse: ``spec`` (the ``score_threshold`` option, see
+    :func:`parse_score_threshold`, class names checked against ``labels``) for the classes
+    it sets, the model ``config``'s default (:func:`config_score_threshold`) for the rest.
+
+    detectron2's 0.05 counts as "not set" because configs are stored whole: a checkpoint's
+    config carries every default, so an unset key and a key set to 0.05 look the same.
+    """
+    return parse_score_threshold(spec, labels, config_score_threshold(config))
+
+
 def parse_score_threshold(
     spec: str | float | ScoreThresholds | None,
     labels: Sequence[str] | None = None,
     default: float = DEFAULT_SCORE_THRESHOLD,
 ) -> ScoreThresholds:
-    """Parse ``--score-threshold``: ``"0.6"``, ``"table=0.7,figure=0.5"`` or ``"0.4,table=0.7"``.
+    """Parse a ``score_threshold``: ``"0.6"``, ``"table=0.7,figure=0.5"`` or ``"0.4,table=0.7"``.
 
     ``default`` is the threshold of classes the spec does not set (see
     :func:`config_score_threshold`). Class names are checked against ``labels`` when given.
-    Raises LayoutftError with the fix for a malformed value, a value outside [0, 1] or an
+    Raises OptionError with the fix for a malformed value, a value outside [0, 1] or an
     unknown class.
     """
     if spec is None:
@@ -92,9 +111,11 @@ def parse_score_threshold(
             default = _threshold(part, spec)
     unknown = sorted(set(per_class) - set(labels)) if labels is not None else []
     if unknown:
-        raise LayoutftError(
-            f"--score-threshold {spec!r}: unknown class {', '.join(unknown)}; "
-            f"the model's classes are {', '.join(labels or [])}"
+        raise OptionError(
+            "{score_threshold} {spec!r}: unknown class {unknown}; the model's classes are {labels}",
+            spec=spec,
+            unknown=", ".join(unknown),
+            labels=", ".join(labels or []),
         )
     return ScoreThresholds(default, per_class)
 
@@ -105,9 +126,11 @@ def _threshold(value: str, spec: str) -> float:
     except ValueError:
         number = -1.0
     if not 0.0 <= number <= 1.0:
-        raise LayoutftError(
-            f"--score-threshold {spec!r}: {value!r} is not a score in [0, 1]; "
-            "use e.g. 0.6 or table=0.7,figure=0.5"
+        raise OptionError(
+            "{score_threshold} {spec!r}: {value!r} is not a score in [0, 1]; "
+            "use e.g. 0.6 or table=0.7,figure=0.5",
+            spec=spec,
+            value=value,
         )
     return number
 
@@ -155,13 +178,17 @@ def postprocess(
             0.5) and nested boxes (> 90% of the smaller inside the larger) lose to the higher
             score, then clipping to the page. ``"none"``: the detections unchanged.
         thresholds: per-class score thresholds (default 0.5 for every class; the parser
-            passes the model config's, see :func:`config_score_threshold`).
+            passes :func:`score_thresholds`).
 
     Returns:
         Regions sorted by descending score (``"none"`` keeps the model's order).
     """
     if mode not in MODES:
-        raise LayoutftError(f"unknown --postprocess {mode!r}; choose one of {', '.join(MODES)}")
+        raise OptionError(
+            "unknown {postprocess} {mode!r}; choose one of {choices}",
+            mode=mode,
+            choices=", ".join(MODES),
+        )
     boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(detections.scores, dtype=np.float64).reshape(-1)
     labels = detection_labels(detections, model_labels)

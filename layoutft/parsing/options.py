@@ -1,0 +1,154 @@
+"""The settings of a parse run, validated once, with errors that name the parameter.
+
+Errors are :class:`~layoutft.errors.OptionError`: ``workers must be >= 1, got 0`` from the
+library, ``--workers must be >= 1, got 0`` from the CLI (which renders parameters as its
+flags). What depends on the detector (fp16 needs CUDA, workers only on CPU) is checked
+when a :class:`~layoutft.parsing.parser.Parser` pairs the options with a detector.
+No torch here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from layoutft.errors import OptionError
+from layoutft.parsing.postprocess import MODES, ScoreThresholds, parse_score_threshold
+from layoutft.render.pages import PageSpec
+from layoutft.render.pdf import RENDERERS
+
+DEFAULT_DPI = 200
+DEFAULT_MAX_PIXELS = 50_000_000  # ~150 MB per RGB page; A0 at 200 dpi is 62 Mpx
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """Settings of one parse run; invalid values raise OptionError when it is created.
+
+    Attributes:
+        dpi: PDF rendering resolution; regions come in pixels at this dpi and in points.
+        pages: 1-based page selection such as ``"1-3,7"`` or ``[1, 2]``; None for all.
+        batch_size: pages per forward pass; None: the detector's default (1 on CPU, 4 on
+            GPU: batching slows CPUs).
+        workers: pages predicted at once on CPU, the same detections as one at a time;
+            None: the detector's default (2 on a multi-core CPU with ``batch_size`` 1,
+            else 1; see ``LayoutModel.predict``).
+        precision: ``"fp32"`` (detectron2's detections), ``"bf16"`` (faster on CPUs with
+            AMX and on GPUs, approximate) or ``"fp16"`` (CUDA); see
+            :meth:`LayoutModel.predict <layoutft.parsing.model.LayoutModel.predict>`.
+        renderer: ``"pymupdf"`` or ``"pdf2image"`` (poppler).
+        text: fill ``Region.text`` from the PDF text layer.
+        postprocess: ``"default"`` (thresholds, duplicate removal, clipping) or ``"none"``
+            (the model's raw detections).
+        score_threshold: ``0.6``, ``"table=0.7,figure=0.5"`` or both; classes it does not
+            set use the model config's ``MODEL.ROI_HEADS.SCORE_THRESH_TEST`` when the config
+            sets it (not detectron2's default 0.05), else 0.5 (see
+            :func:`~layoutft.parsing.postprocess.score_thresholds`).
+        max_pixels: cap on a page image's ``width * height`` (the dpi drops for huge pages).
+        image_dpi: resolution of images whose metadata has none.
+        visualize: folder for a PNG per page with regions drawn (and an annotated PDF copy).
+        progress: show a progress bar on stderr (when it is a terminal).
+    """
+
+    dpi: float = DEFAULT_DPI
+    pages: PageSpec = None
+    batch_size: int | None = None
+    workers: int | None = None
+    precision: str = "fp32"
+    renderer: str = "pymupdf"
+    text: bool = True
+    postprocess: str = "default"
+    score_threshold: str | float | ScoreThresholds | None = None
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    image_dpi: float = 72
+    visualize: str | Path | None = None
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        check_numbers(self)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("renderer", self.renderer, RENDERERS)
+        check_choice("postprocess", self.postprocess, MODES)
+        if self.workers is not None:
+            resolve_workers(self.workers, self.batch_size or 1, "cpu", 1)
+        if self.score_threshold is not None:
+            parse_score_threshold(self.score_threshold)  # syntax; class names need the model
+
+    def replace(self, **changes: Any) -> ParseOptions:
+        """A copy with ``changes`` (validated); TypeError for a name that is not a field."""
+        return dataclasses.replace(self, **changes)
+
+
+def parse_options(options: ParseOptions | None = None, **changes: Any) -> ParseOptions:
+    """``options`` (default :class:`ParseOptions`) with keyword ``changes``, validated.
+
+    TypeError names an unknown keyword, as for any Python call.
+    """
+    fields = {f.name for f in dataclasses.fields(ParseOptions)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise TypeError(f"parse() got an unexpected keyword argument {unknown[0]!r}")
+    base = options or ParseOptions()
+    return base.replace(**changes) if changes else base
+
+
+def check_choice(parameter: str, value: object, choices: tuple[str, ...]) -> None:
+    """OptionError naming ``parameter`` and its choices when ``value`` is not one of them."""
+    if value in choices:
+        return
+    if parameter == "precision":  # the value's name first: "unknown precision 'int8'"
+        template = "unknown precision {value!r} ({precision}); use one of {choices}"
+    else:
+        template = "unknown {" + parameter + "} {value!r}; choose one of {choices}"
+    raise OptionError(template, value=value, choices=", ".join(choices))
+
+
+def check_numbers(opts: ParseOptions) -> None:
+    """OptionError naming the parameter and its valid range for a bad number."""
+    if opts.batch_size is not None and opts.batch_size < 1:
+        raise OptionError("{batch_size} must be >= 1, got {got}", got=opts.batch_size)
+    for name, value in (("dpi", opts.dpi), ("image_dpi", opts.image_dpi)):
+        if not value > 0:
+            raise OptionError(
+                "{" + name + "} must be a positive resolution (e.g. 200), got {got}", got=value
+            )
+    if opts.max_pixels is not None and opts.max_pixels < 1:
+        raise OptionError(
+            "{max_pixels} must be a positive number of pixels (e.g. 50000000), got {got}",
+            got=opts.max_pixels,
+        )
+
+
+def check_precision(precision: str, device_type: str) -> None:
+    """OptionError for an unknown ``predict`` precision, or fp16 off CUDA (CPUs lack fast
+    fp16 convolutions). ``device_type``: ``"cpu"`` or ``"cuda"``."""
+    check_choice("precision", precision, PRECISIONS)
+    if precision == "fp16" and device_type != "cuda":
+        raise OptionError("{precision} fp16 needs a CUDA device; on CPU use bf16 (or fp32)")
+
+
+def resolve_workers(workers: int | None, batch_size: int, device_type: str, default: int) -> int:
+    """The number of pages ``predict`` runs at once: ``workers``, or ``default`` when None
+    and pages go one per forward pass (``batch_size`` 1), else 1.
+
+    OptionError for workers below 1, above 1 off the CPU (a GPU batches pages instead), or
+    above 1 together with a batch size above 1 (workers run one page per forward pass).
+    ``device_type``: ``"cpu"`` or ``"cuda"``.
+    """
+    if workers is None:
+        return default if batch_size == 1 and device_type == "cpu" else 1
+    if workers < 1:
+        raise OptionError("{workers} must be >= 1, got {got}", got=workers)
+    if workers > 1 and device_type != "cpu":
+        raise OptionError("{workers} > 1 is for CPU inference; on a GPU use {batch_size}")
+    if workers > 1 and batch_size > 1:
+        raise OptionError(
+            "{workers} {w} runs one page per forward pass; drop {batch_size} {b} or use "
+            "{workers} 1",
+            w=workers,
+            b=batch_size,
+        )
+    return workers

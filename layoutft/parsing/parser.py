@@ -1,0 +1,406 @@
+"""The parser: PDF or image -> rendered pages -> detector -> regions -> ``layoutft.document/1``.
+
+Pages are rendered in a background thread while the detector runs on the previous batch,
+predicted ``batch_size`` at a time, post-processed and assembled here, and handed to the
+caller one by one (:meth:`Parser.iter_pages`) or to result sinks (:meth:`Parser.run`), so
+memory does not grow with the page count. A page that cannot be rendered or predicted
+becomes a page with ``status: "error"``; the rest of the document goes on.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from layoutft.errors import OptionError
+from layoutft.parsing.assemble import assemble_page, empty_page
+from layoutft.parsing.detector import Detector, PageDetections, detector_defaults
+from layoutft.parsing.options import (
+    DEFAULT_DPI,
+    ParseOptions,
+    check_precision,
+    parse_options,
+    resolve_workers,
+)
+from layoutft.parsing.postprocess import postprocess, score_thresholds
+from layoutft.parsing.results import ResultSink
+from layoutft.render import (
+    RenderedPage,
+    Source,
+    count_pages,
+    inspect_source,
+    iter_pages,
+    resolve_source,
+)
+from layoutft.render.pages import parse_page_spec
+from layoutft.schema import Document, Page
+
+if TYPE_CHECKING:
+    from layoutft.parsing.model import LayoutModel
+
+#: what the model thread hands back per page: its detections, or why predicting failed
+Predicted = PageDetections | Exception
+
+
+def default_model(device: str = "auto", overrides: Sequence[str] | None = None) -> LayoutModel:
+    """The bundled default model (ships inside the package: offline, no download)."""
+    from layoutft.parsing.model import LayoutModel
+    from layoutft.pretrained import BUNDLED_MODEL
+
+    return LayoutModel.from_checkpoint(BUNDLED_MODEL, overrides=overrides, device=device)
+
+
+def load_model(
+    weights: str | Path | None = None,
+    config: str | Path | None = None,
+    overrides: Sequence[str] | None = None,
+    device: str = "auto",
+    labels: Sequence[str] | None = None,
+    *,
+    allow_partial: bool = False,
+) -> LayoutModel:
+    """A :class:`~layoutft.parsing.model.LayoutModel` from a weights file or registry name, else
+    the bundled default model.
+
+    ``labels``: class names in model order, for checkpoints that carry none (detectron2's).
+    ``allow_partial``: load a checkpoint lacking some model parameters (else CheckpointError).
+    """
+    if weights is None:
+        if config is not None or labels is not None:
+            raise OptionError(
+                "{config} and {labels} need {weights} (the bundled model carries its own)"
+            )
+        return default_model(device, overrides)
+    from layoutft.parsing.model import LayoutModel
+
+    return LayoutModel.from_checkpoint(
+        weights,
+        config=config,
+        overrides=overrides,
+        device=device,
+        labels=labels,
+        allow_partial=allow_partial,
+    )
+
+
+def model_display_name(weights: str | Path | None) -> str:
+    """The JSON ``model.name``: a registry name as given, else the weights file stem."""
+    from layoutft.pretrained import BUNDLED_MODEL, is_model_name
+
+    if weights is None:
+        return BUNDLED_MODEL
+    return str(weights) if is_model_name(str(weights)) else Path(weights).stem
+
+
+class Parser:
+    """A detector plus parse settings, reusable across many inputs.
+
+    Args:
+        model: the detector (a :class:`~layoutft.parsing.model.LayoutModel` or anything
+            satisfying :class:`~layoutft.parsing.detector.Detector`).
+        options: see :class:`~layoutft.parsing.options.ParseOptions`.
+        model_name: the name written to the JSON ``model`` block (weights stem or registry
+            name); default the detector's ``name`` if it has one, else ``"model"``.
+
+    Raises OptionError when the options do not suit the detector (fp16 off CUDA, workers
+    on a GPU, a score threshold for a class the model lacks).
+    """
+
+    def __init__(
+        self, model: Detector, options: ParseOptions | None = None, model_name: str | None = None
+    ) -> None:
+        self.model = model
+        self.options = options or ParseOptions()
+        facts = detector_defaults(model)
+        self.batch_size = self.options.batch_size or facts.batch_size
+        # checked here, not per page: predict's errors become failed pages
+        check_precision(self.options.precision, facts.device_type)
+        self.workers = resolve_workers(
+            self.options.workers, self.batch_size, facts.device_type, facts.workers
+        )
+        self.labels = [str(name) for name in model.labels]
+        self.thresholds = score_thresholds(self.options.score_threshold, self.labels, facts.config)
+        self.model_name = model_name or str(facts.name or "model")
+
+    def header(self, source: str | Path | bytes | Source) -> Document:
+        """The document for ``source`` without pages (opens it; checks the page selection)."""
+        info = inspect_source(source)
+        parse_page_spec(self.options.pages, info.page_count, info.path or "<bytes>")
+        model: dict[str, Any] = {"name": self.model_name, "labels": list(self.labels)}
+        model["precision"] = self.options.precision  # bf16/fp16 detections are approximate
+        model["postprocess"] = self.options.postprocess
+        if self.options.postprocess == "default":
+            model["score_thresholds"] = self.thresholds.to_dict()
+        path = None if info.path is None else _text(str(info.path))
+        source_block = {"path": path, "sha256": info.sha256, "page_count": info.page_count}
+        return Document(source=source_block, model=model, pages=[])
+
+    def parse(self, source: str | Path | bytes) -> Document:
+        """Parse every selected page of ``source`` into one :class:`Document` (and the
+        ``visualize`` files when the options ask for them)."""
+        return self.run(source)
+
+    def run(
+        self, source: str | Path | bytes | Source, sinks: Sequence[ResultSink] = ()
+    ) -> Document:
+        """Parse ``source``, handing the document to each of ``sinks`` (and to a
+        :class:`~layoutft.parsing.visualize.VisualizationSink` when ``visualize`` is set)
+        page by page as pages are done; returns the complete document.
+
+        Each sink gets ``begin(header)``, ``add(document, page, image)`` per page in order,
+        then ``end(document)``; if parsing fails part-way every sink gets ``abort()``.
+        """
+        src = resolve_source(source)
+        document = self.header(src)
+        receivers = list(sinks)
+        if self.options.visualize is not None:
+            from layoutft.parsing.visualize import VisualizationSink
+
+            receivers.append(VisualizationSink(self.options.visualize, src))
+        try:
+            for sink in receivers:
+                sink.begin(document)
+            for rendered, page in self._parsed(src):
+                document.pages.append(page)
+                for sink in receivers:
+                    sink.add(document, page, rendered.image)
+            for sink in receivers:
+                sink.end(document)
+        except BaseException:
+            for sink in receivers:
+                sink.abort()
+            raise
+        return document
+
+    def iter_pages(self, source: str | Path | bytes | Source) -> Iterator[Page]:
+        """Parsed pages of ``source`` in order, each yielded as soon as its batch is done
+        (no sinks: :meth:`run` writes results and visualizations)."""
+        for _, page in self._parsed(resolve_source(source)):
+            yield page
+
+    def _parsed(self, src: Source) -> Iterator[tuple[RenderedPage, Page]]:
+        """Each rendered page of ``src`` with its parsed page, in order."""
+        opts = self.options
+        rendered = iter_pages(
+            src,
+            dpi=opts.dpi,
+            pages=opts.pages,
+            renderer=opts.renderer,
+            max_pixels=opts.max_pixels,
+            image_dpi=opts.image_dpi,
+            with_words=opts.text,
+            on_error="record",
+        )
+        total = len(parse_page_spec(opts.pages, count_pages(src), src.name))
+        bar = _progress(total, src.name, opts.progress)
+        per_call = self.batch_size * self.workers  # pages handed to predict at once
+        # The model works on the next batch while this thread turns the last one into
+        # pages (masks to polygons, text, reading order) and the caller writes them.
+        model_thread = ThreadPoolExecutor(1, thread_name_prefix="layoutft-model")
+        pending: deque[tuple[list[RenderedPage], Future[list[Predicted]]]] = deque()
+        try:
+            # one batch rendered ahead: rendering is ~40x faster than the model
+            for batch in _batches(_prefetch(rendered, per_call), per_call):
+                ok = [p for p in batch if p.ok]
+                pending.append((batch, model_thread.submit(self._predict, ok)))
+                if len(pending) > 1:
+                    yield from self._finish(*pending.popleft(), bar)
+            while pending:
+                yield from self._finish(*pending.popleft(), bar)
+        finally:
+            model_thread.shutdown(wait=True, cancel_futures=True)
+            bar.close()
+
+    def _finish(
+        self, batch: list[RenderedPage], predicted: Future[list[Predicted]], bar: Any
+    ) -> Iterator[tuple[RenderedPage, Page]]:
+        """The pages of ``batch`` one by one, counting each on the progress ``bar``, once
+        the detector's results for its ok pages are in."""
+        ok = [p for p in batch if p.ok]
+        outputs = dict(zip((id(p) for p in ok), predicted.result(), strict=True))
+        for rendered in batch:
+            page = self._page_or_error(rendered, outputs.get(id(rendered)))
+            bar.update(1)
+            yield rendered, page
+
+    def _page_or_error(self, rendered: RenderedPage, detections: Predicted | None) -> Page:
+        """The parsed page, or an error page saying which step failed."""
+        if not rendered.ok:
+            return empty_page(rendered, "error", rendered.error)
+        if isinstance(detections, Exception):
+            return empty_page(rendered, "error", f"prediction failed: {detections}")
+        try:
+            return self._page(rendered, detections)
+        except Exception as exc:  # one bad page must not lose the document
+            return empty_page(rendered, "error", f"post-processing failed: {exc}")
+
+    def _predict(self, pages: list[RenderedPage]) -> list[Predicted]:
+        """Detections per page; if the batch fails, each page alone (failures as exceptions)."""
+        if not pages:
+            return []
+        images = [p.image for p in pages]
+        # Detections the thresholds would drop are dropped before their masks are pasted.
+        min_score = self.thresholds.minimum if self.options.postprocess == "default" else 0.0
+        precision = self.options.precision
+        try:
+            return list(
+                self.model.predict(
+                    images, self.batch_size, "RGB", min_score, precision, self.workers
+                )
+            )
+        except Exception as exc:
+            if len(pages) == 1:
+                return [exc]
+        results: list[Predicted] = []
+        for image in images:
+            try:
+                results.extend(self.model.predict([image], 1, "RGB", min_score, precision, 1))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def _page(self, rendered: RenderedPage, detections: Any) -> Page:
+        height, width = rendered.image.shape[:2]
+        regions = postprocess(
+            detections, self.labels, (height, width), self.options.postprocess, self.thresholds
+        )
+        return assemble_page(rendered, regions, self.options.text)
+
+
+def parse(
+    source: str | Path | bytes,
+    model: Detector | None = None,
+    options: ParseOptions | None = None,
+    *,
+    weights: str | Path | None = None,
+    config: str | Path | None = None,
+    overrides: Sequence[str] | None = None,
+    device: str = "auto",
+    labels: Sequence[str] | None = None,
+    model_name: str | None = None,
+    allow_partial: bool = False,
+    **option_changes: Any,
+) -> Document:
+    """Parse a PDF or page image into a layout :class:`~layoutft.schema.Document`.
+
+    ``layoutft.parse("paper.pdf", dpi=200, pages="1-3")``: every
+    :class:`~layoutft.parsing.options.ParseOptions` field (``dpi``, ``pages``,
+    ``batch_size``, ``workers``, ``precision``, ``renderer``, ``text``, ``postprocess``,
+    ``score_threshold``, ``max_pixels``, ``image_dpi``, ``visualize``, ``progress``) can be
+    given as a keyword, over ``options`` (default ``ParseOptions()``); they are documented
+    and validated there.
+
+    Args:
+        source: path of a PDF/PNG/JPEG/TIFF, or its bytes.
+        model: a loaded detector (build it once for many calls); else one is loaded
+            from ``weights`` (+ ``config``, ``overrides``, ``device``, ``labels``: class names
+            for checkpoints without them), else the default model.
+        options: parse settings; keywords override its fields.
+        model_name: name for the JSON ``model`` block; default the weights file stem.
+        allow_partial: load ``weights`` even when it lacks some of the model's parameters
+            (they keep their random initial values); else that is a CheckpointError.
+
+    Returns:
+        the document; its ``status`` is ``"partial"`` or ``"error"`` when pages failed (each
+        failed page has ``status: "error"`` and says why in ``error``).
+
+    Raises:
+        RenderError: the input cannot be read; OptionError: a bad setting (named as the
+        parameter); CheckpointError: ``weights`` does not fit the model (or lacks
+        parameters); TypeError: a keyword that is no parse setting.
+    """
+    settings = parse_options(options, **option_changes)
+    if model is None:
+        model = load_model(weights, config, overrides, device, labels, allow_partial=allow_partial)
+    name = model_name or model_display_name(weights)
+    return Parser(model, settings, model_name=name).parse(source)
+
+
+def _text(path: str) -> str:
+    """A path as valid text: bytes of a non-UTF-8 file name become ``\\xff`` escapes (JSON
+    cannot hold the lone surrogates Python decodes them to)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _batches(items: Iterator[RenderedPage], size: int) -> Iterator[list[RenderedPage]]:
+    batch: list[RenderedPage] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_DONE = object()
+
+
+def _prefetch(items: Iterator[RenderedPage], depth: int) -> Iterator[RenderedPage]:
+    """Run ``items`` in a background thread, at most ``depth`` pages ahead of the consumer.
+
+    Exceptions raised by ``items`` are re-raised in the consumer; closing this generator
+    stops the thread and closes ``items`` (and so the document).
+    """
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    break
+            put(_DONE)
+        except BaseException as exc:
+            put(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="layoutft-render", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _progress(total: int, name: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    show = enabled and total > 1 and sys.stderr.isatty()
+    return tqdm(total=total, desc=Path(name).name, unit="page", file=sys.stderr, disable=not show)
+
+
+__all__ = [
+    "DEFAULT_DPI",
+    "ParseOptions",
+    "Parser",
+    "default_model",
+    "load_model",
+    "model_display_name",
+    "parse",
+]

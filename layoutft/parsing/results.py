@@ -1,0 +1,175 @@
+"""Parse results: sinks that receive a document's pages from the parser and write them as
+JSON, JSON Lines (streamed, a line per page) or COCO results, atomically.
+
+A sink is driven by :meth:`Parser.run <layoutft.parsing.parser.Parser.run>`: ``begin``
+with the document header, ``add`` for each page as soon as it is parsed, ``end`` with the
+complete document, or ``abort`` when the run fails (a half-written file is removed).
+"Export" in layoutft means models (:mod:`layoutft.model_export`); these are results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import IO, Protocol
+
+import numpy as np
+
+from layoutft.errors import LayoutftError, OptionError
+from layoutft.outputs import atomic_path
+from layoutft.schema import Document, Page
+
+FORMATS = ("json", "jsonl", "coco")
+_SUFFIX = {"json": ".json", "jsonl": ".jsonl", "coco": ".coco.json"}
+
+
+class ResultSink(Protocol):
+    """Receives one document's pages from the parser (see the module docstring)."""
+
+    def begin(self, document: Document) -> None: ...
+
+    def add(self, document: Document, page: Page, image: np.ndarray) -> None: ...
+
+    def end(self, document: Document) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def check_format(fmt: str) -> str:
+    """``fmt`` if it is a known output format, else LayoutftError naming the choices."""
+    if fmt not in FORMATS:
+        raise OptionError(
+            "unknown {format} {value!r}; choose one of {choices}",
+            value=fmt,
+            choices=", ".join(FORMATS),
+        )
+    return fmt
+
+
+def output_paths(
+    files: Sequence[Path], out: Path | None, fmt: str, many: bool
+) -> list[Path | None]:
+    """Where each input's result goes: None for stdout (one input, no ``out``), ``out`` itself
+    (one input, ``out`` not a folder), else ``out/<stem><suffix>`` (``<name><suffix>`` when two
+    inputs share a stem; inputs sharing a name too keep their folders relative to the
+    inputs' common folder: ``x/a.png``, ``y/a.png`` -> ``out/x/a.json``, ``out/y/a.json``).
+
+    Raises LayoutftError when an output would replace an input, or two inputs would
+    write one output (the same file given twice).
+    """
+    from layoutft.outputs import refuse_inputs
+
+    suffix = _SUFFIX[check_format(fmt)]
+    if not many:
+        if out is None:
+            return [None]
+        if not (out.is_dir() or str(out).endswith(("/", os.sep))):
+            refuse_inputs([out], files, "choose another output file (-o)")
+            return [out]
+    if out is None:
+        raise LayoutftError("several inputs (or a folder): pass -o DIR for the output files")
+    stems = [f.stem for f in files]
+    names = [(f.name if stems.count(f.stem) > 1 else f.stem) + suffix for f in files]
+    dests = [out / name for name in names]
+    if len(set(dests)) < len(dests):
+        folders = [Path(os.path.abspath(f)).parent for f in files]
+        common = Path(os.path.commonpath(folders))
+        places = list(zip(folders, stems, strict=True))
+        shared = {d for d in dests if dests.count(d) > 1}
+        for i, (f, folder) in enumerate(zip(files, folders, strict=True)):
+            if dests[i] in shared:
+                local = f.stem if places.count((folder, f.stem)) == 1 else f.name
+                dests[i] = out / folder.relative_to(common) / (local + suffix)
+    seen: dict[Path, Path] = {}
+    for source, dest in zip(files, dests, strict=True):
+        if dest in seen:
+            raise LayoutftError(
+                f"{seen[dest]} and {source} would both be written to {dest}; give each input once"
+            )
+        seen[dest] = source
+    refuse_inputs(dests, files, "choose another output folder (-o)")
+    return list(dests)
+
+
+class DocumentSink:
+    """Writes the whole document when it is complete: ``json`` (``layoutft.document/1``) or
+    ``coco`` (COCO detection results) to ``dest``, or stdout when ``dest`` is None."""
+
+    def __init__(self, dest: Path | None, fmt: str = "json") -> None:
+        if check_format(fmt) == "jsonl":
+            raise LayoutftError("DocumentSink writes json or coco; use JsonLinesSink for jsonl")
+        self.dest = dest
+        self.fmt = fmt
+
+    def begin(self, document: Document) -> None:
+        """Nothing is written before the document is complete."""
+
+    def add(self, document: Document, page: Page, image: np.ndarray) -> None:
+        """Pages are kept by the parser in ``document``."""
+
+    def end(self, document: Document) -> None:
+        if self.fmt == "json":
+            text = document.to_json()
+        else:
+            text = json.dumps(document.to_coco_results(), ensure_ascii=False)
+        if self.dest is None:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+            return
+        with atomic_path(self.dest) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+
+    def abort(self) -> None:
+        """Nothing was written."""
+
+
+class JsonLinesSink:
+    """Writes a line per page as soon as the page is parsed (each line a one-page
+    ``layoutft.document/1`` document) to ``dest`` (atomically, when the document is
+    complete) or to stdout when ``dest`` is None."""
+
+    def __init__(self, dest: Path | None) -> None:
+        self.dest = dest
+        self._target: AbstractContextManager[Path] | None = None
+        self._stream: IO[str] | None = None
+
+    def begin(self, document: Document) -> None:
+        if self.dest is None:
+            self._stream = sys.stdout
+            return
+        self._target = atomic_path(self.dest)
+        self._stream = self._target.__enter__().open("w", encoding="utf-8")
+
+    def add(self, document: Document, page: Page, image: np.ndarray) -> None:
+        assert self._stream is not None, "begin() first"
+        line = Document(document.source, document.model, [page]).to_dict()
+        self._stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._stream.flush()
+
+    def end(self, document: Document) -> None:
+        self._close(None)
+
+    def abort(self) -> None:
+        self._close(sys.exc_info()[1] or RuntimeError("parse aborted"))
+
+    def _close(self, error: BaseException | None) -> None:
+        """Close the file; move it into place, or (``error``) remove it."""
+        if self._stream is not None and self._stream is not sys.stdout:
+            self._stream.close()
+        self._stream = None
+        target, self._target = self._target, None
+        if target is None:
+            return
+        if error is None:
+            target.__exit__(None, None, None)
+        else:
+            target.__exit__(type(error), error, error.__traceback__)
+
+
+def result_sink(dest: Path | None, fmt: str) -> ResultSink:
+    """The sink writing ``fmt`` (``json``, ``jsonl`` or ``coco``) to ``dest`` (None: stdout)."""
+    return JsonLinesSink(dest) if check_format(fmt) == "jsonl" else DocumentSink(dest, fmt)
