@@ -84,7 +84,8 @@ def test_thresholds_duplicates_nesting_and_clipping() -> None:
             ([10, 10, 110, 60], 0.95, 0),  # text kept
             ([12, 11, 111, 62], 0.90, 0),  # duplicate of the first (IoU > 0.5): dropped
             ([20, 20, 60, 40], 0.80, 0),  # nested in the first: dropped
-            ([20, 20, 60, 40], 0.85, 3),  # same box, other class: kept
+            ([20, 20, 60, 40], 0.85, 3),  # inside the text box, other class: dropped too
+            ([108, 50, 180, 90], 0.82, 3),  # another class touching the text box: kept
             ([0, 100, 100, 150], 0.40, 0),  # below 0.5: dropped
             ([150, 180, 260, 260], 0.70, 4),  # sticks out of the 200 x 250 page: clipped
             ([300, 300, 400, 400], 0.99, 1),  # entirely off the page: dropped
@@ -92,7 +93,7 @@ def test_thresholds_duplicates_nesting_and_clipping() -> None:
     )
     out = postprocess(d, LABELS, image_size=(250, 200))
     assert out.labels == ["text", "table", "figure"]
-    np.testing.assert_allclose(out.scores, [0.95, 0.85, 0.70], atol=1e-6)
+    np.testing.assert_allclose(out.scores, [0.95, 0.82, 0.70], atol=1e-6)
     np.testing.assert_allclose(out.boxes[2], [150, 180, 200, 250])
     # no masks: the polygon is the (clipped) box
     np.testing.assert_allclose(out.polygons[2][0], [[150, 180], [200, 180], [200, 250], [150, 250]])

@@ -28,6 +28,7 @@ DEFAULT_SCORE_THRESHOLD = 0.5
 D2_DEFAULT_SCORE_THRESH_TEST = 0.05
 DUPLICATE_IOU = 0.5
 CONTAINED_FRACTION = 0.9
+OVERLAP_OF_SMALLER = 0.5
 MODES = ("default", "none")
 
 
@@ -174,9 +175,10 @@ def postprocess(
             into ``model_labels``, ``masks`` bool [N,H,W] or None (a ``Detections``).
         model_labels: the model's class names, in class-index order.
         image_size: ``(height, width)`` of the page image in pixels.
-        mode: ``"default"``: per-class score thresholds, then same-class duplicates (IoU >
-            0.5) and nested boxes (> 90% of the smaller inside the larger) lose to the higher
-            score, then clipping to the page. ``"none"``: the detections unchanged.
+        mode: ``"default"``: per-class score thresholds, then a region loses to a
+            higher-scored one of any class sharing more than half of the smaller box (of the
+            same class: IoU > 0.5 or > 90% nested), then clipping to the page. ``"none"``:
+            the detections unchanged.
         thresholds: per-class score thresholds (default 0.5 for every class; the parser
             passes :func:`score_thresholds`).
 
@@ -213,12 +215,16 @@ def suppress_duplicates(
     labels: Sequence[str],
     iou: float = DUPLICATE_IOU,
     contained: float = CONTAINED_FRACTION,
+    overlap: float = OVERLAP_OF_SMALLER,
 ) -> np.ndarray:
     """Indices to keep among ``boxes`` [N,4] sorted by descending score.
 
     A box is dropped when a higher-scored kept box of the same label overlaps it with
-    IoU > ``iou``, or when more than ``contained`` of the smaller box's area lies inside
-    the other (one nested in the other).
+    IoU > ``iou`` or holds more than ``contained`` of the smaller box (one nested in the
+    other), or when a higher-scored kept box of any label shares more than ``overlap`` of
+    the smaller box's area: layout regions tile a page, so two regions over the same ink
+    are one right answer and one wrong one (a paragraph also read as a list, a table cell
+    read as text, one figure read as two).
     """
     n = len(boxes)
     if n == 0:
@@ -227,10 +233,14 @@ def suppress_duplicates(
     inter = pairwise_intersection(boxes, boxes)
     areas = box_area(boxes)
     smaller = np.minimum(areas[:, None], areas[None, :])
-    nested = inter > contained * np.where(smaller > 0, smaller, np.inf)
+    share = np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
     kept: list[int] = []
     for i in range(n):
-        clash = any(labels[j] == labels[i] and (ious[i, j] > iou or nested[i, j]) for j in kept)
+        clash = any(
+            share[i, j] > overlap
+            or (labels[j] == labels[i] and (ious[i, j] > iou or share[i, j] > contained))
+            for j in kept
+        )
         if not clash:
             kept.append(i)
     return np.array(kept, dtype=np.int64)
