@@ -15,6 +15,7 @@ from layoutft.cli import (
     parse,  # noqa: F401
     synth,  # noqa: F401
     train,  # noqa: F401
+    view,  # noqa: F401
     weights,  # noqa: F401
 )
 from layoutft.cli.app import app

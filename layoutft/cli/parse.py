@@ -70,16 +70,13 @@ def parse_cmd(
         "the threshold can change) or fp16 (CUDA only).",
     ),
     renderer: str = typer.Option("pymupdf", help="pymupdf or pdf2image (poppler)."),
-    format: str = typer.Option(
-        "json",
-        "--format",
-        help="json, jsonl (a line per page), coco (results), or with page images beside the "
-        "file (needs -o): labelstudio (tasks with predictions), cvat (CVAT for images 1.1) "
-        "or coco-dataset.",
-    ),
+    format: str = typer.Option("json", "--format", help="json, jsonl (a line per page) or coco."),
     no_text: bool = typer.Option(False, "--no-text", help="Do not read the PDF text layer."),
     visualize: Path | None = typer.Option(
         None, help="Folder for page PNGs with regions drawn and an annotated PDF copy."
+    ),
+    view: Path | None = typer.Option(
+        None, help="Folder for an HTML viewer of the results (index.html; see layoutft view)."
     ),
     postprocess: str = typer.Option("default", help="default, or none for raw detections."),
     score_threshold: str | None = typer.Option(
@@ -112,6 +109,7 @@ def parse_cmd(
     from layoutft.outputs import check_writable
     from layoutft.parsing.parser import ParseOptions, Parser, load_model, model_display_name
     from layoutft.parsing.results import check_format, output_paths, result_sink
+    from layoutft.parsing.viewer import Viewer
     from layoutft.render import expand_inputs
 
     check_options(args)
@@ -126,6 +124,8 @@ def parse_cmd(
     check_writable(folders)
     if visualize is not None:
         check_writable([visualize], "--visualize")
+    if view is not None:
+        check_writable([view], "--view")
     options = ParseOptions(
         dpi=dpi,
         pages=pages,
@@ -147,9 +147,11 @@ def parse_cmd(
     shown = parser.model_name if weights is None or parser.model_name == weights else weights
     typer.echo(f"model: {shown} ({len(parser.labels)} labels)", err=True)
     tally = _Tally()
+    viewer = None if view is None else Viewer(view)
     for path, dest in zip(files, destinations, strict=True):
         try:
-            document = parser.run(path, [result_sink(dest, format)])
+            sinks = [result_sink(dest, format)] + ([viewer.sink()] if viewer else [])
+            document = parser.run(path, sinks)
         except RenderError as exc:
             tally.failed_inputs += 1
             typer.echo(f"Error: {exc}", err=True)
@@ -159,6 +161,8 @@ def parse_cmd(
                 typer.echo(f"Error: {path} page {page.number}: {page.error}", err=True)
         if strict and tally.failures:
             break
+    if viewer is not None:
+        typer.echo(f"viewer: {viewer.write()}", err=True)
     where = "stdout" if destinations == [None] else str(output)
     typer.echo(tally.summary(len(files), where, stopped=strict and tally.failures > 0), err=True)
     if tally.failures:
