@@ -34,6 +34,12 @@ def convert_cmd(
         None, "--label-key", help="VIA region attribute holding the label (default: first)."
     ),
     link: bool = typer.Option(False, "--link", help="Hard-link images instead of copying."),
+    predictions: bool = typer.Option(
+        False,
+        "--predictions",
+        help="labelstudio: read a task without annotations from its first prediction "
+        "(pre-annotations) instead of skipping it.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     list_labels: bool = typer.Option(
@@ -59,6 +65,7 @@ def convert_cmd(
             labels=labels,
             label_key=label_key,
             progress=not quiet and sys.stderr.isatty(),
+            predictions=predictions,
         )
         typer.echo(survey.format())
         return
@@ -76,6 +83,7 @@ def convert_cmd(
         link=link,
         overwrite=overwrite,
         progress=not quiet and sys.stderr.isatty(),
+        predictions=predictions,
     )
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)

@@ -70,7 +70,13 @@ def parse_cmd(
         "the threshold can change) or fp16 (CUDA only).",
     ),
     renderer: str = typer.Option("pymupdf", help="pymupdf or pdf2image (poppler)."),
-    format: str = typer.Option("json", "--format", help="json, jsonl (a line per page) or coco."),
+    format: str = typer.Option(
+        "json",
+        "--format",
+        help="json, jsonl (a line per page), coco (results), or with page images beside the "
+        "file (needs -o): labelstudio (tasks with predictions), cvat (CVAT for images 1.1) "
+        "or coco-dataset.",
+    ),
     no_text: bool = typer.Option(False, "--no-text", help="Do not read the PDF text layer."),
     visualize: Path | None = typer.Option(
         None, help="Folder for page PNGs with regions drawn and an annotated PDF copy."

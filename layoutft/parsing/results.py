@@ -1,5 +1,7 @@
 """Parse results: sinks that receive a document's pages from the parser and write them as
-JSON, JSON Lines (streamed, a line per page) or COCO results, atomically.
+JSON, JSON Lines (streamed, a line per page) or COCO results, atomically; or, with the page
+images beside them, as pre-annotations for Label Studio, CVAT or a COCO dataset
+(:mod:`layoutft.parsing.preannotations`).
 
 A sink is driven by :meth:`Parser.run <layoutft.parsing.parser.Parser.run>`: ``begin``
 with the document header, ``add`` for each page as soon as it is parsed, ``end`` with the
@@ -23,8 +25,17 @@ from layoutft.errors import LayoutftError, OptionError
 from layoutft.outputs import atomic_path
 from layoutft.schema import Document, Page
 
-FORMATS = ("json", "jsonl", "coco")
-_SUFFIX = {"json": ".json", "jsonl": ".jsonl", "coco": ".coco.json"}
+FORMATS = ("json", "jsonl", "coco", "labelstudio", "cvat", "coco-dataset")
+_SUFFIX = {
+    "json": ".json",
+    "jsonl": ".jsonl",
+    "coco": ".coco.json",
+    "labelstudio": ".labelstudio.json",
+    "cvat": ".cvat.xml",
+    "coco-dataset": ".coco-dataset.json",
+}
+#: formats that write page images beside their file (no stdout)
+WITH_IMAGES = ("labelstudio", "cvat", "coco-dataset")
 
 
 class ResultSink(Protocol):
@@ -64,6 +75,12 @@ def output_paths(
     from layoutft.outputs import refuse_inputs
 
     suffix = _SUFFIX[check_format(fmt)]
+    if out is None and fmt in WITH_IMAGES:
+        raise OptionError(
+            "{format} {value} writes page images beside its file: pass {output} FILE "
+            "(one input) or DIR",
+            value=fmt,
+        )
     if not many:
         if out is None:
             return [None]
@@ -100,8 +117,8 @@ class DocumentSink:
     ``coco`` (COCO detection results) to ``dest``, or stdout when ``dest`` is None."""
 
     def __init__(self, dest: Path | None, fmt: str = "json") -> None:
-        if check_format(fmt) == "jsonl":
-            raise LayoutftError("DocumentSink writes json or coco; use JsonLinesSink for jsonl")
+        if check_format(fmt) not in ("json", "coco"):
+            raise LayoutftError("DocumentSink writes json or coco; see result_sink for the others")
         self.dest = dest
         self.fmt = fmt
 
@@ -171,5 +188,12 @@ class JsonLinesSink:
 
 
 def result_sink(dest: Path | None, fmt: str) -> ResultSink:
-    """The sink writing ``fmt`` (``json``, ``jsonl`` or ``coco``) to ``dest`` (None: stdout)."""
+    """The sink writing ``fmt`` (one of :data:`FORMATS`) to ``dest`` (None: stdout, except
+    for the formats that write page images)."""
+    if check_format(fmt) in WITH_IMAGES:
+        from layoutft.parsing.preannotations import PreannotationSink
+
+        if dest is None:
+            raise OptionError("{format} {value} needs an output file", value=fmt)
+        return PreannotationSink(dest, fmt)
     return JsonLinesSink(dest) if check_format(fmt) == "jsonl" else DocumentSink(dest, fmt)

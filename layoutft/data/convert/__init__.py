@@ -75,6 +75,7 @@ def convert(
     link: bool = False,
     overwrite: bool = False,
     progress: bool = False,
+    predictions: bool = False,
 ) -> ConvertResult:
     """Convert ``inputs`` of format ``fmt`` into a COCO dataset folder ``out_dir``.
 
@@ -91,6 +92,8 @@ def convert(
         link: hard-link images instead of copying them (falls back to copying).
         overwrite: replace ``out_dir``'s ``annotations.json`` and ``images/``.
         progress: show progress bars on stderr (rendering, copying).
+        predictions: ``labelstudio``: read a task without annotations from its first
+            prediction (pre-annotations) instead of skipping it.
 
     Raises:
         DatasetError: bad input, with every problem listed; nothing is written.
@@ -136,6 +139,7 @@ def convert(
             dpi=dpi,
             label_key=label_key,
             progress=progress,
+            predictions=predictions,
         )
         problems = Problems()
         dataset = reader.read([Path(p) for p in inputs], options, problems)

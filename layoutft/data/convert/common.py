@@ -97,6 +97,8 @@ class ReadOptions:
         dpi: render resolution for PDF pages.
         label_key: VIA region attribute holding the label (None: the first attribute).
         progress: show tqdm progress bars on stderr for long steps.
+        predictions: Label Studio: a task without annotations is read from its first
+            prediction (pre-annotations, e.g. ``layoutft parse --format labelstudio``).
     """
 
     staging: Path
@@ -104,6 +106,7 @@ class ReadOptions:
     dpi: float = 200.0
     label_key: str | None = None
     progress: bool = False
+    predictions: bool = False
 
     def search_dirs(self, export_file: Path) -> list[Path]:
         """Folders to look for images in: ``--images``, then next to the export."""

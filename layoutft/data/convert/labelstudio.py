@@ -2,8 +2,11 @@
 
 Per task: the image is ``data["image"]`` (else the first string in ``data``), found in
 ``--images`` by path, base name, or base name without Label Studio's upload prefix. The
-first annotation that is not cancelled is used (``predictions`` are ignored); a task without
-annotations is skipped (noted), one whose annotation has no regions is an empty page.
+first annotation that is not cancelled is used; a task without annotations is skipped
+(noted), unless ``predictions`` is set (``convert --predictions``): then its first prediction
+is used (pre-annotations, e.g. ``layoutft parse --format labelstudio``; noted). Predictions
+are never used for a task that has an annotation. A task whose annotation has no regions is
+an empty page.
 
 Coordinates are percent of ``original_width``/``original_height`` (checked against the image
 file). A rectangle's ``rotation`` (degrees, clockwise on screen, around its top-left corner
@@ -40,26 +43,41 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
         tasks = parse_json(path, problems, list, what)
         if tasks is None:
             continue
-        skipped = 0
+        skipped = predicted = unused = 0
         other: Counter[str] = Counter()
         for index, task in enumerate(tasks):
             page = _task(task, index, path, options, problems, other)
-            if page is None and isinstance(task, dict) and not _annotation(task):
-                skipped += 1
-            elif page is not None:
+            if isinstance(task, dict) and not _annotation(task):
+                if page is None and not _annotation(task, options.predictions):
+                    skipped += 1
+                    unused += _annotation(task, True) is not None
+                elif page is not None:
+                    predicted += 1
+            if page is not None:
                 dataset.pages.append(page)
         if skipped:
-            dataset.notes.append(f"{path}: skipped {skipped} task(s) without annotations")
+            hint = f" ({unused} with predictions: --predictions uses them)" if unused else ""
+            dataset.notes.append(f"{path}: skipped {skipped} task(s) without annotations{hint}")
+        if predicted:
+            dataset.notes.append(
+                f"{path}: {predicted} task(s) without annotations read from their prediction"
+            )
         if other:
             kinds = ", ".join(f"{n} {k}" for k, n in sorted(other.items()))
             dataset.notes.append(f"{path}: skipped unsupported results: {kinds}")
     return dataset
 
 
-def _annotation(task: dict[str, Any]) -> dict[str, Any] | None:
+def _annotation(task: dict[str, Any], predictions: bool = False) -> dict[str, Any] | None:
+    """The first annotation that is not cancelled; with ``predictions``, when there is none,
+    the first prediction."""
     for ann in task.get("annotations") or []:
         if isinstance(ann, dict) and not ann.get("was_cancelled"):
             return ann
+    if predictions:
+        for pred in task.get("predictions") or []:
+            if isinstance(pred, dict):
+                return pred
     return None
 
 
@@ -79,7 +97,7 @@ def _task(
             hint = " (this looks like a 'JSON-MIN' export: export the project as 'JSON')"
         problems.add(where, f"a task needs a 'data' object{hint}")
         return None
-    ann = _annotation(task)
+    ann = _annotation(task, options.predictions)
     if ann is None:
         return None
     data = task["data"]

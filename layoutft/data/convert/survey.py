@@ -95,6 +95,7 @@ def survey_labels(
     labels: LabelMap | str | Path | None = None,
     label_key: str | None = None,
     progress: bool = False,
+    predictions: bool = False,
 ) -> LabelSurvey:
     """Read ``inputs`` like :func:`layoutft.data.convert.convert` and count their labels.
 
@@ -126,6 +127,7 @@ def survey_labels(
             dpi=dpi,
             label_key=label_key,
             progress=progress,
+            predictions=predictions,
         )
         problems = Problems()
         dataset = reader.read([Path(p) for p in inputs], options, problems)
