@@ -107,7 +107,8 @@ def test_onnx_from_layoutft_checkpoint(layoutft_ckpt: Path, tmp_path: Path) -> N
     [
         (
             ["CKPT", "--format", "tflite", "-o", "x"],
-            "Error: unknown --format 'tflite'; choose one of layoutft, detectron2, torchscript, onnx",
+            "Error: unknown --format 'tflite'; "
+            "choose one of layoutft, detectron2, torchscript, onnx",
         ),
         (["missing.pth", "--format", "onnx", "-o", "x"], "Error: weights file missing.pth"),
         (
