@@ -215,7 +215,8 @@ def test_label_map_file_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(
         DatasetError,
-        match=r"label map not found \(built-in maps: doclaynet-publaynet, pagexml-publaynet",
+        match=r"label map not found \(built-in maps: docbank-publaynet, doclaynet-publaynet, "
+        r"pagexml-publaynet, pagexml-transkribus\)",
     ):
         load_label_map(tmp_path / "nope.yaml")
     assert load_label_map("doclaynet-publaynet").outputs == [
