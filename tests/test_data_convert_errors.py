@@ -268,3 +268,13 @@ def test_labelstudio_json_min_export_gets_a_hint(tmp_path: Path) -> None:
         f"  {export}: task 2: a task needs a 'data' object "
         "(this looks like a 'JSON-MIN' export: export the project as 'JSON')"
     )
+
+
+def test_label_map_yaml_error_names_the_place_not_the_contents(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("map: {secret_label_xyz: [unclosed\n")
+    with pytest.raises(DatasetError) as exc:
+        load_label_map(path)
+    message = str(exc.value)
+    assert message.startswith(f"{path}: cannot read label map (") and "line 2, column 1" in message
+    assert "secret_label_xyz" not in message and "\n" not in message

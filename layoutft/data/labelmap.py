@@ -294,10 +294,19 @@ def load_label_map(spec: str | Path) -> LabelMap:
     except FileNotFoundError:
         names = ", ".join(sorted(BUILTIN_MAPS))
         raise DatasetError(f"{path}: label map not found (built-in maps: {names})") from None
-    except (OSError, yaml.YAMLError) as exc:
-        msg = str(exc).replace("\n", " ")
-        raise DatasetError(f"{path}: cannot read label map ({msg})") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read label map ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise DatasetError(f"{path}: cannot read label map ({_yaml_problem(exc)})") from None
     return LabelMap.from_dict(data, source=str(path))
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """What is wrong and where (line:column), without quoting the file's contents."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "not valid YAML"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def identity_categories(declared: Sequence[str], counts: Mapping[str, int]) -> list[str]:
