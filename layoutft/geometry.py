@@ -20,7 +20,7 @@ size, an unrotated point ``(u, v)`` is displayed at ``(u, v)`` (0), ``(H - v, u)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -245,3 +245,25 @@ def shortest_edge_size(height: int, width: int, short_edge: int, max_size: int) 
         scale = max_size * 1.0 / max(new_h, new_w)
         new_h, new_w = new_h * scale, new_w * scale
     return int(new_h + 0.5), int(new_w + 0.5)
+
+
+def linked_groups(count: int, links: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Connected components of items ``0..count-1`` joined by ``links`` (pairs of indices).
+
+    Returns the groups in order of their first item, each group's items ascending: blocks
+    built from lines, figures from their pieces.
+    """
+    parent = list(range(count))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in links:
+        parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(count):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())

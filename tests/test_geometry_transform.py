@@ -98,3 +98,11 @@ def test_clip_and_iou() -> None:
 def test_rejects_bad_rotation() -> None:
     with pytest.raises(ValueError, match="rotation"):
         PageTransform(100, 100, rotation=45)
+
+
+def test_linked_groups_are_connected_components_in_first_item_order() -> None:
+    from layoutft.geometry import linked_groups
+
+    assert linked_groups(6, [(4, 1), (2, 3), (1, 0)]) == [[0, 1, 4], [2, 3], [5]]
+    assert linked_groups(3, []) == [[0], [1], [2]]
+    assert linked_groups(0, []) == []

@@ -35,13 +35,14 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from layoutft.data.coco import Problems
 from layoutft.data.convert.common import ReadOptions, SourceDataset, SourcePage, SourceRegion
 from layoutft.data.validate import read_image_size
+from layoutft.geometry import linked_groups
 
 #: DocBank's token labels, in the order of its paper.
 DOCBANK_LABELS = (
@@ -682,27 +683,25 @@ def _drop_running(regions: list[Group], others: list[Group], em: float) -> tuple
 
 
 def _near_tokens(tokens: list[Token], label: str, em: float) -> list[Group]:
-    """Figure/table tokens within a word gap of each other, united (union-find)."""
+    """Figure/table tokens within a word gap of each other, united."""
     ordered = sorted(tokens, key=lambda t: (t.y0, t.x0))
-    parent = list(range(len(ordered)))
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def links() -> Iterator[tuple[int, int]]:
+        for i, a in enumerate(ordered):
+            for j in range(i + 1, len(ordered)):
+                b = ordered[j]
+                if b.y0 > a.y1 + em:
+                    break
+                if _overlap(a.x0 - 1.5 * em, a.x1 + 1.5 * em, b.x0, b.x1) >= 0:
+                    yield i, j
 
-    for i, a in enumerate(ordered):
-        for j in range(i + 1, len(ordered)):
-            b = ordered[j]
-            if b.y0 > a.y1 + em:
-                break
-            if _overlap(a.x0 - 1.5 * em, a.x1 + 1.5 * em, b.x0, b.x1) >= 0:
-                parent[root(j)] = root(i)
-    by_root: dict[int, Group] = {}
-    for i, token in enumerate(ordered):
-        by_root.setdefault(root(i), Group(label)).add(token)
-    return list(by_root.values())
+    groups = []
+    for members in linked_groups(len(ordered), links()):
+        group = Group(label)
+        for i in members:
+            group.add(ordered[i])
+        groups.append(group)
+    return groups
 
 
 def _merge_areas(

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from layoutft.data.synth.dataset import _annotation
 from layoutft.data.synth.figures import draw_figure
 from layoutft.data.synth.latex_source import decode, write_article
 from layoutft.errors import DatasetError
+from layoutft.geometry import linked_groups
 
 #: element kind -> PubLayNet class (figures come from images, not colours).
 LATEX_LABELS: dict[str, str] = {
@@ -72,26 +74,18 @@ def _union(boxes: list[Box]) -> Box:
 def _pieces(lines: list[Box]) -> list[Box]:
     """Join glyph lines into blocks: horizontal overlap and a gap under 1.6 line heights."""
     lines = sorted(lines, key=lambda b: (b[1], b[0]))
-    parent = list(range(len(lines)))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def links() -> Iterator[tuple[int, int]]:
+        for i, a in enumerate(lines):
+            for j in range(i + 1, len(lines)):
+                b = lines[j]
+                height = max(a[3] - a[1], b[3] - b[1])
+                if b[1] - a[3] > 1.6 * height:
+                    break
+                if min(a[2], b[2]) - max(a[0], b[0]) > 0:
+                    yield i, j
 
-    for i, a in enumerate(lines):
-        for j in range(i + 1, len(lines)):
-            b = lines[j]
-            height = max(a[3] - a[1], b[3] - b[1])
-            if b[1] - a[3] > 1.6 * height:
-                break
-            if min(a[2], b[2]) - max(a[0], b[0]) > 0:
-                parent[find(j)] = find(i)
-    groups: dict[int, list[Box]] = defaultdict(list)
-    for i, box in enumerate(lines):
-        groups[find(i)].append(box)
-    return [_union(g) for g in groups.values()]
+    return [_union([lines[i] for i in group]) for group in linked_groups(len(lines), links())]
 
 
 def page_regions(page: pymupdf.Page) -> list[tuple[str, Box]]:
