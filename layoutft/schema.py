@@ -249,12 +249,12 @@ class Document:
             data = Path(data).read_text(encoding="utf-8")
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         try:
-            return cls.from_dict(_loads(text, where))
+            return cls.from_dict(loads_json(text, where))
         except json.JSONDecodeError:
             lines = [line for line in text.splitlines() if line.strip()]
             if len(lines) < 2:
                 raise
-            return cls.merge([cls.from_dict(_loads(line, where)) for line in lines])
+            return cls.merge([cls.from_dict(loads_json(line, where)) for line in lines])
 
     @classmethod
     def merge(cls, parts: Sequence[Document]) -> Document:
@@ -303,9 +303,10 @@ class Document:
         return results
 
 
-def _loads(text: str, where: str) -> Any:
+def loads_json(text: str, where: str) -> Any:
     """json.loads; hostile input (nesting past the recursion limit, integers past
-    Python's digit limit) is a one-line DatasetError naming ``where``."""
+    Python's digit limit) is a one-line DatasetError naming ``where``. Malformed JSON raises
+    json.JSONDecodeError for the caller to word."""
     import sys
 
     from layoutft.errors import DatasetError

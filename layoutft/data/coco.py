@@ -10,13 +10,13 @@ A COCO dict has ``images`` (``id``, ``file_name`` relative to the images folder,
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from layoutft.errors import DatasetError
 from layoutft.outputs import atomic_path
+from layoutft.schema import loads_json
 
 #: How many problems a :class:`DatasetError` message lists before "... and N more".
 MAX_LISTED = 20
@@ -80,20 +80,10 @@ def read_json(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read ({exc})") from None
     try:
-        return json.loads(text)
+        return loads_json(text, str(path))
     except json.JSONDecodeError as exc:
         raise DatasetError(
             f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-    except RecursionError:
-        raise DatasetError(
-            f"{path}: refused: the JSON nests arrays/objects deeper than Python's recursion "
-            f"limit ({sys.getrecursionlimit()})"
-        ) from None
-    except ValueError:  # int() of more digits than sys.get_int_max_str_digits() allows
-        raise DatasetError(
-            f"{path}: refused: the JSON holds an integer of more than "
-            f"{sys.get_int_max_str_digits()} digits"
         ) from None
 
 
