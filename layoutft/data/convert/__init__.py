@@ -20,7 +20,7 @@ from typing import Any
 
 from layoutft.data.coco import Problems, write_coco
 from layoutft.data.convert.build import build_coco
-from layoutft.data.convert.common import ReadOptions
+from layoutft.data.convert.common import ReadOptions, SourceDataset
 from layoutft.data.labelmap import LabelMap, load_label_map
 from layoutft.errors import DatasetError
 from layoutft.outputs import check_writable, chmod_umask, refuse_inputs
@@ -98,13 +98,7 @@ def convert(
     Raises:
         DatasetError: bad input, with every problem listed; nothing is written.
     """
-    if fmt not in FORMATS:
-        raise DatasetError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if not inputs:
-        raise DatasetError(f"no input given for --from {fmt}")
-    missing = [str(p) for p in inputs if not Path(p).exists()]
-    if missing:
-        raise DatasetError(f"input not found: {', '.join(missing)}")
+    check_inputs(fmt, inputs)
     out = Path(out_dir)
     owned = [out / OWN_FILE, out / OWN_FOLDER]
     if out.exists() and not out.is_dir():
@@ -122,7 +116,6 @@ def convert(
         label_map = load_label_map(labels)
     if images_dir is not None and not Path(images_dir).is_dir():
         raise DatasetError(f"--images {images_dir}: not a folder")
-    reader = importlib.import_module(FORMATS[fmt])
     absolute = Path(os.path.abspath(out))  # "." has no name and no parent of its own
     # staged next to the output folder, or inside it when it exists (it may hold other files)
     stage_in = absolute if absolute.is_dir() else absolute.parent
@@ -142,7 +135,7 @@ def convert(
             predictions=predictions,
         )
         problems = Problems()
-        dataset = reader.read([Path(p) for p in inputs], options, problems)
+        dataset = read_export(fmt, inputs, options, problems)
         coco = build_coco(
             dataset,
             staging,
@@ -159,6 +152,26 @@ def convert(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ConvertResult(out, coco, dataset.notes)
+
+
+def check_inputs(fmt: str, inputs: Sequence[str | Path]) -> None:
+    """Raise DatasetError for an unknown ``fmt``, no inputs, or inputs that do not exist."""
+    if fmt not in FORMATS:
+        raise DatasetError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not inputs:
+        raise DatasetError(f"no input given for --from {fmt}")
+    missing = [str(p) for p in inputs if not Path(p).exists()]
+    if missing:
+        raise DatasetError(f"input not found: {', '.join(missing)}")
+
+
+def read_export(
+    fmt: str, inputs: Sequence[str | Path], options: ReadOptions, problems: Problems
+) -> SourceDataset:
+    """Run ``fmt``'s reader over ``inputs``; bad records are added to ``problems``."""
+    reader = importlib.import_module(FORMATS[fmt])
+    dataset: SourceDataset = reader.read([Path(p) for p in inputs], options, problems)
+    return dataset
 
 
 def _install(new: Path, dest: Path) -> None:

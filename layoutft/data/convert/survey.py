@@ -4,7 +4,6 @@ drops one (``layoutft convert --list-labels``). Nothing is written.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 from collections import Counter
@@ -106,19 +105,12 @@ def survey_labels(
     Raises:
         DatasetError: unknown format, missing inputs, or the reader's problems, all listed.
     """
-    from layoutft.data.convert import FORMATS
+    from layoutft.data.convert import check_inputs, read_export
 
-    if fmt not in FORMATS:
-        raise DatasetError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if not inputs:
-        raise DatasetError(f"no input given for --from {fmt}")
-    missing = [str(p) for p in inputs if not Path(p).exists()]
-    if missing:
-        raise DatasetError(f"input not found: {', '.join(missing)}")
+    check_inputs(fmt, inputs)
     if images_dir is not None and not Path(images_dir).is_dir():
         raise DatasetError(f"--images {images_dir}: not a folder")
     label_map = labels if isinstance(labels, LabelMap) or labels is None else load_label_map(labels)
-    reader = importlib.import_module(FORMATS[fmt])
     tmp = Path(tempfile.mkdtemp(prefix="layoutft-labels."))
     try:
         options = ReadOptions(
@@ -130,7 +122,7 @@ def survey_labels(
             predictions=predictions,
         )
         problems = Problems()
-        dataset = reader.read([Path(p) for p in inputs], options, problems)
+        dataset = read_export(fmt, inputs, options, problems)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     problems.raise_if_any(f"in the {fmt} input", "Fix the records above and list again.")
