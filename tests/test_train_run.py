@@ -22,30 +22,10 @@ import torch
 from layoutft.engine.run import train
 from layoutft.engine.setup import TrainOptions
 from layoutft.engine.trainer import Trainer
+from tests.train_helpers import DATA, TINY
 
-DATA = Path(__file__).parent / "fixtures" / "train"
 GOLDEN = DATA / "golden_losses.json"
 CROSS_CPU_REL = (1e-5, 1e-5, 3e-3)  # see the module docstring
-
-# small and deterministic: no augmentation, fixed size, no workers
-TINY = [
-    "INPUT.MIN_SIZE_TRAIN", "(160,)",
-    "INPUT.MAX_SIZE_TRAIN", "320",
-    "INPUT.MIN_SIZE_TEST", "160",
-    "INPUT.MAX_SIZE_TEST", "320",
-    "MODEL.RPN.POST_NMS_TOPK_TRAIN", "256",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "64",
-    "DATALOADER.NUM_WORKERS", "0",
-    "LAYOUTFT.SOLVER.REFERENCE_IMS_PER_BATCH", "0",
-    "LAYOUTFT.AUG.ROTATION_PROB", "0.0",
-    "LAYOUTFT.AUG.JPEG_PROB", "0.0",
-    "LAYOUTFT.AUG.BLUR_PROB", "0.0",
-    "LAYOUTFT.AUG.NOISE_PROB", "0.0",
-    "LAYOUTFT.AUG.BRIGHTNESS", "(1.0, 1.0)",
-    "LAYOUTFT.AUG.CONTRAST", "(1.0, 1.0)",
-    "LAYOUTFT.LOG_PERIOD", "1",
-    "SEED", "7",
-]  # fmt: skip
 
 
 def run(out: Path, iters: int, *extra: str, resume: bool = False, **kw: object) -> Path:
