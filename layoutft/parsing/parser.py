@@ -217,6 +217,14 @@ class Parser:
             model_thread.shutdown(wait=True, cancel_futures=True)
             bar.close()
 
+    def parse_rendered(self, batch: Sequence[RenderedPage]) -> list[Page]:
+        """The parsed pages of already rendered pages, in order (error pages for pages that
+        failed to render, predict or post-process): the per-page steps of :meth:`run`
+        without rendering, for engines that render elsewhere (:mod:`layoutft.distributed`)."""
+        ok = [p for p in batch if p.ok]
+        outputs = dict(zip((id(p) for p in ok), self._predict(ok), strict=True))
+        return [self._page_or_error(rendered, outputs.get(id(rendered))) for rendered in batch]
+
     def _finish(
         self, batch: list[RenderedPage], predicted: Future[list[Predicted]], bar: Any
     ) -> Iterator[tuple[RenderedPage, Page]]:
