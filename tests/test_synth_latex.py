@@ -6,6 +6,7 @@ TeX needed); the end-to-end test compiles articles with pdflatex and is skipped 
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 from pathlib import Path
@@ -80,6 +81,52 @@ def test_articles_are_deterministic_and_escape_tex() -> None:
     assert a.source == b.source and a.figures == b.figures
     assert " %" not in a.source.replace(r"\%", "")  # a bare % would comment out the rest
     assert a.source.count(r"\begin{document}") == 1
+
+
+def test_articles_style_keeps_the_bundled_recipes_data() -> None:
+    """The bundled model's card regenerates its data with ``--seed 11`` (document d uses
+    ``Random(11 * 1_000_003 + d)``): the default style must keep making the same source."""
+    source = write_article(random.Random(11 * 1_000_003)).source
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "f6a4c0472f72eca019445eeba04cdba0dbd9eaa648ff8681297ad31b1d6d7248"
+    )
+
+
+def test_reports_style_has_large_shaded_tables() -> None:
+    sources = [write_article(random.Random(seed), "reports").source for seed in range(20)]
+    tables = sum(s.count(r"\begin{tabular}") for s in sources)
+    articles = sum(
+        write_article(random.Random(seed)).source.count(r"\begin{tabular}") for seed in range(20)
+    )
+    assert tables > 2 * articles  # reports are table-heavy
+    rows = [
+        block.split(r"\end{tabular}")[0].count(r"\\")
+        for s in sources
+        for block in s.split(r"\begin{tabular}")[1:]
+    ]
+    assert max(rows) > 25  # long tables, not only the articles' <= 15 rows
+    assert any(r"\rowcolor[RGB]" in s for s in sources)  # shaded header/zebra rows
+    assert sum(r"\twocolumn" in s or ",twocolumn" in s for s in sources) < 10  # mostly 1 column
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_reports_pages_label_shaded_tables_whole(tmp_path: Path) -> None:
+    """A shaded table is one table region spanning its rows (fills are not element colours:
+    the box comes from the table's glyphs and rules)."""
+    pytest.importorskip("matplotlib")
+    from layoutft.data.coco import load_coco
+    from layoutft.data.synth.latex import generate_latex_dataset
+
+    path = generate_latex_dataset(tmp_path / "r", 2, dpi=50, seed=21, quiet=True, style="reports")
+    coco = load_coco(path)
+    assert coco["info"]["style"] == "reports"
+    table_id = next(c["id"] for c in coco["categories"] if c["name"] == "table")
+    heights = [
+        a["bbox"][3] / coco["images"][a["image_id"] - 1]["height"]
+        for a in coco["annotations"]
+        if a["category_id"] == table_id
+    ]
+    assert len(heights) >= 3 and max(heights) > 0.25
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")

@@ -1,4 +1,5 @@
-"""Dataset commands: ``convert``, ``validate``, ``split`` (thin wrappers over layoutft.data)."""
+"""Dataset commands: ``convert``, ``validate``, ``split``, ``merge`` (thin wrappers over
+layoutft.data)."""
 
 from __future__ import annotations
 
@@ -187,3 +188,38 @@ def split_cmd(
             + (f", {len(docs)} documents" if docs else "")
             + f" -> {path}"
         )
+
+
+@command("merge")
+def merge_cmd(
+    inputs: list[str] = typer.Argument(
+        ...,
+        metavar="FILE.json[:IMAGES_DIR]...",
+        help="COCO files, each optionally with its images folder (default: next to the file).",
+    ),
+    out: Path = typer.Option(..., "-o", "--out", help="Merged COCO file to write."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
+) -> None:
+    """Merge COCO datasets into one (categories by name; images stay where they are: their
+    file_name is relative to OUT's folder)."""
+    from layoutft.data.coco import write_coco
+    from layoutft.data.merge import merge_coco
+    from layoutft.outputs import check_writable, refuse_existing, refuse_inputs
+
+    pairs: list[tuple[Path, Path | None]] = []
+    for item in inputs:
+        name, sep, images = item.rpartition(":")
+        if Path(item).exists() or not sep:  # a file whose name holds ':'
+            pairs.append((Path(item), None))
+        else:
+            pairs.append((Path(name), Path(images) if images else None))
+    refuse_inputs([out], [p for p, _ in pairs], "choose another -o")
+    refuse_existing([out], overwrite, "choose another -o")
+    check_writable([out.parent])
+    merged, counts = merge_coco(pairs, out)
+    write_coco(out, merged)
+    parts = ", ".join(f"{n} from {p}" for (p, _), n in zip(pairs, counts, strict=True))
+    typer.echo(
+        f"wrote {len(merged['images'])} images, {len(merged['annotations'])} regions, "
+        f"{len(merged['categories'])} categories ({parts}): {out}"
+    )

@@ -24,6 +24,13 @@ def synth(
         "typeset by pdflatex with matplotlib figures (looks like real papers; --pages is "
         "ignored: an article has as many pages as TeX gives it).",
     ),
+    style: str = typer.Option(
+        "articles",
+        "--style",
+        help="--engine latex only: articles (journal papers, one or two columns, floating "
+        "tables) or reports (mostly one column, more and larger numeric tables with shaded "
+        "rows, group rows and source notes).",
+    ),
     overwrite: bool = typer.Option(
         False,
         "--overwrite",
@@ -42,7 +49,9 @@ def synth(
     if engine == "latex":
         from layoutft.data.synth.latex import generate_latex_dataset
 
-        path = generate_latex_dataset(out, docs, dpi=dpi, seed=seed, quiet=quiet)
+        path = generate_latex_dataset(out, docs, dpi=dpi, seed=seed, quiet=quiet, style=style)
+    elif style != "articles":
+        raise DatasetError("synth: --style needs --engine latex")
     elif engine == "pymupdf":
         from layoutft.data.synth import generate_dataset
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from layoutft.data.coco import write_coco
 from layoutft.data.synth.dataset import _annotation
 from layoutft.data.synth.figures import draw_figure
-from layoutft.data.synth.latex_source import decode, write_article
+from layoutft.data.synth.latex_source import STYLES, decode, write_article
 from layoutft.errors import DatasetError
 from layoutft.geometry import linked_groups
 
@@ -149,17 +149,25 @@ def _pdflatex() -> None:
 
 
 def generate_latex_dataset(
-    out_dir: str | Path, docs: int, dpi: int = 100, seed: int = 0, quiet: bool = False
+    out_dir: str | Path,
+    docs: int,
+    dpi: int = 100,
+    seed: int = 0,
+    quiet: bool = False,
+    style: str = "articles",
 ) -> Path:
     """Typeset ``docs`` random articles and write their pages as a COCO dataset.
 
     Writes ``out_dir/pdfs/docNNN.pdf`` (every page), ``out_dir/images/docNNN_pK.png``
     (K 0-based, rendered at ``dpi``) and ``out_dir/annotations.json`` (COCO, XYWH pixels at
     ``dpi``, top-left origin; image records carry ``document``, 1-based ``page`` and
-    ``pdf``). Classes: text, title, list, table, figure (PubLayNet's). The same seed gives
-    the same articles.
+    ``pdf``). Classes: text, title, list, table, figure (PubLayNet's). The same seed and
+    ``style`` (``articles`` or ``reports``: see
+    :func:`~layoutft.data.synth.latex_source.write_article`) give the same articles.
     """
     _pdflatex()
+    if style not in STYLES:
+        raise DatasetError(f"synth: --style must be one of {', '.join(STYLES)} (got {style!r})")
     if docs < 1 or not 36 <= dpi <= 600:
         raise DatasetError(
             f"synth: --docs must be >= 1 and --dpi within 36..600 (got {docs}, {dpi})"
@@ -179,7 +187,7 @@ def generate_latex_dataset(
             rng = random.Random(seed * 1_000_003 + d)
             work = Path(tmp) / stem
             work.mkdir()
-            article = write_article(rng)
+            article = write_article(rng, style)
             pdf_path = _compile(article.source, article.figures, rng, work)
             shutil.copyfile(pdf_path, out / "pdfs" / f"{stem}.pdf")
             with pymupdf.open(pdf_path) as pdf:
@@ -199,7 +207,7 @@ def generate_latex_dataset(
             bar.update(1)
     coco = {
         "info": {"description": "layoutft LaTeX-typeset synthetic articles", "seed": seed,
-                 "dpi": dpi},
+                 "dpi": dpi, "style": style},
         "images": images,
         "annotations": anns,
         "categories": [{"id": cat_id[n], "name": n, "supercategory": "layout"} for n in CATEGORIES],

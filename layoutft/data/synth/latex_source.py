@@ -193,6 +193,87 @@ class _Writer:
             f"{rules[2]}\n\\end{{tabular}}}}}}{notes}\n\\end{{{env}}}\n"
         )
 
+    def report_table(self) -> str:
+        """A statistics-office table: up to 40 rows x 12 columns, page-wide, numeric, with
+        shaded header/zebra rows, group rows, indented row labels and a source note; kept
+        in the text flow (``[H]``-like: no float) as in reports."""
+        rng = self.rng
+        self.tables += 1
+        cols = rng.randint(2, 12)
+        size = rng.choice([r"\small", r"\footnotesize", r"\scriptsize", r"\normalsize"])
+        rows = rng.randint(4, 24 if size in (r"\normalsize", r"\small") else 40)
+        tag = self.tag("table")
+        rgb = tag[len(r"\color[RGB]{") : -1]
+        style = rng.choice(["grid", "booktabs", "hlines", "none", "frame"])
+        tint = rng.choice(["230,230,230", "220,230,245", "250,235,215", "225,240,225",
+                           "200,200,200", "190,210,235", "250,210,170", "205,230,205"])  # fmt: skip
+        header_fill = rng.random() < 0.5
+        zebra = rng.random() < 0.35
+        bar = "|" if style == "grid" else ""
+        first = rng.choice(["l", f"p{{{rng.randint(25, 45)}mm}}"])
+        spec = bar.join([first] + [rng.choice("rrc")] * (cols - 1))
+        if style in ("grid", "frame"):
+            spec = f"|{spec}|"
+        rule = r"\hline" if style != "booktabs" else ""
+        top, mid, bottom = (
+            (r"\toprule", r"\midrule", r"\bottomrule") if style == "booktabs"
+            else (rule, rule, rule) if style != "none" else ("", "", "")
+        )  # fmt: skip
+        fill = f"\\rowcolor[RGB]{{{tint}}}" if header_fill else ""
+        out = [top]
+        if cols > 3 and rng.random() < 0.4:  # a grouped header row above the column names
+            left = rng.randint(1, cols - 2)
+            groups = [" "] + [
+                f"\\multicolumn{{{n}}}{{c}}{{{rng.choice(_TITLE_WORDS)} {rng.randint(1995, 2024)}}}"
+                for n in (left, cols - 1 - left)
+            ]
+            out.append(fill + " & ".join(groups) + r" \\")
+        names = [self.words(1, 3).capitalize() for _ in range(cols)]
+        bold = rng.random() < 0.5
+        out.append(fill + " & ".join(f"\\textbf{{{n}}}" if bold else n for n in names) + r" \\")
+        out.append(mid)
+        for r in range(rows):
+            if rng.random() < 0.1:  # a group row spanning the table
+                out.append(f"\\multicolumn{{{cols}}}{{l}}{{\\textbf{{{self.words(1, 4)}}}}} \\\\")
+                continue
+            label = self.words(1, 4).capitalize()
+            if rng.random() < 0.3:
+                label = r"\hspace{1em}" + label
+            cells = [label] + [self._number() for _ in range(cols - 1)]
+            zebra_fill = f"\\rowcolor[RGB]{{{tint}}}" if zebra and r % 2 else ""
+            end = r" \hline" if style == "grid" and rng.random() < 0.8 else ""
+            out.append(zebra_fill + " & ".join(cells) + r" \\" + end)
+        out.append(bottom)
+        source = ""
+        if rng.random() < 0.5:
+            note = f"Source: {self.words(3, 10)}."
+            source = f"\\par\\vspace{{3pt}}{{{self.tag('caption')}\\footnotesize {note}\\par}}"
+        caption = self.caption(f"Table {self.tables}") if rng.random() < 0.85 else ""
+        body = "\n".join(line for line in out if line)
+        return (
+            f"\\par\\medskip\\noindent\\begin{{minipage}}{{\\linewidth}}\\centering\n"
+            f"{caption}\\par\\vspace{{4pt}}\n"
+            f"{{\\arrayrulecolor[RGB]{{{rgb}}}{tag}{size}"
+            f"\\resizebox{{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}}{{!}}{{"
+            f"\\begin{{tabular}}{{{spec}}}\n{body}\n\\end{{tabular}}}}}}{source}\n"
+            f"\\end{{minipage}}\\par\\medskip\n"
+        )
+
+    def _number(self) -> str:
+        rng = self.rng
+        kind = rng.random()
+        if kind < 0.3:
+            return f"{rng.randint(0, 99_999):,}"
+        if kind < 0.55:
+            return f"{rng.uniform(-50, 100):.{rng.randint(0, 2)}f}"
+        if kind < 0.7:
+            return f"{rng.uniform(0, 100):.1f}\\%"
+        if kind < 0.8:
+            return f"{rng.randint(1, 999)} ({rng.uniform(0, 9):.1f})"
+        if kind < 0.88:
+            return rng.choice(["--", "n/a", "..", "*", "0"])
+        return self.words(1, 2)
+
 
 def _preamble(rng: random.Random, two_columns: bool) -> str:
     size = rng.choice(["9pt", "10pt", "10pt", "11pt", "12pt"])
@@ -254,9 +335,21 @@ def _front_matter(w: _Writer, two_columns: bool) -> str:
     return block
 
 
-def write_article(rng: random.Random) -> Article:
-    """A random article: front matter, 3-9 sections of paragraphs, lists, figures, tables."""
-    two_columns = rng.random() < 0.6
+#: Cumulative chances of a paragraph, list, figure, table and equation per block (the rest:
+#: a sub-heading) per :func:`write_article` style.
+_MIX = {"articles": (0.55, 0.65, 0.77, 0.87, 0.92), "reports": (0.45, 0.53, 0.6, 0.88, 0.9)}
+STYLES = tuple(_MIX)
+
+
+def write_article(rng: random.Random, style: str = "articles") -> Article:
+    """A random article: front matter, 3-9 sections of paragraphs, lists, figures, tables.
+
+    ``style``: ``articles`` (journal papers, 60% two columns, floating tables of at most
+    14 rows x 8 columns) or ``reports`` (80% one column, more and larger tables in the text
+    flow: :meth:`_Writer.report_table`).
+    """
+    reports = style == "reports"
+    two_columns = rng.random() < (0.2 if reports else 0.6)
     w = _Writer(rng)
     body = [_front_matter(w, two_columns)]
     numbered = rng.random() < 0.7
@@ -265,15 +358,16 @@ def write_article(rng: random.Random) -> Article:
         for _ in range(rng.randint(1, 5)):
             roll = rng.random()
             wide = two_columns and rng.random() < 0.3
-            if roll < 0.55:
+            text, items, figure, table, equation = _MIX[style]
+            if roll < text:
                 body.append(w.paragraph())
-            elif roll < 0.65:
+            elif roll < items:
                 body.append(w.itemize())
-            elif roll < 0.77 and len(w.figures) < 6:
+            elif roll < figure and len(w.figures) < 6:
                 body.append(w.figure(wide))
-            elif roll < 0.87:
-                body.append(w.table(wide))
-            elif roll < 0.92:
+            elif roll < table:
+                body.append(w.report_table() if reports else w.table(wide))
+            elif roll < equation:
                 body.append(w.equation())
             else:
                 sub = f"{s + 1}.{rng.randint(1, 4)}" if numbered else ""

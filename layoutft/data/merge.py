@@ -1,0 +1,72 @@
+"""Several COCO datasets as one: for training on a mix (stage 1 data plus new pages, a
+public set plus your own).
+
+Categories are matched by name (ids renumbered in first-seen order); image and annotation
+ids are renumbered; each image's ``file_name`` becomes its path relative to the merged
+file's folder, so the merged file finds every input's images without copying them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from layoutft.data.coco import load_coco
+from layoutft.data.loader import default_images_dir
+from layoutft.errors import DatasetError
+
+
+def merge_coco(
+    inputs: Sequence[tuple[Path, Path | None]], out: Path
+) -> tuple[dict[str, Any], list[int]]:
+    """Merge ``(coco file, images folder or None for the default)`` pairs into one COCO
+    dict meant to be written at ``out``; returns it and the image count taken from each
+    input. Raises DatasetError when an input has no images or an image is missing."""
+    if not inputs:
+        raise DatasetError("merge: give at least one COCO file")
+    merged: dict[str, Any] = {"images": [], "annotations": [], "categories": []}
+    names: dict[str, int] = {}
+    counts: list[int] = []
+    missing: list[str] = []
+    for path, images in inputs:
+        coco = load_coco(path)
+        root = images if images is not None else default_images_dir(path, coco)
+        cat_map = {}
+        for cat in coco.get("categories", []):
+            name = str(cat["name"])
+            if name not in names:
+                names[name] = len(names) + 1
+                merged["categories"].append({**cat, "id": names[name]})
+            cat_map[cat["id"]] = names[name]
+        image_map = {}
+        for img in coco.get("images", []):
+            source = root / img["file_name"]
+            if not source.is_file():
+                missing.append(str(source))
+            image_map[img["id"]] = len(merged["images"]) + 1
+            relative = os.path.relpath(source.resolve(), out.parent.resolve())
+            merged["images"].append(
+                {**img, "id": image_map[img["id"]], "file_name": Path(relative).as_posix()}
+            )
+        for ann in coco.get("annotations", []):
+            merged["annotations"].append(
+                {
+                    **ann,
+                    "id": len(merged["annotations"]) + 1,
+                    "image_id": image_map[ann["image_id"]],
+                    "category_id": cat_map[ann["category_id"]],
+                }
+            )
+        counts.append(len(image_map))
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        shown = ", ".join(missing[:3]) + more
+        raise DatasetError(
+            f"merge: {len(missing)} images not found ({shown}); pass the images folder as "
+            "FILE.json:IMAGES_DIR"
+        )
+    if not merged["images"]:
+        raise DatasetError("merge: the inputs have no images")
+    return merged, counts
