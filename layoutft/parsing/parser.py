@@ -13,7 +13,7 @@ import queue
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,8 @@ from layoutft.render.pages import parse_page_spec
 from layoutft.schema import Document, Page
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from layoutft.parsing.model import LayoutModel
 
 #: what the model thread hands back per page: its detections, or why predicting failed
@@ -163,20 +165,8 @@ class Parser:
             from layoutft.parsing.visualize import VisualizationSink
 
             receivers.append(VisualizationSink(self.options.visualize, src))
-        try:
-            for sink in receivers:
-                sink.begin(document)
-            for rendered, page in self._parsed(src):
-                document.pages.append(page)
-                for sink in receivers:
-                    sink.add(document, page, rendered.image)
-            for sink in receivers:
-                sink.end(document)
-        except BaseException:
-            for sink in receivers:
-                sink.abort()
-            raise
-        return document
+        parsed = ((page, rendered.image) for rendered, page in self._parsed(src))
+        return deliver(document, parsed, receivers)
 
     def iter_pages(self, source: str | Path | bytes | Source) -> Iterator[Page]:
         """Parsed pages of ``source`` in order, each yielded as soon as its batch is done
@@ -279,6 +269,33 @@ class Parser:
             detections, self.labels, (height, width), self.options.postprocess, self.thresholds
         )
         return assemble_page(rendered, regions, self.options.text)
+
+
+def deliver(
+    document: Document,
+    parsed: Iterable[tuple[Page, np.ndarray]],
+    sinks: Sequence[ResultSink] = (),
+) -> Document:
+    """Append each parsed ``(page, image)`` to ``document`` and hand it to ``sinks`` as
+    :meth:`Parser.run` does: ``begin(document)``, ``add`` per page in order, ``end``; every
+    sink gets ``abort()`` if anything fails on the way. Returns ``document``.
+
+    Engines that parse pages elsewhere (:mod:`layoutft.distributed`) write through it, so
+    their files are the local engine's."""
+    try:
+        for sink in sinks:
+            sink.begin(document)
+        for page, image in parsed:
+            document.pages.append(page)
+            for sink in sinks:
+                sink.add(document, page, image)
+        for sink in sinks:
+            sink.end(document)
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    return document
 
 
 def parse(
@@ -408,6 +425,7 @@ __all__ = [
     "ParseOptions",
     "Parser",
     "default_model",
+    "deliver",
     "load_model",
     "model_display_name",
     "parse",
