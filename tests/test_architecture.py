@@ -19,14 +19,27 @@ PACKAGE = Path(__file__).resolve().parents[1] / "layoutft"
 NO_TORCH = ["layoutft.geometry", "layoutft.schema", "layoutft.errors", "layoutft.config"]
 #: wing -> packages it must never import (see docs/architecture.md)
 FORBIDDEN = {
-    "layoutft.data": ["layoutft.parsing", "layoutft.engine", "layoutft.model_export"],
+    "layoutft.data": [
+        "layoutft.parsing",
+        "layoutft.engine",
+        "layoutft.model_export",
+        "layoutft.corpus",
+    ],
     "layoutft.render": [
         "layoutft.parsing",
         "layoutft.data",
         "layoutft.engine",
         "layoutft.modeling",
+        "layoutft.corpus",
     ],
-    "layoutft.parsing": ["layoutft.engine", "layoutft.data", "layoutft.model_export"],
+    "layoutft.parsing": [
+        "layoutft.engine",
+        "layoutft.data",
+        "layoutft.model_export",
+        "layoutft.corpus",
+    ],
+    # corpus runs sit above parsing/ and below cli/
+    "layoutft.corpus": ["layoutft.engine", "layoutft.data", "layoutft.model_export"],
     "layoutft.modeling": ["layoutft.parsing", "layoutft.engine", "layoutft.data"],
     "layoutft.checkpoint": ["layoutft.parsing", "layoutft.engine", "layoutft.data"],
     "layoutft.config": [

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 import layoutft
 import layoutft.cli
 from layoutft.cli.app import app
+from layoutft.corpus import MANIFEST_NAME
 from layoutft.errors import LayoutftError
 from layoutft.parsing.parser import ParseOptions, Parser, parse
 from layoutft.schema import Document, json_schema
@@ -368,7 +369,8 @@ def test_cli_folder_jsonl_and_coco(
     out = tmp_path / "out"
     result = run_cli([str(folder), "-o", str(out), "--format", "jsonl", "--dpi", "50"], monkeypatch)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["a.jsonl", "b.jsonl"]
+    # a folder into -o DIR is a corpus run: its manifest lies beside the results
+    assert sorted(p.name for p in out.iterdir()) == ["a.jsonl", "b.jsonl", MANIFEST_NAME]
     lines = (out / "a.jsonl").read_text().splitlines()
     assert len(lines) == 2
     for line in lines:
@@ -396,7 +398,9 @@ def test_cli_errors(pdf_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = run_cli([str(bad), str(pdf_path), "-o", str(out), "--dpi", "36"], monkeypatch)
     assert result.exit_code == 1
     assert "bad.pdf" in result.stderr and "1 of 2 inputs failed" in result.stderr
-    assert [p.name for p in out.iterdir()] == ["sample.json"]  # the good input was written
+    # the good input was written, under its folder relative to the inputs' common folder
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.json"))
+    assert written == [f"{pdf_path.parent.name}/sample.json"]
     result = run_cli([str(pdf_path), "MODEL.X"], monkeypatch)
     assert result.exit_code == 1 and "KEY VALUE pairs" in result.stderr
     result = run_cli([str(pdf_path), "--renderer", "ghostscript"], monkeypatch)
@@ -483,14 +487,14 @@ def test_cli_keep_going_is_the_default_and_strict_stops(
     out = tmp_path / "out"
     result = run_cli([str(black), str(good), "-o", str(out), "--dpi", "36"], monkeypatch)
     assert result.exit_code == 1
-    assert sorted(p.name for p in out.iterdir()) == ["a_black.json", "b_good.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["a_black.json", "b_good.json", MANIFEST_NAME]
     assert result.stderr.splitlines()[-1].startswith("parsed 2 files, 3 pages, ")
     assert "1 failure (1 of 3 pages failed)" in result.stderr
     strict = tmp_path / "strict"
     args = [str(black), str(good), "-o", str(strict), "--dpi", "36", "--strict"]
     result = run_cli(args, monkeypatch)
     assert result.exit_code == 1
-    assert [p.name for p in strict.iterdir()] == ["a_black.json"]  # stopped after it
+    assert sorted(p.name for p in strict.iterdir()) == ["a_black.json", MANIFEST_NAME]  # stopped
     assert "parsed 1 of 2 files" in result.stderr and "(--strict)" in result.stderr
 
 
@@ -506,7 +510,7 @@ def test_cli_inputs_with_one_name_get_their_own_outputs(
     assert written == ["x/a.json", "y/a.json"]
     assert json.loads((out / "y" / "a.json").read_text())["source"]["path"] == str(b)
     result = run_cli([str(a), str(a), "-o", str(out)], monkeypatch)
-    assert result.exit_code == 1 and "would both be written to" in result.stderr
+    assert result.exit_code == 1 and f"{a} is given twice" in result.stderr
 
 
 def test_cli_never_writes_over_an_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

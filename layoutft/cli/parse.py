@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +108,37 @@ def parse_cmd(
         "(default): parse every input. Either way the exit status is 1 when anything failed.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    include: list[str] | None = typer.Option(
+        None,
+        "--include",
+        help="Corpus runs: parse only the files in folders matching this glob (repeatable; "
+        "without / it matches the file name, with / the path below the corpus root).",
+    ),
+    exclude: list[str] | None = typer.Option(
+        None,
+        "--exclude",
+        help="Corpus runs: leave out files in folders matching this glob (repeatable; without "
+        "/ it matches the file name or any folder name on its path).",
+    ),
+    retry_failed: bool = typer.Option(
+        False,
+        "--retry-failed",
+        help="Corpus runs: parse again the inputs that failed in an earlier run (default: "
+        "skip them, and count them in the summary and the exit status).",
+    ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Corpus runs: accept an output folder made with another model or other options; "
+        "every file is parsed again with the new ones.",
+    ),
 ) -> None:
     """Detect layout regions and write layout JSON (stdout for one input without -o).
+
+    With -o DIR and a folder or several inputs this is a resumable corpus run: folders are
+    searched recursively, outputs mirror the input tree, and DIR/layoutft-manifest.jsonl
+    records every input, so the same command run again parses only what is left (see
+    `layoutft status DIR`).
 
     Prints the model used, one line per failed input or page and a summary on stderr; exits
     with status 1 when any input or page failed.
@@ -123,6 +155,58 @@ def parse_cmd(
     if not inputs:
         raise LayoutftError("no INPUT given: pass PDFs, images or folders")
     check_format(format)
+    if is_corpus_run(inputs, output):
+        assert output is not None
+        _parse_corpus(
+            inputs,
+            overrides,
+            output,
+            CorpusFlags(
+                weights=weights,
+                config=config,
+                labels=labels,
+                device=device,
+                allow_partial=allow_partial,
+                format=format,
+                visualize=visualize,
+                view=view,
+                include=include or [],
+                exclude=exclude or [],
+                retry_failed=retry_failed,
+                overwrite=overwrite,
+                strict=strict,
+                quiet=quiet,
+            ),
+            ParseOptions(
+                dpi=dpi,
+                pages=pages,
+                batch_size=batch_size,
+                workers=workers,
+                precision=precision,
+                renderer=renderer,
+                text=not no_text,
+                postprocess=postprocess,
+                score_threshold=score_threshold,
+                max_pixels=max_pixels,
+                image_dpi=image_dpi,
+                progress=False,
+            ),
+        )
+        return
+    corpus_flags = [
+        name
+        for name, given in (
+            ("--include", include),
+            ("--exclude", exclude),
+            ("--retry-failed", retry_failed),
+            ("--overwrite", overwrite),
+        )
+        if given
+    ]
+    if corpus_flags:
+        raise LayoutftError(
+            f"{corpus_flags[0]} is for corpus runs: pass a folder or several inputs with -o DIR"
+        )
     files = expand_inputs(inputs)
     many = len(files) > 1 or any(Path(p).is_dir() for p in inputs)
     destinations = output_paths(files, output, format, many)
@@ -208,3 +292,143 @@ class _Tally:
         if details:
             text += f" ({'; '.join(details)})"
         return f"{text} -> {where}"
+
+
+def is_corpus_run(inputs: list[str], output: Path | None) -> bool:
+    """A run into a folder: ``-o DIR`` with a folder input or several inputs, or ``-o`` an
+    existing folder or ending in ``/``. One input to stdout or ``-o FILE`` is not."""
+    if output is None:
+        return False
+    into_folder = output.is_dir() or str(output).endswith(("/", os.sep))
+    return into_folder or len(inputs) > 1 or any(Path(p).is_dir() for p in inputs)
+
+
+@dataclass(frozen=True)
+class CorpusFlags:
+    """The flags of `layoutft parse` a corpus run uses besides its ParseOptions."""
+
+    weights: str | None
+    config: Path | None
+    labels: str | None
+    device: str
+    allow_partial: bool
+    format: str
+    visualize: Path | None
+    view: Path | None
+    include: list[str]
+    exclude: list[str]
+    retry_failed: bool
+    overwrite: bool
+    strict: bool
+    quiet: bool
+
+
+def _parse_corpus(
+    inputs: list[str], overrides: list[str], out: Path, flags: CorpusFlags, options: Any
+) -> None:
+    """`layoutft parse INPUT... -o DIR`: the resumable corpus run (layoutft.corpus)."""
+    from layoutft.corpus import (
+        Manifest,
+        RunRecord,
+        corpus_root,
+        model_identity,
+        output_options,
+        plan_corpus,
+        run_corpus,
+    )
+    from layoutft.outputs import check_writable
+    from layoutft.parsing.parser import Parser, load_model, model_display_name
+    from layoutft.parsing.viewer import Viewer
+    from layoutft.parsing.visualize import VisualizationSink
+    from layoutft.render import resolve_source
+    from layoutft.schema import Document
+
+    items = plan_corpus(inputs, out, flags.include, flags.exclude, flags.format)
+    check_writable([out])
+    if flags.visualize is not None:
+        check_writable([flags.visualize], "--visualize")
+    if flags.view is not None:
+        check_writable([flags.view], "--view")
+    if not flags.overwrite:  # options first: before the model loads
+        Manifest(out).check(None, output_options(options, flags.format))
+    weights = flags.weights
+    names = (
+        None if flags.labels is None else [n.strip() for n in flags.labels.split(",") if n.strip()]
+    )
+    model = load_model(
+        weights, flags.config, overrides, flags.device, names, allow_partial=flags.allow_partial
+    )
+    parser = Parser(model, options, model_name=model_display_name(weights))
+    shown = parser.model_name if weights is None or parser.model_name == weights else weights
+    typer.echo(f"model: {shown} ({len(parser.labels)} labels)", err=True)
+    identity = model_identity(parser.model_name, parser.labels, weights, flags.config, overrides)
+    run = RunRecord.create(
+        identity, output_options(options, flags.format), corpus_root(inputs), inputs, len(items)
+    )
+    viewer = None if flags.view is None else Viewer(flags.view)
+    readable = flags.format in ("json", "jsonl")
+    unviewed = 0
+
+    def extra_sinks(item: Any) -> list[Any]:
+        sinks: list[Any] = []
+        if flags.visualize is not None:
+            folder = flags.visualize / Path(item.output).parent
+            sinks.append(VisualizationSink(folder, resolve_source(item.path)))
+        if viewer is not None:
+            sinks.append(viewer.sink())
+        return sinks
+
+    bar = _files_bar(len(items), not flags.quiet)
+
+    def on_parsed(item: Any, entry: Any) -> None:
+        bar.update(1)
+        if entry.error is not None:
+            where = str(item.path)
+            line = entry.error if entry.error.startswith(where) else f"{where}: {entry.error}"
+            bar.write(f"Error: {line}", file=sys.stderr)
+
+    def on_skipped(item: Any, state: str) -> None:
+        nonlocal unviewed
+        bar.update(1)
+        if viewer is None or state != "done":
+            return
+        if not readable:
+            unviewed += 1
+            return
+        result = out / item.output
+        viewer.add(Document.from_json(result), results=result)
+
+    try:
+        summary = run_corpus(
+            parser,
+            items,
+            out,
+            run,
+            retry_failed=flags.retry_failed,
+            overwrite=flags.overwrite,
+            strict=flags.strict,
+            extra_sinks=extra_sinks,
+            on_parsed=on_parsed,
+            on_skipped=on_skipped,
+        )
+    finally:
+        bar.close()
+    if viewer is not None:
+        if unviewed:
+            typer.echo(
+                f"viewer: {unviewed} files done earlier are not in it (--format "
+                f"{flags.format} cannot be read back; layoutft view reads json and jsonl)",
+                err=True,
+            )
+        typer.echo(f"viewer: {viewer.write()}", err=True)
+    typer.echo(summary.line(out), err=True)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _files_bar(total: int, enabled: bool) -> Any:
+    """A progress bar over the files of a corpus run (on a terminal, unless --quiet)."""
+    from tqdm import tqdm
+
+    show = enabled and sys.stderr.isatty()
+    return tqdm(total=total, unit="file", file=sys.stderr, disable=not show)

@@ -12,7 +12,10 @@ from layoutft.errors import LayoutftError
 
 def results_files(inputs: list[Path]) -> list[Path]:
     """The results files named by ``inputs``: files as given, folders searched (recursively,
-    sorted) for ``*.json`` and ``*.jsonl`` (COCO results, ``*.coco.json``, are skipped)."""
+    sorted) for ``*.json`` and ``*.jsonl`` (COCO results, ``*.coco.json``, and a corpus
+    run's ``layoutft-manifest.jsonl`` are skipped)."""
+    from layoutft.corpus.plan import MANIFEST_NAME
+
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
@@ -22,6 +25,7 @@ def results_files(inputs: list[Path]) -> list[Path]:
                 if p.is_file()
                 and p.suffix in (".json", ".jsonl")
                 and not p.name.endswith(".coco.json")
+                and p.name != MANIFEST_NAME  # a corpus run's manifest
             )
             if not found:
                 raise LayoutftError(f"{item}: no .json or .jsonl results in this folder")

@@ -61,6 +61,11 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def output_suffix(fmt: str) -> str:
+    """The file suffix of results in ``fmt`` (``.json``, ``.jsonl``, ``.coco.json``, ...)."""
+    return _SUFFIX[check_format(fmt)]
+
+
 def output_paths(
     files: Sequence[Path], out: Path | None, fmt: str, many: bool
 ) -> list[Path | None]:

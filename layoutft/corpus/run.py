@@ -1,0 +1,257 @@
+"""The local corpus engine: plan, skip what the manifest says is done, parse the rest one
+input at a time, recording each in the manifest as soon as its output is in place.
+
+:func:`parse_item` is the unit of work (one input -> its output file and its
+:class:`~layoutft.corpus.manifest.ManifestEntry`); :func:`classify` says which inputs are
+left; :func:`run_corpus` is the loop over them. Another engine (several processes or
+machines) reuses the first two and records the entries it gets back in the manifest.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from layoutft.corpus.manifest import (
+    ItemState,
+    Manifest,
+    ManifestEntry,
+    RunRecord,
+    file_sha256,
+)
+from layoutft.corpus.plan import CorpusItem
+from layoutft.errors import LayoutftError
+from layoutft.parsing.results import ResultSink, result_sink
+
+if TYPE_CHECKING:
+    from layoutft.parsing.parser import Parser
+
+#: builds extra sinks for an item (visualizations, a viewer); called inside parse_item, so
+#: an input that cannot be opened becomes a failed entry there too
+SinkFactory = Callable[[CorpusItem], Sequence[ResultSink]]
+
+#: OSErrors that are the machine's fault, not the input's: they stop the run
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO}
+
+
+def parse_item(
+    parser: Parser,
+    item: CorpusItem,
+    out: str | Path,
+    run: RunRecord,
+    extra_sinks: SinkFactory | None = None,
+) -> ManifestEntry:
+    """Parse ``item`` into ``out / item.output`` (written atomically, in
+    ``run.options["format"]``) and return its manifest entry (not recorded: the caller
+    records it, e.g. :meth:`Manifest.record`).
+
+    A bad input never raises: an unreadable or corrupt file gives a ``failed`` entry without
+    output, a document with failed pages a ``failed`` entry with its output written (the ok
+    pages are in it). Raises only what stops the whole run: an OSError writing into ``out``
+    or a full disk, KeyboardInterrupt, SystemExit.
+    """
+    out = Path(out)
+    start = time.monotonic()
+    size = mtime_ns = None
+    sha = error = output = None
+    pages = regions = 0
+    failed_pages: list[int] = []
+    try:
+        stat = item.path.stat()
+        size, mtime_ns = stat.st_size, stat.st_mtime_ns
+        sha = file_sha256(item.path)
+    except OSError as exc:
+        error = f"{item.path}: cannot read it ({exc.strerror or exc})"
+    if error is None:
+        try:
+            sinks = [result_sink(out / item.output, str(run.options["format"]))]
+            sinks.extend(extra_sinks(item) if extra_sinks is not None else ())
+            document = parser.run(item.path, sinks)
+        except LayoutftError as exc:
+            error = str(exc)
+        except OSError as exc:
+            if exc.errno in _ENVIRONMENT_ERRNOS or _inside(exc.filename, out):
+                raise
+            error = f"{item.path}: {exc.strerror or exc}"
+        except Exception as exc:  # one bad input must not stop a corpus
+            error = f"{item.path}: {type(exc).__name__}: {exc}"
+        else:
+            output = item.output
+            pages = len(document.pages)
+            regions = sum(len(page.regions) for page in document.pages)
+            failed = document.failed_pages
+            failed_pages = [page.number for page in failed]
+            if failed:
+                more = f"; {len(failed) - 1} more failed" if len(failed) > 1 else ""
+                error = f"page {failed[0].number}: {failed[0].error}{more}"
+    return ManifestEntry(
+        input=item.input,
+        size=size,
+        mtime_ns=mtime_ns,
+        sha256=sha,
+        status="ok" if error is None else "failed",
+        error=None if error is None else " ".join(error.split()),
+        output=output,
+        pages=pages,
+        failed_pages=failed_pages,
+        regions=regions,
+        seconds=round(time.monotonic() - start, 3),
+        model={"name": run.model.get("name"), "weights_sha256": run.model.get("weights_sha256")},
+        fingerprint=run.fingerprint,
+        options=dict(run.options),
+        layoutft_version=run.layoutft_version,
+    )
+
+
+def _inside(filename: object, folder: Path) -> bool:
+    if not isinstance(filename, str | os.PathLike):
+        return False
+    path, base = os.path.abspath(os.fspath(filename)), os.path.abspath(folder)
+    return os.path.commonpath([path, base]) == base
+
+
+def classify(
+    manifest: Manifest, items: Sequence[CorpusItem], fingerprint: str
+) -> dict[str, ItemState]:
+    """The state of each item by its ``input`` path (see :meth:`Manifest.state`)."""
+    return {item.input: manifest.state(item, fingerprint) for item in items}
+
+
+@dataclass
+class CorpusSummary:
+    """Counts of one corpus run for its summary line (pages and regions: this run's)."""
+
+    planned: int = 0
+    todo: int = 0
+    parsed: int = 0
+    failed_inputs: int = 0
+    failed_files: int = 0
+    pages: int = 0
+    failed_pages: int = 0
+    regions: int = 0
+    skipped: int = 0
+    failed_earlier: int = 0
+    seconds: float = 0.0
+    stopped: bool = False
+    failed: list[ManifestEntry] = field(default_factory=list)
+
+    def add(self, entry: ManifestEntry) -> None:
+        """Count one parsed input."""
+        if entry.output is None:
+            self.failed_inputs += 1
+        else:
+            self.parsed += 1
+        if entry.status == "failed":
+            self.failed_files += 1
+            self.failed.append(entry)
+        self.pages += entry.pages
+        self.failed_pages += len(entry.failed_pages)
+        self.regions += entry.regions
+
+    @property
+    def failures(self) -> int:
+        """Inputs that could not be read plus pages that failed, in this run."""
+        return self.failed_inputs + self.failed_pages
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Every planned input is done (exit status 0)."""
+        return self.failures == 0 and self.failed_earlier == 0 and not self.stopped
+
+    def line(self, where: str | Path) -> str:
+        """``parsed 3 files, 7 pages, 20 regions, 0 failures; 5 skipped (done earlier);
+        2.1 pages/s -> OUT``."""
+        todo = self.todo
+        done = self.parsed
+        parsed = f"{done} of {todo}" if done != todo else f"{done}"
+        failures = self.failures
+        text = (
+            f"parsed {parsed} file{'s' if todo != 1 else ''}, {self.pages} pages, "
+            f"{self.regions} regions, {failures} failure{'s' if failures != 1 else ''}"
+        )
+        details = []
+        if self.failed_inputs:
+            details.append(f"{self.failed_inputs} of {todo} inputs failed")
+        if self.failed_pages:
+            details.append(f"{self.failed_pages} of {self.pages} pages failed")
+        if self.stopped:
+            details.append("stopped at the first failure (--strict)")
+        if details:
+            text += f" ({'; '.join(details)})"
+        if self.skipped:
+            text += f"; {self.skipped} skipped (done earlier)"
+        if self.failed_earlier:
+            text += f"; {self.failed_earlier} failed earlier (--retry-failed parses them again)"
+        text += f"; {self.pages_per_second:.2f} pages/s"
+        return f"{text} -> {where}"
+
+
+def run_corpus(
+    parser: Parser,
+    items: Sequence[CorpusItem],
+    out: str | Path,
+    run: RunRecord,
+    *,
+    retry_failed: bool = False,
+    overwrite: bool = False,
+    strict: bool = False,
+    extra_sinks: SinkFactory | None = None,
+    on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
+    on_skipped: Callable[[CorpusItem, ItemState], None] | None = None,
+) -> CorpusSummary:
+    """Parse the ``items`` (from :func:`~layoutft.corpus.plan.plan_corpus`) into ``out``
+    that the manifest does not list as done with ``run``'s fingerprint, in order.
+
+    Args:
+        parser: the parser (its options without ``visualize``: pass sinks instead).
+        run: this run's record (:meth:`RunRecord.create`), appended to the manifest.
+        retry_failed: parse inputs that failed earlier again (default: skip and count them).
+        overwrite: accept an ``out`` made with other settings (its files are parsed again);
+            else SettingsMismatchError.
+        strict: stop after the first input that fails in this run.
+        extra_sinks: more sinks per item (see :data:`SinkFactory`).
+        on_parsed: called after each input is parsed and recorded.
+        on_skipped: called for each input skipped (``done``, or ``failed`` earlier).
+
+    Raises LayoutftError when another process writes ``out``, SettingsMismatchError.
+    """
+    out = Path(out)
+    manifest = Manifest(out)
+    summary = CorpusSummary(planned=len(items))
+    start = time.monotonic()
+    with manifest.lock():
+        if not overwrite:
+            manifest.check(run.model, run.options)
+        states = classify(manifest, items, run.fingerprint)
+        if retry_failed:
+            states = {k: "todo" if v == "failed" else v for k, v in states.items()}
+        summary.todo = sum(state == "todo" for state in states.values())
+        summary.skipped = sum(state == "done" for state in states.values())
+        summary.failed_earlier = sum(state == "failed" for state in states.values())
+        manifest.begin(run)
+        for item in items:
+            state = states[item.input]
+            if state != "todo":
+                if on_skipped is not None:
+                    on_skipped(item, state)
+                continue
+            if summary.stopped:
+                continue
+            entry = parse_item(parser, item, out, run, extra_sinks)
+            manifest.record(entry)
+            summary.add(entry)
+            if on_parsed is not None:
+                on_parsed(item, entry)
+            if strict and entry.status == "failed":
+                summary.stopped = True
+    summary.seconds = time.monotonic() - start
+    return summary
