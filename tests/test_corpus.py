@@ -139,6 +139,19 @@ def test_include_and_exclude_patterns(tmp_path: Path) -> None:
     assert inputs(["*/a.png"], ["y/*"]) == ["x/a.png"]
     with pytest.raises(LayoutftError, match="no matching --include/--exclude"):
         inputs(["*.tif"], [])
+    # hidden files and folders are skipped unless named
+    page_png(root / "._b.png")
+    page_png(root / ".cache" / "e.png")
+    assert inputs([], []) == [
+        "b.jpg",
+        "b.png",
+        "drafts/d.png",
+        "x/a.png",
+        "y/a.png",
+        "z/deep/c.png",
+    ]
+    named = plan_corpus([root, root / "._b.png"], out)
+    assert [i.input for i in named][-1] == "._b.png"
     # an output folder inside the corpus is never searched
     page_png(root / "res" / "images" / "p.png")
     assert "res/images/p.png" not in [i.input for i in plan_corpus([root], root / "res")]
@@ -311,6 +324,12 @@ def test_other_settings_are_refused_unless_overwrite(
     # OUT now follows the new settings: the old ones are refused
     result = cli.parse(str(root), "-o", str(out), "--dpi", "72")
     assert result.exit_code == 1 and "dpi 100.0 -> 72.0" in result.stderr
+    # inputs under another folder would land elsewhere in the tree: refused too
+    result = cli.parse(str(root / "x"), "-o", str(out), "--dpi", "100")
+    assert result.exit_code == 1 and cli.loads == 0
+    assert result.stderr.startswith(
+        f"Error: {out} holds results of the inputs under {root}, this run's are under {root / 'x'}"
+    )
 
 
 def test_corpus_flags_need_a_corpus_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -362,6 +381,9 @@ def test_status_reads_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "failed (--retry-failed parses them again):",
         "  black.png: page 1: prediction failed: cannot predict on a black page",
     ]
+    from layoutft.cli.view import results_files
+
+    assert MANIFEST_NAME not in [p.name for p in results_files([out])]  # `layoutft view OUT`
     report = json.loads(CliRunner().invoke(app, ["status", str(out), "--json"]).stdout)
     assert (report["ok"], report["failed"], report["planned"]) == (5, 1, 6)
     result = CliRunner().invoke(app, ["status", str(tmp_path)])

@@ -350,7 +350,7 @@ def _parse_corpus(
     if flags.view is not None:
         check_writable([flags.view], "--view")
     if not flags.overwrite:  # options first: before the model loads
-        Manifest(out).check(None, output_options(options, flags.format))
+        Manifest(out).check(None, output_options(options, flags.format), corpus_root(inputs))
     weights = flags.weights
     names = (
         None if flags.labels is None else [n.strip() for n in flags.labels.split(",") if n.strip()]

@@ -31,7 +31,7 @@ from layoutft.corpus.manifest import (
     output_options,
 )
 from layoutft.corpus.plan import CorpusItem, corpus_root, plan_corpus
-from layoutft.corpus.run import CorpusSummary, classify, parse_item, run_corpus
+from layoutft.corpus.run import CorpusSummary, classify, parse_item, run_corpus, start_run
 
 __all__ = [
     "MANIFEST_NAME",
@@ -50,4 +50,5 @@ __all__ = [
     "parse_item",
     "plan_corpus",
     "run_corpus",
+    "start_run",
 ]

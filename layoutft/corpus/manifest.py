@@ -294,13 +294,27 @@ class Manifest:
             self.entries[entry.input] = entry
         # other kinds: written by a later version, ignored
 
-    def check(self, model: Mapping[str, Any] | None, options: Mapping[str, Any]) -> None:
+    def check(
+        self,
+        model: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
+        root: str | Path | None = None,
+    ) -> None:
         """SettingsMismatchError naming what differs when OUT's latest run used another
-        model or other options (an OUT without runs accepts any). ``model`` None: compare
-        the options only (before loading the model)."""
+        model or other options, or (``root`` given) another corpus root (input paths are
+        relative to it: another root would put outputs elsewhere in the tree). An OUT
+        without runs accepts any. ``model`` None: compare the options only (before loading
+        the model)."""
         run = self.current
         if run is None:
             return
+        if root is not None and os.path.abspath(root) != run.root:
+            raise SettingsMismatchError(
+                f"{self.out} holds results of the inputs under {run.root}, this run's are under "
+                f"{os.path.abspath(root)} (input paths, and so outputs, are relative to that "
+                "folder); pass inputs under the same folder, choose another output folder (-o), "
+                "or pass --overwrite"
+            )
         if model is None:
             if run.options == dict(options):
                 return

@@ -63,8 +63,9 @@ def plan_corpus(
 
     Args:
         inputs: files (always taken, whatever the patterns) and folders (searched
-            recursively for .pdf/.png/.jpg/.jpeg/.tif/.tiff files; symlinked folders are not
-            followed; ``out`` is skipped when it lies inside).
+            recursively for .pdf/.png/.jpg/.jpeg/.tif/.tiff files; hidden files and folders,
+            whose names start with ``.``, and ``out`` when it lies inside are skipped;
+            symlinked folders are not followed).
         out: the output folder; outputs are relative to it.
         include: glob patterns; when given, a file found in a folder must match one.
         exclude: glob patterns; a file found in a folder that matches one is left out.
@@ -121,10 +122,14 @@ def _walk(
     paths relative to ``root``."""
     found: list[tuple[Path, str]] = []
     for here, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if os.path.abspath(os.path.join(here, d)) != out_abs)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and os.path.abspath(os.path.join(here, d)) != out_abs
+        )
         for name in names:
-            if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-                continue
+            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue  # hidden: ._x.pdf (macOS metadata), .git/, caches
             path = Path(here) / name
             if not path.is_file():
                 continue

@@ -122,6 +122,32 @@ def classify(
     return {item.input: manifest.state(item, fingerprint) for item in items}
 
 
+def start_run(
+    manifest: Manifest,
+    items: Sequence[CorpusItem],
+    run: RunRecord,
+    *,
+    retry_failed: bool = False,
+    overwrite: bool = False,
+) -> tuple[dict[str, ItemState], CorpusSummary]:
+    """What every engine does first, holding ``manifest.lock()``: refuse other settings or
+    another corpus root (SettingsMismatchError, unless ``overwrite``), classify the items
+    (``failed`` ones become ``todo`` with ``retry_failed``), append the ``run`` record.
+    Returns the state of each item by its ``input`` path and the summary with its
+    ``planned``, ``todo``, ``skipped`` and ``failed_earlier`` counts filled in."""
+    if not overwrite:
+        manifest.check(run.model, run.options, run.root)
+    states = classify(manifest, items, run.fingerprint)
+    if retry_failed:
+        states = {k: "todo" if v == "failed" else v for k, v in states.items()}
+    summary = CorpusSummary(planned=len(items))
+    summary.todo = sum(state == "todo" for state in states.values())
+    summary.skipped = sum(state == "done" for state in states.values())
+    summary.failed_earlier = sum(state == "failed" for state in states.values())
+    manifest.begin(run)
+    return states, summary
+
+
 @dataclass
 class CorpusSummary:
     """Counts of one corpus run for its summary line (pages and regions: this run's)."""
@@ -226,18 +252,11 @@ def run_corpus(
     """
     out = Path(out)
     manifest = Manifest(out)
-    summary = CorpusSummary(planned=len(items))
     start = time.monotonic()
     with manifest.lock():
-        if not overwrite:
-            manifest.check(run.model, run.options)
-        states = classify(manifest, items, run.fingerprint)
-        if retry_failed:
-            states = {k: "todo" if v == "failed" else v for k, v in states.items()}
-        summary.todo = sum(state == "todo" for state in states.values())
-        summary.skipped = sum(state == "done" for state in states.values())
-        summary.failed_earlier = sum(state == "failed" for state in states.values())
-        manifest.begin(run)
+        states, summary = start_run(
+            manifest, items, run, retry_failed=retry_failed, overwrite=overwrite
+        )
         for item in items:
             state = states[item.input]
             if state != "todo":
