@@ -79,10 +79,10 @@ class Runner:
 
         monkeypatch.setattr(parser_mod, "load_model", fake_load)
 
-    def parse(self, *args: str) -> Any:
+    def parse(self, *args: str, quiet: bool = True) -> Any:
         self.model.calls.clear()
         self.loads = 0
-        return CliRunner().invoke(app, ["parse", *args, "--quiet"])
+        return CliRunner().invoke(app, ["parse", *args, *(["--quiet"] if quiet else [])])
 
     @property
     def pages(self) -> int:
@@ -362,6 +362,18 @@ def test_visualize_and_view_mirror_the_tree(
     assert cli.pages == 1
     html = (view / "index.html").read_text()
     assert all(name in html for name in ["x/a.png", "y/a.png", "deep/c.png"])
+
+
+def test_progress_lines_in_a_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = corpus(tmp_path / "in")
+    cli = Runner(monkeypatch)
+    monkeypatch.setattr("layoutft.cli.parse._FilesProgress.every", 0.0)
+    result = cli.parse(str(root), "-o", str(tmp_path / "out"), quiet=False)
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.stderr.splitlines() if line.startswith("progress: ")]
+    assert len(progress) == 5 and progress[-1].startswith("progress: 5 of 5 files, 5 pages ")
+    result = cli.parse(str(root), "-o", str(tmp_path / "out"))  # --quiet: none
+    assert "progress: " not in result.stderr
 
 
 def test_status_reads_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -378,24 +378,24 @@ def _parse_corpus(
             sinks.append(viewer.sink())
         return sinks
 
-    bar = _files_bar(len(items), not flags.quiet)
+    bar = _FilesProgress(len(items), not flags.quiet)
 
     def on_parsed(item: Any, entry: Any) -> None:
-        bar.update(1)
+        bar.update(entry.pages)
         if entry.error is not None:
             where = str(item.path)
             line = entry.error if entry.error.startswith(where) else f"{where}: {entry.error}"
-            bar.write(f"Error: {line}", file=sys.stderr)
+            bar.write(f"Error: {line}")
 
     def on_skipped(item: Any, state: str) -> None:
         nonlocal unviewed
-        bar.update(1)
-        if viewer is None or state != "done":
+        bar.update(0)
+        result = out / item.output
+        if viewer is None or not result.is_file():  # done, or failed with pages written
             return
         if not readable:
             unviewed += 1
             return
-        result = out / item.output
         viewer.add(Document.from_json(result), results=result)
 
     try:
@@ -426,9 +426,43 @@ def _parse_corpus(
         raise typer.Exit(1)
 
 
-def _files_bar(total: int, enabled: bool) -> Any:
-    """A progress bar over the files of a corpus run (on a terminal, unless --quiet)."""
-    from tqdm import tqdm
+class _FilesProgress:
+    """Progress of a corpus run on stderr, unless --quiet: a bar over the files on a
+    terminal, else (a log file) a line at most every :attr:`every` seconds."""
 
-    show = enabled and sys.stderr.isatty()
-    return tqdm(total=total, unit="file", file=sys.stderr, disable=not show)
+    every = 60.0
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        import time
+
+        from tqdm import tqdm
+
+        self.total, self.files, self.pages = total, 0, 0
+        self.start = self.last = time.monotonic()
+        self.log = enabled and not sys.stderr.isatty()
+        show = enabled and sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="file", file=sys.stderr, disable=not show)
+
+    def update(self, pages: int) -> None:
+        """One more file done (``pages`` parsed; 0 when skipped)."""
+        import time
+
+        self.files += 1
+        self.pages += pages
+        self.bar.update(1)
+        now = time.monotonic()
+        if self.log and now - self.last >= self.every:
+            self.last = now
+            rate = self.pages / (now - self.start)
+            typer.echo(
+                f"progress: {self.files} of {self.total} files, {self.pages} pages parsed, "
+                f"{rate:.2f} pages/s",
+                err=True,
+            )
+
+    def write(self, line: str) -> None:
+        """A line on stderr that does not break the bar."""
+        self.bar.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
