@@ -256,12 +256,13 @@ def test_rerun_skips_done_files_without_touching_them(
     assert cli.pages == 1
     after = snapshot(out)
     assert [k for k in before if before[k] != after[k]] == ["y/a.json"]
+    assert Manifest(out).entries["x/a.png"].mtime_ns == 1  # not read again next time
     # a result file removed by hand is written again
     (out / "b.png.json").unlink()
     result = cli.parse(str(root), "-o", str(out), "--dpi", "72")
     assert cli.pages == 1 and (out / "b.png.json").read_bytes() == before["b.png.json"][0]
     kinds = [(r["record"], r.get("input")) for r in records(out)]
-    assert kinds.count(("run", None)) == 4 and len(kinds) == 4 + 5 + 1 + 1
+    assert kinds.count(("run", None)) == 4 and len(kinds) == 4 + 5 + 1 + 1 + 1  # x/a: moved
 
 
 def test_failed_inputs_are_kept_until_retry_failed(

@@ -19,6 +19,7 @@ The format is documented in docs/corpus.md; its JSON Schema is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import errno
 import hashlib
@@ -248,6 +249,8 @@ class Manifest:
         self.entries: dict[str, ManifestEntry] = {}
         #: a last line cut short (ignored)
         self.torn = False
+        #: entries whose input :meth:`state` found touched but unchanged (new mtime_ns)
+        self.moved: list[ManifestEntry] = []
         self._fd: int | None = None
         self._read()
 
@@ -350,14 +353,23 @@ class Manifest:
             return "todo"
         try:
             stat = item.path.stat()
-            unchanged = stat.st_size == entry.size and (
-                stat.st_mtime_ns == entry.mtime_ns or file_sha256(item.path) == entry.sha256
-            )
+            unchanged = stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
+            if not unchanged and stat.st_size == entry.size:
+                unchanged = file_sha256(item.path) == entry.sha256
+                if unchanged:  # touched or copied: remember the new mtime (see record_moved)
+                    self.moved.append(dataclasses.replace(entry, mtime_ns=stat.st_mtime_ns))
         except OSError:
             unchanged = False
         if not unchanged:
             return "todo"
         return "done" if entry.status == "ok" else "failed"
+
+    def record_moved(self) -> None:
+        """Record the entries :meth:`state` found with a new mtime but the same content, with
+        that mtime, so the next run does not read those files again (needs :meth:`lock`)."""
+        moved, self.moved = self.moved, []
+        for entry in moved:
+            self.record(entry)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[Manifest]:

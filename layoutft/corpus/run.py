@@ -132,12 +132,14 @@ def start_run(
 ) -> tuple[dict[str, ItemState], CorpusSummary]:
     """What every engine does first, holding ``manifest.lock()``: refuse other settings or
     another corpus root (SettingsMismatchError, unless ``overwrite``), classify the items
-    (``failed`` ones become ``todo`` with ``retry_failed``), append the ``run`` record.
+    (``failed`` ones become ``todo`` with ``retry_failed``; inputs touched but unchanged get
+    an entry with their new mtime), append the ``run`` record.
     Returns the state of each item by its ``input`` path and the summary with its
     ``planned``, ``todo``, ``skipped`` and ``failed_earlier`` counts filled in."""
     if not overwrite:
         manifest.check(run.model, run.options, run.root)
     states = classify(manifest, items, run.fingerprint)
+    manifest.record_moved()
     if retry_failed:
         states = {k: "todo" if v == "failed" else v for k, v in states.items()}
     summary = CorpusSummary(planned=len(items))
