@@ -32,6 +32,16 @@ class DatasetError(LayoutftError):
     """Annotations or a dataset are malformed; messages list every bad record."""
 
 
+class ServeError(LayoutftError):
+    """A request to ``layoutft serve`` cannot be served: a bad upload or option, a task image
+    that cannot be fetched, a labelling config without a usable control. ``status`` is the
+    HTTP status it answers with (4xx: the client's mistake)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class EnvironmentMismatchError(LayoutftError, ImportError):
     """Installed torch and torchvision builds cannot work together."""
 

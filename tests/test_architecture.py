@@ -51,6 +51,8 @@ FORBIDDEN = {
     "layoutft.geometry": ["layoutft."],
     "layoutft.errors": ["layoutft."],
     "layoutft.schema": ["layoutft.parsing", "layoutft.render", "layoutft.modeling"],
+    # serving/ (layoutft serve) sits above parsing/ and below cli/
+    "layoutft.serving": ["layoutft.engine", "layoutft.data", "layoutft.model_export"],
 }
 
 
@@ -162,6 +164,18 @@ def test_the_library_never_imports_the_cli() -> None:
         if not name.startswith("layoutft.cli")
         for dep in deps
         if dep == "layoutft.cli" or dep.startswith("layoutft.cli.")
+    ]
+    assert bad == []
+
+
+def test_only_the_cli_imports_serving() -> None:
+    # the HTTP service is a top layer: parsing/, data/, render/... never depend on it
+    bad = [
+        f"{name} -> {dep}"
+        for name, deps in graph().items()
+        if not name.startswith(("layoutft.cli", "layoutft.serving"))
+        for dep in deps
+        if dep == "layoutft.serving" or dep.startswith("layoutft.serving.")
     ]
     assert bad == []
 

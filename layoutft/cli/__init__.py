@@ -13,6 +13,7 @@ from layoutft.cli import (
     data,  # noqa: F401
     export,  # noqa: F401
     parse,  # noqa: F401
+    serve,  # noqa: F401
     status,  # noqa: F401
     synth,  # noqa: F401
     train,  # noqa: F401

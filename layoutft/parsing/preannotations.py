@@ -144,6 +144,68 @@ def _pct(value: float, size: int) -> float:
     return round(float(value) * 100.0 / size, 6)
 
 
+def labelstudio_results(
+    page: Page,
+    width: int,
+    height: int,
+    *,
+    rectangles: str | None = "label",
+    polygons: str | None = "polygon",
+    to_name: str = "image",
+) -> list[dict[str, Any]]:
+    """The Label Studio ``result`` items of one page: a region per item, with its ``score``,
+    in percent of the ``width`` x ``height`` page image (``original_width``/``_height``).
+
+    ``rectangles``/``polygons``: the ``name`` of the labelling config's ``RectangleLabels``
+    and ``PolygonLabels`` controls (:func:`labeling_config`: ``label``, ``polygon``), and
+    ``to_name`` their ``Image``. A region with a mask outline becomes a polygon, else a
+    rectangle; with one of the two controls missing (None) every region takes the other
+    shape (an outline's box, or a box's four corners).
+    """
+    if rectangles is None and polygons is None:
+        raise ValueError("labelstudio_results needs a rectangles or a polygons control name")
+    results = []
+    for region in page.regions:
+        common: dict[str, Any] = {
+            "id": f"p{page.number}r{region.id}",
+            "to_name": to_name,
+            "original_width": width,
+            "original_height": height,
+            "image_rotation": 0,
+            "score": round(float(region.score), 4),
+        }
+        outline = outline_px(region, page)
+        if polygons is None or (outline is None and rectangles is not None):
+            x0, y0, x1, y1 = region.bbox_px
+            value = {
+                "x": _pct(x0, width),
+                "y": _pct(y0, height),
+                "width": _pct(x1 - x0, width),
+                "height": _pct(y1 - y0, height),
+                "rotation": 0,
+                "rectanglelabels": [region.label],
+            }
+            results.append(
+                {**common, "from_name": rectangles, "type": "rectanglelabels", "value": value}
+            )
+        else:
+            if outline is None:
+                x0, y0, x1, y1 = (float(v) for v in region.bbox_px)
+                outline = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+            points = [[_pct(x, width), _pct(y, height)] for x, y in outline]
+            value = {"points": points, "closed": True, "polygonlabels": [region.label]}
+            results.append(
+                {**common, "from_name": polygons, "type": "polygonlabels", "value": value}
+            )
+    return results
+
+
+def labelstudio_score(page: Page) -> float:
+    """A page prediction's ``score``: the mean score of its regions (0.0 without regions)."""
+    scores = [float(r.score) for r in page.regions]
+    return round(sum(scores) / len(scores), 4) if scores else 0.0
+
+
 def labelstudio_tasks(document: Document, written: Sequence[_Written]) -> list[dict[str, Any]]:
     """One Label Studio task per page: ``data`` (``image``, ``source``, ``page``) and one
     prediction (``model_version``, mean region ``score``, ``result``)."""
@@ -151,35 +213,6 @@ def labelstudio_tasks(document: Document, written: Sequence[_Written]) -> list[d
     version = str(document.model.get("name", "layoutft"))
     for w in written:
         page = w.page
-        results = []
-        for region in page.regions:
-            common = {
-                "id": f"p{page.number}r{region.id}",
-                "from_name": "label",
-                "to_name": "image",
-                "original_width": w.width,
-                "original_height": w.height,
-                "image_rotation": 0,
-                "score": round(float(region.score), 4),
-            }
-            outline = outline_px(region, page)
-            if outline is None:
-                x0, y0, x1, y1 = region.bbox_px
-                value = {
-                    "x": _pct(x0, w.width),
-                    "y": _pct(y0, w.height),
-                    "width": _pct(x1 - x0, w.width),
-                    "height": _pct(y1 - y0, w.height),
-                    "rotation": 0,
-                    "rectanglelabels": [region.label],
-                }
-                results.append({**common, "type": "rectanglelabels", "value": value})
-            else:
-                points = [[_pct(x, w.width), _pct(y, w.height)] for x, y in outline]
-                value = {"points": points, "closed": True, "polygonlabels": [region.label]}
-                common["from_name"] = "polygon"
-                results.append({**common, "type": "polygonlabels", "value": value})
-        scores = [float(r.score) for r in page.regions]
         tasks.append(
             {
                 "data": {
@@ -190,8 +223,8 @@ def labelstudio_tasks(document: Document, written: Sequence[_Written]) -> list[d
                 "predictions": [
                     {
                         "model_version": version,
-                        "score": round(sum(scores) / len(scores), 4) if scores else 0.0,
-                        "result": results,
+                        "score": labelstudio_score(page),
+                        "result": labelstudio_results(page, w.width, w.height),
                     }
                 ],
             }

@@ -1,0 +1,167 @@
+"""`layoutft serve`: an HTTP service that keeps the model loaded (POST /parse, Label Studio's
+ML backend endpoints); see layoutft.serving and docs/serving.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from layoutft.cli.app import OVERRIDES_CONTEXT, check_options, command
+from layoutft.cli.parse import split_overrides
+from layoutft.errors import LayoutftError
+
+INSTALL_HINT = "layoutft serve needs the serve extra: pip install 'layoutft[serve]'"
+
+
+def check_serve_extra() -> None:
+    """LayoutftError with the install command when starlette, uvicorn or python-multipart
+    is missing."""
+    import importlib.util
+
+    missing = [
+        name
+        for name in ("starlette", "uvicorn", "multipart")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise LayoutftError(f"{INSTALL_HINT} ({', '.join(missing)} missing)")
+
+
+@command("serve", context_settings=OVERRIDES_CONTEXT)
+def serve_cmd(
+    overrides_args: list[str] = typer.Argument(
+        None, metavar="[KEY VALUE ...]", help="Config overrides, as for layoutft parse."
+    ),
+    weights: str | None = typer.Option(
+        None, help="Weights file or registry name (layoutft weights list); default: bundled."
+    ),
+    config: Path | None = typer.Option(None, help="detectron2 YAML config of the weights."),
+    labels: str | None = typer.Option(
+        None, help="Class names in model order, comma-separated (detectron2 checkpoints)."
+    ),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    host: str = typer.Option(
+        "127.0.0.1", help="Address to listen on (0.0.0.0: every interface; see the docs)."
+    ),
+    port: int = typer.Option(9090, help="Port to listen on (Label Studio's ML default)."),
+    dpi: float = typer.Option(200, help="Default PDF rendering resolution of a request."),
+    renderer: str = typer.Option("pymupdf", help="pymupdf or pdf2image (poppler)."),
+    no_text: bool = typer.Option(False, "--no-text", help="Do not read the PDF text layer."),
+    postprocess: str = typer.Option("default", help="default, or none for raw detections."),
+    score_threshold: str | None = typer.Option(
+        None, help="Minimum score: 0.6, or per class: table=0.7,figure=0.5."
+    ),
+    max_pixels: int = typer.Option(
+        50_000_000, help="Cap on page image width*height (a request may only lower it)."
+    ),
+    image_dpi: float = typer.Option(72, help="DPI of images whose metadata has none."),
+    batch_size: int | None = typer.Option(None, help="Pages per forward pass."),
+    workers: int | None = typer.Option(None, help="Pages predicted at once on CPU."),
+    precision: str = typer.Option("fp32", help="fp32, bf16 or fp16 (CUDA)."),
+    allow_partial: bool = typer.Option(
+        False, "--allow-partial", help="Load a checkpoint that lacks some parameters."
+    ),
+    max_upload_mb: float = typer.Option(
+        50, help="Largest request body and task image, in MB (larger: 413)."
+    ),
+    max_pages: int = typer.Option(100, help="Most pages one /parse request may select."),
+    max_queue: int = typer.Option(
+        16, help="Requests that may wait for the model at once; more get 503."
+    ),
+    files_root: Path | None = typer.Option(
+        None,
+        help="Folder that Label Studio tasks may name local files (paths, file:// URLs) in; "
+        "default: local files are refused.",
+    ),
+    label_studio_url: str | None = typer.Option(
+        None,
+        envvar="LABEL_STUDIO_URL",
+        help="Label Studio host for task images under /data/ (env LABEL_STUDIO_URL).",
+    ),
+    label_studio_api_key: str | None = typer.Option(
+        None,
+        envvar="LABEL_STUDIO_API_KEY",
+        show_default=False,
+        help="Label Studio API key for those images (env LABEL_STUDIO_API_KEY; prefer the "
+        "env var: a command line is visible to other users).",
+    ),
+    fetch_timeout: float = typer.Option(30, help="Seconds to wait on a task image's host."),
+    model_version: str | None = typer.Option(
+        None, help="model_version of Label Studio predictions (default: the model's name)."
+    ),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Serve the model over HTTP: POST /parse (PDF or image -> layout JSON), GET /health,
+    and Label Studio's ML backend endpoints (/setup, /predict) for pre-labelling.
+
+    The model runs one request at a time; the rest wait in a queue (run several processes
+    behind a proxy for more). Stop it with Ctrl-C.
+    """
+    check_serve_extra()
+    import logging
+
+    import uvicorn
+
+    from layoutft.parsing.parser import ParseOptions, load_model, model_display_name
+    from layoutft.serving import FetchSettings, LayoutService, ServeSettings, create_app
+
+    args = list(overrides_args or [])
+    check_options(args)
+    inputs, overrides = split_overrides(args)
+    if inputs:
+        raise LayoutftError(
+            f"layoutft serve takes no inputs (got {inputs[0]!r}): POST files to /parse"
+        )
+    if not max_upload_mb > 0:
+        raise LayoutftError(f"--max-upload-mb must be > 0, got {max_upload_mb}")
+    if files_root is not None and not files_root.is_dir():
+        raise LayoutftError(f"--files-root {files_root}: no such folder")
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise LayoutftError(f"unknown --log-level {log_level!r}; use debug, info, warning or error")
+    options = ParseOptions(
+        dpi=dpi,
+        batch_size=batch_size,
+        workers=workers,
+        precision=precision,
+        renderer=renderer,
+        text=not no_text,
+        postprocess=postprocess,
+        score_threshold=score_threshold,
+        max_pixels=max_pixels,
+        image_dpi=image_dpi,
+    )
+    max_bytes = int(max_upload_mb * 1024 * 1024)
+    fetch = FetchSettings.from_env(
+        label_studio_url=label_studio_url,
+        api_key=label_studio_api_key,
+        files_root=files_root,
+        max_bytes=max_bytes,
+        timeout_s=fetch_timeout,
+    )
+    settings = ServeSettings(
+        max_upload_bytes=max_bytes,
+        max_pages=max_pages,
+        max_queue=max_queue,
+        model_version=model_version,
+        fetch=fetch,
+    )
+    names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
+    model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)
+    service = LayoutService(model, options, model_display_name(weights), settings)
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    where = fetch.label_studio_url or "not set (LABEL_STUDIO_URL)"
+    typer.echo(
+        f"model: {service.model_name} ({len(service.labels)} labels); Label Studio: {where}; "
+        f"listening on http://{host}:{port}",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(service),
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        # connections beyond the queue (plus the ones uploading) get 503 from uvicorn
+        limit_concurrency=max_queue * 2 + 8,
+        timeout_keep_alive=5,
+    )
