@@ -155,6 +155,8 @@ def test_include_and_exclude_patterns(tmp_path: Path) -> None:
     # an output folder inside the corpus is never searched
     page_png(root / "res" / "images" / "p.png")
     assert "res/images/p.png" not in [i.input for i in plan_corpus([root], root / "res")]
+    skipped = plan_corpus([root], tmp_path / "o", skip=[root / "res"])  # e.g. --visualize
+    assert "res/images/p.png" not in [i.input for i in skipped]
 
 
 def test_manifest_round_trip_schema_and_torn_last_line(tmp_path: Path) -> None:

@@ -343,7 +343,8 @@ def _parse_corpus(
     from layoutft.render import resolve_source
     from layoutft.schema import Document
 
-    items = plan_corpus(inputs, out, flags.include, flags.exclude, flags.format)
+    written = [p for p in (flags.visualize, flags.view) if p is not None]
+    items = plan_corpus(inputs, out, flags.include, flags.exclude, flags.format, skip=written)
     check_writable([out])
     if flags.visualize is not None:
         check_writable([flags.visualize], "--visualize")
@@ -396,7 +397,10 @@ def _parse_corpus(
         if not readable:
             unviewed += 1
             return
-        viewer.add(Document.from_json(result), results=result)
+        try:
+            viewer.add(Document.from_json(result), results=result)
+        except LayoutftError as exc:  # edited by hand since: the run goes on without it
+            bar.write(f"viewer: left out {result}: {exc}")
 
     try:
         summary = run_corpus(

@@ -57,6 +57,8 @@ def plan_corpus(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     fmt: str = "json",
+    *,
+    skip: Sequence[str | Path] = (),
 ) -> list[CorpusItem]:
     """The items of a corpus run, in a stable order (inputs as given, each folder's files
     sorted by their relative path).
@@ -70,6 +72,7 @@ def plan_corpus(
         include: glob patterns; when given, a file found in a folder must match one.
         exclude: glob patterns; a file found in a folder that matches one is left out.
         fmt: the output format (gives the output suffix).
+        skip: more folders the run writes into (visualizations, a viewer), never searched.
 
     A pattern without ``/`` matches a file's name (``*.pdf``) and, for ``exclude``, also
     the name of any folder on its path (``drafts``); a pattern with ``/`` matches the path
@@ -84,13 +87,13 @@ def plan_corpus(
     LayoutftError for a file given twice or an output that would collide.
     """
     root = corpus_root(inputs)
-    out_abs = os.path.abspath(out)
+    written = {os.path.abspath(p) for p in [out, *skip]}
     found: list[tuple[Path, str]] = []
     problems: list[str] = []
     for given in inputs:
         path = Path(given)
         if path.is_dir():
-            files = _walk(path, root, out_abs, include, exclude)
+            files = _walk(path, root, written, include, exclude)
             if not files:
                 what = "matching --include/--exclude " if include or exclude else ""
                 problems.append(
@@ -116,16 +119,16 @@ def plan_corpus(
 
 
 def _walk(
-    folder: Path, root: Path, out_abs: str, include: Sequence[str], exclude: Sequence[str]
+    folder: Path, root: Path, written: set[str], include: Sequence[str], exclude: Sequence[str]
 ) -> list[tuple[Path, str]]:
     """The supported files under ``folder`` that pass the patterns, sorted, with their
-    paths relative to ``root``."""
+    paths relative to ``root`` (hidden ones and the ``written`` folders skipped)."""
     found: list[tuple[Path, str]] = []
     for here, dirs, names in os.walk(folder):
         dirs[:] = sorted(
             d
             for d in dirs
-            if not d.startswith(".") and os.path.abspath(os.path.join(here, d)) != out_abs
+            if not d.startswith(".") and os.path.abspath(os.path.join(here, d)) not in written
         )
         for name in names:
             if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
