@@ -356,7 +356,8 @@ def test_visualize_and_view_mirror_the_tree(
     result = cli.parse(*args, "--exclude", "z")
     assert result.exit_code == 0, result.output
     assert sorted(str(p.relative_to(vis)) for p in vis.rglob("*.png")) == [
-        "b-p1.png",  # b.png and b.jpg share a stem: their pictures share a name
+        "b.jpg-p1.png",  # b.png and b.jpg share a stem: named like their results
+        "b.png-p1.png",
         "x/a-p1.png",
         "y/a-p1.png",
     ]

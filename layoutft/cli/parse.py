@@ -338,6 +338,7 @@ def _parse_corpus(
     )
     from layoutft.outputs import check_writable
     from layoutft.parsing.parser import Parser, load_model, model_display_name
+    from layoutft.parsing.results import output_suffix
     from layoutft.parsing.viewer import Viewer
     from layoutft.parsing.visualize import VisualizationSink
     from layoutft.render import resolve_source
@@ -374,7 +375,9 @@ def _parse_corpus(
         sinks: list[Any] = []
         if flags.visualize is not None:
             folder = flags.visualize / Path(item.output).parent
-            sinks.append(VisualizationSink(folder, resolve_source(item.path)))
+            # the result's name without its suffix: ``x.pdf``/``x.png`` when both are inputs
+            stem = Path(item.output).name[: -len(output_suffix(flags.format))]
+            sinks.append(VisualizationSink(folder, resolve_source(item.path), stem))
         if viewer is not None:
             sinks.append(viewer.sink())
         return sinks

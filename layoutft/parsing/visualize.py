@@ -26,13 +26,15 @@ class VisualizationSink:
 
     Args:
         folder: where the files go (created when the first one is written).
-        source: the document being parsed (its name gives ``<stem>``; ``document`` for bytes).
+        source: the document being parsed.
+        stem: the files' ``<stem>``; default the source's file stem (``document`` for bytes).
     """
 
-    def __init__(self, folder: str | Path, source: Source) -> None:
+    def __init__(self, folder: str | Path, source: Source, stem: str | None = None) -> None:
         self.folder = Path(folder)
         self.source = source
-        self.stem = "document" if source.path is None else source.path.stem
+        default = "document" if source.path is None else source.path.stem
+        self.stem = stem or default
 
     def begin(self, document: Document) -> None:
         """Nothing to do before the first page."""
