@@ -77,8 +77,10 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
         **os.environ,
         "HOME": str(root),
         "LABEL_STUDIO_BASE_DATA_DIR": str(root / "data"),
-        # the ML backend runs on this machine: Label Studio blocks local addresses by default
+        # the ML backend runs on this machine: Label Studio refuses local addresses by default,
+        # for the backend and for the webhook it adds with it
         "ML_BLOCK_LOCAL_IP": "false",
+        "SSRF_PROTECTION_ENABLED": "false",
         "LATEST_VERSION_CHECK": "false",
         "COLLECT_ANALYTICS": "false",
     }
