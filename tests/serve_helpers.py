@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def call(
     url: str,
-    body: bytes | dict[str, Any] | None = None,
+    body: bytes | dict[str, Any] | list[Any] | None = None,
     headers: dict[str, str] | None = None,
     method: str | None = None,
     timeout: float = 120,
@@ -33,7 +33,7 @@ def call(
     """``(status, parsed JSON or raw bytes)`` of one request (errors included)."""
     data = body
     all_headers = dict(headers or {})
-    if isinstance(body, dict):
+    if isinstance(body, dict | list):
         data = json.dumps(body).encode()
         all_headers.setdefault("Content-Type", "application/json")
     assert data is None or isinstance(data, bytes)

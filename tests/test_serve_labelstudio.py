@@ -133,9 +133,12 @@ def test_label_studio_gets_layoutft_predictions(label_studio: Process, tmp_path:
         )
         body, ctype = multipart({}, {"file": (PAGE.name, PAGE.read_bytes(), "image/png")})
         rest(ls, f"/api/projects/{project['id']}/import", body, headers={"Content-Type": ctype})
+        # and a task whose image cannot be fetched: no prediction for it, the other one gets its
+        missing = f"http://127.0.0.1:{free_port()}/gone.png"
+        rest(ls, f"/api/projects/{project['id']}/import", [{"data": {"image": missing}}])
         tasks = rest(ls, f"/api/tasks?project={project['id']}")["tasks"]
-        assert len(tasks) == 1
-        task = tasks[0]
+        assert len(tasks) == 2
+        task, broken = sorted(tasks, key=lambda t: str(t["data"]["image"]) == missing)
         assert task["data"]["image"].startswith("/data/upload/")  # Label Studio serves it
 
         backend = rest(
@@ -149,6 +152,8 @@ def test_label_studio_gets_layoutft_predictions(label_studio: Process, tmp_path:
         )
         predictions = rest(ls, f"/api/predictions?task={task['id']}")
         assert len(predictions) == 1, (predictions, serve.tail())
+        assert rest(ls, f"/api/predictions?task={broken['id']}") == []
+        assert "gone.png" in serve.tail()  # layoutft logged why
         prediction = predictions[0]
         assert prediction["model_version"] == VERSION
 

@@ -127,7 +127,9 @@ class LayoutService:
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """A place in the queue for the model; ServeError 503 when it is full."""
+        """A place in the queue for the model; ServeError 503 when it is full. (A client
+        that goes away does not free it early: the worker thread its request started runs to
+        the end, holding the place, before the request is cancelled.)"""
         if not self._queue.acquire(blocking=False):
             raise ServeError(
                 f"the server is busy ({self.settings.max_queue} requests waiting for the "
