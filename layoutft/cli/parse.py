@@ -132,6 +132,24 @@ def parse_cmd(
         help="Corpus runs: accept an output folder made with another model or other options; "
         "every file is parsed again with the new ones.",
     ),
+    engine: str = typer.Option(
+        "local",
+        help="Corpus runs: local (this process) or ray (render tasks and model actors on a Ray "
+        "cluster; pip install 'layoutft[ray]'). The same files and manifest either way.",
+    ),
+    address: str | None = typer.Option(
+        None,
+        help="--engine ray: the cluster to join (auto, HOST:PORT of its head, ray://HOST:PORT); "
+        "default: a Ray started on this machine for the run.",
+    ),
+    ray_workers: int | None = typer.Option(
+        None,
+        help="--engine ray: model actors, each loading the model once (default: one per "
+        "--gpus-per-worker of the cluster's GPUs, else one per CPU less one for rendering).",
+    ),
+    gpus_per_worker: float = typer.Option(
+        0.0, help="--engine ray: GPUs per model actor (0: CPU; 0.5: two actors per GPU)."
+    ),
 ) -> None:
     """Detect layout regions and write layout JSON (stdout for one input without -o).
 
@@ -155,6 +173,7 @@ def parse_cmd(
     if not inputs:
         raise LayoutftError("no INPUT given: pass PDFs, images or folders")
     check_format(format)
+    _check_engine(engine, address, ray_workers, gpus_per_worker)
     if is_corpus_run(inputs, output):
         assert output is not None
         _parse_corpus(
@@ -176,6 +195,10 @@ def parse_cmd(
                 overwrite=overwrite,
                 strict=strict,
                 quiet=quiet,
+                engine=engine,
+                address=address,
+                ray_workers=ray_workers,
+                gpus_per_worker=gpus_per_worker,
             ),
             ParseOptions(
                 dpi=dpi,
@@ -200,6 +223,7 @@ def parse_cmd(
             ("--exclude", exclude),
             ("--retry-failed", retry_failed),
             ("--overwrite", overwrite),
+            ("--engine ray", engine == "ray"),
         )
         if given
     ]
@@ -321,6 +345,10 @@ class CorpusFlags:
     overwrite: bool
     strict: bool
     quiet: bool
+    engine: str = "local"
+    address: str | None = None
+    ray_workers: int | None = None
+    gpus_per_worker: float = 0.0
 
 
 def _parse_corpus(
@@ -357,10 +385,15 @@ def _parse_corpus(
     names = (
         None if flags.labels is None else [n.strip() for n in flags.labels.split(",") if n.strip()]
     )
-    model = load_model(
-        weights, flags.config, overrides, flags.device, names, allow_partial=flags.allow_partial
-    )
-    parser = Parser(model, options, model_name=model_display_name(weights))
+    ray_engine = None
+    if flags.engine == "ray":  # the model loads on the cluster's workers, not here
+        ray_engine = _ray_engine(flags, overrides, names, options)
+        parser = ray_engine.parser
+    else:
+        model = load_model(
+            weights, flags.config, overrides, flags.device, names, allow_partial=flags.allow_partial
+        )
+        parser = Parser(model, options, model_name=model_display_name(weights))
     shown = parser.model_name if weights is None or parser.model_name == weights else weights
     typer.echo(f"model: {shown} ({len(parser.labels)} labels)", err=True)
     identity = model_identity(parser.model_name, parser.labels, weights, flags.config, overrides)
@@ -406,20 +439,23 @@ def _parse_corpus(
             bar.write(f"viewer: left out {result}: {exc}")
 
     try:
-        summary = run_corpus(
-            parser,
-            items,
-            out,
-            run,
-            retry_failed=flags.retry_failed,
-            overwrite=flags.overwrite,
-            strict=flags.strict,
-            extra_sinks=extra_sinks,
-            on_parsed=on_parsed,
-            on_skipped=on_skipped,
-        )
+        settings: dict[str, Any] = {
+            "retry_failed": flags.retry_failed,
+            "overwrite": flags.overwrite,
+            "strict": flags.strict,
+            "extra_sinks": extra_sinks,
+            "on_parsed": on_parsed,
+            "on_skipped": on_skipped,
+        }
+        if ray_engine is None:
+            summary = run_corpus(parser, items, out, run, **settings)
+        else:
+            drawn = flags.visualize is not None or flags.view is not None
+            summary = ray_engine.run_corpus(items, out, run, keep_images=drawn, **settings)
     finally:
         bar.close()
+        if ray_engine is not None:
+            ray_engine.__exit__(None, None, None)
     if viewer is not None:
         if unviewed:
             typer.echo(
@@ -431,6 +467,54 @@ def _parse_corpus(
     typer.echo(summary.line(out), err=True)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+ENGINES = ("local", "ray")
+
+
+def _check_engine(
+    engine: str, address: str | None, ray_workers: int | None, gpus_per_worker: float
+) -> None:
+    """One-line errors for --engine and the flags that need --engine ray."""
+    from layoutft.parsing.options import check_choice
+
+    check_choice("engine", engine, ENGINES)
+    if engine == "ray":
+        return
+    given = [
+        name
+        for name, value in (
+            ("--address", address is not None),
+            ("--ray-workers", ray_workers is not None),
+            ("--gpus-per-worker", gpus_per_worker != 0),
+        )
+        if value
+    ]
+    if given:
+        raise LayoutftError(f"{given[0]} is for --engine ray; add --engine ray or drop it")
+
+
+def _ray_engine(
+    flags: CorpusFlags, overrides: list[str], names: list[str] | None, options: Any
+) -> Any:
+    """The started :class:`layoutft.distributed.RayEngine` of a corpus run (the caller
+    leaves it)."""
+    from layoutft.distributed import ModelSpec, RayEngine, RayOptions
+
+    spec = ModelSpec(
+        weights=flags.weights,
+        config=None if flags.config is None else str(flags.config),
+        overrides=tuple(overrides),
+        labels=None if names is None else tuple(names),
+        allow_partial=flags.allow_partial,
+        device=flags.device,
+    )
+    cluster = RayOptions(
+        address=flags.address,
+        ray_workers=flags.ray_workers,
+        gpus_per_worker=flags.gpus_per_worker,
+    )
+    return RayEngine(spec, options, cluster).__enter__()
 
 
 class _FilesProgress:

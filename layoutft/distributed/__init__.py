@@ -1,0 +1,33 @@
+"""Corpus parsing on Ray (``pip install 'layoutft[ray]'``): rendering in Ray tasks, the
+model in Ray actors that load it once per worker (CPU or GPU), pages streamed with a bound
+on how many are in flight, and the local corpus engine's result files and manifest
+(:mod:`layoutft.corpus`), so a run resumes with either engine.
+
+- :func:`parse_corpus`: ``layoutft parse CORPUS -o OUT --engine ray`` as a function,
+  returning the manifest; :class:`RayEngine` for repeated runs with one set of actors.
+- :func:`page_dataset` and :func:`detect_pages`: a Ray Data pipeline of page records, for
+  pipelines of your own (parsed pages come out as rows; nothing is written).
+
+Importing this package does not import Ray; using it without Ray installed raises a
+one-line LayoutftError with the install command. See docs/corpus.md.
+"""
+
+from __future__ import annotations
+
+from layoutft.distributed.cluster import RayOptions, require_ray
+from layoutft.distributed.data import detect_pages, page_dataset, page_from_row
+from layoutft.distributed.engine import RayEngine, parse_corpus
+from layoutft.distributed.workers import ModelFacts, ModelSpec, PageWorker
+
+__all__ = [
+    "ModelFacts",
+    "ModelSpec",
+    "PageWorker",
+    "RayEngine",
+    "RayOptions",
+    "detect_pages",
+    "page_dataset",
+    "page_from_row",
+    "parse_corpus",
+    "require_ray",
+]

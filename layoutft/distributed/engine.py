@@ -1,0 +1,531 @@
+"""The Ray corpus engine: the local corpus engine's plan, manifest and result files, with
+rendering in Ray tasks and the model in Ray actors.
+
+Per input the driver submits an *inspect* task (open, hash, count pages: the document
+header, exactly :meth:`Parser.header <layoutft.parsing.parser.Parser.header>`), then
+*render* tasks of ``pages_per_task`` pages each, whose pages go straight from the object
+store to a model actor (:class:`~layoutft.distributed.workers.PageWorker`, the least busy
+one) that predicts, post-processes and assembles them (masks never leave the actor). Pages
+rendered and not yet parsed are bounded by ``max_pages_in_flight``: no render task is
+submitted past it, so memory holds that many page images whatever the corpus size. When
+the last page of an input is back the driver writes its result file and manifest entry
+through :func:`layoutft.corpus.parse_item` and :func:`layoutft.parsing.parser.deliver`, the
+local engine's own code: the files and the JSON are the local engine's (entries differ in
+``seconds`` and ``time``, and are recorded in the order inputs finish).
+
+A failure stays with its input: an unreadable input, a failed render task or an actor lost
+mid-call gives that input a ``failed`` entry, as the local engine does for a bad file.
+The manifest is the state: a run killed at any point (or a cluster restarted) resumes
+with the same command, parsing only the inputs without an ``ok`` entry.
+
+Inputs are opened on the workers at the path the driver was given, from the driver's
+working folder where it exists on the node: every node must see the inputs at the same
+paths (one machine, or a shared filesystem). Results and the manifest are written by the
+driver only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from layoutft.corpus import (
+    CorpusItem,
+    CorpusSummary,
+    Manifest,
+    ManifestEntry,
+    RunRecord,
+    corpus_root,
+    model_identity,
+    output_options,
+    parse_item,
+    plan_corpus,
+    start_run,
+)
+from layoutft.distributed.cluster import Connection, RayOptions
+from layoutft.distributed.workers import (
+    ModelFacts,
+    ModelSource,
+    ModelSpec,
+    PageWorker,
+    SourcePlan,
+    inspect_task,
+    render_task,
+)
+from layoutft.errors import LayoutftError
+from layoutft.parsing.options import ParseOptions
+from layoutft.parsing.parser import Parser, deliver
+from layoutft.parsing.results import WITH_IMAGES, ResultSink
+from layoutft.render.types import RenderedPage
+from layoutft.schema import Document, Page
+
+if TYPE_CHECKING:
+    from layoutft.corpus.manifest import ItemState
+
+SinkFactory = Callable[[CorpusItem], Sequence[ResultSink]]
+
+
+class RayEngine:
+    """Model actors on a Ray cluster, and the corpus runs that use them.
+
+    ``with RayEngine(ModelSpec(), options) as engine: engine.run_corpus(items, out, run)``:
+    entering joins (or starts) the cluster and starts the actors, each loading the model
+    once; leaving stops the actors and what the engine started.
+
+    Args:
+        model: a :class:`~layoutft.distributed.workers.ModelSpec` (weights, config, ...:
+            loaded on each worker) or a picklable function returning a detector.
+        options: parse settings, as for the local engine (without ``visualize``: pass
+            sinks); ``batch_size``/``workers`` apply inside each actor.
+        ray_options: cluster, actors and backpressure (:class:`RayOptions`).
+        model_name: the JSON ``model.name`` (default: the weights' stem or registry name).
+
+    Attributes (after entering): ``parser`` (a :class:`~layoutft.parsing.parser.Parser` over
+    the model's :class:`~layoutft.distributed.workers.ModelFacts`: ``labels``,
+    ``model_name``, the headers), ``facts`` (one per actor, with its ``node_id``).
+    """
+
+    def __init__(
+        self,
+        model: ModelSource | None = None,
+        options: ParseOptions | None = None,
+        ray_options: RayOptions | None = None,
+        model_name: str | None = None,
+    ) -> None:
+        self.model: ModelSource = model if model is not None else ModelSpec()
+        self.options = options or ParseOptions()
+        self.ray_options = ray_options or RayOptions()
+        if model_name is None and isinstance(self.model, ModelSpec):
+            model_name = self.model.display_name
+        self.model_name = model_name
+        self.connection = Connection(self.ray_options)
+        self.ray = self.connection.ray
+        self.actors: list[Any] = []
+        self.facts: list[ModelFacts] = []
+        self._parser: Parser | None = None
+
+    @property
+    def parser(self) -> Parser:
+        """The header parser (see the class docstring); needs the engine entered."""
+        if self._parser is None:
+            raise RuntimeError("enter the RayEngine (with RayEngine(...) as engine) first")
+        return self._parser
+
+    def __enter__(self) -> RayEngine:
+        self.connection.__enter__()
+        try:
+            self._start_actors()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for actor in self.actors:
+            with contextlib.suppress(Exception):
+                self.ray.kill(actor)
+        self.actors = []
+        self.connection.__exit__(*exc)
+
+    def _start_actors(self) -> None:
+        ray, opts = self.ray, self.ray_options
+        count = opts.worker_count(self.connection.resources())
+        actor_class = ray.remote(PageWorker).options(
+            num_cpus=opts.cpus_per_worker,
+            num_gpus=opts.gpus_per_worker,
+            scheduling_strategy="SPREAD",
+            # a worker lost mid-call (a crash, the OOM killer) is restarted and its calls
+            # run again once: the calls queued behind an input that kills its worker go
+            # through, and that input fails after its second try
+            max_restarts=-1,
+            max_task_retries=1,
+        )
+        self.actors = [
+            actor_class.remote(self.model, self.options, self.model_name) for _ in range(count)
+        ]
+        try:
+            self.facts = ray.get([actor.facts.remote() for actor in self.actors])
+        except Exception as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, LayoutftError):  # the model's own error (bad weights, ...)
+                raise cause from None
+            lines = [line.strip() for line in str(cause or exc).splitlines() if line.strip()]
+            why = lines[-1] if lines else type(exc).__name__
+            raise LayoutftError(
+                f"the model workers did not start on the Ray cluster ({why}); layoutft and the "
+                "model must be importable and loadable on every node"
+            ) from None
+        facts = self.facts[0]
+        self._parser = Parser(facts, self.options, model_name=self.model_name or facts.name)
+
+    @property
+    def labels(self) -> list[str]:
+        """The model's class names."""
+        return self.parser.labels
+
+    def model_identity(self) -> dict[str, Any]:
+        """The manifest's ``model`` (:func:`layoutft.corpus.model_identity`) of the workers'
+        model: from the :class:`ModelSpec` (its weights are hashed here, so they must be
+        readable on the driver too), or name and labels alone for a model function."""
+        name = self.parser.model_name
+        if isinstance(self.model, ModelSpec):
+            spec = self.model
+            return model_identity(name, self.labels, spec.weights, spec.config, spec.overrides)
+        return {
+            "name": name,
+            "weights_sha256": None,
+            "config_sha256": None,
+            "overrides": [],
+            "labels": list(self.labels),
+        }
+
+    # --- corpus runs -------------------------------------------------------------------
+
+    def run_corpus(
+        self,
+        items: Sequence[CorpusItem],
+        out: str | Path,
+        run: RunRecord,
+        *,
+        retry_failed: bool = False,
+        overwrite: bool = False,
+        strict: bool = False,
+        extra_sinks: SinkFactory | None = None,
+        keep_images: bool | None = None,
+        on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
+        on_skipped: Callable[[CorpusItem, ItemState], None] | None = None,
+    ) -> CorpusSummary:
+        """:func:`layoutft.corpus.run_corpus` on the cluster: the same arguments (less the
+        parser), manifest, skipping and summary; inputs are parsed concurrently and
+        recorded as they finish.
+
+        ``keep_images``: hand the page images to the sinks (they travel back to the driver);
+        None: only for the formats that write page images. Pass True when ``extra_sinks``
+        draw pages (visualizations, a viewer).
+        """
+        out = Path(out)
+        manifest = Manifest(out)
+        start = time.monotonic()
+        with manifest.lock():
+            states, summary = start_run(
+                manifest, items, run, retry_failed=retry_failed, overwrite=overwrite
+            )
+            todo = []
+            for item in items:
+                if states[item.input] == "todo":
+                    todo.append(item)
+                elif on_skipped is not None:
+                    on_skipped(item, states[item.input])
+            entries = self.parse_items(todo, out, run, extra_sinks, keep_images)
+            try:
+                for item, entry in entries:
+                    manifest.record(entry)
+                    summary.add(entry)
+                    if on_parsed is not None:
+                        on_parsed(item, entry)
+                    if strict and entry.status == "failed":
+                        summary.stopped = True
+                        break
+            finally:
+                entries.close()
+        summary.seconds = time.monotonic() - start
+        return summary
+
+    def parse_items(
+        self,
+        items: Sequence[CorpusItem],
+        out: str | Path,
+        run: RunRecord,
+        extra_sinks: SinkFactory | None = None,
+        keep_images: bool | None = None,
+    ) -> Generator[tuple[CorpusItem, ManifestEntry], None, None]:
+        """Parse ``items`` on the cluster, writing each result into ``out`` as it is
+        complete; yields each item with its manifest entry (not recorded), in the order
+        they finish. Closing the iterator cancels what is still running."""
+        if keep_images is None:
+            keep_images = str(run.options.get("format")) in WITH_IMAGES
+        pipeline = _Pipeline(self, list(items), Path(out), run, extra_sinks, keep_images)
+        try:
+            yield from pipeline.entries()
+        finally:
+            pipeline.cancel()
+
+
+def parse_corpus(
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    model: ModelSource | None = None,
+    options: ParseOptions | None = None,
+    *,
+    fmt: str = "json",
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    retry_failed: bool = False,
+    overwrite: bool = False,
+    strict: bool = False,
+    ray_options: RayOptions | None = None,
+    model_name: str | None = None,
+    on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
+) -> Manifest:
+    """Parse a corpus on Ray into ``out``, as ``layoutft parse INPUT... -o OUT`` does
+    locally: the same plan (:func:`~layoutft.corpus.plan_corpus`), result files and
+    manifest; a rerun parses only what is left.
+
+    ``layoutft.distributed.parse_corpus(["papers/"], "out/", ray_options=RayOptions(
+    address="auto", gpus_per_worker=1))``
+
+    Args:
+        inputs: files and folders (searched recursively), filtered by ``include`` /
+            ``exclude`` glob patterns.
+        model: a :class:`~layoutft.distributed.workers.ModelSpec` (default: the bundled
+            model) or a picklable function returning a detector.
+        options: parse settings (default ``ParseOptions()``).
+        fmt: output format (``json``, ``jsonl``, ``coco``, ``labelstudio``, ...).
+        retry_failed, overwrite, strict: as for :func:`layoutft.corpus.run_corpus`.
+        ray_options: the cluster (``address``), actors and backpressure.
+        on_parsed: called with each input and its entry as it is recorded.
+
+    Returns:
+        the manifest of ``out`` after the run (``entries``: the state of every input).
+
+    Raises:
+        LayoutftError: Ray missing, a cluster that cannot be joined or is too small, bad
+        inputs, OUT written by another run; SettingsMismatchError: OUT made with other
+        settings (without ``overwrite``).
+    """
+    items = plan_corpus(inputs, out, include, exclude, fmt)
+    with RayEngine(model, options, ray_options, model_name) as engine:
+        settings = output_options(engine.options, fmt)
+        run = RunRecord.create(
+            engine.model_identity(), settings, corpus_root(inputs), inputs, len(items)
+        )
+        engine.run_corpus(
+            items,
+            out,
+            run,
+            retry_failed=retry_failed,
+            overwrite=overwrite,
+            strict=strict,
+            on_parsed=on_parsed,
+        )
+    return Manifest(out)
+
+
+@dataclass
+class _Input:
+    """One input on its way through the pipeline."""
+
+    item: CorpusItem
+    start: float
+    plan: SourcePlan | None = None
+    error: BaseException | None = None
+    chunks: list[list[int]] = field(default_factory=list)
+    pages: dict[int, list[Page]] = field(default_factory=dict)
+    renders: dict[int, Any] = field(default_factory=dict)
+    outstanding: int = 0
+    nodes: set[str] = field(default_factory=set)
+
+
+class _Pipeline:
+    """The driver's loop of one :meth:`RayEngine.parse_items` call."""
+
+    def __init__(
+        self,
+        engine: RayEngine,
+        items: list[CorpusItem],
+        out: Path,
+        run: RunRecord,
+        extra_sinks: SinkFactory | None,
+        keep_images: bool,
+    ) -> None:
+        self.engine = engine
+        self.ray = engine.ray
+        self.out, self.run, self.extra_sinks = out, run, extra_sinks
+        self.keep_images = keep_images
+        opts = engine.ray_options
+        self.per_task = opts.pages_per_task
+        self.limit = opts.in_flight(len(engine.actors))
+        self.waiting: deque[CorpusItem] = deque(items)
+        self.inspecting: dict[Any, _Input] = {}
+        self.ready: deque[tuple[_Input, int]] = deque()  # chunks waiting for room
+        #: render task -> (input, chunk index, pages)
+        self.rendering: dict[Any, tuple[_Input, int, int]] = {}
+        #: actor call -> (input, chunk index, pages, actor index)
+        self.parsing: dict[Any, tuple[_Input, int, int, int]] = {}
+        self.load = [0] * len(engine.actors)
+        self.in_flight = 0
+        cwd = os.getcwd()
+        ray = self.ray
+        self.inspect_task = ray.remote(inspect_task).options(num_cpus=opts.render_cpus)
+        self.render_task = ray.remote(render_task).options(num_cpus=opts.render_cpus)
+        self.parser_ref = ray.put(engine.parser)
+        self.options_ref = ray.put(engine.options)
+        self.cwd = cwd
+        #: the node ids whose actors parsed pages in this call
+        self.nodes: set[str] = set()
+
+    def entries(self) -> Iterator[tuple[CorpusItem, ManifestEntry]]:
+        while self.waiting or self.inspecting or self.rendering or self.parsing or self.ready:
+            self._submit()
+            pending = [*self.inspecting, *self.rendering, *self.parsing]
+            if not pending:
+                continue
+            done, _ = self.ray.wait(pending, num_returns=1, timeout=None)
+            for ref in done:
+                if ref in self.rendering:
+                    self._rendered(ref)
+                    continue
+                finished = self._inspected(ref) if ref in self.inspecting else self._parsed(ref)
+                if finished is not None:
+                    yield finished.item, self._write(finished)
+
+    def _submit(self) -> None:
+        """Start inspections while few chunks wait, and render tasks while there is room
+        (pages rendered and not yet parsed stay under the bound)."""
+        room = max(2, len(self.engine.actors))
+        while self.waiting and len(self.inspecting) < room and len(self.ready) < room:
+            item = self.waiting.popleft()
+            state = _Input(item, time.monotonic())
+            path, absolute = _paths(item)
+            ref = self.inspect_task.remote(self.parser_ref, path, absolute, self.cwd)
+            self.inspecting[ref] = state
+        while self.ready:
+            state, index = self.ready[0]
+            size = len(state.chunks[index])
+            if self.in_flight and self.in_flight + size > self.limit:
+                break
+            self.ready.popleft()
+            path, absolute = _paths(state.item)
+            render = self.render_task.remote(
+                path, absolute, self.cwd, state.chunks[index], self.options_ref
+            )
+            self.rendering[render] = (state, index, size)
+            self.in_flight += size
+
+    def _rendered(self, render: Any) -> None:
+        """Hand a rendered chunk to the least busy actor. Only rendered chunks go to the
+        actors: an actor runs its calls in order, and a call waiting on a slow render
+        would hold up (and, past Ray's timeout, cancel) the calls behind it."""
+        state, index, size = self.rendering.pop(render)
+        actor = min(range(len(self.load)), key=self.load.__getitem__)
+        ref = self.engine.actors[actor].parse.remote(render)
+        if self.keep_images:
+            state.renders[index] = render
+        self.parsing[ref] = (state, index, size, actor)
+        self.load[actor] += size
+
+    def _inspected(self, ref: Any) -> _Input | None:
+        state = self.inspecting.pop(ref)
+        try:
+            state.plan = cast(SourcePlan, self.ray.get(ref))
+        except Exception as exc:
+            state.error = _original(exc)
+            return state
+        numbers = state.plan.numbers
+        step = self.per_task
+        state.chunks = [numbers[i : i + step] for i in range(0, len(numbers), step)]
+        state.outstanding = len(state.chunks)
+        if not state.chunks:
+            return state
+        self.ready.extend((state, index) for index in range(len(state.chunks)))
+        return None
+
+    def _parsed(self, ref: Any) -> _Input | None:
+        state, index, size, actor = self.parsing.pop(ref)
+        self.load[actor] -= size
+        self.in_flight -= size
+        state.outstanding -= 1
+        try:
+            pages, node = self.ray.get(ref)
+        except Exception as exc:
+            if state.error is None:
+                state.error = _original(exc)
+        else:
+            state.pages[index] = pages
+            if node is not None:
+                state.nodes.add(node)
+                self.nodes.add(node)
+        return state if state.outstanding == 0 else None
+
+    def _write(self, state: _Input) -> ManifestEntry:
+        """The result file and manifest entry of a finished input (the local engine's
+        :func:`~layoutft.corpus.parse_item`, over the pages parsed on the cluster)."""
+        images: list[np.ndarray] | None = None
+        if self.keep_images and state.error is None:
+            try:
+                rendered: list[RenderedPage] = [
+                    page
+                    for index in range(len(state.chunks))
+                    for page in self.ray.get(state.renders[index])
+                ]
+                images = [page.image for page in rendered]
+            except Exception as exc:
+                state.error = _original(exc)
+        replay = _Replay(state, images)
+        entry = parse_item(cast(Parser, replay), state.item, self.out, self.run, self.extra_sinks)
+        state.renders.clear()
+        return dataclasses.replace(entry, seconds=round(time.monotonic() - state.start, 3))
+
+    def cancel(self) -> None:
+        """Cancel the tasks still running (a run stopped part-way). Actor calls are left to
+        finish, unread: cancelling one would break the order of the actor's queue."""
+        for ref in [*self.inspecting, *self.rendering]:
+            with contextlib.suppress(Exception):
+                self.ray.cancel(ref)
+        self.inspecting.clear()
+        self.rendering.clear()
+        self.parsing.clear()
+        self.ready.clear()
+        self.waiting.clear()
+
+
+class _Replay:
+    """Stands in for the :class:`~layoutft.parsing.parser.Parser` in
+    :func:`~layoutft.corpus.parse_item`: its ``run`` hands the pages parsed on the cluster
+    to the sinks (:func:`~layoutft.parsing.parser.deliver`), or raises what failed."""
+
+    def __init__(self, state: _Input, images: list[np.ndarray] | None) -> None:
+        self.state = state
+        self.images = images
+
+    def run(self, source: Any, sinks: Sequence[ResultSink] = ()) -> Document:
+        state = self.state
+        if state.error is not None:
+            raise state.error
+        assert state.plan is not None
+        header = state.plan.header
+        pages = [page for index in range(len(state.chunks)) for page in state.pages[index]]
+        empty = np.zeros((0, 0, 3), np.uint8)
+        images = self.images if self.images is not None else [empty] * len(pages)
+        document = Document(source=header.source, model=header.model, pages=[])
+        return deliver(document, zip(pages, images, strict=True), sinks)
+
+
+def _paths(item: CorpusItem) -> tuple[str, str]:
+    """The input's path as given and absolute."""
+    return os.fspath(item.path), os.path.abspath(item.path)
+
+
+def _original(exc: BaseException) -> BaseException:
+    """The exception a Ray task raised (Ray wraps it), or ``exc`` itself: a lost actor or
+    node says so in one line."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        return cause
+    name = type(exc).__name__
+    if "Actor" in name or "Worker" in name or "Node" in name or "ObjectLost" in name:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+        return LayoutftError(f"the Ray worker parsing it was lost ({name}: {first})")
+    return exc
+
+
+__all__ = ["RayEngine", "parse_corpus"]

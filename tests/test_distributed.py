@@ -1,0 +1,404 @@
+"""The Ray corpus engine (layoutft.distributed) on a Ray started in this process.
+
+The engine must write what the local corpus engine writes: the same result files byte for
+byte and the same manifest records (less ``seconds`` and ``time``), for the bundled model
+on a small corpus of born-digital PDFs, a page image and a corrupt PDF. Also: a rerun skips
+what is done, a run stopped part-way resumes, a lost worker fails only its input, the
+formats with page images, the Ray Data pipeline, and the errors without Ray or with too
+small a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pymupdf
+import pytest
+
+from layoutft.corpus import (
+    Manifest,
+    RunRecord,
+    corpus_root,
+    model_identity,
+    output_options,
+    plan_corpus,
+    run_corpus,
+)
+from layoutft.errors import LayoutftError, OptionError
+from layoutft.parsing.parser import ParseOptions, Parser, default_model
+from layoutft.pretrained import BUNDLED_MODEL
+from tests.test_parse_pipeline import ColorBoxModel, page_png
+
+ray = pytest.importorskip("ray")
+
+from layoutft.distributed import (  # noqa: E402  (after the skip: needs Ray)
+    ModelSpec,
+    RayEngine,
+    RayOptions,
+    detect_pages,
+    page_dataset,
+    page_from_row,
+    parse_corpus,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+OPTIONS = ParseOptions(dpi=72)
+#: timing fields: the only ones the engines may write differently
+TIMES = ("seconds", "time")
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def make_pdf(path: Path, pages: int, title: str) -> Path:
+    """A born-digital article-like PDF: a title and two text columns per page."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = pymupdf.open()
+    for number in range(pages):
+        page = doc.new_page(width=612, height=792)
+        page.insert_textbox(pymupdf.Rect(50, 50, 560, 110), f"{title} {number + 1}", fontsize=20)
+        page.insert_textbox(pymupdf.Rect(50, 150, 300, 700), "lorem ipsum dolor " * 80, fontsize=9)
+        page.insert_textbox(pymupdf.Rect(320, 150, 560, 700), "sit amet elit " * 90, fontsize=9)
+    doc.save(path)
+    return path
+
+
+def make_corpus(root: Path) -> Path:
+    """a.pdf (3 pages), sub/b.pdf (2), sub/c.png (a page image), bad.pdf (corrupt)."""
+    make_pdf(root / "a.pdf", 3, "A Study Of Layouts")
+    make_pdf(root / "sub" / "b.pdf", 2, "Another Paper")
+    with pymupdf.open(root / "sub" / "b.pdf") as doc:
+        doc[0].get_pixmap(dpi=60).save(root / "sub" / "c.png")
+    (root / "bad.pdf").write_bytes(b"%PDF-1.4 this is no PDF")
+    return root
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[None]:
+    """Ray on this machine for the module: 4 logical CPUs (the `engine` fixture's 2 actors, a
+    test's own engine of 1, and a render task: with fewer, render tasks wait forever for a
+    CPU); the workers import this test package (the stand-in models live in it)."""
+    ray.init(
+        num_cpus=4,
+        include_dashboard=False,
+        object_store_memory=200 * 1024 * 1024,
+        logging_level="WARNING",
+        # pytest imports this file as `test_distributed` (tests/ is no package)
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}},
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def engine(ray_session: None) -> Iterator[RayEngine]:
+    """Two actors with the bundled model, 2 pages per task (a.pdf spans two actor calls)."""
+    with RayEngine(
+        ModelSpec(device="cpu"), OPTIONS, RayOptions(ray_workers=2, pages_per_task=2)
+    ) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def local_parser() -> Parser:
+    return Parser(default_model("cpu"), OPTIONS, model_name=BUNDLED_MODEL)
+
+
+def run_record(parser_labels: list[str], inputs: list[str], planned: int, fmt: str) -> RunRecord:
+    identity = model_identity(BUNDLED_MODEL, parser_labels)
+    return RunRecord.create(
+        identity, output_options(OPTIONS, fmt), corpus_root(inputs), inputs, planned
+    )
+
+
+def local_run(parser: Parser, inputs: list[str], out: Path, fmt: str = "json") -> Manifest:
+    items = plan_corpus(inputs, out, fmt=fmt)
+    run_corpus(parser, items, out, run_record(parser.labels, inputs, len(items), fmt))
+    return Manifest(out)
+
+
+def ray_run(engine: RayEngine, inputs: list[str], out: Path, fmt: str = "json", **kw: Any) -> Any:
+    items = plan_corpus(inputs, out, fmt=fmt)
+    run = RunRecord.create(
+        engine.model_identity(),
+        output_options(engine.options, fmt),
+        corpus_root(inputs),
+        inputs,
+        len(items),
+    )
+    return engine.run_corpus(items, out, run, **kw)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` but the manifest, by relative path."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != "layoutft-manifest.jsonl"
+    }
+
+
+def entries(manifest: Manifest) -> dict[str, dict[str, Any]]:
+    """The manifest's latest entry per input, without its timing fields."""
+    out = {}
+    for key, entry in manifest.entries.items():
+        record = entry.to_dict()
+        for name in TIMES:
+            record.pop(name)
+        out[key] = record
+    return out
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path) -> Iterator[Path]:
+    """Run in ``tmp_path`` with the corpus as the relative input ``corpus`` (paths in the
+    JSON and the messages are as given, relative: the workers must open them the same way)."""
+    make_corpus(tmp_path / "corpus")
+    previous = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        os.chdir(previous)
+
+
+def test_outputs_and_manifest_equal_the_local_engines(
+    engine: RayEngine, local_parser: Parser, in_tmp: Path
+) -> None:
+    local = local_run(local_parser, ["corpus"], Path("local"))
+    summary = ray_run(engine, ["corpus"], Path("ray"))
+
+    assert files(Path("ray")) == files(Path("local"))  # byte for byte
+    assert sorted(files(Path("ray"))) == ["a.json", "sub/b.json", "sub/c.json"]
+    remote = Manifest(Path("ray"))
+    assert entries(remote) == entries(local)
+    assert remote.entries["bad.pdf"].status == "failed"
+    assert remote.entries["bad.pdf"].output is None
+    assert "corpus/bad.pdf: cannot open the PDF" in str(remote.entries["bad.pdf"].error)
+    assert remote.entries["a.pdf"].pages == 3 and remote.entries["a.pdf"].status == "ok"
+    run_local, run_ray = local.runs[-1].to_dict(), remote.runs[-1].to_dict()
+    run_local.pop("time"), run_ray.pop("time")
+    assert run_ray == run_local
+    assert (summary.parsed, summary.failed_inputs, summary.pages) == (3, 1, 6)
+    # both actors got work: a.pdf's 3 pages went out as two calls of at most 2 pages
+    assert len({fact.node_id for fact in engine.facts}) == 1  # one node here
+
+
+def test_rerun_skips_done_inputs_then_retries_failed_and_changed_ones(
+    engine: RayEngine, in_tmp: Path
+) -> None:
+    out = Path("out")
+    ray_run(engine, ["corpus"], out)
+    before = files(out)
+    parsed: list[str] = []
+    again = ray_run(engine, ["corpus"], out, on_parsed=lambda item, _: parsed.append(item.input))
+    assert parsed == [] and again.skipped == 3 and again.failed_earlier == 1
+    assert files(out) == before
+
+    retried = ray_run(
+        engine,
+        ["corpus"],
+        out,
+        retry_failed=True,
+        on_parsed=lambda item, _: parsed.append(item.input),
+    )
+    assert parsed == ["bad.pdf"] and retried.failed_inputs == 1
+
+    parsed.clear()
+    make_pdf(Path("corpus") / "bad.pdf", 1, "Repaired")
+    ray_run(engine, ["corpus"], out, on_parsed=lambda item, _: parsed.append(item.input))
+    assert parsed == ["bad.pdf"]
+    assert Manifest(out).entries["bad.pdf"].status == "ok"
+    assert sorted(files(out)) == ["a.json", "bad.json", "sub/b.json", "sub/c.json"]
+
+
+def test_a_run_stopped_part_way_resumes_with_what_is_left(
+    engine: RayEngine, local_parser: Parser, in_tmp: Path
+) -> None:
+    out = Path("out")
+
+    def stop(item: Any, entry: Any) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ray_run(engine, ["corpus"], out, on_parsed=stop)
+    first = Manifest(out)
+    assert len(first.entries) == 1  # recorded before the stop; nothing else written
+    parsed: list[str] = []
+    ray_run(engine, ["corpus"], out, on_parsed=lambda item, _: parsed.append(item.input))
+    assert sorted(parsed) == sorted(
+        {"a.pdf", "bad.pdf", "sub/b.pdf", "sub/c.png"} - set(first.entries)
+    )
+    local = local_run(local_parser, ["corpus"], Path("local"))
+    assert files(out) == files(Path("local"))
+    assert entries(Manifest(out)) == entries(local)
+
+
+def test_formats_with_page_images_equal_the_local_engines(
+    engine: RayEngine, local_parser: Parser, in_tmp: Path
+) -> None:
+    shutil.rmtree(Path("corpus") / "sub")  # a.pdf and bad.pdf
+    local_run(local_parser, ["corpus"], Path("local"), fmt="labelstudio")
+    ray_run(engine, ["corpus"], Path("ray"), fmt="labelstudio")
+    written = files(Path("ray"))
+    assert written == files(Path("local"))
+    assert {"a.labelstudio.json", "images/a-p1.png", "images/a-p3.png"} <= set(written)
+
+
+class CrashingModel(ColorBoxModel):
+    """The coloured-box stand-in, whose process dies on an all-red page (a segfault in a
+    native library, an out-of-memory kill)."""
+
+    def predict(self, images: list[np.ndarray], *args: Any, **kwargs: Any) -> Any:
+        for image in images:
+            if image.size and (image[..., 0] == 255).all() and not image[..., 1:].any():
+                os._exit(3)
+        return super().predict(images, *args, **kwargs)
+
+
+def crashing_model() -> CrashingModel:
+    return CrashingModel()
+
+
+def test_a_lost_worker_fails_only_its_input(
+    ray_session: None, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, color in [
+        ("1.png", "white"),
+        ("2.png", "black"),
+        ("3.png", "red"),
+        ("4.png", "white"),
+    ]:
+        page_png(Path("pngs") / name, color)
+    with RayEngine(
+        crashing_model, OPTIONS, RayOptions(ray_workers=1, pages_per_task=1), model_name="m"
+    ) as crashing:
+        ray_run(crashing, ["pngs"], Path("ray"))
+    got = Manifest(Path("ray")).entries
+    assert got["3.png"].status == "failed" and got["3.png"].output is None
+    assert "the Ray worker parsing it was lost" in str(got["3.png"].error)
+    assert got["1.png"].status == "ok" and got["4.png"].status == "ok"
+    # a page the model raises on is an error page, as in the local engine
+    assert got["2.png"].failed_pages == [1]
+
+    (Path("pngs") / "3.png").unlink()
+    local = Parser(ColorBoxModel(), OPTIONS, model_name="m")
+    items = plan_corpus(["pngs"], Path("local"))
+    run = RunRecord.create(
+        {"name": "m", "weights_sha256": None, "config_sha256": None, "overrides": []}
+        | {"labels": list(local.labels)},
+        output_options(OPTIONS, "json"),
+        corpus_root(["pngs"]),
+        ["pngs"],
+        len(items),
+    )
+    run_corpus(local, items, Path("local"), run)
+    assert files(Path("ray")) == files(Path("local"))
+    expected = entries(Manifest(Path("local")))
+    assert {k: v for k, v in entries(Manifest(Path("ray"))).items() if k != "3.png"} == expected
+
+
+def test_parse_corpus_returns_the_manifest(ray_session: None, in_tmp: Path) -> None:
+    seen: list[str] = []
+    manifest = parse_corpus(
+        ["corpus"],
+        "out",
+        ModelSpec(device="cpu"),
+        OPTIONS,
+        include=["*.pdf"],
+        ray_options=RayOptions(ray_workers=1),
+        on_parsed=lambda item, _: seen.append(item.input),
+    )
+    assert sorted(manifest.entries) == ["a.pdf", "bad.pdf", "sub/b.pdf"] == sorted(seen)
+    assert manifest.entries["sub/b.pdf"].model["name"] == BUNDLED_MODEL
+    assert ray.is_initialized()  # a Ray started by the caller stays up
+
+
+def test_cli_engine_ray_writes_what_the_local_engine_writes(
+    ray_session: None, in_tmp: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from layoutft.cli.app import app
+
+    common = ["parse", "corpus", "--dpi", "72", "--device", "cpu", "--quiet"]
+    local = CliRunner().invoke(app, [*common, "-o", "local"])
+    assert local.exit_code == 1, local.output  # bad.pdf
+    remote = CliRunner().invoke(
+        app, [*common, "-o", "ray", "--engine", "ray", "--ray-workers", "1"]
+    )
+    assert remote.exit_code == 1, remote.output
+    assert "Error: corpus/bad.pdf: cannot open the PDF" in remote.output
+    assert "parsed 3 of 4 files, 6 pages" in remote.output
+    assert files(Path("ray")) == files(Path("local"))
+    assert entries(Manifest(Path("ray"))) == entries(Manifest(Path("local")))
+    again = CliRunner().invoke(app, [*common, "-o", "ray", "--engine", "ray", "--ray-workers", "1"])
+    assert "parsed 0 files" in again.output and "3 skipped (done earlier)" in again.output
+
+
+def test_cli_ray_flags_need_engine_ray(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from layoutft.cli.app import app
+
+    page = page_png(tmp_path / "in" / "a.png")
+    for flags, message in [
+        (["--engine", "spark"], "unknown --engine 'spark'; choose one of local, ray"),
+        (["--ray-workers", "2"], "--ray-workers is for --engine ray"),
+        (["--address", "auto"], "--address is for --engine ray"),
+    ]:
+        result = CliRunner().invoke(
+            app, ["parse", str(page.parent), "-o", str(tmp_path / "o"), *flags]
+        )
+        assert result.exit_code == 1 and f"Error: {message}" in result.output, result.output
+    single = CliRunner().invoke(app, ["parse", str(page), "--engine", "ray"])
+    assert "--engine ray is for corpus runs" in single.output
+
+
+def test_page_dataset_and_detect_pages_give_the_local_pages(
+    ray_session: None, local_parser: Parser, in_tmp: Path
+) -> None:
+    paths = ["corpus/a.pdf", "corpus/sub/c.png", "corpus/bad.pdf"]
+    pages = page_dataset(paths, OPTIONS)
+    parsed = detect_pages(pages, ModelSpec(device="cpu"), OPTIONS, workers=1)
+    rows = sorted(parsed.take_all(), key=lambda row: (row["source"], row["page"]))
+    assert [(r["source"], r["page"]) for r in rows] == [
+        ("corpus/a.pdf", 1),
+        ("corpus/a.pdf", 2),
+        ("corpus/a.pdf", 3),
+        ("corpus/bad.pdf", 0),
+        ("corpus/sub/c.png", 1),
+    ]
+    bad = rows[3]
+    assert bad["status"] == "error" and "cannot open the PDF" in bad["error"]
+    assert page_from_row(bad) is None
+    for path in ("corpus/a.pdf", "corpus/sub/c.png"):
+        expected = [page.to_dict() for page in local_parser.parse(path).pages]
+        got = [page_from_row(r) for r in rows if r["source"] == path]
+        assert [p.to_dict() for p in got if p is not None] == expected
+
+
+def test_without_ray_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from layoutft.distributed import require_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(LayoutftError, match=r"pip install 'layoutft\[ray\]'"):
+        require_ray()
+
+
+def test_a_cluster_too_small_for_the_workers_is_an_option_error() -> None:
+    assert RayOptions().worker_count({"CPU": 2}) == 1
+    assert RayOptions(gpus_per_worker=0.5).worker_count({"CPU": 8, "GPU": 2}) == 4
+    with pytest.raises(OptionError, match=r"needs 3\.0 CPUs; the cluster has 2\.0"):
+        RayOptions(ray_workers=2).worker_count({"CPU": 2})
+    with pytest.raises(OptionError, match="needs a cluster with GPUs"):
+        RayOptions(gpus_per_worker=1).worker_count({"CPU": 4})
+    with pytest.raises(OptionError, match="ray_workers must be >= 1"):
+        RayOptions(ray_workers=0)
