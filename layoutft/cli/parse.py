@@ -396,6 +396,8 @@ def _parse_corpus(
         parser = Parser(model, options, model_name=model_display_name(weights))
     shown = parser.model_name if weights is None or parser.model_name == weights else weights
     typer.echo(f"model: {shown} ({len(parser.labels)} labels)", err=True)
+    if ray_engine is not None:
+        typer.echo(f"ray: {ray_engine.describe()}", err=True)
     identity = model_identity(parser.model_name, parser.labels, weights, flags.config, overrides)
     run = RunRecord.create(
         identity, output_options(options, flags.format), corpus_root(inputs), inputs, len(items)
@@ -456,6 +458,9 @@ def _parse_corpus(
         bar.close()
         if ray_engine is not None:
             ray_engine.__exit__(None, None, None)
+    if ray_engine is not None and ray_engine.nodes_used:
+        count = len(ray_engine.nodes_used)
+        typer.echo(f"ray: pages parsed on {count} {'node' if count == 1 else 'nodes'}", err=True)
     if viewer is not None:
         if unviewed:
             typer.echo(

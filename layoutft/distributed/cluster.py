@@ -156,6 +156,10 @@ class Connection:
                 ray.init(address=self.options.address, **common)
             else:
                 ray.init(
+                    # "local": always a new Ray here, never a cluster found through
+                    # RAY_ADDRESS or a stale /tmp/ray/ray_current_cluster (--address auto
+                    # joins the running one)
+                    address="local",
                     num_cpus=self.options.local_cpus(),
                     object_store_memory=self.options.object_store_memory,
                     include_dashboard=False,

@@ -4,8 +4,9 @@ rendering in Ray tasks and the model in Ray actors.
 Per input the driver submits an *inspect* task (open, hash, count pages: the document
 header, exactly :meth:`Parser.header <layoutft.parsing.parser.Parser.header>`), then
 *render* tasks of ``pages_per_task`` pages each, whose pages go straight from the object
-store to a model actor (:class:`~layoutft.distributed.workers.PageWorker`, the least busy
-one) that predicts, post-processes and assembles them (masks never leave the actor). Pages
+store to the next idle model actor (:class:`~layoutft.distributed.workers.PageWorker`; one
+call per actor at a time) that predicts, post-processes and assembles them (masks never
+leave the actor). Pages
 rendered and not yet parsed are bounded by ``max_pages_in_flight``: no render task is
 submitted past it, so memory holds that many page images whatever the corpus size. When
 the last page of an input is back the driver writes its result file and manifest entry
@@ -14,7 +15,9 @@ local engine's own code: the files and the JSON are the local engine's (entries 
 ``seconds`` and ``time``, and are recorded in the order inputs finish).
 
 A failure stays with its input: an unreadable input, a failed render task or an actor lost
-mid-call gives that input a ``failed`` entry, as the local engine does for a bad file.
+twice under its pages (restarted by Ray in between) gives that input a ``failed`` entry, as
+the local engine does for a bad file; with one call per actor, no other input's pages were
+on the lost actor.
 The manifest is the state: a run killed at any point (or a cluster restarted) resumes
 with the same command, parsing only the inputs without an ``ok`` entry.
 
@@ -111,6 +114,8 @@ class RayEngine:
         self.ray = self.connection.ray
         self.actors: list[Any] = []
         self.facts: list[ModelFacts] = []
+        #: the nodes whose actors parsed pages in this engine's runs
+        self.nodes_used: set[str] = set()
         self._parser: Parser | None = None
 
     @property
@@ -143,11 +148,11 @@ class RayEngine:
             num_cpus=opts.cpus_per_worker,
             num_gpus=opts.gpus_per_worker,
             scheduling_strategy="SPREAD",
-            # a worker lost mid-call (a crash, the OOM killer) is restarted and its calls
-            # run again once: the calls queued behind an input that kills its worker go
-            # through, and that input fails after its second try
+            # a worker lost mid-call (a crash, the OOM killer) is restarted; the driver,
+            # which sends each worker one call at a time, knows whose pages killed it and
+            # tries them once more (_Pipeline._parsed)
             max_restarts=-1,
-            max_task_retries=1,
+            max_task_retries=0,
         )
         self.actors = [
             actor_class.remote(self.model, self.options, self.model_name) for _ in range(count)
@@ -166,6 +171,17 @@ class RayEngine:
             ) from None
         facts = self.facts[0]
         self._parser = Parser(facts, self.options, model_name=self.model_name or facts.name)
+
+    def describe(self) -> str:
+        """One line on the actors: how many, on how many nodes, on what devices."""
+        nodes = {fact.node_id for fact in self.facts}
+        devices = sorted({fact.device_type for fact in self.facts})
+        resources = self.connection.resources()
+        return (
+            f"{len(self.actors)} model workers on {len(nodes)} "
+            f"{'node' if len(nodes) == 1 else 'nodes'} ({', '.join(devices)}; the cluster has "
+            f"{resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs)"
+        )
 
     @property
     def labels(self) -> list[str]:
@@ -258,6 +274,7 @@ class RayEngine:
             yield from pipeline.entries()
         finally:
             pipeline.cancel()
+            self.nodes_used |= pipeline.nodes
 
 
 def parse_corpus(
@@ -335,6 +352,17 @@ class _Input:
     nodes: set[str] = field(default_factory=set)
 
 
+@dataclass
+class _Chunk:
+    """Rendered pages of one input on their way to a worker (``tries``: calls sent)."""
+
+    state: _Input
+    index: int
+    size: int
+    render: Any
+    tries: int = 1
+
+
 class _Pipeline:
     """The driver's loop of one :meth:`RayEngine.parse_items` call."""
 
@@ -359,9 +387,11 @@ class _Pipeline:
         self.ready: deque[tuple[_Input, int]] = deque()  # chunks waiting for room
         #: render task -> (input, chunk index, pages)
         self.rendering: dict[Any, tuple[_Input, int, int]] = {}
-        #: actor call -> (input, chunk index, pages, actor index)
-        self.parsing: dict[Any, tuple[_Input, int, int, int]] = {}
-        self.load = [0] * len(engine.actors)
+        #: rendered chunks waiting for an idle worker
+        self.rendered: deque[_Chunk] = deque()
+        #: actor call -> (its chunk, actor index)
+        self.parsing: dict[Any, tuple[_Chunk, int]] = {}
+        self.idle = list(range(len(engine.actors)))
         self.in_flight = 0
         cwd = os.getcwd()
         ray = self.ray
@@ -374,8 +404,11 @@ class _Pipeline:
         self.nodes: set[str] = set()
 
     def entries(self) -> Iterator[tuple[CorpusItem, ManifestEntry]]:
-        while self.waiting or self.inspecting or self.rendering or self.parsing or self.ready:
+        while (
+            self.waiting or self.inspecting or self.rendering or self.parsing or self.ready
+        ) or self.rendered:
             self._submit()
+            self._dispatch()
             pending = [*self.inspecting, *self.rendering, *self.parsing]
             if not pending:
                 continue
@@ -412,16 +445,22 @@ class _Pipeline:
             self.in_flight += size
 
     def _rendered(self, render: Any) -> None:
-        """Hand a rendered chunk to the least busy actor. Only rendered chunks go to the
-        actors: an actor runs its calls in order, and a call waiting on a slow render
-        would hold up (and, past Ray's timeout, cancel) the calls behind it."""
+        """Queue a rendered chunk for the next idle worker. Only rendered chunks go to the
+        workers: a call waiting on a slow render would hold its worker up."""
         state, index, size = self.rendering.pop(render)
-        actor = min(range(len(self.load)), key=self.load.__getitem__)
-        ref = self.engine.actors[actor].parse.remote(render)
         if self.keep_images:
             state.renders[index] = render
-        self.parsing[ref] = (state, index, size, actor)
-        self.load[actor] += size
+        self.rendered.append(_Chunk(state, index, size, render))
+
+    def _dispatch(self) -> None:
+        """Send queued chunks to idle workers, one call per worker at a time: when a worker
+        is lost mid-call, the pages that killed it are known, and no other input's pages
+        go down with it."""
+        while self.rendered and self.idle:
+            chunk = self.rendered.popleft()
+            actor = self.idle.pop()
+            ref = self.engine.actors[actor].parse.remote(chunk.render)
+            self.parsing[ref] = (chunk, actor)
 
     def _inspected(self, ref: Any) -> _Input | None:
         state = self.inspecting.pop(ref)
@@ -440,16 +479,26 @@ class _Pipeline:
         return None
 
     def _parsed(self, ref: Any) -> _Input | None:
-        state, index, size, actor = self.parsing.pop(ref)
-        self.load[actor] -= size
-        self.in_flight -= size
-        state.outstanding -= 1
+        chunk, actor = self.parsing.pop(ref)
+        self.idle.append(actor)
+        state, index = chunk.state, chunk.index
         try:
             pages, node = self.ray.get(ref)
         except Exception as exc:
+            error = _original(exc)
+            if _lost(error) and chunk.tries < 2:
+                # the worker died under these pages (a crash, the OOM killer, a lost node):
+                # once more, on a restarted or another worker, before the input fails
+                chunk.tries += 1
+                self.rendered.appendleft(chunk)
+                return None
+            self.in_flight -= chunk.size
+            state.outstanding -= 1
             if state.error is None:
-                state.error = _original(exc)
+                state.error = error
         else:
+            self.in_flight -= chunk.size
+            state.outstanding -= 1
             state.pages[index] = pages
             if node is not None:
                 state.nodes.add(node)
@@ -483,6 +532,7 @@ class _Pipeline:
                 self.ray.cancel(ref)
         self.inspecting.clear()
         self.rendering.clear()
+        self.rendered.clear()
         self.parsing.clear()
         self.ready.clear()
         self.waiting.clear()
@@ -515,6 +565,14 @@ def _paths(item: CorpusItem) -> tuple[str, str]:
     return os.fspath(item.path), os.path.abspath(item.path)
 
 
+class _WorkerLost(LayoutftError):
+    """A Ray worker (actor, its process or its node) was lost mid-call."""
+
+
+def _lost(error: BaseException) -> bool:
+    return isinstance(error, _WorkerLost)
+
+
 def _original(exc: BaseException) -> BaseException:
     """The exception a Ray task raised (Ray wraps it), or ``exc`` itself: a lost actor or
     node says so in one line."""
@@ -524,7 +582,7 @@ def _original(exc: BaseException) -> BaseException:
     name = type(exc).__name__
     if "Actor" in name or "Worker" in name or "Node" in name or "ObjectLost" in name:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else name
-        return LayoutftError(f"the Ray worker parsing it was lost ({name}: {first})")
+        return _WorkerLost(f"the Ray worker parsing it was lost twice ({name}: {first})")
     return exc
 
 
