@@ -40,7 +40,7 @@ from layoutft.errors import CheckpointError
 
 _CHUNK = 1 << 20
 # The bundled default model ships inside the package: no download, works offline.
-BUNDLED_MODEL = "layoutft-articles-narrow-r50"
+BUNDLED_MODEL = "layoutft-docs-narrow-r50"
 
 
 @dataclass(frozen=True)
