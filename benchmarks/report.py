@@ -25,6 +25,7 @@ ORDER = (
     "train_speed",
     "accuracy",
     "finetune_real",
+    "corpus",
 )
 # the runs the issue asks for: what the lead (or CI on a quiet machine) should run
 FULL_COMMANDS = (
@@ -36,6 +37,7 @@ FULL_COMMANDS = (
     "python -m benchmarks.accuracy             # synth_scratch from scratch, 800 its, 120/16 pages",
     "python -m benchmarks.finetune_real        # finetune_cpu from the bundled model on DTA books",
     "python -m benchmarks.real_pages           # ../shared/real: PubLayNet, DocBank, ICDAR 2013",
+    "python -m benchmarks.corpus               # local engine vs Ray (1, 2 workers) on real PDFs",
     "python -m benchmarks.report               # rewrites this README from results/",
 )
 INTRO = """# layoutft benchmarks

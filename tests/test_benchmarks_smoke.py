@@ -208,3 +208,18 @@ def test_results_say_how_much_cpu_time_was_stolen(
     path = common.save_results("demo", [], out_dir=tmp_path, started=start)
     assert json.loads(path.read_text())["machine"]["cpu_steal_pct"] == 10.0
     assert common.steal_pct(None) is None
+
+
+def test_corpus_same_regions_tolerates_only_last_digits() -> None:
+    from benchmarks.corpus import same_regions
+
+    def result(score: float, x0: float, label: str = "text") -> dict[str, bytes]:
+        region = {"label": label, "score": score, "bbox_px": [x0, 10.0, 50.0, 60.0]}
+        return {"a.json": json.dumps({"pages": [{"regions": [region]}]}).encode()}
+
+    base = result(0.9123, 10.0)
+    assert same_regions(base, result(0.9124, 10.3))  # another torch thread count
+    assert not same_regions(base, result(0.95, 10.0))
+    assert not same_regions(base, result(0.9123, 12.0))
+    assert not same_regions(base, result(0.9123, 10.0, "title"))
+    assert not same_regions(base, {})
