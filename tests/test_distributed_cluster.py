@@ -48,8 +48,8 @@ class TwoNodeCluster:
         self.folder = folder
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        # Ray >= 2.5x turns on token authentication for `ray start --head`: every process
-        # of the cluster and every driver carries the same token
+        # token authentication, as a cluster others can reach should have: every process of
+        # the cluster and every driver carries the same token
         self.env = {
             **os.environ,
             "RAY_AUTH_MODE": "token",
@@ -145,6 +145,16 @@ def test_a_two_node_cluster_writes_what_the_local_engine_writes(
     assert files(tmp_path / "ray") == files(tmp_path / "local")
     assert sorted(files(tmp_path / "ray")) == ["a.json", "more/d.json", "sub/b.json", "sub/c.json"]
     assert entries(Manifest(tmp_path / "ray")) == entries(Manifest(tmp_path / "local"))
+
+    # a driver without the cluster's token is refused, in one line
+    tokenless = {k: v for k, v in cluster.env.items() if not k.startswith("RAY_AUTH")}
+    refused = layoutft([*PARSE, "-o", "ray", *ray_args], tmp_path, tokenless)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"Error: the Ray cluster at {cluster.address} refused this process: it uses token "
+        "authentication; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) "
+        "as on its nodes"
+    ), refused.stderr[-2000:]
 
     # the cluster goes down and comes back: the manifest in OUT is the state
     cluster.stop()

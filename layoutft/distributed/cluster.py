@@ -166,6 +166,12 @@ class Connection:
                     **common,
                 )
         except ConnectionError as exc:
+            if _refused_for_token(exc):
+                raise LayoutftError(
+                    f"the Ray cluster at {self.options.address} refused this process: it uses "
+                    "token authentication; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or "
+                    "RAY_AUTH_TOKEN_PATH) as on its nodes"
+                ) from None
             raise LayoutftError(
                 f"cannot join the Ray cluster at {self.options.address}: {exc}; start it with "
                 "`ray start --head` or check the address (--address)"
@@ -181,3 +187,14 @@ class Connection:
     def resources(self) -> dict[str, float]:
         """The cluster's total resources (``CPU``, ``GPU``, ...)."""
         return {str(k): float(v) for k, v in self.ray.cluster_resources().items()}
+
+
+def _refused_for_token(exc: BaseException) -> bool:
+    """Whether joining failed for want of the cluster's authentication token (Ray raises a
+    ConnectionError caused by its AuthenticationError)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if "AuthenticationError" in type(seen).__name__ or "InvalidAuthToken" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
