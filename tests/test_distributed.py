@@ -10,9 +10,11 @@ small a cluster.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -395,6 +397,34 @@ def test_page_dataset_and_detect_pages_give_the_local_pages(
         expected = [page.to_dict() for page in local_parser.parse(path).pages]
         got = [page_from_row(r) for r in rows if r["source"] == path]
         assert [p.to_dict() for p in got if p is not None] == expected
+
+
+class CpuHolder:
+    """Other work on the cluster, holding a CPU."""
+
+    def ping(self) -> bool:
+        return True
+
+
+def test_a_run_starved_of_render_cpus_says_so_then_goes_on(
+    engine: RayEngine, in_tmp: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 4 CPUs: `engine` holds 2, this run's worker 1, and other work takes the last one
+    holder = ray.remote(num_cpus=1)(CpuHolder).remote()
+    assert ray.get(holder.ping.remote())
+    shutil.rmtree(Path("corpus") / "sub")
+    options = RayOptions(ray_workers=1, stall_warning_s=1)
+    with RayEngine(ModelSpec(device="cpu"), OPTIONS, options) as starved:
+        freed = threading.Timer(6, lambda: ray.kill(holder))  # the other work ends
+        freed.start()
+        try:
+            with caplog.at_level(logging.WARNING, logger="layoutft.distributed"):
+                summary = ray_run(starved, ["corpus"], Path("out"))
+        finally:
+            freed.cancel()
+    warned = [r.getMessage() for r in caplog.records if r.name == "layoutft.distributed"]
+    assert len(warned) == 1 and "no CPU of the cluster is free for a render task" in warned[0]
+    assert (summary.parsed, summary.failed_inputs, summary.pages) == (1, 1, 3)
 
 
 def test_without_ray_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

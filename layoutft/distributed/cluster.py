@@ -46,6 +46,9 @@ class RayOptions:
             the actors and one render task need more).
         object_store_memory: bytes of the object store of a cluster started here (None:
             Ray's default).
+        stall_warning_s: warn (logger ``layoutft.distributed``) when no task or call of the
+            run finished for this long while render tasks wait and no CPU of the cluster is
+            free for them (other work holding the cluster's CPUs stalls a run silently).
     """
 
     address: str | None = None
@@ -57,6 +60,7 @@ class RayOptions:
     max_pages_in_flight: int | None = None
     num_cpus: int | None = None
     object_store_memory: int | None = None
+    stall_warning_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.ray_workers is not None and self.ray_workers < 1:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import time
 from collections import deque
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from layoutft.corpus.manifest import ItemState
 
 SinkFactory = Callable[[CorpusItem], Sequence[ResultSink]]
+log = logging.getLogger("layoutft.distributed")
 
 
 class RayEngine:
@@ -402,6 +404,7 @@ class _Pipeline:
         self.cwd = cwd
         #: the node ids whose actors parsed pages in this call
         self.nodes: set[str] = set()
+        self.warned = False
 
     def entries(self) -> Iterator[tuple[CorpusItem, ManifestEntry]]:
         while (
@@ -412,7 +415,11 @@ class _Pipeline:
             pending = [*self.inspecting, *self.rendering, *self.parsing]
             if not pending:
                 continue
-            done, _ = self.ray.wait(pending, num_returns=1, timeout=None)
+            done, _ = self.ray.wait(
+                pending, num_returns=1, timeout=self.engine.ray_options.stall_warning_s
+            )
+            if not done:
+                self._warn_if_starved()
             for ref in done:
                 if ref in self.rendering:
                     self._rendered(ref)
@@ -443,6 +450,23 @@ class _Pipeline:
             )
             self.rendering[render] = (state, index, size)
             self.in_flight += size
+
+    def _warn_if_starved(self) -> None:
+        """Say once when render tasks wait and the cluster has no CPU free for them."""
+        if self.warned or not (self.rendering or self.inspecting):
+            return
+        free = float(self.ray.available_resources().get("CPU", 0.0))
+        need = self.engine.ray_options.render_cpus
+        if free + 1e-9 < need:
+            self.warned = True
+            waited = self.engine.ray_options.stall_warning_s
+            log.warning(
+                "ray: nothing finished for %g s and no CPU of the cluster is free for a "
+                "render task (%g needed): if other work holds the cluster's CPUs, pages wait "
+                "until one is free; use fewer model workers (--ray-workers) or more CPUs",
+                waited,
+                need,
+            )
 
     def _rendered(self, render: Any) -> None:
         """Queue a rendered chunk for the next idle worker. Only rendered chunks go to the
