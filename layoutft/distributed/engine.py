@@ -55,6 +55,7 @@ from layoutft.corpus import (
     plan_corpus,
     start_run,
 )
+from layoutft.corpus.run import SinkFactory
 from layoutft.distributed.cluster import Connection, RayOptions
 from layoutft.distributed.workers import (
     ModelFacts,
@@ -75,7 +76,6 @@ from layoutft.schema import Document, Page
 if TYPE_CHECKING:
     from layoutft.corpus.manifest import ItemState
 
-SinkFactory = Callable[[CorpusItem], Sequence[ResultSink]]
 log = logging.getLogger("layoutft.distributed")
 
 
