@@ -164,7 +164,7 @@ def parse_cmd(
     from layoutft.errors import RenderError
     from layoutft.outputs import check_writable
     from layoutft.parsing.parser import ParseOptions, Parser, load_model, model_display_name
-    from layoutft.parsing.results import check_format, output_paths, result_sink
+    from layoutft.parsing.results import check_format, output_path, result_sink
     from layoutft.parsing.viewer import Viewer
     from layoutft.render import expand_inputs
 
@@ -233,9 +233,8 @@ def parse_cmd(
         )
     files = expand_inputs(inputs)
     many = len(files) > 1 or any(Path(p).is_dir() for p in inputs)
-    destinations = output_paths(files, output, format, many)
-    folders = [d.parent for d in destinations if d is not None]
-    check_writable(folders)
+    dest = output_path(files, output, format, many)
+    check_writable([] if dest is None else [dest.parent])
     if visualize is not None:
         check_writable([visualize], "--visualize")
     if view is not None:
@@ -262,7 +261,7 @@ def parse_cmd(
     typer.echo(f"model: {shown} ({len(parser.labels)} labels)", err=True)
     tally = _Tally()
     viewer = None if view is None else Viewer(view)
-    for path, dest in zip(files, destinations, strict=True):
+    for path in files:
         try:
             sinks = [result_sink(dest, format)] + ([viewer.sink()] if viewer else [])
             document = parser.run(path, sinks)
@@ -277,7 +276,7 @@ def parse_cmd(
             break
     if viewer is not None:
         typer.echo(f"viewer: {viewer.write()}", err=True)
-    where = "stdout" if destinations == [None] else str(output)
+    where = "stdout" if dest is None else str(output)
     typer.echo(tally.summary(len(files), where, stopped=strict and tally.failures > 0), err=True)
     if tally.failures:
         raise typer.Exit(1)

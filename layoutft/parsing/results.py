@@ -12,7 +12,6 @@ complete document, or ``abort`` when the run fails (a half-written file is remov
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -66,55 +65,29 @@ def output_suffix(fmt: str) -> str:
     return _SUFFIX[check_format(fmt)]
 
 
-def output_paths(
-    files: Sequence[Path], out: Path | None, fmt: str, many: bool
-) -> list[Path | None]:
-    """Where each input's result goes: None for stdout (one input, no ``out``), ``out`` itself
-    (one input, ``out`` not a folder), else ``out/<stem><suffix>`` (``<name><suffix>`` when two
-    inputs share a stem; inputs sharing a name too keep their folders relative to the
-    inputs' common folder: ``x/a.png``, ``y/a.png`` -> ``out/x/a.json``, ``out/y/a.json``).
+def output_path(files: Sequence[Path], out: Path | None, fmt: str, many: bool) -> Path | None:
+    """Where the result of a one-input run goes: None for stdout (no ``out``), else the file
+    ``out``. Runs into a folder (several inputs, a folder input, ``-o DIR``) are corpus runs
+    (:mod:`layoutft.corpus`), which place their own outputs.
 
-    Raises LayoutftError when an output would replace an input, or two inputs would
-    write one output (the same file given twice).
+    Raises OptionError for a format with page images and no ``out``; LayoutftError for
+    several inputs (or a folder) without ``out``, or an ``out`` that would replace an input.
     """
     from layoutft.outputs import refuse_inputs
 
-    suffix = _SUFFIX[check_format(fmt)]
+    check_format(fmt)
     if out is None and fmt in WITH_IMAGES:
         raise OptionError(
             "{format} {value} writes page images beside its file: pass {output} FILE "
             "(one input) or DIR",
             value=fmt,
         )
-    if not many:
-        if out is None:
-            return [None]
-        if not (out.is_dir() or str(out).endswith(("/", os.sep))):
-            refuse_inputs([out], files, "choose another output file (-o)")
-            return [out]
-    if out is None:
+    if many or len(files) != 1:
         raise LayoutftError("several inputs (or a folder): pass -o DIR for the output files")
-    stems = [f.stem for f in files]
-    names = [(f.name if stems.count(f.stem) > 1 else f.stem) + suffix for f in files]
-    dests = [out / name for name in names]
-    if len(set(dests)) < len(dests):
-        folders = [Path(os.path.abspath(f)).parent for f in files]
-        common = Path(os.path.commonpath(folders))
-        places = list(zip(folders, stems, strict=True))
-        shared = {d for d in dests if dests.count(d) > 1}
-        for i, (f, folder) in enumerate(zip(files, folders, strict=True)):
-            if dests[i] in shared:
-                local = f.stem if places.count((folder, f.stem)) == 1 else f.name
-                dests[i] = out / folder.relative_to(common) / (local + suffix)
-    seen: dict[Path, Path] = {}
-    for source, dest in zip(files, dests, strict=True):
-        if dest in seen:
-            raise LayoutftError(
-                f"{seen[dest]} and {source} would both be written to {dest}; give each input once"
-            )
-        seen[dest] = source
-    refuse_inputs(dests, files, "choose another output folder (-o)")
-    return list(dests)
+    if out is None:
+        return None
+    refuse_inputs([out], files, "choose another output file (-o)")
+    return out
 
 
 class DocumentSink:
