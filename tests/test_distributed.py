@@ -170,16 +170,12 @@ def entries(manifest: Manifest) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def in_tmp(tmp_path: Path) -> Iterator[Path]:
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in ``tmp_path`` with the corpus as the relative input ``corpus`` (paths in the
     JSON and the messages are as given, relative: the workers must open them the same way)."""
     make_corpus(tmp_path / "corpus")
-    previous = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        os.chdir(previous)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def test_outputs_and_manifest_equal_the_local_engines(

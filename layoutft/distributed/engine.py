@@ -351,7 +351,6 @@ class _Input:
     pages: dict[int, list[Page]] = field(default_factory=dict)
     renders: dict[int, Any] = field(default_factory=dict)
     outstanding: int = 0
-    nodes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -510,7 +509,7 @@ class _Pipeline:
             pages, node = self.ray.get(ref)
         except Exception as exc:
             error = _original(exc)
-            if _lost(error) and chunk.tries < 2:
+            if isinstance(error, _WorkerLost) and chunk.tries < 2:
                 # the worker died under these pages (a crash, the OOM killer, a lost node):
                 # once more, on a restarted or another worker, before the input fails
                 chunk.tries += 1
@@ -525,7 +524,6 @@ class _Pipeline:
             state.outstanding -= 1
             state.pages[index] = pages
             if node is not None:
-                state.nodes.add(node)
                 self.nodes.add(node)
         return state if state.outstanding == 0 else None
 
@@ -591,10 +589,6 @@ def _paths(item: CorpusItem) -> tuple[str, str]:
 
 class _WorkerLost(LayoutftError):
     """A Ray worker (actor, its process or its node) was lost mid-call."""
-
-
-def _lost(error: BaseException) -> bool:
-    return isinstance(error, _WorkerLost)
 
 
 def _original(exc: BaseException) -> BaseException:
