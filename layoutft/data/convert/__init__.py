@@ -39,6 +39,7 @@ FORMATS = {
     "pagexml": "layoutft.data.convert.pagexml",
     "pdf": "layoutft.data.convert.pdf",
     "docbank": "layoutft.data.convert.docbank",
+    "ctdar": "layoutft.data.convert.ctdar",
 }
 
 
