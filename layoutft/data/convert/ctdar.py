@@ -33,17 +33,18 @@ note when ``<base>a-reg.xml`` is converted too.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from layoutft.data.coco import Problems
 from layoutft.data.convert.common import (
+    IMAGE_SUFFIXES,
     ReadOptions,
     SourceDataset,
     SourcePage,
     SourceRegion,
     find_image,
+    find_image_like,
     finite,
     locate_image,
     parse_xml,
@@ -51,9 +52,6 @@ from layoutft.data.convert.common import (
 )
 from layoutft.data.convert.pdf import render_pages
 from layoutft.errors import LayoutftError
-
-#: Image suffixes tried for a document without ``filename`` (``<xml stem><suffix>``).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 
 _REG_SUFFIX = "-reg"
 _STR_SUFFIX = "-str"
@@ -100,7 +98,7 @@ def _read_image_xml(
     if ref:
         found = locate_image(ref, dirs, problems, str(path))
     else:
-        found = _image_like(path, dirs)
+        found = find_image_like(path, dirs)
         if found is None:
             names = ", ".join(path.stem + s for s in IMAGE_SUFFIXES)
             problems.add(
@@ -134,15 +132,6 @@ def _image_dirs(path: Path, options: ReadOptions) -> list[Path]:
         for images in ("Images", "images"):
             dirs.append(split.parent.parent / images / split.name)
     return list(dict.fromkeys(dirs))
-
-
-def _image_like(path: Path, dirs: Sequence[Path]) -> tuple[Path, str] | None:
-    """An image named like the XML (``x.xml`` -> ``x.jpg``, ...), or None."""
-    for suffix in IMAGE_SUFFIXES:
-        found = find_image(path.stem + suffix, dirs)
-        if found is not None:
-            return found
-    return None
 
 
 def _polygon(element: ET.Element, where: str, problems: Problems) -> list[float] | None:
