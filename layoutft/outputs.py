@@ -90,6 +90,38 @@ def refuse_inputs(outputs: Iterable[str | Path], inputs: Iterable[str | Path], f
                 raise LayoutftError(f"{out}: the output would replace the input {source}; {fix}")
 
 
+def refuse_input_folders(
+    folders: Iterable[tuple[str, str | Path]], inputs: Sequence[str | Path]
+) -> None:
+    """LayoutftError when an output folder holds an input: an input file or folder at or
+    below it. Its files (page drawings, viewer images, pre-annotation images) could replace an
+    input, and a later run over the inputs would read them as new inputs.
+
+    ``folders``: ``(what, folder)`` pairs, ``what`` naming the flag (``"--visualize"``).
+    An output folder *inside* an input folder is fine: corpus runs skip it
+    (:func:`layoutft.corpus.plan.plan_corpus`'s ``skip``).
+    """
+    for what, folder in folders:
+        where = Path(os.path.abspath(folder))
+        for given in inputs:
+            source = Path(os.path.abspath(given))
+            if source == where or where in source.parents or _inside(source, where):
+                raise LayoutftError(
+                    f"{what} {folder}: the folder holds the input {given}; "
+                    "its files could replace inputs and later runs would read them as inputs; "
+                    "choose a folder outside the inputs"
+                )
+
+
+def _inside(source: Path, folder: Path) -> bool:
+    """``source`` lies at or below ``folder`` once symlinks are resolved."""
+    try:
+        real, where = source.resolve(), folder.resolve()
+    except OSError:
+        return False
+    return real == where or where in real.parents
+
+
 def refuse_existing(outputs: Sequence[str | Path], overwrite: bool, fix: str = "") -> None:
     """LayoutftError naming the output files that exist, unless ``overwrite``."""
     if overwrite:
