@@ -11,6 +11,7 @@ a temporary file behind. No torch here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
@@ -167,3 +168,27 @@ def _probe(folder: Path) -> None:
     fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     os.unlink(probe)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, busy: str) -> Iterator[int]:
+    """Hold an exclusive ``flock`` on the file ``path`` (created, with its folder, if needed;
+    opened for appending) and yield its descriptor; LayoutftError ``busy`` when another
+    process holds it. Released on exit, and by the OS when the process dies (a killed run
+    never leaves a stale lock). One writer per corpus output folder and per training run
+    folder.
+    """
+    import fcntl
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise LayoutftError(busy) from None
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock

@@ -21,7 +21,10 @@ from typing import Any, TypeGuard
 #: Pixels a box may exceed the image by before it counts as outside (float rounding).
 TOLERANCE = 1e-3
 
-WARNING_KINDS = frozenset({"empty_page", "box_only", "unused_category"})
+WARNING_KINDS = frozenset({"empty_page", "box_only", "unused_category", "crowded_page"})
+#: Regions per page that training keeps (the largest; see layoutft.engine.setup.cap_regions):
+#: matching anchors to regions takes memory proportional to their number.
+MAX_REGIONS_PER_IMAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,15 @@ def check_categories(cats: list[dict[str, Any]], issues: list[Issue]) -> dict[An
     return names
 
 
+def _key(value: Any) -> Any:
+    """``value`` usable as a dict key (a malformed id may be a list or a dict)."""
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
 def validate_coco(coco: dict[str, Any], images_dir: str | Path | None = None) -> ValidationReport:
     """Check every record of a COCO dict (as returned by :func:`~layoutft.data.coco.load_coco`).
 
@@ -312,10 +324,20 @@ def validate_coco(coco: dict[str, Any], images_dir: str | Path | None = None) ->
         issues += check_annotation(ann, sizes, categories)
         per_class[ann.get("category_id")] += 1
         images_with.setdefault(ann.get("category_id"), set()).add(ann.get("image_id"))
-    annotated = {ann.get("image_id") for ann in anns}
+    per_image = Counter(_key(ann.get("image_id")) for ann in anns)
     for img in images:
-        if img.get("id") not in annotated:
+        count = per_image.get(_key(img.get("id")), 0)
+        if not count:
             issues.append(Issue("empty_page", _image_record(img), "no regions"))
+        elif count > MAX_REGIONS_PER_IMAGE:
+            issues.append(
+                Issue(
+                    "crowded_page",
+                    _image_record(img),
+                    f"{count} regions, more than the {MAX_REGIONS_PER_IMAGE} that training "
+                    "keeps (the largest)",
+                )
+            )
     for cid, name in categories.items():
         report.class_counts[name] = per_class[cid]
         report.class_images[name] = len(images_with.get(cid, ()))
