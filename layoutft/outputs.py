@@ -54,8 +54,13 @@ def atomic_path(path: str | Path, *, fsync: bool = False) -> Iterator[Path]:
             finally:
                 os.close(fd)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise LayoutftError(
+                f"{target}: no space left on the device (writing it failed); free some space "
+                "or choose another output folder"
+            ) from None
         raise
 
 

@@ -152,7 +152,7 @@ def image_sizes(
     seen: set[Any] = set()
     for img in images:
         rec = _image_record(img)
-        iid, name = img.get("id"), img.get("file_name")
+        iid, name = _key(img.get("id")), img.get("file_name")
         w, h = img.get("width"), img.get("height")
         if not isinstance(iid, int) or isinstance(iid, bool):
             issues.append(Issue("malformed", rec, "'id' must be an integer"))
@@ -202,13 +202,13 @@ def check_annotation(
     """Every problem of one annotation record."""
     rec = f"annotation id={ann.get('id')!r} (image {ann.get('image_id')!r})"
     issues: list[Issue] = []
-    if ann.get("image_id") not in sizes:
+    if _key(ann.get("image_id")) not in sizes:
         issues.append(Issue("unknown_image", rec, f"image_id {ann.get('image_id')!r} not found"))
     if ann.get("category_id") not in categories:
         cid = ann.get("category_id")
         issues.append(Issue("unknown_category", rec, f"category_id {cid!r} not found"))
     bbox = bbox_of(ann)
-    size = sizes.get(ann.get("image_id"))
+    size = sizes.get(_key(ann.get("image_id")))
     if bbox is None:
         issues.append(Issue("malformed", rec, "'bbox' must be 4 numbers [x, y, w, h]"))
     elif not all(math.isfinite(v) for v in bbox):
@@ -322,8 +322,8 @@ def validate_coco(coco: dict[str, Any], images_dir: str | Path | None = None) ->
             issues.append(Issue("duplicate_id", rec, f"annotation id {aid} used more than once"))
         seen.add(aid)
         issues += check_annotation(ann, sizes, categories)
-        per_class[ann.get("category_id")] += 1
-        images_with.setdefault(ann.get("category_id"), set()).add(ann.get("image_id"))
+        per_class[_key(ann.get("category_id"))] += 1
+        images_with.setdefault(_key(ann.get("category_id")), set()).add(_key(ann.get("image_id")))
     per_image = Counter(_key(ann.get("image_id")) for ann in anns)
     for img in images:
         count = per_image.get(_key(img.get("id")), 0)
