@@ -11,6 +11,7 @@ a temporary file behind. No torch here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
@@ -53,8 +54,13 @@ def atomic_path(path: str | Path, *, fsync: bool = False) -> Iterator[Path]:
             finally:
                 os.close(fd)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise LayoutftError(
+                f"{target}: no space left on the device (writing it failed); free some space "
+                "or choose another output folder"
+            ) from None
         raise
 
 
@@ -88,6 +94,38 @@ def refuse_inputs(outputs: Iterable[str | Path], inputs: Iterable[str | Path], f
         for source in sources:
             if same_file(out, source):
                 raise LayoutftError(f"{out}: the output would replace the input {source}; {fix}")
+
+
+def refuse_input_folders(
+    folders: Iterable[tuple[str, str | Path]], inputs: Sequence[str | Path]
+) -> None:
+    """LayoutftError when an output folder holds an input: an input file or folder at or
+    below it. Its files (page drawings, viewer images, pre-annotation images) could replace an
+    input, and a later run over the inputs would read them as new inputs.
+
+    ``folders``: ``(what, folder)`` pairs, ``what`` naming the flag (``"--visualize"``).
+    An output folder *inside* an input folder is fine: corpus runs skip it
+    (:func:`layoutft.corpus.plan.plan_corpus`'s ``skip``).
+    """
+    for what, folder in folders:
+        where = Path(os.path.abspath(folder))
+        for given in inputs:
+            source = Path(os.path.abspath(given))
+            if source == where or where in source.parents or _inside(source, where):
+                raise LayoutftError(
+                    f"{what} {folder}: the folder holds the input {given}; "
+                    "its files could replace inputs and later runs would read them as inputs; "
+                    "choose a folder outside the inputs"
+                )
+
+
+def _inside(source: Path, folder: Path) -> bool:
+    """``source`` lies at or below ``folder`` once symlinks are resolved."""
+    try:
+        real, where = source.resolve(), folder.resolve()
+    except OSError:
+        return False
+    return real == where or where in real.parents
 
 
 def refuse_existing(outputs: Sequence[str | Path], overwrite: bool, fix: str = "") -> None:
@@ -135,3 +173,27 @@ def _probe(folder: Path) -> None:
     fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     os.unlink(probe)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, busy: str) -> Iterator[int]:
+    """Hold an exclusive ``flock`` on the file ``path`` (created, with its folder, if needed;
+    opened for appending) and yield its descriptor; LayoutftError ``busy`` when another
+    process holds it. Released on exit, and by the OS when the process dies (a killed run
+    never leaves a stale lock). One writer per corpus output folder and per training run
+    folder.
+    """
+    import fcntl
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise LayoutftError(busy) from None
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock

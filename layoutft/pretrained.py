@@ -315,7 +315,37 @@ def _verify_file(path: Path, url: str, card: ModelCard | None, *, keep: bool) ->
     expected = card.sha256 if card is not None else None
     if expected is not None and digest != expected.lower():
         raise fail(f"sha256 {digest} does not match the manifest's {expected}")
+    if size is None or expected is None:  # nothing else tells a file cut short
+        problem = _load_problem(path)
+        if problem is not None:
+            raise fail(f"does not load as weights ({problem})")
     return digest
+
+
+def _load_problem(path: Path) -> str | None:
+    """Why ``path`` does not load as a checkpoint (unreadable, cut short, no tensor or
+    array in it), or None when it does. Loaded as training and parsing will (without
+    running code from it); its layout is checked when it is used."""
+    from layoutft.checkpoint.safe_load import read_checkpoint
+
+    try:
+        _, obj = read_checkpoint(path)
+    except CheckpointError as err:
+        return str(err).removeprefix(f"{path}: ").split("; expected")[0].split(". ")[0]
+    return None if _count_tensors(obj) else "it holds no tensor"
+
+
+def _count_tensors(obj: Any, depth: int = 0) -> int:
+    """Tensors and numpy arrays in ``obj`` and the dicts and lists in it (4 levels)."""
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        return 1
+    if depth >= 4:
+        return 0
+    if isinstance(obj, dict):
+        return sum(_count_tensors(v, depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_count_tensors(v, depth + 1) for v in obj)
+    return 0
 
 
 def _first_use(path: Path, card: ModelCard) -> dict[str, Any]:

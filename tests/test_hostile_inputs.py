@@ -125,6 +125,38 @@ def test_pickle_asking_for_more_memory_than_its_size_justifies_is_refused(
     assert f"past the limit of {2 * size + 64 * 2**20} bytes for a {size}-byte file" in message
 
 
+@pytest.mark.timeout(30)
+def test_one_array_under_many_keys_counts_every_copy_the_loader_makes(tmp_path: Path) -> None:
+    """A small pickle creates one 32 MiB array (within the budget) and names it under many
+    keys; loading copies it once per key into a tensor, so the copies count too."""
+    name = lambda text: b"X" + struct.pack("<I", len(text)) + text.encode()  # noqa: E731
+    key = lambda i: name(f"backbone.w{i:03d}")  # noqa: E731
+    body = (
+        b"}"
+        + name("model")
+        + b"}"
+        + key(0)
+        + RECONSTRUCT
+        + NDARRAY
+        + b"J"
+        + struct.pack("<i", 2**25)
+        + b"\x85"
+    )
+    body += INT8 + b"\x87Rq\x00s"
+    for i in range(1, 4):
+        body += key(i) + b"h\x00s"
+    body += b"s"  # {"model": {...}}
+    path = tmp_path / "shared.pkl"
+    path.write_bytes(_pickle(body))
+    size = path.stat().st_size
+    assert size < 4096
+    with pytest.raises(CheckpointError) as info:
+        load_weights(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: refused to load: its arrays become tensors of ")
+    assert f"past the limit of {2 * size + 64 * 2**20} bytes for a {size}-byte file" in message
+
+
 def test_pickled_arrays_within_the_budget_still_load(tmp_path: Path) -> None:
     import pickle
 

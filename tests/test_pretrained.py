@@ -24,8 +24,20 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 ZIP = b"PK\x03\x04"  # what a torch.save file starts with
 
 
+def _checkpoint(size: int) -> bytes:
+    """A real torch.save file of about ``size`` bytes (downloads are loaded before they are
+    cached when no size and checksum are known)."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"model": {"w": torch.arange(size // 4, dtype=torch.float32)}}, buffer)
+    return buffer.getvalue()
+
+
 def _payload(tmp_path: Path, size: int = 3_000_000) -> tuple[Path, str]:
-    data = ZIP + bytes(range(256)) * (size // 256)
+    data = _checkpoint(size)
     src = tmp_path / "remote" / "model.pth"
     src.parent.mkdir()
     src.write_bytes(data)
@@ -118,7 +130,7 @@ def test_cached_file_is_used_offline_and_names_resolve(
     monkeypatch.setenv("LAYOUTFT_OFFLINE", "1")
     cached = cache_home / "weights" / "publaynet_mask_rcnn_R_50_FPN_3x.pth"
     cached.parent.mkdir(parents=True)
-    cached.write_bytes(ZIP + b"x")
+    cached.write_bytes(_checkpoint(100))
     assert pretrained.resolve_weights("publaynet") == cached
     assert pretrained.resolve_weights(str(cached)) == cached
     with pytest.raises(CheckpointError, match="does not exist"):

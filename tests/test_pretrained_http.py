@@ -29,6 +29,7 @@ def _checkpoint_bytes() -> bytes:
 
 
 PAYLOAD = _checkpoint_bytes()  # a real (zip-based) torch file of ~1 MB
+TINY_PICKLE = b"\x80\x02}q\x00X\x05\x00\x00\x00modelq\x01}q\x02s."  # {"model": {}}: 22 bytes
 HTML = b"<!DOCTYPE html><html><body>Sign in to continue: secret-login-form</body></html>"
 
 
@@ -46,7 +47,14 @@ class Server:
                 owner.ranges.append(self.headers.get("Range"))
                 name = self.path.lstrip("/")
                 wanted = self.headers.get("Range")
-                if name == "page.html":
+                if name == "nolength.pth":  # no Content-Length: half the file, then hangs up
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(PAYLOAD[: len(PAYLOAD) // 2])
+                    self.close_connection = True
+                elif name == "empty.pkl":  # a valid tiny pickle without a tensor
+                    self._send(200, TINY_PICKLE)
+                elif name == "page.html":
                     self._send(200, HTML, "text/html")
                 elif name == "missing.pth":
                     self._send(404, b"not here", "text/plain")
@@ -273,3 +281,45 @@ def test_parse_with_a_bad_cached_model_says_how_to_recover(
     assert line.startswith("Error: ") and "an HTML page" in line and "Traceback" not in text
     assert f"layoutft weights download {card.name} --force" in line
     assert "secret-login-form" not in text
+
+
+@pytest.mark.timeout(20)
+def test_a_download_cut_short_without_a_length_is_not_cached(
+    server: Server, cache_home: Path
+) -> None:
+    """Without a Content-Length, a size or a checksum, only loading the file tells that it
+    is cut short: it is loaded before it is cached, and `weights verify` never sees it."""
+    target = cache_home / "weights" / "m.pth"
+    url = server.url("nolength.pth")
+    with pytest.raises(CheckpointError) as info:
+        pretrained.download(url, target, timeout=5)
+    message = str(info.value)
+    assert message.startswith(f"{url}: does not load as weights (truncated or corrupt file")
+    assert message.endswith("; retry the download") and "\n" not in message
+    assert not target.exists() and not pretrained.record_path(target).exists()
+    assert not target.with_name("m.pth.part").exists()
+
+
+@pytest.mark.timeout(20)
+def test_a_pickle_without_tensors_is_not_weights(server: Server, cache_home: Path) -> None:
+    assert len(TINY_PICKLE) < 40
+    target = cache_home / "weights" / "m.pkl"
+    url = server.url("empty.pkl")
+    with pytest.raises(CheckpointError) as info:
+        pretrained.download(url, target, timeout=5)
+    assert str(info.value).startswith(f"{url}: does not load as weights (")
+    assert not target.exists()
+    # a cached file that fails the same check says how to download it again
+    card = _card_for(target)
+    target.write_bytes(TINY_PICKLE)
+    with pytest.raises(CheckpointError) as info:
+        pretrained.check_cached(card)
+    assert str(info.value).endswith(pretrained.redownload_hint(card))
+    assert not pretrained.record_path(target).exists()
+
+
+def _card_for(path: Path) -> pretrained.ModelCard:
+    card = pretrained.get_card("tablebank-faster-rcnn-r50")
+    return pretrained.ModelCard(
+        **{**card.__dict__, "filename": path.name, "size": None, "sha256": None}
+    )

@@ -263,9 +263,15 @@ def tensor_state_dict(raw: Mapping[Any, Any], path: Path) -> dict[str, torch.Ten
     numpy floating arrays become float32 tensors (Caffe2 and detectron2 ``.pkl`` files
     store float32; float64 ones are narrowed); integer and bool arrays keep their dtype.
     Torch tensors are kept as they are. Anything else raises CheckpointError.
+
+    Each array is copied, once per key naming it (a pickle may name one array under many
+    keys): the copies count against :func:`creation_budget` of the file's size, checked
+    before each is made, so a small file cannot make the loader build gigabytes.
     """
     out: dict[str, torch.Tensor] = {}
     bad: list[str] = []
+    budget = creation_budget(path.stat().st_size) if path.is_file() else None
+    built = 0
     for key, value in raw.items():
         if not isinstance(key, str):
             bad.append(repr(key))
@@ -274,6 +280,14 @@ def tensor_state_dict(raw: Mapping[Any, Any], path: Path) -> dict[str, torch.Ten
         elif isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fiub":
             array = np.asarray(value)
             target = np.float32 if array.dtype.kind == "f" else array.dtype.newbyteorder("=")
+            built += array.size * np.dtype(target).itemsize
+            if budget is not None and built > budget:
+                raise CheckpointError(
+                    f"{path}: refused to load: its arrays become tensors of {built} bytes or "
+                    f"more, past the limit of {budget} bytes for a {path.stat().st_size}-byte "
+                    "file (twice its size plus 64 MiB; one array named under many keys is "
+                    "copied for each); the file is corrupt or hostile"
+                )
             out[key] = torch.from_numpy(array.astype(target, copy=True))
         else:
             bad.append(f"{key} ({type(value).__name__})")

@@ -209,7 +209,7 @@ def merge_cmd(
     """Merge COCO datasets into one (categories by name; images stay where they are: their
     file_name is relative to OUT's folder)."""
     from layoutft.data.coco import write_coco
-    from layoutft.data.merge import merge_coco
+    from layoutft.data.merge import merge_coco, repeated_inputs
     from layoutft.outputs import check_writable, refuse_existing, refuse_inputs
 
     pairs: list[tuple[Path, Path | None]] = []
@@ -222,6 +222,8 @@ def merge_cmd(
     refuse_inputs([out], [p for p, _ in pairs], "choose another -o")
     refuse_existing([out], overwrite, "choose another -o")
     check_writable([out.parent])
+    for warning in repeated_inputs([p for p, _ in pairs]):
+        typer.echo(warning, err=True)
     merged, counts = merge_coco(pairs, out)
     write_coco(out, merged)
     parts = ", ".join(f"{n} from {p}" for (p, _), n in zip(pairs, counts, strict=True))

@@ -130,7 +130,8 @@ def parse_cmd(
         False,
         "--overwrite",
         help="Corpus runs: accept an output folder made with another model or other options; "
-        "every file is parsed again with the new ones.",
+        "every file is parsed again with the new ones. One input: replace an -o FILE that is "
+        "not an earlier result of that input.",
     ),
     engine: str = typer.Option(
         "local",
@@ -162,9 +163,15 @@ def parse_cmd(
     with status 1 when any input or page failed.
     """
     from layoutft.errors import RenderError
-    from layoutft.outputs import check_writable
+    from layoutft.outputs import check_writable, refuse_input_folders
     from layoutft.parsing.parser import ParseOptions, Parser, load_model, model_display_name
-    from layoutft.parsing.results import check_format, output_path, result_sink
+    from layoutft.parsing.results import (
+        check_format,
+        output_folders,
+        output_path,
+        refuse_unrelated,
+        result_sink,
+    )
     from layoutft.parsing.viewer import Viewer
     from layoutft.render import expand_inputs
 
@@ -222,7 +229,6 @@ def parse_cmd(
             ("--include", include),
             ("--exclude", exclude),
             ("--retry-failed", retry_failed),
-            ("--overwrite", overwrite),
             ("--engine ray", engine == "ray"),
         )
         if given
@@ -234,6 +240,9 @@ def parse_cmd(
     files = expand_inputs(inputs)
     many = len(files) > 1 or any(Path(p).is_dir() for p in inputs)
     dest = output_path(files, output, format, many)
+    refuse_input_folders(output_folders(dest, format, visualize, view, corpus=False), inputs)
+    if dest is not None:
+        refuse_unrelated(dest, files[0], format, overwrite)
     check_writable([] if dest is None else [dest.parent])
     if visualize is not None:
         check_writable([visualize], "--visualize")
@@ -363,15 +372,18 @@ def _parse_corpus(
         plan_corpus,
         run_corpus,
     )
-    from layoutft.outputs import check_writable
+    from layoutft.outputs import check_writable, refuse_input_folders
     from layoutft.parsing.parser import Parser, load_model, model_display_name
-    from layoutft.parsing.results import output_suffix
+    from layoutft.parsing.results import output_folders, output_suffix
     from layoutft.parsing.viewer import Viewer
     from layoutft.parsing.visualize import VisualizationSink
     from layoutft.render import resolve_source
     from layoutft.schema import Document
 
     written = [p for p in (flags.visualize, flags.view) if p is not None]
+    refuse_input_folders(
+        output_folders(out, flags.format, flags.visualize, flags.view, corpus=True), inputs
+    )
     items = plan_corpus(inputs, out, flags.include, flags.exclude, flags.format, skip=written)
     check_writable([out])
     if flags.visualize is not None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import errno
 import hashlib
 import json
 import os
@@ -375,35 +374,28 @@ class Manifest:
     def lock(self) -> Iterator[Manifest]:
         """Hold OUT's manifest for writing: LayoutftError when another process holds it;
         a torn last line is cut off first. Released on exit (and by the OS on a kill)."""
-        import fcntl
+        from layoutft.outputs import exclusive_lock
 
-        self.out.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
-        try:
+        busy = (
+            f"{self.out} is being written by another layoutft run; wait for it to finish or "
+            "choose another output folder (-o)"
+        )
+        with exclusive_lock(self.path, busy) as fd:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                raise LayoutftError(
-                    f"{self.out} is being written by another layoutft run; wait for it to "
-                    "finish or choose another output folder (-o)"
-                ) from None
-            if created:
-                _fsync_folder(self.out)
-            self.runs, self.entries, self.torn = [], {}, False
-            self._read()  # what the previous holder wrote
-            if self.torn:
-                data = self.path.read_bytes()
-                os.ftruncate(fd, data.rfind(b"\n") + 1)
-                os.fsync(fd)
-                self.torn = False
-            self._fd = fd
-            yield self
-        finally:
-            self._fd = None
-            os.close(fd)  # releases the lock
+                if created:
+                    _fsync_folder(self.out)
+                self.runs, self.entries, self.torn = [], {}, False
+                self._read()  # what the previous holder wrote
+                if self.torn:
+                    data = self.path.read_bytes()
+                    os.ftruncate(fd, data.rfind(b"\n") + 1)
+                    os.fsync(fd)
+                    self.torn = False
+                self._fd = fd
+                yield self
+            finally:
+                self._fd = None
 
     def begin(self, run: RunRecord) -> None:
         """Append the ``run`` record of a run starting (needs :meth:`lock`)."""

@@ -70,3 +70,18 @@ def merge_coco(
     if not merged["images"]:
         raise DatasetError("merge: the inputs have no images")
     return merged, counts
+
+
+def repeated_inputs(paths: Sequence[Path]) -> list[str]:
+    """A warning for each COCO file given more than once (its pages would be merged once
+    per time it is given: training would weigh them more without saying so)."""
+    counts: dict[str, tuple[Path, int]] = {}
+    for path in paths:
+        key = os.path.realpath(path)
+        first, n = counts.get(key, (path, 0))
+        counts[key] = (first, n + 1)
+    return [
+        f"warning: {first} is given {n} times: its pages are in the merged file {n} times"
+        for first, n in counts.values()
+        if n > 1
+    ]

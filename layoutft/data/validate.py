@@ -21,7 +21,10 @@ from typing import Any, TypeGuard
 #: Pixels a box may exceed the image by before it counts as outside (float rounding).
 TOLERANCE = 1e-3
 
-WARNING_KINDS = frozenset({"empty_page", "box_only", "unused_category"})
+WARNING_KINDS = frozenset({"empty_page", "box_only", "unused_category", "crowded_page"})
+#: Regions per page that training keeps (the largest; see layoutft.engine.setup.cap_regions):
+#: matching anchors to regions takes memory proportional to their number.
+MAX_REGIONS_PER_IMAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def image_sizes(
     seen: set[Any] = set()
     for img in images:
         rec = _image_record(img)
-        iid, name = img.get("id"), img.get("file_name")
+        iid, name = _key(img.get("id")), img.get("file_name")
         w, h = img.get("width"), img.get("height")
         if not isinstance(iid, int) or isinstance(iid, bool):
             issues.append(Issue("malformed", rec, "'id' must be an integer"))
@@ -199,13 +202,13 @@ def check_annotation(
     """Every problem of one annotation record."""
     rec = f"annotation id={ann.get('id')!r} (image {ann.get('image_id')!r})"
     issues: list[Issue] = []
-    if ann.get("image_id") not in sizes:
+    if _key(ann.get("image_id")) not in sizes:
         issues.append(Issue("unknown_image", rec, f"image_id {ann.get('image_id')!r} not found"))
     if ann.get("category_id") not in categories:
         cid = ann.get("category_id")
         issues.append(Issue("unknown_category", rec, f"category_id {cid!r} not found"))
     bbox = bbox_of(ann)
-    size = sizes.get(ann.get("image_id"))
+    size = sizes.get(_key(ann.get("image_id")))
     if bbox is None:
         issues.append(Issue("malformed", rec, "'bbox' must be 4 numbers [x, y, w, h]"))
     elif not all(math.isfinite(v) for v in bbox):
@@ -277,6 +280,15 @@ def check_categories(cats: list[dict[str, Any]], issues: list[Issue]) -> dict[An
     return names
 
 
+def _key(value: Any) -> Any:
+    """``value`` usable as a dict key (a malformed id may be a list or a dict)."""
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
 def validate_coco(coco: dict[str, Any], images_dir: str | Path | None = None) -> ValidationReport:
     """Check every record of a COCO dict (as returned by :func:`~layoutft.data.coco.load_coco`).
 
@@ -310,12 +322,22 @@ def validate_coco(coco: dict[str, Any], images_dir: str | Path | None = None) ->
             issues.append(Issue("duplicate_id", rec, f"annotation id {aid} used more than once"))
         seen.add(aid)
         issues += check_annotation(ann, sizes, categories)
-        per_class[ann.get("category_id")] += 1
-        images_with.setdefault(ann.get("category_id"), set()).add(ann.get("image_id"))
-    annotated = {ann.get("image_id") for ann in anns}
+        per_class[_key(ann.get("category_id"))] += 1
+        images_with.setdefault(_key(ann.get("category_id")), set()).add(_key(ann.get("image_id")))
+    per_image = Counter(_key(ann.get("image_id")) for ann in anns)
     for img in images:
-        if img.get("id") not in annotated:
+        count = per_image.get(_key(img.get("id")), 0)
+        if not count:
             issues.append(Issue("empty_page", _image_record(img), "no regions"))
+        elif count > MAX_REGIONS_PER_IMAGE:
+            issues.append(
+                Issue(
+                    "crowded_page",
+                    _image_record(img),
+                    f"{count} regions, more than the {MAX_REGIONS_PER_IMAGE} that training "
+                    "keeps (the largest)",
+                )
+            )
     for cid, name in categories.items():
         report.class_counts[name] = per_class[cid]
         report.class_images[name] = len(images_with.get(cid, ()))

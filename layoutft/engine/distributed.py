@@ -55,6 +55,11 @@ def _torchrun_env() -> bool:
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
 
+def launched_rank() -> int:
+    """This process's global rank as torchrun set it (before :func:`launch`), else 0."""
+    return int(os.environ["RANK"]) if _torchrun_env() else 0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

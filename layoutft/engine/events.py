@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -80,7 +81,7 @@ class MetricsLog:
     def write_row(self, row: dict[str, Any]) -> None:
         """One JSON line (and TensorBoard scalars) for ``row`` (must hold ``iteration``)."""
         if self.jsonl is not None:
-            self.jsonl.write(json.dumps(row) + "\n")
+            self.jsonl.write(json.dumps(finite_row(row), allow_nan=False) + "\n")
             self.jsonl.flush()
         if self.tb is not None:
             for key, value in row.items():
@@ -109,3 +110,17 @@ class MetricsLog:
         if self.tb is not None:
             self.tb.close()
             self.tb = None
+
+
+def finite_row(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with NaN/Inf values written as null (strict JSON readers reject ``NaN``),
+    their keys listed under ``non_finite`` and said on stderr."""
+    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    if not bad:
+        return row
+    print(
+        f"warning: metrics.jsonl: {', '.join(bad)} at iteration {row.get('iteration')} are "
+        "not finite (written as null)",
+        file=sys.stderr,
+    )
+    return {**{k: None if k in bad else v for k, v in row.items()}, "non_finite": bad}

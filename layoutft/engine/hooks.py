@@ -36,11 +36,22 @@ class CheckpointHook(HookBase):
     def after_step(self, trainer: Trainer) -> None:
         done = trainer.iter + 1
         if self.period > 0 and done % self.period == 0 and done < trainer.max_iter:
+            check_finite(trainer)
             self.checkpointer.save(f"model_{trainer.iter:07d}", trainer.iter)
 
     def after_train(self, trainer: Trainer) -> None:
         if trainer.completed and trainer.start_iter < trainer.max_iter:
+            check_finite(trainer)
             self.checkpointer.save("model_final", trainer.max_iter - 1)
+
+
+def check_finite(trainer: Trainer) -> None:
+    """FloatingPointError when a weight became Inf/NaN: a diverged step is never saved, so
+    ``last_checkpoint`` always names weights a resumed run can use."""
+    import torch
+
+    if not all(bool(torch.isfinite(p).all()) for p in trainer.params):
+        raise FloatingPointError("the weights became Inf/NaN")
 
 
 class EvalHook(HookBase):

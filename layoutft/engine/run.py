@@ -21,11 +21,19 @@ import torch
 
 from layoutft.device import resolve_device
 from layoutft.engine import distributed as comm
-from layoutft.engine.run_folder import check_output, check_resume_config, remove_run_files
+from layoutft.engine.run_folder import (
+    check_output,
+    check_resume_config,
+    lock_run_folder,
+    remove_run_files,
+)
 from layoutft.engine.setup import (
     TrainOptions,
     amp_dtype,
+    cap_regions,
+    check_annotated,
     check_norm,
+    check_solver,
     fit_labels,
     pick_seed,
     resolve_config_path,
@@ -59,7 +67,12 @@ def train(options: TrainOptions) -> Path:
     resolve_config_path(options.config)  # fail before spawning
     check_output(options)
     resolved = dataclasses.replace(options, device=device)
-    comm.launch(_worker, options.num_gpus, device, (resolved,))
+    if comm.launched_rank() != 0:  # torchrun: global rank 0 holds the folder for all
+        comm.launch(_worker, options.num_gpus, device, (resolved,))
+        return options.output
+    with lock_run_folder(Path(options.output)):
+        check_output(options)  # again, holding the folder: no other run got in between
+        comm.launch(_worker, options.num_gpus, device, (resolved,))
     return options.output
 
 
@@ -131,8 +144,11 @@ def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
     from layoutft.engine.solver import scale_solver
 
     cfg = load_config(resolve_config_path(options.config), list(options.overrides))
+    check_solver(cfg)
     pages, labels = load_pages(options.train, options.train_images)
-    notes = fit_labels(cfg, labels)
+    check_annotated(pages, options.train)
+    pages, notes = cap_regions(pages)
+    notes += fit_labels(cfg, labels)
     weights = resolve_weights(options.weights, cfg)
     cfg.MODEL.WEIGHTS = "" if weights is None else str(weights)
     notes += check_norm(cfg, weights)
@@ -306,6 +322,7 @@ def fit(run: TrainRun) -> None:
     become one line with the fix."""
     from layoutft.engine.solver import clip_gradients
     from layoutft.engine.trainer import Trainer, out_of_memory_advice
+    from layoutft.errors import LayoutftError
 
     cfg = run.inputs.config
     trainer = Trainer(
@@ -321,6 +338,12 @@ def fit(run: TrainRun) -> None:
     )
     try:
         trainer.train()
+    except FloatingPointError as err:  # non-finite loss, boxes or weights
+        raise LayoutftError(
+            f"training diverged at iteration {trainer.iter} ({err}); lower SOLVER.BASE_LR "
+            f"(now {float(cfg.SOLVER.BASE_LR):g}), enable SOLVER.CLIP_GRADIENTS or check the "
+            "annotations"
+        ) from None
     except (RuntimeError, torch.OutOfMemoryError) as err:
         advice = out_of_memory_advice(err)
         if advice is not None:

@@ -3,6 +3,8 @@ into the folder (``--resume``/``--overwrite``), and whether a resumed run's conf
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
 #: Files a training run writes into its output folder; ``--overwrite`` removes these only.
 RUN_FILES = ("config.yaml", "last_checkpoint", "metrics.jsonl")
 RUN_PATTERNS = ("model_*.pth", "events.out.tfevents.*", ".model_*.pth.*.tmp")
+#: held by the run writing the folder (see :func:`lock_run_folder`); never removed
+LOCK_NAME = ".layoutft-train.lock"
 #: Config keys a resumed run may change: its length (extending a finished run), how often it
 #: logs, saves and evaluates, loader processes, and where it is and starts from.
 RESUME_MAY_CHANGE = frozenset(
@@ -59,6 +63,26 @@ def check_output(options: TrainOptions) -> None:
             "continue it, --overwrite to replace its files, or another --output"
         )
     check_writable([out], "--output")
+
+
+@contextlib.contextmanager
+def lock_run_folder(out: Path) -> Iterator[None]:
+    """Hold the training run folder ``out`` for one run: LayoutftError when another run
+    (another process) holds it, so two ``train --output SAMEDIR`` never write one folder.
+    The folder is checked (not a file, writable) and created first."""
+    from layoutft.errors import LayoutftError
+    from layoutft.outputs import check_writable, exclusive_lock
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise LayoutftError(f"--output {out} is a file; give a folder for the run")
+    check_writable([out], "--output")
+    busy = (
+        f"{out} is being written by another layoutft run; wait for it to finish or "
+        "choose another output folder (--output)"
+    )
+    with exclusive_lock(out / LOCK_NAME, busy):
+        yield
 
 
 def remove_run_files(out: Path) -> list[Path]:

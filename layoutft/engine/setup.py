@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import torch
 
     from layoutft.config import Config
+    from layoutft.data.loader import PageRecord
 
 #: ``--weights`` values that mean "train from scratch".
 NO_WEIGHTS = ("", "none")
@@ -144,3 +145,74 @@ def pick_seed(cfg: Config) -> int:
     if seed < 0:
         seed = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
     return seed
+
+
+def check_solver(cfg: Config) -> None:
+    """ConfigError, naming the key, for solver values no run can train with: MAX_ITER and
+    IMS_PER_BATCH below 1, BASE_LR not a positive number (checked before any scaling rule
+    divides by them)."""
+    import math
+
+    sol = cfg.SOLVER
+    for key in ("MAX_ITER", "IMS_PER_BATCH"):
+        if int(sol[key]) < 1:
+            raise ConfigError(
+                f"SOLVER.{key} is {sol[key]}; it must be at least 1 "
+                f"(set it with SOLVER.{key} VALUE)"
+            )
+    lr = float(sol.BASE_LR)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ConfigError(
+            f"SOLVER.BASE_LR is {sol.BASE_LR}; it must be a positive number "
+            "(set it with SOLVER.BASE_LR VALUE)"
+        )
+
+
+def check_annotated(pages: Sequence[PageRecord], coco: str | Path) -> None:
+    """DatasetError when the training pages hold no region at all (crowd regions do not
+    count): such a run would learn only "no region anywhere", without a word."""
+    from layoutft.errors import DatasetError
+
+    if not any(len(page.boxes) for page in pages):
+        raise DatasetError(
+            f"{coco}: no annotations to train on ({len(pages)} images, 0 annotations); "
+            "annotate some pages or check the file"
+        )
+
+
+def cap_regions(
+    pages: list[PageRecord], limit: int | None = None
+) -> tuple[list[PageRecord], list[str]]:
+    """Pages with at most ``limit`` regions each (default
+    :data:`layoutft.data.validate.MAX_REGIONS_PER_IMAGE`): a page with more keeps its
+    ``limit`` largest by box area, in their original order, and a note says how many pages
+    were cut. Matching anchors to regions needs memory proportional to their product, so a
+    page with 100k regions would ask for tens of GB."""
+    import dataclasses
+
+    import numpy as np
+
+    from layoutft.data.validate import MAX_REGIONS_PER_IMAGE
+
+    limit = MAX_REGIONS_PER_IMAGE if limit is None else limit
+    crowded = [i for i, page in enumerate(pages) if len(page.boxes) > limit]
+    if not crowded:
+        return pages, []
+    capped = list(pages)
+    for i in crowded:
+        page = pages[i]
+        area = (page.boxes[:, 2] - page.boxes[:, 0]) * (page.boxes[:, 3] - page.boxes[:, 1])
+        keep = np.sort(np.argsort(-area, kind="stable")[:limit])
+        capped[i] = dataclasses.replace(
+            page,
+            boxes=page.boxes[keep],
+            classes=page.classes[keep],
+            segmentations=[page.segmentations[k] for k in keep],
+        )
+    most = max(len(pages[i].boxes) for i in crowded)
+    what = "page has" if len(crowded) == 1 else "pages have"
+    note = (
+        f"{len(crowded)} training {what} more than {limit} regions (at most {most}): "
+        f"training keeps the {limit} largest of each"
+    )
+    return capped, [note]

@@ -99,10 +99,7 @@ class Trainer:
         total = sum(losses.values())
         values = {k: float(v.detach()) for k, v in losses.items()}
         if not math.isfinite(sum(values.values())):
-            raise LayoutftError(
-                f"loss became {values} at iteration {self.iter}; lower SOLVER.BASE_LR, enable "
-                "SOLVER.CLIP_GRADIENTS or check the annotations"
-            )
+            raise FloatingPointError(f"loss became {values}")
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(total).backward()

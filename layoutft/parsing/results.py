@@ -12,17 +12,18 @@ complete document, or ``abort`` when the run fails (a half-written file is remov
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 
 from layoutft.errors import LayoutftError, OptionError
 from layoutft.outputs import atomic_path
-from layoutft.schema import Document, Page
+from layoutft.schema import SCHEMA_ID, Document, Page
 
 FORMATS = ("json", "jsonl", "coco", "labelstudio", "cvat", "coco-dataset")
 _SUFFIX = {
@@ -88,6 +89,58 @@ def output_path(files: Sequence[Path], out: Path | None, fmt: str, many: bool) -
         return None
     refuse_inputs([out], files, "choose another output file (-o)")
     return out
+
+
+def output_folders(
+    out: Path | None, fmt: str, visualize: Path | None, view: Path | None, *, corpus: bool
+) -> list[tuple[str, Path]]:
+    """The folders a parse run writes page images into, as ``(flag, folder)`` pairs for
+    :func:`layoutft.outputs.refuse_input_folders`: ``--visualize``, ``--view``, and for the
+    formats with page images the ``images/`` folder beside ``out`` (a one-input run) or
+    ``out`` itself (a corpus run, with an ``images/`` beside each result)."""
+    from layoutft.parsing.preannotations import IMAGES
+
+    folders: list[tuple[str, Path]] = []
+    if out is not None and fmt in WITH_IMAGES:
+        folders.append(("-o", out) if corpus else ("page images", out.parent / IMAGES))
+    folders += [(flag, p) for flag, p in (("--visualize", visualize), ("--view", view)) if p]
+    return folders
+
+
+def refuse_unrelated(dest: Path, source: Path, fmt: str, overwrite: bool) -> None:
+    """LayoutftError when ``dest`` exists and is not an earlier result of ``source`` in
+    ``fmt``, unless ``overwrite``.
+
+    An earlier result is recognised by the source it records: a ``layoutft.document/1``
+    document (``json``; the first line of ``jsonl``), Label Studio tasks (``data.source``)
+    or a COCO dataset (``images[].source``) whose source has ``source``'s file name. COCO
+    results and CVAT XML record no source: replacing one needs ``--overwrite``.
+    """
+    if overwrite or not os.path.lexists(dest):
+        return
+    if _recorded_source(dest, fmt) != source.name:
+        raise LayoutftError(
+            f"{dest} already exists and is not an earlier result of {source.name}; "
+            "pass --overwrite to replace it or choose another -o"
+        )
+
+
+def _recorded_source(path: Path, fmt: str) -> str | None:
+    """The file name of the source that the result file ``path`` records, or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.loads(f.readline() if fmt == "jsonl" else f.read())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    recorded: Any = None
+    if fmt in ("json", "jsonl") and isinstance(data, dict) and data.get("schema") == SCHEMA_ID:
+        recorded = (data.get("source") or {}).get("path")
+    elif fmt == "labelstudio" and isinstance(data, list) and data:
+        recorded = (data[0].get("data") or {}).get("source") if isinstance(data[0], dict) else None
+    elif fmt == "coco-dataset" and isinstance(data, dict) and data.get("images"):
+        first = data["images"][0]
+        recorded = first.get("source") if isinstance(first, dict) else None
+    return Path(recorded).name if isinstance(recorded, str) else None
 
 
 class DocumentSink:

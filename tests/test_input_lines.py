@@ -1,0 +1,78 @@
+"""Every input gets a line, not a traceback (issue #27): malformed COCO ids, duplicate merge
+inputs, non-finite training metrics, a full disk."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import layoutft.cli  # noqa: F401  (registers the commands)
+from layoutft.cli.app import app
+from layoutft.errors import LayoutftError
+from tests.train_helpers import DATA
+
+COCO = DATA / "annotations.json"
+
+
+def test_validate_a_coco_image_id_that_is_a_list(tmp_path: Path) -> None:
+    coco = json.loads(COCO.read_text())
+    coco["images"][0]["id"] = [1]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(coco))
+    result = CliRunner().invoke(app, ["validate", str(path), "--images", str(DATA / "images")])
+    assert not isinstance(result.exception, TypeError), repr(result.exception)
+    assert result.exit_code == 1
+    assert "image id=[1]" in result.output
+
+
+def test_merge_warns_about_an_input_given_twice(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    result = CliRunner().invoke(app, ["merge", str(COCO), str(COCO), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        f"warning: {COCO} is given 2 times: its pages are in the merged file 2 times\n"
+    )
+    assert len(json.loads(out.read_text())["images"]) == 4
+
+
+def test_metrics_jsonl_never_holds_nan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from layoutft.engine.events import MetricsLog
+
+    log = MetricsLog(tmp_path, period=1, max_iter=2)
+    log.write_row({"iteration": 0, "loss_cls": math.nan, "lr": 0.01, "time": math.inf})
+
+    def strict(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    rows = [
+        json.loads(line, parse_constant=strict)
+        for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert rows == [
+        {"iteration": 0, "loss_cls": None, "lr": 0.01, "time": None,
+         "non_finite": ["loss_cls", "time"]}
+    ]  # fmt: skip
+    assert "metrics.jsonl: loss_cls, time at iteration 0 are not finite (written as null)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_full_disk_names_the_file(tmp_path: Path) -> None:
+    from layoutft.outputs import atomic_path, write_text_atomic
+
+    target = tmp_path / "out" / "result.json"
+    with pytest.raises(LayoutftError) as info, atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(info.value) == (
+        f"{target}: no space left on the device (writing it failed); free some space or "
+        "choose another output folder"
+    )
+    assert list(target.parent.iterdir()) == []  # the temporary file is gone too
+    write_text_atomic(target, "ok")  # other errors and normal writes unchanged
+    assert target.read_text() == "ok"
