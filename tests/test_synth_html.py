@@ -24,10 +24,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 pytest.importorskip("playwright")
-from layoutft.data.synth.html import DOCLAYNET_LABELS, generate_html_dataset  # noqa: E402
-from layoutft.data.synth.html.browser import Browser, chromium_path  # noqa: E402
-from layoutft.data.synth.html.geometry import regions_of  # noqa: E402
-from layoutft.errors import DatasetError  # noqa: E402
+from layoutft.data.synth.html import DOCLAYNET_LABELS, generate_html_dataset
+from layoutft.data.synth.html.browser import Browser, chromium_path
+from layoutft.data.synth.html.geometry import regions_of
+from layoutft.errors import DatasetError
 
 try:
     chromium_path()
