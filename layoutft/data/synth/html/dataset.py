@@ -14,6 +14,7 @@ import asyncio
 import json
 import random
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,9 @@ async def _make_page(
     settings: dict[str, Any],
     out: Path,
     scripts: tuple[str, ...],
+    timings: list[tuple[str, float]] | None,
 ) -> dict[str, Any]:
+    started = time.perf_counter()
     seed, kinds = settings["seed"], settings["kinds"]
     kind, doc_rng = _doc_kind(seed, job.doc, kinds)
     doc = new_doc(kind, doc_rng, settings["pages"], scripts)
@@ -132,6 +135,8 @@ async def _make_page(
         "dom_counts": _counts(raw),
     }
     await asyncio.to_thread(_write_page, out, job, png, record)
+    if timings is not None:
+        timings.append((kind, time.perf_counter() - started))
     return record
 
 
@@ -153,7 +158,12 @@ def _png_size(png: bytes) -> tuple[int, int]:
 
 
 async def _run(
-    jobs: list[Job], settings: dict[str, Any], out: Path, workers: int, bar: tqdm
+    jobs: list[Job],
+    settings: dict[str, Any],
+    out: Path,
+    workers: int,
+    bar: tqdm,
+    timings: list[tuple[str, float]] | None,
 ) -> dict[str, dict[str, Any]]:
     scripts = available_scripts()
     queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -165,7 +175,9 @@ async def _run(
         async def worker(tab: int) -> None:
             while not queue.empty():
                 job = queue.get_nowait()
-                done[job.name] = await _make_page(job, browser, tab, settings, out, scripts)
+                done[job.name] = await _make_page(
+                    job, browser, tab, settings, out, scripts, timings
+                )
                 bar.update(1)
 
         await asyncio.gather(*(worker(t) for t in range(workers)))
@@ -183,6 +195,7 @@ def generate_html_dataset(
     workers: int = 3,
     overwrite: bool = False,
     quiet: bool = False,
+    timings: list[tuple[str, float]] | None = None,
 ) -> Path:
     """Render ``docs`` documents of ``pages`` pages each and write their COCO dataset.
 
@@ -194,6 +207,8 @@ def generate_html_dataset(
     the probability that a page gets a scanned look (skew, blur, noise, JPEG, binarization).
     The same arguments give the same ``annotations.json``; an interrupted run resumes (see
     the module docstring); ``overwrite`` remakes pages made with other settings.
+    ``workers``: pages in flight (browser tabs). ``timings``: if given, gets ``(kind,
+    seconds)`` per page made (from generating its HTML to writing its files).
 
     Returns:
         Path of ``annotations.json``.
@@ -243,7 +258,7 @@ def generate_html_dataset(
     )
     with bar:
         if todo:
-            records.update(asyncio.run(_run(todo, settings, out, max(1, workers), bar)))
+            records.update(asyncio.run(_run(todo, settings, out, max(1, workers), bar, timings)))
     path = out / "annotations.json"
     write_coco(path, _coco([records[j.name] for j in jobs], settings))
     return path
@@ -293,4 +308,3 @@ def _coco(records: list[dict[str, Any]], settings: dict[str, Any]) -> dict[str, 
             {"id": cat_id[n], "name": n, "supercategory": "layout"} for n in DOCLAYNET_LABELS
         ],
     }
-
