@@ -10,6 +10,7 @@ Skipped without Chromium or Playwright (``.ci/run`` installs both).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -27,6 +28,8 @@ pytest.importorskip("playwright")
 from layoutft.data.synth.html import DOCLAYNET_LABELS, generate_html_dataset
 from layoutft.data.synth.html.browser import Browser, chromium_path
 from layoutft.data.synth.html.geometry import regions_of
+from layoutft.data.synth.html.kinds import new_doc, page_html
+from layoutft.data.synth.html.text import SCRIPTS, available_scripts
 from layoutft.errors import DatasetError
 
 try:
@@ -224,7 +227,10 @@ def test_same_seed_same_dataset_and_a_killed_run_resumes(run: Path, tmp_path: Pa
     assert not (out / "annotations.json").exists()  # nothing a rerun could take as done
     done = len(list((out / "pages").glob("*.json")))
     assert 2 <= done < 6
+    stale = out / "images" / ".doc000_p1.png.0123456789ab.tmp"  # a temp file of a kill
+    stale.write_bytes(b"partial")
     generate_html_dataset(out, 3, 2, dpi=96, seed=4, kinds=KINDS, quiet=True)
+    assert not stale.exists()
     assert (out / "annotations.json").read_bytes() == (run / "annotations.json").read_bytes()
     for png in (run / "images").glob("*.png"):
         a = np.asarray(Image.open(png))
@@ -262,3 +268,44 @@ def test_scan_look_keeps_boxes_on_ink(tmp_path: Path) -> None:
             assert iw > 0 and ih > 0 and aw * ah >= 0.95 * bw * bh
             moved += abs(ax - bx) + abs(ay - by) > 0.5
     assert moved > 0  # the skew moved the boxes with the page
+
+
+@pytest.fixture(scope="module")
+def script_pages() -> dict[str, tuple[bytes, dict[str, Any], bool]]:
+    """A book page in each script some installed font covers, rendered in one browser."""
+    import random
+
+    docs = {
+        script: new_doc("book", random.Random(1), 2, available_scripts(), script=script)
+        for script in available_scripts()
+        if script != "latin"
+    }
+
+    async def go() -> dict[str, tuple[bytes, dict[str, Any], bool]]:
+        pages = {}
+        async with Browser(1.0, 1) as b:
+            for script, doc in docs.items():
+                png, raw = await b.render(0, page_html(doc, 1, random.Random(2)), *doc.size)
+                pages[script] = (png, raw, doc.style.rtl)
+        return pages
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if s != "latin"])
+def test_scripts_beyond_latin_render_on_ink(
+    script: str, script_pages: dict[str, tuple[bytes, dict[str, Any], bool]]
+) -> None:
+    if script not in script_pages:
+        pytest.skip(f"no font for {script} (fc-list :lang={SCRIPTS[script].fc_lang})")
+    png, raw, rtl = script_pages[script]
+    assert rtl == SCRIPTS[script].rtl
+    gray = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    texts = [r for r in regions_of(raw, 1.0, 1.0) if r.label == "Text"]
+    assert len(texts) >= 3
+    for r in texts:
+        x0, y0, x1, y1 = r.box
+        if x1 - x0 < 60:  # a "* * *" scene break: little ink up and down
+            continue
+        share, wide, tall = _ink_share(gray, [x0, y0, x1 - x0, y1 - y0], 200)
+        assert share > 0.01 and wide > 0.5 and tall > 0.4, (script, r.box)

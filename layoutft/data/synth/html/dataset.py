@@ -112,7 +112,13 @@ async def _make_page(
     doc = new_doc(kind, doc_rng, settings["pages"], scripts)
     rng = random.Random(_seed(seed, job.doc, job.page, 11))
     html = page_html(doc, job.page, rng)
-    png, raw = await browser.render(tab, html, *doc.size)
+    try:
+        png, raw = await browser.render(tab, html, *doc.size)
+    except Exception as exc:  # Playwright's errors: a crashed or hung browser tab
+        raise DatasetError(
+            f"synth --engine html: Chromium failed on {job.name}: {str(exc).splitlines()[0]}; "
+            "rerun to resume"
+        ) from None
     width, height = _png_size(png)
     regions = regions_of(raw, width / doc.size[0], height / doc.size[1])
     scanned = rng.random() < settings["scan_look"]
@@ -232,8 +238,10 @@ def generate_html_dataset(
         for d in range(docs)
         for k in range(pages)
     ]
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "pages").mkdir(parents=True, exist_ok=True)
+    for folder in ("images", "pages"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        for stale in (out / folder).glob(".doc*.tmp"):  # temp files of a killed run of ours
+            stale.unlink(missing_ok=True)
     records: dict[str, dict[str, Any]] = {}
     todo = []
     for job in jobs:

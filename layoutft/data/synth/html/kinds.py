@@ -937,11 +937,18 @@ GENERATORS: dict[str, Callable[[Page], None]] = {
 KINDS: tuple[str, ...] = tuple(GENERATORS)
 
 
-def new_doc(kind: str, rng: random.Random, pages: int, scripts: tuple[str, ...]) -> Doc:
-    """A document of ``kind``: its typography, title, page size and per-document choices."""
-    script = "latin"
-    if len(scripts) > 1 and kind != "code" and rng.random() < 0.15:
-        script = rng.choice(scripts[1:])
+def new_doc(
+    kind: str, rng: random.Random, pages: int, scripts: tuple[str, ...], script: str = ""
+) -> Doc:
+    """A document of ``kind``: its typography, title, page size and per-document choices.
+
+    Its script is Latin, or one of ``scripts[1:]`` for 15% of documents (never for code
+    listings); ``script`` forces one.
+    """
+    if not script:
+        script = "latin"
+        if len(scripts) > 1 and kind != "code" and rng.random() < 0.15:
+            script = rng.choice(scripts[1:])
     s = P.random_style(rng, script, SCRIPTS[script].fonts)
     w = Words(rng, script)
     size = rng.choice((A4, LETTER))
