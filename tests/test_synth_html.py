@@ -309,3 +309,19 @@ def test_scripts_beyond_latin_render_on_ink(
             continue
         share, wide, tall = _ink_share(gray, [x0, y0, x1 - x0, y1 - y0], 200)
         assert share > 0.01 and wide > 0.5 and tall > 0.4, (script, r.box)
+
+
+def test_cli_refuses_html_options_elsewhere_and_unknown_kinds(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import layoutft.cli  # noqa: F401  (registers the commands)
+    from layoutft.cli.app import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["synth", "-o", str(tmp_path / "a"), "--kinds", "report"])
+    assert result.exit_code != 0 and "need --engine html" in result.output
+    result = runner.invoke(
+        app, ["synth", "-o", str(tmp_path / "b"), "--engine", "html", "--kinds", "report,poem"]
+    )
+    assert result.exit_code != 0 and "unknown kinds ['poem']" in result.output
+    assert not (tmp_path / "b" / "annotations.json").exists()

@@ -12,8 +12,10 @@ from layoutft.cli.app import command
 
 @command("synth")
 def synth(
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder (pdfs/, images/, JSON)."),
-    docs: int = typer.Option(10, "--docs", help="Number of PDF documents."),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="Output folder (images/, annotations.json; pdfs/ or pages/)."
+    ),
+    docs: int = typer.Option(10, "--docs", help="Number of documents."),
     pages: int = typer.Option(2, "--pages", help="Pages per document."),
     dpi: int | None = typer.Option(
         None, "--dpi", help="Resolution of the page images [default: 200; html: 150]."
@@ -26,7 +28,7 @@ def synth(
         "typeset by pdflatex with matplotlib figures (looks like real papers; --pages is "
         "ignored: an article has as many pages as TeX gives it); html: pages of many kinds "
         "(reports, newspapers, slides, forms, ...) laid out by headless Chromium, DocLayNet's "
-        "11 classes (needs chromium and layoutft[synth]).",
+        "11 classes (needs chromium and the synth extra: Playwright).",
     ),
     kinds: str | None = typer.Option(
         None,
@@ -55,7 +57,8 @@ def synth(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Generate born-digital PDFs with known layout, their page images and COCO annotations."""
+    """Generate pages with known layout (born-digital PDFs, or Chromium-rendered HTML with
+    --engine html), their page images and COCO annotations."""
     from layoutft.data.coco import load_coco
     from layoutft.errors import DatasetError
     from layoutft.outputs import check_writable, refuse_existing
