@@ -70,6 +70,9 @@ LABELLED_KEY = "labelled_category_ids"
 LVIS_NEG_KEY = "neg_category_ids"
 LVIS_NOT_EXHAUSTIVE_KEY = "not_exhaustive_category_ids"
 
+#: Image fields holding category ids that say what is labelled.
+LABELLED_FIELDS = (LABELLED_KEY, LVIS_NEG_KEY, LVIS_NOT_EXHAUSTIVE_KEY)
+
 
 def labelled_category_ids(image: dict[str, Any], annotated: Iterable[Any]) -> list[Any] | None:
     """Category ids labelled exhaustively on one image record, or None for "all of them".
