@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layoutft.data.coco import num, polygon_area, rect_polygon
+from layoutft.data.coco import LABELLED_FIELDS, num, polygon_area, rect_polygon
 from layoutft.data.validate import (
     ValidationReport,
     bbox_of,
@@ -123,8 +123,6 @@ def _fix_images(
 def _fix_labelled(images: list[dict[str, Any]], cat_ids: set[Any], changes: Counter[str]) -> None:
     """Keep the known integer ids of each labelled-classes list, once each, in order; a
     field that is not a list is left for the report (guessing would change its meaning)."""
-    from layoutft.data.coco import LABELLED_FIELDS
-
     for img in images:
         for key in LABELLED_FIELDS:
             value = img.get(key)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from layoutft.data.coco import LABELLED_FIELDS, labelled_category_ids
+
 #: Pixels a box may exceed the image by before it counts as outside (float rounding).
 TOLERANCE = 1e-3
 
@@ -313,8 +315,6 @@ def check_labelled(
     report: ValidationReport,
 ) -> None:
     """Check each image's labelled classes; fill the report's labelled summary."""
-    from layoutft.data.coco import LABELLED_FIELDS, labelled_category_ids
-
     cats_on: dict[Any, list[Any]] = {}
     for ann in anns:
         cats_on.setdefault(ann.get("image_id"), []).append(ann.get("category_id"))

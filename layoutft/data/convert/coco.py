@@ -25,7 +25,7 @@ from layoutft.data.convert.common import (
     SourceRegion,
     locate_image,
 )
-from layoutft.data.validate import bbox_of, is_number, polygons_of
+from layoutft.data.validate import bbox_of, is_number, labelled_problem, polygons_of
 from layoutft.errors import DatasetError
 
 _IMAGE_KEYS = {"id", "file_name", "width", "height", *LABELLED_FIELDS}
@@ -90,8 +90,6 @@ def _labelled(
     problems: Problems,
 ) -> None:
     """Set each page's labelled labels from its image record's fields."""
-    from layoutft.data.validate import labelled_problem
-
     for img in coco["images"]:
         page = pages.get(img.get("id"))
         if page is None:
