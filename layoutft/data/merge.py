@@ -4,6 +4,13 @@ public set plus your own).
 Categories are matched by name (ids renumbered in first-seen order); image and annotation
 ids are renumbered; each image's ``file_name`` becomes its path relative to the merged
 file's folder, so the merged file finds every input's images without copying them.
+
+Partial labels (:mod:`layoutft.data.coco`): an image of an input without
+``labelled_category_ids`` labels exactly that input's categories, so when the merged set of
+categories is larger it gets the field explicitly (merging a table-only set with a fully
+labelled one keeps the table pages from teaching "no text here"). Ids in the field (and in
+LVIS's ``neg_category_ids``/``not_exhaustive_category_ids``) are renumbered; the field is
+left out where it would list every merged category.
 """
 
 from __future__ import annotations
@@ -13,7 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from layoutft.data.coco import load_coco
+from layoutft.data.coco import (
+    LABELLED_KEY,
+    LVIS_NEG_KEY,
+    LVIS_NOT_EXHAUSTIVE_KEY,
+    labelled_category_ids,
+    load_coco,
+)
 from layoutft.data.loader import default_images_dir
 from layoutft.errors import DatasetError
 
@@ -30,6 +43,7 @@ def merge_coco(
     names: dict[str, int] = {}
     counts: list[int] = []
     missing: list[str] = []
+    labelled: list[set[int] | None] = []  # per merged image, in merged ids (None: leave as is)
     for path, images in inputs:
         coco = load_coco(path)
         root = images if images is not None else default_images_dir(path, coco)
@@ -41,6 +55,9 @@ def merge_coco(
                 merged["categories"].append({**cat, "id": names[name]})
             cat_map[cat["id"]] = names[name]
         image_map = {}
+        by_image: dict[Any, list[dict[str, Any]]] = {}
+        for ann in coco.get("annotations", []):
+            by_image.setdefault(ann.get("image_id"), []).append(ann)
         for img in coco.get("images", []):
             source = root / img["file_name"]
             if not source.is_file():
@@ -50,6 +67,8 @@ def merge_coco(
             merged["images"].append(
                 {**img, "id": image_map[img["id"]], "file_name": Path(relative).as_posix()}
             )
+            on_image = [a.get("category_id") for a in by_image.get(img["id"], [])]
+            labelled.append(_remapped(img, merged["images"][-1], on_image, cat_map))
         for ann in coco.get("annotations", []):
             merged["annotations"].append(
                 {
@@ -69,6 +88,13 @@ def merge_coco(
         )
     if not merged["images"]:
         raise DatasetError("merge: the inputs have no images")
+    every = set(names.values())
+    for img, ids in zip(merged["images"], labelled, strict=True):
+        if ids is None:
+            continue
+        img.pop(LABELLED_KEY, None)
+        if ids != every:
+            img[LABELLED_KEY] = sorted(ids)
     return merged, counts
 
 
@@ -85,3 +111,24 @@ def repeated_inputs(paths: Sequence[Path]) -> list[str]:
         for first, n in counts.values()
         if n > 1
     ]
+
+
+def _remapped(
+    img: dict[str, Any], merged_img: dict[str, Any], on_image: list[Any], cat_map: dict[Any, int]
+) -> set[int] | None:
+    """The input image ``img``'s labelled classes in merged ids: its input's categories when
+    it has no field; None when its field is malformed (kept as it is, for validate to report).
+    Renumbers LVIS's fields of ``merged_img``, its merged copy."""
+    for key in (LVIS_NEG_KEY, LVIS_NOT_EXHAUSTIVE_KEY):
+        if isinstance(img.get(key), list):
+            merged_img[key] = [cat_map[c] for c in img[key] if _known(c, cat_map)]
+    ids = labelled_category_ids(img, on_image)
+    if ids is None:
+        return set(cat_map.values())
+    if not isinstance(ids, list):
+        return None
+    return {cat_map[c] for c in ids if _known(c, cat_map)}
+
+
+def _known(value: Any, cat_map: dict[Any, int]) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in cat_map
