@@ -16,7 +16,8 @@ def convert_cmd(
     fmt: str = typer.Option(
         ...,
         "--from",
-        help="Input format: coco, yolo, labelstudio, cvat, via, pagexml, pdf, docbank.",
+        help="Input format: coco, yolo, labelstudio, cvat, via, pagexml, pdf, docbank, "
+        "alto (ALTO v2-v4), ctdar (ICDAR 2013/2017/2019 table XML).",
     ),
     out: Path | None = typer.Option(
         None, "-o", "--out", help="Output folder (annotations.json, images/)."
@@ -24,7 +25,12 @@ def convert_cmd(
     images: Path | None = typer.Option(
         None, "--images", help="Folder with the images the export names."
     ),
-    dpi: float = typer.Option(200.0, "--dpi", help="Render resolution of PDF pages."),
+    dpi: float | None = typer.Option(
+        None,
+        "--dpi",
+        help="Render resolution of PDF pages (default 200); alto: resolution of the page "
+        "images for mm10/inch1200 units (default: each image's own).",
+    ),
     labels: str | None = typer.Option(
         None, "--labels", help="Label map YAML (map/drop/categories) or a built-in map name."
     ),

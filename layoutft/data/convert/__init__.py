@@ -20,7 +20,7 @@ from typing import Any
 
 from layoutft.data.coco import Problems, write_coco
 from layoutft.data.convert.build import build_coco
-from layoutft.data.convert.common import ReadOptions, SourceDataset
+from layoutft.data.convert.common import DEFAULT_DPI, ReadOptions, SourceDataset
 from layoutft.data.labelmap import LabelMap, load_label_map
 from layoutft.errors import DatasetError
 from layoutft.outputs import check_writable, chmod_umask, refuse_inputs
@@ -39,6 +39,8 @@ FORMATS = {
     "pagexml": "layoutft.data.convert.pagexml",
     "pdf": "layoutft.data.convert.pdf",
     "docbank": "layoutft.data.convert.docbank",
+    "alto": "layoutft.data.convert.alto",
+    "ctdar": "layoutft.data.convert.ctdar",
 }
 
 
@@ -68,7 +70,7 @@ def convert(
     out_dir: str | Path,
     *,
     images_dir: str | Path | None = None,
-    dpi: float = 200.0,
+    dpi: float | None = None,
     labels: LabelMap | str | Path | None = None,
     keep_unmapped: bool = False,
     label_key: str | None = None,
@@ -85,7 +87,9 @@ def convert(
         out_dir: output folder; may hold other files (never touched), but not an
             ``annotations.json`` or ``images/`` unless ``overwrite``.
         images_dir: folder holding images the export only names.
-        dpi: render resolution of PDF pages (``pdf`` format).
+        dpi: render resolution of PDF pages (``pdf``, ``ctdar`` 2013; default
+            :data:`DEFAULT_DPI`); ``alto``: resolution of the page images, for ``mm10`` and
+            ``inch1200`` units (default: each image file's own).
         labels: a :class:`LabelMap`, a label map file or a built-in map name.
         keep_unmapped: keep labels the map does not mention instead of failing.
         label_key: VIA region attribute holding the label.
@@ -129,7 +133,8 @@ def convert(
         options = ReadOptions(
             staging=staging,
             images_dir=Path(images_dir) if images_dir is not None else None,
-            dpi=dpi,
+            dpi=dpi if dpi is not None else DEFAULT_DPI,
+            image_dpi=dpi,
             label_key=label_key,
             progress=progress,
             predictions=predictions,

@@ -20,6 +20,12 @@ from urllib.parse import parse_qs, unquote, urlparse
 from layoutft.data.coco import Problems, read_json
 from layoutft.errors import DatasetError
 
+#: Resolution PDF pages are rendered at when no ``--dpi`` is given.
+DEFAULT_DPI = 200.0
+
+#: Image suffixes tried for an export that does not name its image (``<stem><suffix>``).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+
 #: Label Studio prefixes uploaded files with 8 hex digits and a dash.
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
 
@@ -95,6 +101,8 @@ class ReadOptions:
         staging: folder where readers that create images (PDF pages) write them; it
             becomes ``OUT_DIR/images``.
         dpi: render resolution for PDF pages.
+        image_dpi: resolution of page images the user gave (``--dpi``), for exports in
+            physical units (ALTO ``mm10``/``inch1200``); None when not given.
         label_key: VIA region attribute holding the label (None: the first attribute).
         progress: show tqdm progress bars on stderr for long steps.
         predictions: Label Studio: a task without annotations is read from its first
@@ -103,7 +111,8 @@ class ReadOptions:
 
     staging: Path
     images_dir: Path | None = None
-    dpi: float = 200.0
+    dpi: float = DEFAULT_DPI
+    image_dpi: float | None = None
     label_key: str | None = None
     progress: bool = False
     predictions: bool = False
@@ -139,6 +148,15 @@ def find_image(ref: str, dirs: Sequence[Path]) -> tuple[Path, str] | None:
                 return folder / name, name
     if rel.is_absolute() and Path(ref).is_file():
         return Path(ref), rel.name
+    return None
+
+
+def find_image_like(export_file: Path, dirs: Sequence[Path]) -> tuple[Path, str] | None:
+    """An image named like the export (``x.xml`` -> ``x.jpg``, ``x.png``, ...), or None."""
+    for suffix in IMAGE_SUFFIXES:
+        found = find_image(export_file.stem + suffix, dirs)
+        if found is not None:
+            return found
     return None
 
 

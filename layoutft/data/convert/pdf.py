@@ -66,7 +66,7 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
             pdf = json_path.parent / data["pdf"]
         else:
             pdf = _first_existing(_pdf_candidates(json_path))
-        dataset.pages += _render(pdf, spec, data.get("origin", "top-left"), options, problems)
+        dataset.pages += render_pages(pdf, spec, data.get("origin", "top-left"), options, problems)
     return dataset
 
 
@@ -123,13 +123,27 @@ def _check_region(region: Any, where: str, problems: Problems) -> None:
         problems.add(where, "'bbox' must be [x0, y0, x1, y1]; 'polygon' [x, y, ...] (>= 3 points)")
 
 
-def _render(
+def render_pages(
     pdf: Path,
     spec: dict[int, list[tuple[str, dict[str, Any]]]],
     origin: str,
     options: ReadOptions,
     problems: Problems,
 ) -> list[SourcePage]:
+    """Render the pages of ``pdf`` that ``spec`` lists at ``options.dpi`` into the staging
+    folder and map their regions from points to pixels.
+
+    Args:
+        spec: 1-based page number -> ``(record, region)`` pairs, a region being
+            ``{"label", "bbox": [x0, y0, x1, y1]}`` or ``{"label", "polygon": [x, y, ...]}``
+            in PDF points (checked by the caller). A page with no regions is rendered too.
+        origin: ``"top-left"`` (displayed page), ``"bottom-left"`` (raw PDF user space) or
+            ``"displayed-bottom-left"`` (the displayed page, y up from its bottom edge).
+
+    Returns:
+        The pages rendered, regions in ``spec`` order; pages the PDF lacks and render
+        errors are recorded in ``problems``.
+    """
     from PIL import Image
     from tqdm import tqdm
 
@@ -177,6 +191,10 @@ def _region(region: dict[str, Any], record: str, tf: PageTransform, origin: str)
     boxes = np.concatenate([points, points], axis=1)  # each point as an empty box
     if origin == "bottom-left":
         boxes = tf.pdf_user_to_pt(boxes)
+    elif origin == "displayed-bottom-left":  # the displayed page with y up (ICDAR 2013)
+        boxes = boxes * np.array([1.0, -1.0, 1.0, -1.0]) + np.array([0.0, 1.0, 0.0, 1.0]) * (
+            tf.height_pt
+        )
     px = tf.pt_to_px(boxes)[:, :2]
     out = SourceRegion(region["label"], record)
     if "bbox" in region:

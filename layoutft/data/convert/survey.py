@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layoutft.data.coco import Problems
-from layoutft.data.convert.common import ReadOptions
+from layoutft.data.convert.common import DEFAULT_DPI, ReadOptions
 from layoutft.data.labelmap import LabelMap, load_label_map
 from layoutft.errors import DatasetError
 
@@ -90,7 +90,7 @@ def survey_labels(
     inputs: Sequence[str | Path],
     *,
     images_dir: str | Path | None = None,
-    dpi: float = 200.0,
+    dpi: float | None = None,
     labels: LabelMap | str | Path | None = None,
     label_key: str | None = None,
     progress: bool = False,
@@ -116,7 +116,8 @@ def survey_labels(
         options = ReadOptions(
             staging=tmp,
             images_dir=Path(images_dir) if images_dir is not None else None,
-            dpi=dpi,
+            dpi=dpi if dpi is not None else DEFAULT_DPI,
+            image_dpi=dpi,
             label_key=label_key,
             progress=progress,
             predictions=predictions,
