@@ -3,7 +3,9 @@
 Five repositories, one clone each. Reads ``data/<document>/*.xml`` (ALTO), one per page
 image: ``*.chocomufin.xml`` files are a second transcription of the same page (same zones)
 and are skipped, as are pages whose ``<fileName>`` image is not in the repository.
-``data/<document>/`` is the document.
+``data/<document>/`` is the document, whichever repository holds it: the same book
+(``bpt6k15260973``, the same page images) is in three repositories, so a page already found
+in an earlier repository of :data:`REPOS` is skipped (incunables first, then by century).
 
 Page images are named ``f10.jpg`` in many documents; the conversion reads temporary copies
 of the ALTO files whose ``<fileName>`` is prefixed with the document (``bpt6k1110784_f10.jpg``)
@@ -54,11 +56,12 @@ _FILE_NAME = re.compile(r"(<(?:\w+:)?fileName>)([^<]*)(</(?:\w+:)?fileName>)")
 def scan(roots: dict[str, Path]) -> Scan:
     """ALTO pages (not ``*.chocomufin.xml``) whose image is present, of every clone given."""
     result = Scan()
+    seen: set[tuple[str, str]] = set()
     for repo in REPOS:
         root = roots.get(repo.name)
         if root is None:
             continue
-        second = missing = 0
+        second = missing = again = 0
         for xml in sorted(root.glob("data/*/*.xml")):
             if xml.name.endswith(".chocomufin.xml"):
                 second += 1
@@ -68,14 +71,18 @@ def scan(roots: dict[str, Path]) -> Scan:
                 missing += 1
                 continue
             doc = xml.parent.name
+            if (doc, image.name) in seen:
+                again += 1
+                continue
+            seen.add((doc, image.name))
             rel = f"{repo.name}/data/{doc}"
-            result.pages.append(
-                Page(f"{repo.name}/{doc}", f"{rel}/{image.name}", (f"{rel}/{xml.name}",))
-            )
+            result.pages.append(Page(doc, f"{rel}/{image.name}", (f"{rel}/{xml.name}",)))
         if second:
             result.notes.append(f"{repo.name}: {second} *.chocomufin.xml (second transcriptions)")
         if missing:
             result.notes.append(f"{repo.name}: {missing} ALTO files without their image: skipped")
+        if again:
+            result.notes.append(f"{repo.name}: {again} pages of an earlier repository: skipped")
     return result
 
 
@@ -102,8 +109,7 @@ def inputs(pages: Sequence[Page], roots: dict[str, Path], work: Path) -> list[Pa
     for page in pages:
         xml = local_path(roots, page.labels[0])
         image = local_path(roots, page.image)
-        doc = page.document.rsplit("/", 1)[1]
-        name = unique_name(doc, image.name)
+        name = unique_name(page.document, image.name)
         text = _FILE_NAME.sub(rf"\g<1>{_escape(name)}\g<3>", xml.read_text(encoding="utf-8"), 1)
         dest = work / f"{Path(name).stem}.xml"
         dest.parent.mkdir(parents=True, exist_ok=True)
