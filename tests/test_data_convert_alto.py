@@ -249,3 +249,29 @@ def test_hostile_input_reported_together(tmp_path: Path) -> None:
         assert line in message, line
     assert message.startswith("12 problems")
     assert not (tmp_path / "out").exists()
+
+
+def test_same_image_name_in_two_folders(tmp_path: Path) -> None:
+    """doc1/f1.jpg and doc2/f1.jpg become <folder>/f1.jpg; an image named by two ALTO files
+    (Gallicorpora's .chocomufin.xml copies) is reported."""
+    body = '<PrintSpace><TextBlock ID="b" HPOS="1" VPOS="1" WIDTH="5" HEIGHT="5"/></PrintSpace>'
+    for doc in ("doc1", "doc2"):
+        make_image(tmp_path / doc / "f1.jpg", 10, 10)
+        (tmp_path / doc / "f1.xml").write_text(_alto(V4, "pixel", body, "f1.jpg", size=10))
+    make_image(tmp_path / "doc3" / "f2.jpg", 10, 10)
+    (tmp_path / "doc3" / "f2.xml").write_text(_alto(V4, "pixel", body, "f2.jpg", size=10))
+    result = convert(
+        "alto", [tmp_path / "doc1", tmp_path / "doc2", tmp_path / "doc3"], tmp_path / "o"
+    )
+    assert [i["file_name"] for i in load(tmp_path / "o")["images"]] == [
+        "doc1/f1.jpg",
+        "doc2/f1.jpg",
+        "f2.jpg",
+    ]
+    assert (tmp_path / "o" / "images" / "doc2" / "f1.jpg").is_file()
+    assert any("1 image name(s) occur in several folders" in n for n in result.notes)
+    (tmp_path / "doc3" / "f2.chocomufin.xml").write_text(
+        _alto(V4, "pixel", body, "f2.jpg", size=10)
+    )
+    with pytest.raises(DatasetError, match=r"image 'f2.jpg' already used by .*f2\.chocomufin"):
+        convert("alto", [tmp_path / "doc3"], tmp_path / "o2")

@@ -2,9 +2,10 @@
 
 Inputs: ALTO files or folders of them (``*.xml``). The image is
 ``Description/sourceImageInformation/fileName`` (found in ``--images``, then next to the XML);
-without one, an image named like the XML. One ALTO file per image: a second file naming
-the same image (Gallicorpora keeps a ``.chocomufin.xml`` copy beside each page) is an error,
-so pass only one of them.
+without one, an image named like the XML. Images of different folders that share a name
+(``doc1/f12.jpg``, ``doc2/f12.jpg``) are written as ``<folder>/<name>``. One ALTO file per
+image: a second file naming the same image (Gallicorpora keeps a ``.chocomufin.xml`` copy
+beside each page) is an error, so pass only one of them.
 
 Regions: every ``TextBlock``, ``Illustration``, ``GraphicalElement`` and ``ComposedBlock``
 under the ``Page`` (in ``PrintSpace`` and the margins), in document order; a block inside a
@@ -84,6 +85,7 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
         page = _page(root, ns, path, options, problems, nested)
         if page is not None:
             dataset.pages.append(page)
+    _disambiguate(dataset)
     if nested:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(nested.items()))
         dataset.notes.append(
@@ -91,6 +93,24 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
             f"annotations of their own ({kinds})"
         )
     return dataset
+
+
+def _disambiguate(dataset: SourceDataset) -> None:
+    """Images of different folders with one name (``doc1/f12.jpg``, ``doc2/f12.jpg``, as
+    Gallicorpora keeps them) become ``<folder>/<name>`` in the output; one image named by
+    two files stays a duplicate, for the builder to report."""
+    sources: dict[str, set[Path]] = {}
+    for page in dataset.pages:
+        sources.setdefault(page.file_name, set()).add(page.source.resolve())
+    clashes = {name for name, found in sources.items() if len(found) > 1}
+    for page in dataset.pages:
+        if page.file_name in clashes:
+            page.file_name = f"{page.source.parent.name}/{page.file_name}"
+    if clashes:
+        dataset.notes.append(
+            f"alto: {len(clashes)} image name(s) occur in several folders; those images are "
+            "written as <folder>/<name>"
+        )
 
 
 def _page(
