@@ -31,6 +31,11 @@ LAYOUTFT_DEFAULTS: dict[str, Any] = {
         # differs they are rescaled (LR x k, iterations / k, k = IMS_PER_BATCH / this). 0: off.
         "REFERENCE_IMS_PER_BATCH": 0,
     },
+    # Partial labels: a page whose COCO record has ``labelled_category_ids`` (the classes
+    # annotated exhaustively on it) trains only on what it says about those classes (the
+    # box classifier ignores the other classes on its background samples; the RPN ignores
+    # its negative anchors). False: train as if every page labelled every class.
+    "PARTIAL_LABELS": True,
     # Document augmentations (training only). (low, high) ranges; probabilities in [0, 1].
     "AUG": {
         "BRIGHTNESS": (1.0, 1.0),  # multiply pixel values by a factor in this range
