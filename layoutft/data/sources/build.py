@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from layoutft.data.coco import write_coco, write_json
+from layoutft.data.coco import LABELLED_KEY, write_coco, write_json
 from layoutft.data.labelmap import BUILTIN_MAPS, load_label_map
 from layoutft.data.sources import SOURCES
 from layoutft.data.sources.base import (
@@ -41,9 +41,6 @@ from layoutft.data.sources.devset import (
     split_pages,
 )
 from layoutft.errors import DatasetError
-
-#: Image field listing the category ids labelled exhaustively on that image.
-LABELLED_KEY = "labelled_category_ids"
 
 #: The file describing a build.
 SOURCE_FILE = "source.json"
