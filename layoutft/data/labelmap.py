@@ -59,6 +59,32 @@ _GRAPHIC_TYPES = (
 )
 _CHART_TYPES = ("bar", "line", "pie", "scatter", "surface", "other")
 
+#: DocLayNet's 11 classes, the output of the ``*-doclaynet`` maps (``layoutft dataset build``).
+DOCLAYNET_CLASSES = (
+    "Caption",
+    "Footnote",
+    "Formula",
+    "List-item",
+    "Page-footer",
+    "Page-header",
+    "Picture",
+    "Section-header",
+    "Table",
+    "Text",
+    "Title",
+)
+
+#: SegmOnto zone types (https://segmonto.github.io) that are not page content: dropped.
+_SEGMONTO_DROP = (
+    "CustomZone",
+    "DamageZone",
+    "DigitizationArtefactZone",
+    "DropCapitalZone",
+    "MusicZone",
+    "SealZone",
+    "StampZone",
+)
+
 #: Built-in maps, usable as ``--labels NAME``.
 BUILTIN_MAPS: dict[str, dict[str, Any]] = {
     # PAGE XML labels as produced by layoutft.data.convert.pagexml, into PubLayNet's classes.
@@ -166,6 +192,120 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
             "author",
             "date",
         ],
+    },
+    # ICDAR table competition XML (cTDaR 2019, POD 2017; layoutft.data.convert.ctdar) into
+    # DocLayNet's classes.
+    "ctdar-doclaynet": {
+        "map": {"table": "Table", "figure": "Picture", "formula": "Formula"},
+        "categories": list(DOCLAYNET_CLASSES),
+    },
+    # HiLEx exam pages: question, instruction and description blocks are text (a block may
+    # hold several paragraphs, formulas and figures: coarser than DocLayNet's Text); an
+    # answer block (the options of one question) is one List-item. The two containers
+    # (the question + answer pair, the whole paper area) have no DocLayNet class.
+    "hilex-doclaynet": {
+        "map": {
+            "Question_Block": "Text",
+            "Instruction": "Text",
+            "Description": "Text",
+            "Answer_Block": "List-item",
+        },
+        "drop": ["Question_Answer_Block", "Question_Paper_Area", "class_check"],
+        "categories": list(DOCLAYNET_CLASSES),
+    },
+    # SegmOnto zones of printed books (Gallicorpora ALTO): the main text blocks and margin
+    # notes are Text (a MainZone is a whole text block or column, headings included);
+    # running titles and page numbers (at the top on 97% of Gallicorpora pages) are
+    # Page-header, quire marks (signatures, at the bottom) Page-footer.
+    "segmonto-doclaynet": {
+        "map": {
+            "MainZone": "Text",
+            **{f"MainZone#{i}": "Text" for i in range(1, 5)},
+            "MainZone:column": "Text",
+            "MarginTextZone": "Text",
+            "MarginTextZone:notes": "Text",
+            "GraphicZone": "Picture",
+            "GraphicZone:illustration": "Picture",
+            "GraphicZone:ornamentation": "Picture",
+            "TableZone": "Table",
+            "TitlePageZone": "Title",
+            "RunningTitleZone": "Page-header",
+            "NumberingZone": "Page-header",
+            "QuireMarksZone": "Page-footer",
+        },
+        "drop": list(_SEGMONTO_DROP),
+        "categories": list(DOCLAYNET_CLASSES),
+    },
+    # PAGE XML labels (layoutft.data.convert.pagexml, incl. OCR-D's ``#list_item``-style
+    # custom types rewritten by the ocrd-structure source) into DocLayNet's classes. Page
+    # numbers sit in the header line of the OCR-D books (all 22 of gt_structure_text's);
+    # signature marks and catch words at the bottom. Artefacts of the scan or the copy
+    # (barcodes, stamps, handwriting) and drop capitals are dropped.
+    "pagexml-doclaynet": {
+        "map": {
+            **{
+                f"TextRegion{t}": "Text"
+                for t in (
+                    "",
+                    ":paragraph",
+                    ":body",
+                    ":column",
+                    ":cit",
+                    ":credit",
+                    ":floating",
+                    ":marginalia",
+                    ":note",
+                    ":other",
+                )
+            },
+            "TextRegion:heading": "Section-header",
+            "TextRegion:heading_level1": "Section-header",
+            "TextRegion:heading_level2": "Section-header",
+            "TextRegion:heading_level3": "Section-header",
+            "TextRegion:caption": "Caption",
+            "TextRegion:figure": "Caption",
+            "TextRegion:footnote": "Footnote",
+            "TextRegion:footnote-continued": "Footnote",
+            "TextRegion:endnote": "Footnote",
+            "TextRegion:list_item": "List-item",
+            "TextRegion:list-label": "List-item",
+            "TextRegion:TOC-entry": "List-item",
+            "TextRegion:header": "Page-header",
+            "TextRegion:page-number": "Page-header",
+            "TextRegion:pageNum": "Page-header",
+            "TextRegion:colNum": "Page-header",
+            "TextRegion:footer": "Page-footer",
+            "TextRegion:signature-mark": "Page-footer",
+            "TextRegion:sig": "Page-footer",
+            "TextRegion:catch-word": "Page-footer",
+            "TextRegion:catch": "Page-footer",
+            "MathsRegion": "Formula",
+            "TableRegion": "Table",
+            "ImageRegion": "Picture",
+            "GraphicRegion": "Picture",
+            **{
+                f"GraphicRegion:{t}": "Picture"
+                for t in ("logo", "letterhead", "decoration", "frame", "signature", "other")
+            },
+            "ChartRegion": "Picture",
+            **{f"ChartRegion:{t}": "Picture" for t in _CHART_TYPES},
+            "LineDrawingRegion": "Picture",
+            "ChemRegion": "Picture",
+        },
+        "drop": [
+            "TextRegion:drop-capital",
+            *(
+                f"GraphicRegion:{t}"
+                for t in ("barcode", "handwritten-annotation", "stamp", "paper-grow", "punch-hole")
+            ),
+            "SeparatorRegion",
+            "NoiseRegion",
+            "UnknownRegion",
+            "CustomRegion",
+            "MusicRegion",
+            "AdvertRegion",
+        ],
+        "categories": list(DOCLAYNET_CLASSES),
     },
     # DocLayNet's 11 classes.
     "doclaynet-publaynet": {
