@@ -31,6 +31,17 @@ LAYOUTFT_DEFAULTS: dict[str, Any] = {
         # differs they are rescaled (LR x k, iterations / k, k = IMS_PER_BATCH / this). 0: off.
         "REFERENCE_IMS_PER_BATCH": 0,
     },
+    # Training data order (detectron2's DATALOADER keys keep their meaning).
+    "DATALOADER": {
+        # "TrainingSampler": every page once per epoch, shuffled. "SourceBalancedSampler":
+        # each page drawn first picks a source (the merged COCO's image "source" field, see
+        # `layoutft merge`) by SOURCE_WEIGHTS, then that source's next page, so a small
+        # source is repeated and a large one subsampled.
+        "SAMPLER_TRAIN": "TrainingSampler",
+        # [[source name, weight], ...]: a source's share of the drawn pages is its weight
+        # over the sum; unlisted sources weigh 1.0 (so [] = equal shares); 0 leaves it out.
+        "SOURCE_WEIGHTS": [],
+    },
     # Document augmentations (training only). (low, high) ranges; probabilities in [0, 1].
     "AUG": {
         "BRIGHTNESS": (1.0, 1.0),  # multiply pixel values by a factor in this range
