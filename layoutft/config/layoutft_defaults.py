@@ -13,6 +13,11 @@ from typing import Any
 LAYOUTFT_DEFAULTS: dict[str, Any] = {
     # Class names in model order: LABELS[i] is the name of class index i (0..K-1).
     "LABELS": [],
+    # Initialising from weights with other classes (layoutft train --weights): a model class
+    # the checkpoint lacks starts from the class-head rows of the checkpoint class named here
+    # (name matches win). Entries: [model class, checkpoint class] pairs, or the name of a
+    # built-in map (layoutft.checkpoint.heads.BUILTIN_CLASS_MAPS: doclaynet-from-publaynet).
+    "INIT_CLASS_MAP": [],
     # Resolution (dots per inch) of the page images the model was trained on; PDF pages
     # are rendered at this DPI so text has the size the model expects.
     "INPUT_DPI": 200,
