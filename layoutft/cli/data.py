@@ -51,6 +51,13 @@ def convert_cmd(
         help="labelstudio: read a task without annotations from its first prediction "
         "(pre-annotations) instead of skipping it.",
     ),
+    labelled_classes: str | None = typer.Option(
+        None,
+        "--labelled-classes",
+        help="Classes (names after --labels, comma-separated) the input annotates "
+        "exhaustively, e.g. table for a table-only source; stored on every image as "
+        "labelled_category_ids so training ignores what it cannot say about the others.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     list_labels: bool = typer.Option(
@@ -95,10 +102,18 @@ def convert_cmd(
         overwrite=overwrite,
         progress=not quiet and sys.stderr.isatty(),
         predictions=predictions,
+        labelled_classes=_names(labelled_classes),
     )
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(result.summary())
+
+
+def _names(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; None stays None."""
+    if text is None:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _default_images_dir(coco_path: Path) -> Path:
@@ -120,6 +135,12 @@ def validate_cmd(
         None, "--fix", help="Write a repaired copy here (clip boxes, drop degenerate ones)."
     ),
     max_per_kind: int = typer.Option(5, "--show", help="Problems listed per kind."),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Also list each image that labels only some classes, with those classes.",
+    ),
 ) -> None:
     """Check a COCO dataset; exit 1 on errors (after --fix: on errors left in the fixed file)."""
     from layoutft.data.coco import load_coco, write_coco
@@ -133,6 +154,8 @@ def validate_cmd(
     folder = images if images is not None else _default_images_dir(coco)
     report = validate_coco(data, folder)
     typer.echo(report.format(max_per_kind))
+    if verbose:
+        typer.echo(report.format_labelled(data["images"]))
     if fix is not None:
         result = fix_coco(data, folder)
         write_coco(fix, result.coco)

@@ -47,6 +47,11 @@ LAYOUTFT_DEFAULTS: dict[str, Any] = {
         # over the sum; unlisted sources weigh 1.0 (so [] = equal shares); 0 leaves it out.
         "SOURCE_WEIGHTS": [],
     },
+    # Partial labels: a page whose COCO record has ``labelled_category_ids`` (the classes
+    # annotated exhaustively on it) trains only on what it says about those classes (the
+    # box classifier ignores the other classes on its background samples; the RPN ignores
+    # its negative anchors). False: train as if every page labelled every class.
+    "PARTIAL_LABELS": True,
     # Document augmentations (training only). (low, high) ranges; probabilities in [0, 1].
     "AUG": {
         "BRIGHTNESS": (1.0, 1.0),  # multiply pixel values by a factor in this range

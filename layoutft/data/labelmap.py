@@ -21,7 +21,7 @@ Instead of a file, ``--labels`` accepts a built-in map name (see :data:`BUILTIN_
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,6 +333,37 @@ def _yaml_problem(exc: Exception) -> str:
     problem = getattr(exc, "problem", None) or "not valid YAML"
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return f"{problem}{where}"
+
+
+def labelled_outputs(
+    labelled: Iterable[str],
+    sources: Iterable[str],
+    target: Mapping[str, str | None],
+    outputs: Sequence[str],
+) -> list[str]:
+    """Output classes labelled exhaustively on a page that labels the source labels ``labelled``.
+
+    An output class is labelled only when at least one source label maps onto it and every
+    source label that does (renamed, merged, or kept under its own name) is labelled: a
+    merged class is complete only if all its parts are. Dropped labels disappear.
+
+    Args:
+        labelled: source labels the page annotates exhaustively.
+        sources: every source label of the input (declared or seen).
+        target: source label -> output name, None when dropped; a source label missing
+            here has no output.
+        outputs: output category names in id order.
+
+    Returns:
+        The labelled output names, in ``outputs`` order.
+    """
+    done = set(labelled)
+    feeders: dict[str, set[str]] = {}
+    for label in sources:
+        name = target.get(label)
+        if name is not None:
+            feeders.setdefault(name, set()).add(label)
+    return [n for n in outputs if feeders.get(n) and feeders[n] <= done]
 
 
 def identity_categories(declared: Sequence[str], counts: Mapping[str, int]) -> list[str]:

@@ -5,7 +5,10 @@ order ``cfg.INPUT.FORMAT``, already resized and augmented), ``"boxes"`` (``float
 XYXY in that image's pixels), ``"classes"`` (``int64 [N]``, index into the label list), and
 for Mask R-CNN either ``"polygons"`` (per instance a list of flat ``float32`` arrays in image
 pixels) or ``"masks"`` (``uint8 [N, H, W]``, pages with RLE annotations); plus
-``"image_id"`` and the original ``"height"``/``"width"``.
+``"image_id"`` and the original ``"height"``/``"width"``. A page that labels only some
+classes (``labelled_category_ids``, see :mod:`layoutft.data.coco`) also has ``"labelled"``
+(``bool [K]``, True for the class indices labelled exhaustively on it); the losses then
+ignore what that page cannot say about the other classes.
 
 Data order is a pure function of ``(seed, iteration)``: every rank computes the same global
 batches (shuffled per epoch, grouped by page orientation) and takes its slice, and every
@@ -14,6 +17,7 @@ sample is augmented with its own seed. So workers, resume and DDP never change w
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +52,7 @@ class PageRecord:
     classes: np.ndarray  # int64 [N]
     segmentations: list[Any]  # per instance: list of flat polygons, an RLE dict, or None
     source: str = ""  # the input dataset it came from (merge's image "source" field)
+    labelled: np.ndarray | None = None  # bool [K]: classes labelled on it; None: all of them
 
 
 def load_pages(
@@ -89,6 +94,8 @@ def default_images_dir(coco_path: Path, coco: dict[str, Any]) -> Path:
 
 def pages_from_coco(coco: dict[str, Any], images_dir: Path) -> tuple[list[PageRecord], list[str]]:
     """Pages and labels from a validated COCO dict (see :func:`load_pages`)."""
+    from layoutft.data.coco import labelled_category_ids
+
     cats = sorted(coco["categories"], key=lambda c: c["id"])
     labels = [str(c["name"]) for c in cats]
     index = {c["id"]: i for i, c in enumerate(cats)}
@@ -99,6 +106,7 @@ def pages_from_coco(coco: dict[str, Any], images_dir: Path) -> tuple[list[PageRe
     pages = []
     for img in coco["images"]:
         anns = by_image.get(img["id"], [])
+        labelled = labelled_category_ids(img, [a["category_id"] for a in anns])
         boxes = np.array(
             [
                 [
@@ -121,9 +129,20 @@ def pages_from_coco(coco: dict[str, Any], images_dir: Path) -> tuple[list[PageRe
                 classes=np.array([index[a["category_id"]] for a in anns], dtype=np.int64),
                 segmentations=[_usable(a.get("segmentation")) for a in anns],
                 source=str(img.get("source", "")),
+                labelled=_labelled_mask(labelled, index),
             )
         )
     return pages, labels
+
+
+def _labelled_mask(ids: list[Any] | None, index: dict[Any, int]) -> np.ndarray | None:
+    """bool [K] over class indices from labelled category ids; None when every class is
+    labelled (so fully labelled pages take exactly the code path they always took)."""
+    if ids is None:
+        return None
+    mask = np.zeros(len(index), dtype=bool)
+    mask[[index[c] for c in ids if c in index]] = True
+    return None if mask.all() else mask
 
 
 def _usable(seg: Any) -> Any:
@@ -228,6 +247,8 @@ def to_model_input(sample: Sample, page: PageRecord, fmt: str, mask_on: bool) ->
         "height": page.height,
         "width": page.width,
     }
+    if page.labelled is not None:
+        out["labelled"] = torch.from_numpy(page.labelled.copy())
     if mask_on and sample.masks is not None:
         out["masks"] = torch.from_numpy(np.ascontiguousarray(sample.masks[keep]))
     elif mask_on and sample.polygons is not None:
@@ -412,6 +433,8 @@ def build_train_loader(
     """Endless iterator of this rank's training batches (``list[dict]``, see module doc)."""
     if cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS:
         pages = [p for p in pages if len(p.boxes)]
+    if not cfg.LAYOUTFT.PARTIAL_LABELS:  # train as if every page labelled every class
+        pages = [dataclasses.replace(p, labelled=None) for p in pages]
     settings = AugmentSettings.from_config(cfg)
     dataset = PageDataset(
         pages, settings, fmt=str(cfg.INPUT.FORMAT), mask_on=bool(cfg.MODEL.MASK_ON)

@@ -13,11 +13,12 @@ folders as it takes to tell inputs apart (``a/train/annotations``,
 ``b/train/annotations``). Training can balance the sources
 (``LAYOUTFT.DATALOADER.SAMPLER_TRAIN: SourceBalancedSampler``).
 
-Partial labels: an input whose categories are only some of the merged ones labels only
-those (a table-only set says nothing about text). Its images get ``labelled_category_ids``
-(:data:`layoutft.data.coco.LABELLED_KEY`) naming its categories, so training does not take
-its unlabelled text for background; images that already say what they label keep it, with
-ids renumbered like the categories.
+Partial labels (:mod:`layoutft.data.coco`): an image of an input without
+``labelled_category_ids`` labels exactly that input's categories, so when the merged set of
+categories is larger it gets the field explicitly (merging a table-only set with a fully
+labelled one keeps the table pages from teaching "no text here"). Ids in the field (and in
+LVIS's ``neg_category_ids``/``not_exhaustive_category_ids``) are renumbered; the field is
+left out where it would list every merged category.
 """
 
 from __future__ import annotations
@@ -29,16 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from layoutft.data.coco import load_coco
+from layoutft.data.coco import (
+    LABELLED_KEY,
+    LVIS_NEG_KEY,
+    LVIS_NOT_EXHAUSTIVE_KEY,
+    labelled_category_ids,
+    load_coco,
+)
 from layoutft.data.loader import default_images_dir
 from layoutft.errors import DatasetError
 
 #: Image field naming the input dataset an image came from.
 SOURCE_KEY = "source"
-#: Image field: category ids labelled exhaustively on the image (absent: all of them).
-LABELLED_KEY = "labelled_category_ids"
-#: Image fields holding category ids (LVIS's federated fields too), renumbered by the merge.
-ID_LIST_KEYS = (LABELLED_KEY, "neg_category_ids", "not_exhaustive_category_ids")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
@@ -92,8 +95,7 @@ def merge_coco(
 
     ``categories``: names taking the first ids in this order (a class no input has is
     still listed, so the model's class list is fixed); other names follow in first-seen
-    order. Raises DatasetError when an input has no images, an image is missing, or an
-    image's category id list names a category its input does not have.
+    order. Raises DatasetError when an input has no images or an image is missing.
     """
     if not inputs:
         raise DatasetError("merge: give at least one COCO file")
@@ -105,9 +107,8 @@ def merge_coco(
     result = MergeResult(merged)
     defaults = default_names([i.coco for i in inputs])
     missing: list[str] = []
-    bad_ids: list[str] = []
     own_cats: list[set[int]] = []
-    first_image: list[int] = []
+    labelled: list[set[int] | None] = []  # per merged image, in merged ids (None: leave as is)
     for item, default in zip(inputs, defaults, strict=True):
         path = item.coco
         coco = load_coco(path)
@@ -120,8 +121,10 @@ def merge_coco(
             cat_records.setdefault(new_id, {**cat, "id": new_id})
             cat_map[cat["id"]] = new_id
         own_cats.append(set(cat_map.values()))
-        first_image.append(len(merged["images"]))
         image_map = {}
+        by_image: dict[Any, list[dict[str, Any]]] = {}
+        for ann in coco.get("annotations", []):
+            by_image.setdefault(ann.get("image_id"), []).append(ann)
         for img in coco.get("images", []):
             source = root / img["file_name"]
             if not source.is_file():
@@ -131,13 +134,9 @@ def merge_coco(
             record = {**img, "id": image_map[img["id"]], "file_name": Path(relative).as_posix()}
             if item.name is not None or not isinstance(img.get(SOURCE_KEY), str):
                 record[SOURCE_KEY] = name
-            for key in ID_LIST_KEYS:
-                if isinstance(img.get(key), list):
-                    unknown = [c for c in img[key] if c not in cat_map]
-                    if unknown:
-                        bad_ids.append(f"{path} image {img['id']} {key} {unknown}")
-                    record[key] = sorted(cat_map[c] for c in img[key] if c in cat_map)
             merged["images"].append(record)
+            on_image = [a.get("category_id") for a in by_image.get(img["id"], [])]
+            labelled.append(_remapped(img, record, on_image, cat_map))
         for ann in coco.get("annotations", []):
             merged["annotations"].append(
                 {
@@ -149,42 +148,46 @@ def merge_coco(
             )
         result.counts.append(len(image_map))
         result.names.append(name)
-    _raise_problems(missing, bad_ids)
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        shown = ", ".join(missing[:3]) + more
+        raise DatasetError(
+            f"merge: {len(missing)} images not found ({shown}); pass the images folder as "
+            "FILE.json:IMAGES_DIR"
+        )
     if not merged["images"]:
         raise DatasetError("merge: the inputs have no images")
     merged["categories"] = [
         cat_records.get(i, {"id": i, "name": n, "supercategory": ""}) for n, i in names.items()
     ]
+    every = set(names.values())
+    for img, ids in zip(merged["images"], labelled, strict=True):
+        if ids is None:
+            continue
+        img.pop(LABELLED_KEY, None)
+        if ids != every:
+            img[LABELLED_KEY] = sorted(ids)
     by_id = {i: n for n, i in names.items()}
-    ends = [*first_image[1:], len(merged["images"])]
-    for own, start, end in zip(own_cats, first_image, ends, strict=True):
-        partial = len(own) < len(names)
-        result.partial.append([by_id[i] for i in sorted(own)] if partial else [])
-        if partial:
-            _mark_labelled(merged["images"][start:end], sorted(own))
+    result.partial = [[by_id[i] for i in sorted(own)] if own != every else [] for own in own_cats]
     return result
 
 
-def _mark_labelled(images: list[dict[str, Any]], ids: list[int]) -> None:
-    """Images that do not say which classes they label get ``ids`` (their input's classes)."""
-    for img in images:
-        if not any(key in img for key in ID_LIST_KEYS):
-            img[LABELLED_KEY] = list(ids)
+def _remapped(
+    img: dict[str, Any], merged_img: dict[str, Any], on_image: list[Any], cat_map: dict[Any, int]
+) -> set[int] | None:
+    """The input image ``img``'s labelled classes in merged ids: its input's categories when
+    it has no field; None when its field is malformed (kept as it is, for validate to report).
+    Renumbers LVIS's fields of ``merged_img``, its merged copy."""
+    for key in (LVIS_NEG_KEY, LVIS_NOT_EXHAUSTIVE_KEY):
+        if isinstance(img.get(key), list):
+            merged_img[key] = [cat_map[c] for c in img[key] if _known(c, cat_map)]
+    ids = labelled_category_ids(img, on_image)
+    if ids is None:
+        return set(cat_map.values())
+    if not isinstance(ids, list):
+        return None
+    return {cat_map[c] for c in ids if _known(c, cat_map)}
 
 
-def _raise_problems(missing: list[str], bad_ids: list[str]) -> None:
-    if missing:
-        raise DatasetError(
-            f"merge: {len(missing)} images not found ({_few(missing)}); pass the images "
-            "folder as FILE.json:IMAGES_DIR"
-        )
-    if bad_ids:
-        raise DatasetError(
-            f"merge: {len(bad_ids)} images list category ids their file does not define "
-            f"({_few(bad_ids)}); fix those fields or the categories"
-        )
-
-
-def _few(items: list[str]) -> str:
-    more = f" and {len(items) - 3} more" if len(items) > 3 else ""
-    return ", ".join(items[:3]) + more
+def _known(value: Any, cat_map: dict[Any, int]) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value in cat_map
