@@ -19,7 +19,7 @@ from layoutft.data.convert import convert
 from layoutft.data.fix import fix_coco
 from layoutft.data.labelmap import LabelMap, labelled_outputs
 from layoutft.data.loader import load_pages, to_model_input
-from layoutft.data.merge import merge_coco
+from layoutft.data.merge import MergeInput, merge_coco
 from layoutft.data.show import show_coco
 from layoutft.data.split import split_coco
 from layoutft.data.validate import ALL_LABELLED, validate_coco
@@ -151,8 +151,9 @@ def test_loader_strips_masks_when_partial_labels_are_off(tmp_path: Path) -> None
 def test_merge_gives_a_table_only_set_its_field_and_renumbers_ids(tmp_path: Path) -> None:
     tables = dataset(tmp_path / "t", ["table"], [..., ...], [(1, 1), (2, 1)])
     full = dataset(tmp_path / "f", ["text", "title", "table"], [..., [3]], [(1, 1), (2, 3)])
-    merged, counts = merge_coco([(tables, None), (full, None)], tmp_path / "m.json")
-    assert counts == [2, 2]
+    result = merge_coco([MergeInput(tables), MergeInput(full)], tmp_path / "m.json")
+    merged = result.coco
+    assert result.counts == [2, 2]
     ids = {c["name"]: c["id"] for c in merged["categories"]}
     assert ids == {"table": 1, "text": 2, "title": 3}
     fields = [im.get("labelled_category_ids") for im in merged["images"]]
@@ -162,10 +163,10 @@ def test_merge_gives_a_table_only_set_its_field_and_renumbers_ids(tmp_path: Path
     assert validate_coco(merged, tmp_path).labelled_sets == {"table": 3, ALL_LABELLED: 1}
 
     # same category sets and no field: the merge is what it always was
-    again, _ = merge_coco([(full, None), (full, None)], tmp_path / "m.json")
+    again = merge_coco([MergeInput(full), MergeInput(full)], tmp_path / "m.json").coco
     assert [im.get("labelled_category_ids") for im in again["images"]] == [None, [3], None, [3]]
     plain = dataset(tmp_path / "p", ["text"], [...], [(1, 1)])
-    same, _ = merge_coco([(plain, None), (plain, None)], tmp_path / "m.json")
+    same = merge_coco([MergeInput(plain), MergeInput(plain)], tmp_path / "m.json").coco
     assert all("labelled_category_ids" not in im for im in same["images"])
 
 
@@ -175,7 +176,7 @@ def test_merge_renumbers_lvis_fields(tmp_path: Path) -> None:
     coco["images"][0].update(neg_category_ids=[3], not_exhaustive_category_ids=[2])
     path.write_text(json.dumps(coco))
     other = dataset(tmp_path / "o", ["cow", "cat"], [...], [(1, 1)])
-    merged, _ = merge_coco([(other, None), (path, None)], tmp_path / "m.json")
+    merged = merge_coco([MergeInput(other), MergeInput(path)], tmp_path / "m.json").coco
     ids = {c["name"]: c["id"] for c in merged["categories"]}  # cow 1, cat 2, dog 3
     img = merged["images"][1]
     assert img["neg_category_ids"] == [ids["cow"]]

@@ -30,6 +30,21 @@ from layoutft.errors import DatasetError
 
 PUBLAYNET_CLASSES = ("text", "title", "list", "table", "figure")
 
+#: DocLayNet's 11 classes, in its category id order.
+DOCLAYNET_CLASSES = (
+    "Caption",
+    "Footnote",
+    "Formula",
+    "List-item",
+    "Page-footer",
+    "Page-header",
+    "Picture",
+    "Section-header",
+    "Table",
+    "Text",
+    "Title",
+)
+
 #: Output classes of ``pagexml-transkribus``: the layout of printed books.
 BOOK_CLASSES = (
     "text",
@@ -306,6 +321,17 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
             "AdvertRegion",
         ],
         "categories": list(DOCLAYNET_CLASSES),
+    },
+    # PubLayNet's classes into DocLayNet's, the exact part only: table and figure mean the
+    # same thing in both; PubLayNet's text also holds captions, footnotes and formulas, its
+    # title both the document title and section headings, its list a whole list (DocLayNet
+    # boxes each item), so those are dropped. The output has just Table and Picture: merged
+    # into a DocLayNet set, its pages label only those (`layoutft merge` writes their
+    # labelled_category_ids), so training ignores what they say about the other classes.
+    "publaynet-doclaynet": {
+        "map": {"table": "Table", "figure": "Picture"},
+        "drop": ["text", "title", "list"],
+        "categories": ["Table", "Picture"],
     },
     # DocLayNet's 11 classes.
     "doclaynet-publaynet": {
