@@ -304,6 +304,7 @@ class _Download:
         self.cancel = cancel
         self.expired = False
         self._connections: list[http.client.HTTPConnection] = []
+        self._sockets: list[socket.socket] = []
         self._done = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, daemon=True)
 
@@ -316,6 +317,9 @@ class _Download:
         self._watchdog.join()
         for connection in self._connections:
             connection.close()
+        for sock in self._sockets:  # a response may still hold one open: end it now
+            _shut(sock)
+            sock.close()
 
     def remaining(self) -> float:
         left = self.deadline - time.monotonic()
@@ -331,6 +335,8 @@ class _Download:
         connection = cls(host, port, address, self.remaining())
         self._connections.append(connection)
         connection.connect()
+        # kept apart: http.client drops connection.sock once a response says "close"
+        self._sockets.append(connection.sock)
         return connection
 
     def why(self, exc: BaseException) -> str:
@@ -345,14 +351,12 @@ class _Download:
             cancelled = self.cancel is not None and self.cancel.is_set()
             if cancelled or time.monotonic() >= self.deadline:
                 self.expired = True
-                for connection in list(self._connections):
-                    _shut(connection.sock)
+                for sock in list(self._sockets):
+                    _shut(sock)
                 return
 
 
-def _shut(sock: socket.socket | None) -> None:
-    if sock is None:
-        return
+def _shut(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
 
