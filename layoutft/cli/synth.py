@@ -49,6 +49,13 @@ def synth(
         "tables) or reports (mostly one column, more and larger numeric tables with shaded "
         "rows, group rows and source notes).",
     ),
+    labels: str = typer.Option(
+        "publaynet",
+        "--labels",
+        help="--engine latex only: publaynet (text, title, list, table, figure) or doclaynet "
+        "(DocLayNet's 11 classes; pages label Text, Caption, Title, Section-header, Table and "
+        "Picture only: lists, equations, footnotes and page furniture are unannotated).",
+    ),
     overwrite: bool = typer.Option(
         False,
         "--overwrite",
@@ -67,6 +74,8 @@ def synth(
     check_writable([out])
     if engine != "html" and (kinds is not None or scan_look):
         raise DatasetError("synth: --kinds and --scan-look need --engine html")
+    if engine != "latex" and labels != "publaynet":
+        raise DatasetError("synth: --labels needs --engine latex")
 
     if engine == "html":
         from layoutft.data.synth.html import generate_html_dataset
@@ -89,7 +98,13 @@ def synth(
         from layoutft.data.synth.latex import generate_latex_dataset
 
         path = generate_latex_dataset(
-            out, docs, dpi=200 if dpi is None else dpi, seed=seed, quiet=quiet, style=style
+            out,
+            docs,
+            dpi=200 if dpi is None else dpi,
+            seed=seed,
+            quiet=quiet,
+            style=style,
+            labels=labels,
         )
     elif style != "articles":
         raise DatasetError("synth: --style needs --engine latex")

@@ -30,7 +30,7 @@ from layoutft.errors import DatasetError
 
 PUBLAYNET_CLASSES = ("text", "title", "list", "table", "figure")
 
-#: DocLayNet's 11 classes, in its category id order.
+#: DocLayNet's 11 classes, in its category id order (the output of the ``*-doclaynet`` maps).
 DOCLAYNET_CLASSES = (
     "Caption",
     "Footnote",
@@ -73,21 +73,6 @@ _GRAPHIC_TYPES = (
     "other",
 )
 _CHART_TYPES = ("bar", "line", "pie", "scatter", "surface", "other")
-
-#: DocLayNet's 11 classes, the output of the ``*-doclaynet`` maps (``layoutft dataset build``).
-DOCLAYNET_CLASSES = (
-    "Caption",
-    "Footnote",
-    "Formula",
-    "List-item",
-    "Page-footer",
-    "Page-header",
-    "Picture",
-    "Section-header",
-    "Table",
-    "Text",
-    "Title",
-)
 
 #: SegmOnto zone types (https://segmonto.github.io) that are not page content: dropped.
 _SEGMONTO_DROP = (

@@ -27,7 +27,8 @@ from typing import Any
 import pymupdf
 from tqdm import tqdm
 
-from layoutft.data.coco import write_coco
+from layoutft.data.coco import LABELLED_KEY, write_coco
+from layoutft.data.labelmap import DOCLAYNET_CLASSES
 from layoutft.data.synth.dataset import _annotation
 from layoutft.data.synth.figures import draw_figure
 from layoutft.data.synth.latex_source import STYLES, decode, write_article
@@ -47,6 +48,22 @@ LATEX_LABELS: dict[str, str] = {
     "figure": "figure",
 }
 CATEGORIES = ("text", "title", "list", "table", "figure")
+
+#: element kind -> DocLayNet class (``labels="doclaynet"``). A list is coloured as one element,
+#: while DocLayNet boxes each item: lists are left out and List-item is not labelled on these
+#: pages. Equations, footnotes, running heads and page numbers are unannotated ink (see
+#: latex_source), so Formula, Footnote, Page-header and Page-footer are not labelled either.
+LATEX_DOCLAYNET_LABELS: dict[str, str] = {
+    "paragraph": "Text",
+    "abstract": "Text",
+    "author": "Text",
+    "caption": "Caption",
+    "doc_title": "Title",
+    "heading": "Section-header",
+    "table": "Table",
+    "figure": "Picture",
+}
+LABEL_SETS = ("publaynet", "doclaynet")
 
 Box = tuple[float, float, float, float]
 
@@ -88,8 +105,12 @@ def _pieces(lines: list[Box]) -> list[Box]:
     return [_union([lines[i] for i in group]) for group in linked_groups(len(lines), links())]
 
 
-def page_regions(page: pymupdf.Page) -> list[tuple[str, Box]]:
+def page_regions(
+    page: pymupdf.Page, labels: dict[str, str] = LATEX_LABELS
+) -> list[tuple[str, Box]]:
     """``(class, box)`` of every annotated element on a compiled page, boxes in points.
+
+    ``labels`` maps element kinds (and ``figure``) to classes; kinds it lacks are left out.
 
     Text elements come from the colour of their glyphs (one region per column/page piece),
     tables from their glyphs plus rules of the same colour (one region per page), figures
@@ -111,13 +132,15 @@ def page_regions(page: pymupdf.Page) -> list[tuple[str, Box]]:
             lines[key].append(tuple(drawing["rect"]))
     regions: list[tuple[str, Box]] = []
     for (kind, _), boxes in sorted(lines.items()):
-        label = LATEX_LABELS[kind]
+        if kind not in labels:
+            continue
+        label = labels[kind]
         pieces = [_union(boxes)] if kind == "table" else _pieces(boxes)
         regions.extend((label, box) for box in pieces)
     for info in page.get_image_info():
         x0, y0, x1, y1 = info["bbox"]
         if x1 - x0 > 4 and y1 - y0 > 4:
-            regions.append(("figure", (x0, y0, x1, y1)))
+            regions.append((labels["figure"], (x0, y0, x1, y1)))
     w, h = page.rect.width, page.rect.height
     clipped = [
         (label, (max(0.0, b[0]), max(0.0, b[1]), min(w, b[2]), min(h, b[3])))
@@ -155,13 +178,16 @@ def generate_latex_dataset(
     seed: int = 0,
     quiet: bool = False,
     style: str = "articles",
+    labels: str = "publaynet",
 ) -> Path:
     """Typeset ``docs`` random articles and write their pages as a COCO dataset.
 
     Writes ``out_dir/pdfs/docNNN.pdf`` (every page), ``out_dir/images/docNNN_pK.png``
     (K 0-based, rendered at ``dpi``) and ``out_dir/annotations.json`` (COCO, XYWH pixels at
     ``dpi``, top-left origin; image records carry ``document``, 1-based ``page`` and
-    ``pdf``). Classes: text, title, list, table, figure (PubLayNet's). The same seed and
+    ``pdf``). Classes: text, title, list, table, figure (PubLayNet's); with ``labels=
+    "doclaynet"`` DocLayNet's 11, of which each image labels only those in
+    :data:`LATEX_DOCLAYNET_LABELS` (``labelled_category_ids``). The same seed and
     ``style`` (``articles`` or ``reports``: see
     :func:`~layoutft.data.synth.latex_source.write_article`) give the same articles.
     """
@@ -172,10 +198,22 @@ def generate_latex_dataset(
         raise DatasetError(
             f"synth: --docs must be >= 1 and --dpi within 36..600 (got {docs}, {dpi})"
         )
+    if labels not in LABEL_SETS:
+        raise DatasetError(
+            f"synth: --labels must be one of {', '.join(LABEL_SETS)} (got {labels!r})"
+        )
+    kind_labels = LATEX_LABELS if labels == "publaynet" else LATEX_DOCLAYNET_LABELS
+    categories = CATEGORIES if labels == "publaynet" else DOCLAYNET_CLASSES
     out = Path(out_dir)
     (out / "pdfs").mkdir(parents=True, exist_ok=True)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    cat_id = {name: i + 1 for i, name in enumerate(CATEGORIES)}
+    cat_id = {name: i + 1 for i, name in enumerate(categories)}
+    # DocLayNet classes these pages say nothing about are not labelled (partial labels)
+    partial = (
+        {LABELLED_KEY: sorted({cat_id[c] for c in kind_labels.values()})}
+        if labels == "doclaynet"
+        else {}
+    )
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
     digits = max(3, len(str(docs - 1)))
@@ -198,8 +236,8 @@ def generate_latex_dataset(
                     image_id = len(images) + 1
                     images.append({"id": image_id, "file_name": name, "width": pix.width,
                                    "height": pix.height, "document": stem, "page": k + 1,
-                                   "pdf": f"pdfs/{stem}.pdf"})  # fmt: skip
-                    for label, box in page_regions(page):
+                                   "pdf": f"pdfs/{stem}.pdf", **partial})  # fmt: skip
+                    for label, box in page_regions(page, kind_labels):
                         anns.append(
                             _annotation(len(anns) + 1, image_id, cat_id[label], list(box), dpi / 72)
                         )
@@ -207,14 +245,14 @@ def generate_latex_dataset(
             bar.update(1)
     coco = {
         "info": {"description": "layoutft LaTeX-typeset synthetic articles", "seed": seed,
-                 "dpi": dpi, "style": style},
+                 "dpi": dpi, "style": style, **({"labels": labels} if partial else {})},
         "images": images,
         "annotations": anns,
-        "categories": [{"id": cat_id[n], "name": n, "supercategory": "layout"} for n in CATEGORIES],
+        "categories": [{"id": cat_id[n], "name": n, "supercategory": "layout"} for n in categories],
     }  # fmt: skip
     path = out / "annotations.json"
     write_coco(path, coco)
     return path
 
 
-__all__ = ["LATEX_LABELS", "generate_latex_dataset", "page_regions"]
+__all__ = ["LATEX_DOCLAYNET_LABELS", "LATEX_LABELS", "generate_latex_dataset", "page_regions"]
