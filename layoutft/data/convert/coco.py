@@ -44,7 +44,7 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
         pages = _pages(coco, path, options, problems)
         for ann in coco["annotations"]:
             region = _region(ann, names, path, problems)
-            page = pages.get(ann.get("image_id"))
+            page = pages.get(ann.get("image_id")) if _hashable(ann.get("image_id")) else None
             if region is None:
                 continue
             if page is None:
@@ -64,7 +64,7 @@ def _categories(
     names: dict[Any, str] = {}
     for cat in sorted(coco["categories"], key=_id_order):
         cid, name = cat.get("id"), cat.get("name")
-        if not isinstance(name, str) or cid is None or cid in names:
+        if not isinstance(name, str) or cid is None or not _hashable(cid) or cid in names:
             problems.add(f"{path}: category id={cid!r}", "needs a unique 'id' and a 'name'")
             continue
         names[cid] = name
@@ -73,6 +73,15 @@ def _categories(
         if isinstance(cat.get("supercategory"), str):
             dataset.supercategories.setdefault(name, cat["supercategory"])
     return names
+
+
+def _hashable(value: Any) -> bool:
+    """Whether ``value`` can be an id (a malformed one may be a list or a dict)."""
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _id_order(record: dict[str, Any]) -> tuple[bool, int]:
@@ -89,7 +98,7 @@ def _pages(
     for img in coco["images"]:
         where = f"{path}: image id={img.get('id')!r}"
         iid, ref = img.get("id"), img.get("file_name")
-        if iid is None or iid in pages or not isinstance(ref, str):
+        if iid is None or not _hashable(iid) or iid in pages or not isinstance(ref, str):
             problems.add(where, "needs a unique 'id' and a 'file_name'")
             continue
         found = locate_image(ref, dirs, problems, where)
@@ -106,7 +115,8 @@ def _region(
     ann: dict[str, Any], names: dict[Any, str], path: Path, problems: Problems
 ) -> SourceRegion | None:
     where = f"{path}: annotation id={ann.get('id')!r}"
-    name = names.get(ann.get("category_id"))
+    cid = ann.get("category_id")
+    name = names.get(cid) if _hashable(cid) else None
     bbox = bbox_of(ann)
     seg = ann.get("segmentation")
     polys = polygons_of(ann)
