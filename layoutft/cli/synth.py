@@ -40,11 +40,31 @@ def synth(
 ) -> None:
     """Generate born-digital PDFs with known layout, their page images and COCO annotations."""
     from layoutft.data.coco import load_coco
-    from layoutft.errors import DatasetError
+    from layoutft.data.synth.marker import stale_images, synth_run
     from layoutft.outputs import check_writable, refuse_existing
 
     refuse_existing([out / "annotations.json"], overwrite, "choose another -o")
     check_writable([out])
+    settings = {"engine": engine, "docs": docs, "pages": pages, "dpi": dpi, "seed": seed}
+    with synth_run(out, overwrite, settings):
+        path = _generate(out, engine, style, docs, pages, dpi, seed, quiet)
+    coco = load_coco(path)
+    typer.echo(f"wrote {len(coco['images'])} pages, {len(coco['annotations'])} regions: {path}")
+    stale = stale_images(out, coco)
+    if stale:
+        listed = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        typer.echo(
+            f"warning: {out / 'images'} holds {len(stale)} images not in annotations.json "
+            f"({listed}), left from an earlier run; delete them if they are not yours",
+            err=True,
+        )
+
+
+def _generate(
+    out: Path, engine: str, style: str, docs: int, pages: int, dpi: int, seed: int, quiet: bool
+) -> Path:
+    """Run the ``engine``; the path of the annotations.json it wrote."""
+    from layoutft.errors import DatasetError
 
     if engine == "latex":
         from layoutft.data.synth.latex import generate_latex_dataset
@@ -58,8 +78,7 @@ def synth(
         path = generate_dataset(out, docs, pages, dpi=dpi, seed=seed, quiet=quiet)
     else:
         raise DatasetError(f"synth: --engine must be pymupdf or latex (got {engine!r})")
-    coco = load_coco(path)
-    typer.echo(f"wrote {len(coco['images'])} pages, {len(coco['annotations'])} regions: {path}")
+    return path
 
 
 @command("show")
