@@ -104,3 +104,30 @@ def test_convert_coco_with_ids_that_are_lists(
     validated = CliRunner().invoke(app, ["validate", str(path), "--images", str(DATA / "images")])
     assert not isinstance(validated.exception, TypeError), repr(validated.exception)
     assert validated.exit_code == 1, validated.output
+
+
+@pytest.mark.parametrize("command", ["show", "analyze"])
+@pytest.mark.parametrize(
+    ("records", "field", "expected"),
+    [
+        ("images", "id", "image 1: 'id'"),
+        ("annotations", "category_id", "annotation 1: 'category_id'"),
+    ],
+)
+def test_show_and_analyze_refuse_ids_that_are_lists(
+    tmp_path: Path, command: str, records: str, field: str, expected: str
+) -> None:
+    coco = json.loads(COCO.read_text())
+    coco[records][0][field] = [1]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(coco))
+    args = [command, str(path)]
+    if command == "show":
+        args += ["--images", str(DATA / "images"), "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert not isinstance(result.exception, TypeError), repr(result.exception)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {path}: {expected} must be an integer or a string, got [1]; "
+        "run `layoutft validate` on it\n"
+    )

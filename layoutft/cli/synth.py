@@ -90,10 +90,12 @@ def show(
     seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
 ) -> None:
     """Draw the annotations of a sample of images so a person can check them."""
-    from layoutft.data.coco import load_coco
+    from layoutft.data.coco import check_ids, load_coco
     from layoutft.data.show import show_coco
 
-    report = show_coco(load_coco(coco_path), images, out, n=n, seed=seed)
+    coco = load_coco(coco_path)
+    check_ids(coco, coco_path)
+    report = show_coco(coco, images, out, n=n, seed=seed)
     typer.echo(f"wrote {len(report.written)} images to {out}")
     if report.missing:
         listed = ", ".join(report.missing[:10])
@@ -110,9 +112,11 @@ def analyze(
 ) -> None:
     """Box statistics and the detectron2 config keys they recommend (YAML to paste)."""
     from layoutft.data.analyze import analyze_coco
-    from layoutft.data.coco import load_coco
+    from layoutft.data.coco import check_ids, load_coco
 
-    result = analyze_coco(load_coco(coco_path), min_size=min_size, max_size=max_size)
+    coco = load_coco(coco_path)
+    check_ids(coco, coco_path)
+    result = analyze_coco(coco, min_size=min_size, max_size=max_size)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
