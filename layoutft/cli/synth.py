@@ -12,17 +12,35 @@ from layoutft.cli.app import command
 
 @command("synth")
 def synth(
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder (pdfs/, images/, JSON)."),
-    docs: int = typer.Option(10, "--docs", help="Number of PDF documents."),
+    out: Path = typer.Option(
+        ..., "-o", "--out", help="Output folder (images/, annotations.json; pdfs/ or pages/)."
+    ),
+    docs: int = typer.Option(10, "--docs", help="Number of documents."),
     pages: int = typer.Option(2, "--pages", help="Pages per document."),
-    dpi: int = typer.Option(200, "--dpi", help="Resolution of the page images."),
+    dpi: int | None = typer.Option(
+        None, "--dpi", help="Resolution of the page images [default: 200; html: 150]."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same data."),
     engine: str = typer.Option(
         "pymupdf",
         "--engine",
         help="pymupdf: pages drawn block by block (fast, no dependencies); latex: articles "
         "typeset by pdflatex with matplotlib figures (looks like real papers; --pages is "
-        "ignored: an article has as many pages as TeX gives it).",
+        "ignored: an article has as many pages as TeX gives it); html: pages of many kinds "
+        "(reports, newspapers, slides, forms, ...) laid out by headless Chromium, DocLayNet's "
+        "11 classes (needs chromium and the synth extra: Playwright).",
+    ),
+    kinds: str | None = typer.Option(
+        None,
+        "--kinds",
+        help="--engine html only: comma-separated kinds to make (default all: report, "
+        "newspaper, magazine, slides, form, exam, textbook, book, toc, code, paper).",
+    ),
+    scan_look: float = typer.Option(
+        0.0,
+        "--scan-look",
+        help="--engine html only: probability that a page looks scanned (skew, blur, noise, "
+        "JPEG artefacts, binarization; its labels move with it).",
     ),
     style: str = typer.Option(
         "articles",
@@ -34,20 +52,31 @@ def synth(
     overwrite: bool = typer.Option(
         False,
         "--overwrite",
-        help="Replace an existing OUT/annotations.json (and same-named pages).",
+        help="Replace an existing OUT/annotations.json (and same-named pages). --engine html "
+        "resumes an interrupted run into the same OUT without it.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Generate born-digital PDFs with known layout, their page images and COCO annotations."""
+    """Generate pages with known layout (born-digital PDFs, or Chromium-rendered HTML with
+    --engine html), their page images and COCO annotations."""
+    from contextlib import nullcontext
+
     from layoutft.data.coco import load_coco
     from layoutft.data.synth.marker import stale_images, synth_run
+    from layoutft.errors import DatasetError
     from layoutft.outputs import check_writable, refuse_existing
 
     refuse_existing([out / "annotations.json"], overwrite, "choose another -o")
     check_writable([out])
+    if engine != "html" and (kinds is not None or scan_look):
+        raise DatasetError("synth: --kinds and --scan-look need --engine html")
+    # html resumes an interrupted run itself; the other engines leave a marker until done
     settings = {"engine": engine, "docs": docs, "pages": pages, "dpi": dpi, "seed": seed}
-    with synth_run(out, overwrite, settings):
-        path = _generate(out, engine, style, docs, pages, dpi, seed, quiet)
+    guard = nullcontext() if engine == "html" else synth_run(out, overwrite, settings)
+    with guard:
+        path = _generate(
+            out, engine, style, kinds, scan_look, docs, pages, dpi, seed, quiet, overwrite
+        )
     coco = load_coco(path)
     typer.echo(f"wrote {len(coco['images'])} pages, {len(coco['annotations'])} regions: {path}")
     stale = stale_images(out, coco)
@@ -61,23 +90,54 @@ def synth(
 
 
 def _generate(
-    out: Path, engine: str, style: str, docs: int, pages: int, dpi: int, seed: int, quiet: bool
+    out: Path,
+    engine: str,
+    style: str,
+    kinds: str | None,
+    scan_look: float,
+    docs: int,
+    pages: int,
+    dpi: int | None,
+    seed: int,
+    quiet: bool,
+    overwrite: bool,
 ) -> Path:
     """Run the ``engine``; the path of the annotations.json it wrote."""
     from layoutft.errors import DatasetError
 
-    if engine == "latex":
+    if engine == "html":
+        from layoutft.data.synth.html import generate_html_dataset
+
+        if style != "articles":
+            raise DatasetError("synth: --style needs --engine latex")
+        chosen = None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()]
+        path = generate_html_dataset(
+            out,
+            docs,
+            pages,
+            dpi=150 if dpi is None else dpi,
+            seed=seed,
+            kinds=chosen,
+            scan_look=scan_look,
+            overwrite=overwrite,
+            quiet=quiet,
+        )
+    elif engine == "latex":
         from layoutft.data.synth.latex import generate_latex_dataset
 
-        path = generate_latex_dataset(out, docs, dpi=dpi, seed=seed, quiet=quiet, style=style)
+        path = generate_latex_dataset(
+            out, docs, dpi=200 if dpi is None else dpi, seed=seed, quiet=quiet, style=style
+        )
     elif style != "articles":
         raise DatasetError("synth: --style needs --engine latex")
     elif engine == "pymupdf":
         from layoutft.data.synth import generate_dataset
 
-        path = generate_dataset(out, docs, pages, dpi=dpi, seed=seed, quiet=quiet)
+        path = generate_dataset(
+            out, docs, pages, dpi=200 if dpi is None else dpi, seed=seed, quiet=quiet
+        )
     else:
-        raise DatasetError(f"synth: --engine must be pymupdf or latex (got {engine!r})")
+        raise DatasetError(f"synth: --engine must be pymupdf, latex or html (got {engine!r})")
     return path
 
 
