@@ -3,6 +3,7 @@
     python -m benchmarks.real_pages                          # the bundled model
     python -m benchmarks.real_pages --weights publaynet      # another model: a second entry
     python -m benchmarks.real_pages --real /data/real --max-pages 5   # a quick check
+    python -m benchmarks.real_pages --sources-dir /work/sources-build --only-sources
 
 Reads ``--real`` (default ``../shared/real`` next to the repository; see its README). When
 the folder is absent it prints one line and exits 0. Sets and scores:
@@ -25,6 +26,17 @@ the folder is absent it prints one line and exits 0. Sets and scores:
   several, and the share of duplicated (IoU >= 0.5) and overlapping regions
   (:mod:`layoutft.engine.layout_checks`). Parse time per page is recorded too.
 
+Dev sets of the public training sources (``layoutft dataset build``; read from
+``--sources-dir``, default ``$LAYOUTFT_SOURCES``, one build folder per source holding
+``dev/annotations.json``; skipped when absent): bbox AP50 per class of every raw detection
+(score >= 0.05) for the model's classes that the source labels. A PubLayNet model is scored
+through the built-in ``doclaynet-publaynet`` map (Caption/Footnote/Formula/Text -> text,
+Title/Section-header -> title, List-item -> list, Table -> table, Picture -> figure; page
+headers and footers dropped); a model whose labels are DocLayNet's directly. A class counts as
+labelled when one of its DocLayNet classes is in the pages' ``labelled_category_ids``. These
+go to ``results/real_pages_sources.{json,md,png}`` (one entry per model), so the sets above
+keep their files; ``--only-sources`` skips the sets above.
+
 Output: ``results/real_pages.json`` keeps one entry per model (a run with another model adds
 or replaces its own entry), ``results/real_pages.md`` one table per set with a row per model,
 ``results/real_pages.png`` a few pages with predictions (red) and ground truth (green).
@@ -35,6 +47,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -417,6 +430,196 @@ def _load_images(sample: Any) -> Any:
     return gt, results, {img["file_name"]: pixels}
 
 
+# --------------------------------------------------------------------------- source dev sets
+
+SOURCES_NAME = "real_pages_sources"
+DOCLAYNET_CLASSES = (
+    "Caption",
+    "Footnote",
+    "Formula",
+    "List-item",
+    "Page-footer",
+    "Page-header",
+    "Picture",
+    "Section-header",
+    "Table",
+    "Text",
+    "Title",
+)
+
+
+def source_dev_sets(folder: Path | None) -> list[tuple[str, Path]]:
+    """``(source name, dev folder)`` of every build under ``folder`` with a dev set."""
+    if folder is None or not folder.is_dir():
+        return []
+    return [
+        (d.name, d / "dev")
+        for d in sorted(folder.iterdir())
+        if (d / "dev/annotations.json").is_file()
+    ]
+
+
+def to_model_classes(
+    gt: dict[str, Any], model_labels: Sequence[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """``gt`` (DocLayNet classes) in the model's classes, and the model classes it labels.
+
+    PubLayNet labels: through the built-in ``doclaynet-publaynet`` map. DocLayNet labels:
+    unchanged. A model class is labelled when one of the DocLayNet classes mapped onto it is
+    in every page's ``labelled_category_ids`` (absent: every class).
+    """
+    from layoutft.data.labelmap import BUILTIN_MAPS, LabelMap
+
+    names = {c["id"]: c["name"] for c in gt["categories"]}
+    if set(model_labels) == set(PUBLAYNET_CLASSES):
+        target, outputs = LabelMap.from_dict(BUILTIN_MAPS["doclaynet-publaynet"]).resolve(
+            {n: 1 for n in names.values()}
+        )
+    elif set(model_labels) <= set(DOCLAYNET_CLASSES):
+        target, outputs = {n: n for n in names.values()}, list(DOCLAYNET_CLASSES)
+    else:
+        raise SystemExit(
+            f"real_pages: model labels {list(model_labels)} are neither PubLayNet's nor DocLayNet's"
+        )
+    cat_id = {n: i + 1 for i, n in enumerate(outputs)}
+    anns = []
+    for a in gt["annotations"]:
+        name = target.get(names[a["category_id"]])
+        if name is not None:
+            anns.append({**a, "category_id": cat_id[name]})
+    labelled_sets = [
+        {names[i] for i in img.get("labelled_category_ids", names)} for img in gt["images"]
+    ]
+    labelled_src = set.intersection(*labelled_sets) if labelled_sets else set()
+    labelled = [
+        n
+        for n in outputs
+        if n in model_labels and any(target.get(src) == n for src in labelled_src)
+    ]
+    mapped = {
+        **gt,
+        "annotations": anns,
+        "categories": [{"id": cat_id[n], "name": n, "supercategory": ""} for n in outputs],
+    }
+    return mapped, labelled
+
+
+def run_sources(
+    model: LayoutModel, sets: Sequence[tuple[str, Path]], limit: int | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """bbox AP50 per labelled class on each dev set; ``(scores, samples for the drawing)``."""
+    from layoutft.data.coco import load_coco
+
+    scores: dict[str, Any] = {}
+    samples: dict[str, Any] = {}
+    for name, folder in sets:
+        print(f"real_pages: source dev set {name} ...", file=sys.stderr)
+        gt, classes = to_model_classes(load_coco(folder / "annotations.json"), model.labels)
+        if limit:
+            gt = _first_images(gt, limit)
+        results = predict(model, gt, folder / "images")
+        max_dets = int(model.config.TEST.DETECTIONS_PER_IMAGE)
+        bbox = coco_scores(gt, results, ("bbox",), classes=classes, max_dets=max_dets)["bbox"]
+        scores[name] = {
+            "pages": len(gt["images"]),
+            "classes": classes,
+            "regions_scored": len(restrict(gt, classes)["annotations"]),
+            "AP50": bbox["AP50"],
+            "per_class_AP50": {c: v["AP50"] for c, v in bbox["per_class"].items()},
+        }
+        samples[name] = (gt, results, folder / "images", classes)
+    return scores, samples
+
+
+def source_tables(entries: dict[str, Any]) -> str:
+    """Markdown: one row per (model, dev set), AP50 per class."""
+    rows = []
+    for model, e in sorted(entries.items()):
+        for name, sc in sorted(e["sets"].items()):
+            row: dict[str, Any] = {
+                "model": model,
+                "dev set": name,
+                "pages": sc["pages"],
+                "regions": sc["regions_scored"],
+                "AP50": _num(sc["AP50"]),
+            }
+            for c in PUBLAYNET_CLASSES if e["labels"] == list(PUBLAYNET_CLASSES) else e["labels"]:
+                v = sc["per_class_AP50"].get(c)
+                row[c] = _num(v) if c in sc["classes"] else "n/l"
+            rows.append(row)
+    return (
+        "## dev sets of the training sources (bbox AP50, %, detections with score >= 0.05; "
+        "n/l: class not labelled by the source)\n\n" + markdown_table(rows)
+    )
+
+
+def save_sources(
+    entry: dict[str, Any], out_dir: Path, command: str, started: list[int] | None
+) -> Path:
+    """Add or replace this model's entry in ``real_pages_sources.json``; rewrite the Markdown."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{SOURCES_NAME}.json"
+    data = (
+        json.loads(path.read_text())
+        if path.is_file()
+        else {"benchmark": SOURCES_NAME, "models": {}}
+    )
+    entry = {k: v for k, v in entry.items() if not k.startswith("_")}
+    entry["machine"] = machine_info(started)
+    entry["command"] = command
+    data["models"][entry["model"]] = entry
+    path.write_text(json.dumps(_clean(data), indent=2) + "\n")
+    body = source_tables(data["models"])
+    header = (
+        f"# {SOURCES_NAME}\n\nDev sets of `layoutft dataset build` (whole documents held out "
+        "of training; see docs/training-data.md and `benchmarks/real_pages.py`).\n\n"
+    )
+    (out_dir / f"{SOURCES_NAME}.md").write_text(header + body)
+    print(body)
+    return path
+
+
+def draw_sources(samples: dict[str, Any], threshold: float, out: Path) -> str:
+    """A PNG with the first page of each dev set: its labelled classes' ground truth green,
+    predictions of those classes red (score >= the parse threshold)."""
+    from PIL import Image, ImageDraw
+
+    panels = []
+    for name, (gt, results, folder, classes) in sorted(samples.items()):
+        img = sorted(gt["images"], key=lambda i: i["file_name"])[0]
+        names = {c["id"]: c["name"] for c in gt["categories"]}
+        with Image.open(folder / img["file_name"]) as im:
+            page = im.convert("RGB")
+        d = ImageDraw.Draw(page)
+        width = max(2, page.width // 300)
+        for a in gt["annotations"]:
+            if a["image_id"] == img["id"] and names[a["category_id"]] in classes:
+                x, y, w, h = a["bbox"]
+                d.rectangle([x, y, x + w, y + h], outline=(0, 170, 0), width=width + 1)
+        for r in results:
+            if r["image_id"] == img["id"] and r["score"] >= threshold:
+                label = names.get(r["category_id"], "?")
+                if label in classes:
+                    x, y, w, h = r["bbox"]
+                    d.rectangle([x, y, x + w, y + h], outline=(220, 0, 0), width=width)
+                    d.text((x + 4, y + 2), f"{label} {r['score']:.2f}", fill=(220, 0, 0))
+        d.text((10, 10), f"{name} dev: {img['file_name']}", fill=(0, 0, 255))
+        panels.append(page)
+    height = 900
+    scaled = [p.resize((max(1, round(p.width * height / p.height)), height)) for p in panels]
+    sheet = Image.new(
+        "RGB", (sum(p.width for p in scaled) + 10 * (len(scaled) - 1), height), "white"
+    )
+    x = 0
+    for p in scaled:
+        sheet.paste(p, (x, 0))
+        x += p.width + 10
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{SOURCES_NAME}.png"
+    sheet.save(path)
+    return path.name
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -606,16 +809,44 @@ def main(argv: list[str] | None = None) -> int:
         "--weights", default=None, help="registry name or file (default: the bundled model)"
     )
     ap.add_argument("--real", type=Path, default=DEFAULT_REAL, help="the real-pages folder")
+    ap.add_argument(
+        "--sources-dir",
+        type=Path,
+        default=Path(os.environ["LAYOUTFT_SOURCES"])
+        if os.environ.get("LAYOUTFT_SOURCES")
+        else None,
+        help="folder of `layoutft dataset build` outputs, one per source (default: "
+        "$LAYOUTFT_SOURCES); their dev sets are scored",
+    )
+    ap.add_argument("--only-sources", action="store_true", help="only the sources' dev sets")
+    ap.add_argument("--sets", default=None, help="comma-separated source dev sets (default: all)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--max-pages", type=int, default=None, help="first N pages/PDFs per set")
     ap.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = ap.parse_args(argv)
-    if not args.real.is_dir():
-        print(f"real_pages: {args.real} not found; skipped (see benchmarks/README.md)")
-        return 0
-    entry = run(args.real, args.weights, args.device, args.max_pages)
-    entry["plot"] = draw_samples(entry, args.real, args.out)
-    save(entry, args.out, command_line(NAME, argv), started)
+    sets = source_dev_sets(args.sources_dir)
+    if args.sets:
+        wanted = args.sets.split(",")
+        sets = [(n, f) for n, f in sets if n in wanted]
+    if args.sources_dir is not None and not sets:
+        print(f"real_pages: no dev sets under {args.sources_dir}; sources skipped")
+    if not args.only_sources:
+        if not args.real.is_dir():
+            print(f"real_pages: {args.real} not found; skipped (see benchmarks/README.md)")
+        else:
+            entry = run(args.real, args.weights, args.device, args.max_pages)
+            entry["plot"] = draw_samples(entry, args.real, args.out)
+            save(entry, args.out, command_line(NAME, argv), started)
+    if sets:
+        ap_model, parse_model = load_models(args.weights, args.device)
+        scores, samples = run_sources(ap_model, sets, args.max_pages)
+        sources_entry: dict[str, Any] = {
+            "model": model_name(args.weights),
+            "labels": list(ap_model.labels),
+            "sets": scores,
+        }
+        sources_entry["plot"] = draw_sources(samples, _threshold(parse_model), args.out)
+        save_sources(sources_entry, args.out, command_line(NAME, argv), started)
     return 0
 
 

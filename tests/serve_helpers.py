@@ -161,3 +161,117 @@ class FileServer:
             self.httpd.shutdown()
             self.httpd.server_close()
             thread.join(10)
+
+
+class SlowServer:
+    """A local HTTP server for task-image downloads that take their time. Each GET gets
+    ``body`` (Content-Length set) after the response head; ``mode``:
+
+    - ``"drip"``: one byte of the body every ``interval`` seconds;
+    - ``"hold"``: the whole body once ``release`` is set (checked every 20 ms, at most
+      ``max_wait`` seconds).
+
+    Per connection it records the bytes of body sent and whether the client hung up before
+    the end (``hung_up``), in ``log``; ``requests`` counts the requests that arrived."""
+
+    def __init__(
+        self, body: bytes, mode: str = "drip", interval: float = 0.3, max_wait: float = 60
+    ) -> None:
+        self.body = body
+        self.mode = mode
+        self.interval = interval
+        self.max_wait = max_wait
+        self.release = threading.Event()
+        self.log: list[dict[str, Any]] = []
+        self.requests = threading.Semaphore(0)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            thread = threading.Thread(target=self._answer, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _answer(self, conn: socket.socket) -> None:
+        entry: dict[str, Any] = {"sent": 0, "hung_up": False}
+        self.log.append(entry)
+        with conn:
+            conn.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            self.requests.release()
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(self.body)
+            )
+            try:
+                if self.mode == "drip":
+                    for byte in self.body:
+                        if self._stop.wait(self.interval):
+                            return
+                        conn.sendall(bytes([byte]))
+                        entry["sent"] += 1
+                else:
+                    deadline = time.monotonic() + self.max_wait
+                    while not self.release.wait(0.02):
+                        if _peer_closed(conn):
+                            entry["hung_up"] = True
+                            return
+                        if time.monotonic() > deadline or self._stop.is_set():
+                            return
+                    conn.sendall(self.body)
+                    entry["sent"] = len(self.body)
+            except OSError:
+                entry["hung_up"] = True
+
+    @contextmanager
+    def running(self) -> Iterator[SlowServer]:
+        thread = threading.Thread(target=self._serve, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self.release.set()
+            thread.join(10)
+            for worker in self._threads:
+                worker.join(10)
+            self.sock.close()
+
+
+def _peer_closed(conn: socket.socket) -> bool:
+    """True when the other end of ``conn`` closed it (a read would return nothing)."""
+    import select
+
+    readable, _, _ = select.select([conn], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """The resident memory of a process (default: this one), from /proc."""
+    path = f"/proc/{pid or 'self'}/status"
+    with open(path) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS in {path}")

@@ -147,3 +147,44 @@ def test_save_keeps_one_entry_per_model(tmp_path: Path) -> None:
     assert data["models"]["a"]["publaynet-20"]["bbox"]["AP50"] == 30.0
     md = (tmp_path / "real_pages.md").read_text()
     assert "| a | 30.0 | 1.0 |" in md and "| b | 20.0 | 1.0 |" in md
+
+
+def doclaynet_gt(labelled: list[int]) -> dict:
+    names = list(rp.DOCLAYNET_CLASSES)
+    cats = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
+    images = [{"id": 1, "file_name": "a.png", "width": 200, "height": 300}]
+    images[0]["labelled_category_ids"] = labelled
+    kinds = ["Table", "Page-header", "Caption", "Text", "Section-header"]
+    anns = [
+        {"id": k + 1, "image_id": 1, "category_id": names.index(n) + 1, "bbox": [0, 0, 9, 9]}
+        for k, n in enumerate(kinds)
+    ]
+    return {"images": images, "annotations": anns, "categories": cats}
+
+
+def test_source_dev_sets_through_doclaynet_publaynet() -> None:
+    table, text = rp.DOCLAYNET_CLASSES.index("Table") + 1, rp.DOCLAYNET_CLASSES.index("Text") + 1
+    mapped, classes = rp.to_model_classes(doclaynet_gt([table]), rp.PUBLAYNET_CLASSES)
+    assert classes == ["table"]  # a cTDaR-like page: only tables are scored
+    names = {c["id"]: c["name"] for c in mapped["categories"]}
+    # Caption and Text -> text, Section-header -> title; the page header has no class
+    assert sorted(names[a["category_id"]] for a in mapped["annotations"]) == [
+        "table",
+        "text",
+        "text",
+        "title",
+    ]
+    _, classes = rp.to_model_classes(doclaynet_gt([table, text]), rp.PUBLAYNET_CLASSES)
+    assert classes == ["text", "table"]
+    # a DocLayNet model is scored on the labelled classes directly
+    _, classes = rp.to_model_classes(doclaynet_gt([text]), rp.DOCLAYNET_CLASSES)
+    assert classes == ["Text"]
+
+
+def test_source_dev_sets_absent(tmp_path: Path) -> None:
+    assert rp.source_dev_sets(None) == []
+    assert rp.source_dev_sets(tmp_path / "none") == []
+    (tmp_path / "ctdar/dev").mkdir(parents=True)
+    (tmp_path / "ctdar/dev/annotations.json").write_text("{}")
+    (tmp_path / "pod/train").mkdir(parents=True)
+    assert rp.source_dev_sets(tmp_path) == [("ctdar", tmp_path / "ctdar/dev")]

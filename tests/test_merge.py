@@ -62,8 +62,14 @@ def test_merge_matches_categories_by_name_and_keeps_images_in_place(tmp_path: Pa
         (2, "text"),
         (3, "figure"),
     ]
+    # each image names its input (the file stems, told apart by their folders); a labels
+    # text and table only: its pages say so, b labels every merged category
+    assert [i["source"] for i in merged["images"]] == ["a/data", "a/data", "b/data"]
+    assert [i.get("labelled_category_ids") for i in merged["images"]] == [[1, 2], [1, 2], None]
+    assert "a/data: labels only text, table (labelled_category_ids)" in result.output
     pages, labels = load_pages(out)  # the trainer's loader finds every image
     assert labels == ["text", "table", "figure"] and all(p.path.is_file() for p in pages)
+    assert [p.source for p in pages] == ["a/data", "a/data", "b/data"]
 
 
 def test_merge_refuses_missing_images_existing_output_and_inputs(tmp_path: Path) -> None:

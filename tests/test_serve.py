@@ -28,6 +28,7 @@ from layoutft.parsing.preannotations import labeling_config, labelstudio_results
 from layoutft.serving import FetchSettings, LayoutService, ServeSettings, create_app
 from layoutft.serving.labelstudio import parse_label_config
 from layoutft.serving.options import request_options
+from layoutft.serving.server import ConnectionLimits, uvicorn_config
 from tests.serve_helpers import FileServer, call, multipart
 from tests.test_parse_preannotations import BOXES, SCORES, FixedModel
 
@@ -85,9 +86,10 @@ class CountingModel(FixedModel):
 
 
 class Server:
-    """``create_app(service)`` served by uvicorn in a thread on a free port."""
+    """``create_app(service)`` served by uvicorn in a thread on a free port, configured as
+    ``layoutft serve`` configures it (:func:`uvicorn_config`)."""
 
-    def __init__(self, service: LayoutService) -> None:
+    def __init__(self, service: LayoutService, limits: ConnectionLimits | None = None) -> None:
         import socket
 
         import uvicorn
@@ -95,8 +97,10 @@ class Server:
         self.service = service
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(create_app(service), log_level="warning", timeout_keep_alive=1)
+        self.port = int(self.sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        limits = limits or ConnectionLimits(keep_alive=1)
+        config = uvicorn_config(create_app(service), "127.0.0.1", self.port, limits, "warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, args=([self.sock],), daemon=True)
 
@@ -257,7 +261,7 @@ def test_an_internal_failure_is_a_500_and_the_next_request_works(
     monkeypatch.setattr(server.service, "parse", broken)
     status, answer = call(server.url + "/parse", png_bytes())
     assert status == 500
-    assert answer == {"error": "internal error: RuntimeError: disk on fire"}
+    assert answer == {"error": "internal error; the server log has the details"}
     monkeypatch.setattr(server.service, "parse", original)
     # a model failure is the page's error, in the document, not a failed request
     monkeypatch.setattr(model, "fail", True)
@@ -408,7 +412,9 @@ def test_label_studio_setup_predict_and_training(tmp_path: Path) -> None:
                 assert item["score"] == pytest.approx(sum(SCORES) / 3, abs=1e-4)
             errors = [r["error"] for r in results[4:]]
             assert all("result" not in r for r in results[4:])
-            assert "HTTP 404" in errors[0]
+            assert errors[0] == (
+                "cannot fetch task image /data/upload/1/missing.png (the server log says why)"
+            )
             assert "outside --files-root" in errors[1]
             assert f"larger than {LIMIT} bytes" in errors[2]
             assert "unsupported scheme 'ftp'" in errors[3]
@@ -447,7 +453,8 @@ def test_label_studio_setup_predict_and_training(tmp_path: Path) -> None:
             assert call(running.url + "/versions")[1] == {"versions": ["fixed-model"]}
             status, answer = call(running.url + "/predict", {"tasks": "all"})
             assert status == 400 and "tasks" in answer["error"]
-            status, answer = call(running.url + "/predict", b"[" * 100_000)
+            json_type = {"Content-Type": "application/json"}
+            status, answer = call(running.url + "/predict", b"[" * 100_000, json_type)
             assert status == 400
 
 
@@ -469,7 +476,9 @@ def test_the_key_never_follows_a_redirect_and_a_personal_token_is_exchanged() ->
         redirects = {"/data/upload/1/moved.png": other.url + "/public/a.png"}
         files = {"/data/upload/1/a.png": image}
         with FileServer(files, token="legacy", jwt=jwt, redirects=redirects).running() as ls:
-            legacy = FetchSettings(label_studio_url=ls.url, api_key="legacy")
+            legacy = FetchSettings(
+                label_studio_url=ls.url, api_key="legacy", allow_hosts=("127.0.0.1",)
+            )
             assert legacy.fetch("/data/upload/1/moved.png") == image
             assert other.seen == [("/public/a.png", None)]
             personal = FetchSettings(label_studio_url=ls.url + "/", api_key=jwt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -55,7 +55,10 @@ class LoadReport:
             parts.append(f"not used by the model: {group_keys(self.unexpected)}")
         if self.skipped:
             parts.append(f"skipped for shape mismatch: {_first(self.skipped, 5)}")
-        parts.extend(f"{module}: {note}" for module, note in self.heads.items())
+        by_note: dict[str, list[str]] = {}  # every head maps the same classes: say it once
+        for module, note in self.heads.items():
+            by_note.setdefault(note, []).append(module)
+        parts.extend(f"{', '.join(modules)}: {note}" for note, modules in by_note.items())
         return "; ".join(parts)
 
 
@@ -89,15 +92,17 @@ def apply_weights(
     labels: Sequence[str] | None = None,
     *,
     strict_shapes: bool = True,
+    aliases: Mapping[str, str] | None = None,
 ) -> LoadReport:
     """Copy ``loaded``'s tensors into ``model`` (detectron2 state-dict names) in place.
 
     ``labels``: the model's class names in class-index order; with ``loaded.labels`` they
     let class heads whose classes differ keep the rows of classes matched by name (see
-    :mod:`layoutft.checkpoint.heads`). Missing keys are allowed and reported (e.g. an
-    ImageNet backbone into a detector). A shape mismatch outside the class heads raises
-    CheckpointError listing all of them, unless ``strict_shapes=False`` (then skipped and
-    reported). Logs one summary line.
+    :mod:`layoutft.checkpoint.heads`; ``aliases``, model class -> checkpoint class, start
+    model classes the checkpoint lacks from the rows of another class). Missing keys are
+    allowed and reported (e.g. an ImageNet backbone into a detector). A shape mismatch
+    outside the class heads raises CheckpointError listing all of them, unless
+    ``strict_shapes=False`` (then skipped and reported). Logs one summary line.
     """
     source = loaded.path or "checkpoint"
     target = model.state_dict()
@@ -113,7 +118,7 @@ def apply_weights(
         head = class_head(key)
         if head is not None and value.shape[1:] == current.shape[1:]:
             try:
-                new, note = remap_head(key, head, value, current, loaded.labels, labels)
+                new, note = remap_head(key, head, value, current, loaded.labels, labels, aliases)
             except CheckpointError as err:
                 raise CheckpointError(f"{source}: {err}") from None
             if note:

@@ -10,13 +10,19 @@ When a checkpoint's classes differ from the model's, the rows of classes present
 (by name, case-insensitive) are copied to the model's index of that class, the
 background row is always copied, and the other rows keep the model's current (fresh
 initialisation) values.
+
+A class map (``LAYOUTFT.INIT_CLASS_MAP``) lets a model class that the checkpoint lacks
+start from the rows of the closest checkpoint class: ``{"Caption": "text"}`` copies the
+checkpoint's ``text`` rows to the model's ``Caption``. A name match always wins over the
+map. :data:`BUILTIN_CLASS_MAPS` holds named maps.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -48,6 +54,52 @@ HEADS = (
         "mask_predictor", re.compile(r"(^|\.)mask_head\.predictor\.(weight|bias)$"), 1, False
     ),
 )
+
+
+#: Named class maps for ``LAYOUTFT.INIT_CLASS_MAP``: model class -> checkpoint class.
+BUILTIN_CLASS_MAPS: dict[str, dict[str, str]] = {
+    # DocLayNet's 11 classes from a PubLayNet model (text, title, list, table, figure):
+    # every text-like class from text, headings and titles from title.
+    "doclaynet-from-publaynet": {
+        "Caption": "text",
+        "Footnote": "text",
+        "Formula": "text",
+        "List-item": "list",
+        "Page-footer": "text",
+        "Page-header": "text",
+        "Picture": "figure",
+        "Section-header": "title",
+        "Table": "table",
+        "Text": "text",
+        "Title": "title",
+    },
+}
+
+
+def resolve_class_map(entries: Sequence[Any]) -> dict[str, str]:
+    """``LAYOUTFT.INIT_CLASS_MAP`` entries as one map (model class -> checkpoint class):
+    each entry is a ``[model class, checkpoint class]`` pair or the name of a built-in map;
+    later entries win.
+
+    Raises:
+        CheckpointError: an entry is neither (one line naming it and the built-in maps).
+    """
+    out: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, str) and entry in BUILTIN_CLASS_MAPS:
+            out.update(BUILTIN_CLASS_MAPS[entry])
+        elif (
+            isinstance(entry, (list, tuple))
+            and len(entry) == 2
+            and all(isinstance(x, str) for x in entry)
+        ):
+            out[entry[0]] = entry[1]
+        else:
+            raise CheckpointError(
+                f"LAYOUTFT.INIT_CLASS_MAP entry {entry!r}: write [model class, checkpoint "
+                f"class] or a built-in map ({', '.join(sorted(BUILTIN_CLASS_MAPS))})"
+            )
+    return out
 
 
 def class_head(key: str) -> ClassHead | None:
@@ -86,12 +138,14 @@ def remap_head(
     current: torch.Tensor,
     ckpt_labels: Sequence[str] | None,
     model_labels: Sequence[str] | None,
+    aliases: Mapping[str, str] | None = None,
 ) -> tuple[torch.Tensor | None, str | None]:
     """Tensor to load into the model for one class-head parameter, and a note for the report.
 
     ``ckpt``/``current``: the checkpoint's and the model's tensor for ``key``; they must
     agree on every dim but 0 (the caller checks). Returns ``(None, note)`` when nothing
     of the checkpoint can be used; ``note`` is None when the tensor loads unchanged.
+    ``aliases``: model class -> checkpoint class, for model classes without a name match.
     """
     ckpt = ckpt.to(device=current.device, dtype=current.dtype)
     rows_ck, rows_m = ckpt.shape[0], current.shape[0]
@@ -117,22 +171,46 @@ def remap_head(
     if agnostic_ck != agnostic_m:
         return None, "class-agnostic in one of checkpoint and model only: initial values kept"
 
-    index: dict[str, int] = {}
-    for i, name in enumerate(ckpt_labels):
-        index.setdefault(_norm(name), i)
+    rows, note = class_rows(ckpt_labels, model_labels, aliases)
     r = head.rows_per_class
     out = current.detach().clone()
-    unmatched: list[str] = []
-    for j, name in enumerate(model_labels):
-        src = index.get(_norm(name))
-        if src is None:
-            unmatched.append(name)
-        else:
+    for j, src in enumerate(rows):
+        if src is not None:
             out[j * r : (j + 1) * r] = ckpt[src * r : (src + 1) * r]
     if head.background:
         out[-1] = ckpt[-1]
-    matched = len(model_labels) - len(unmatched)
-    note = f"{matched} of {len(model_labels)} classes matched by name"
-    if unmatched:
-        note += f"; initial values kept for {', '.join(unmatched)}"
     return out, note
+
+
+def class_rows(
+    ckpt_labels: Sequence[str],
+    model_labels: Sequence[str],
+    aliases: Mapping[str, str] | None = None,
+) -> tuple[list[int | None], str]:
+    """For each model class, the checkpoint class index its rows come from (None: fresh),
+    and a note saying which classes matched by name, which start from which checkpoint
+    class (``aliases``: model class -> checkpoint class) and which start fresh."""
+    index: dict[str, int] = {}
+    for i, name in enumerate(ckpt_labels):
+        index.setdefault(_norm(name), i)
+    alias = {_norm(k): v for k, v in (aliases or {}).items()}
+    rows: list[int | None] = []
+    by_name = 0
+    mapped: list[str] = []
+    fresh: list[str] = []
+    for name in model_labels:
+        src = index.get(_norm(name))
+        if src is not None:
+            by_name += 1
+        elif _norm(name) in alias and _norm(alias[_norm(name)]) in index:
+            src = index[_norm(alias[_norm(name)])]
+            mapped.append(f"{name}<-{ckpt_labels[src]}")
+        else:
+            fresh.append(name)
+        rows.append(src)
+    note = f"{by_name} of {len(model_labels)} classes matched by name"
+    if mapped:
+        note += f"; from INIT_CLASS_MAP: {', '.join(mapped)}"
+    if fresh:
+        note += f"; initial values kept for {', '.join(fresh)}"
+    return rows, note

@@ -11,6 +11,7 @@ from __future__ import annotations
 # Command modules are imported for the commands they register on `app` (one line each).
 from layoutft.cli import (
     data,  # noqa: F401
+    dataset,  # noqa: F401
     export,  # noqa: F401
     parse,  # noqa: F401
     serve,  # noqa: F401

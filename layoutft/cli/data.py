@@ -4,10 +4,14 @@ layoutft.data)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from layoutft.cli.app import command
+
+if TYPE_CHECKING:
+    from layoutft.data.merge import MergeInput
 
 
 @command("convert")
@@ -46,6 +50,13 @@ def convert_cmd(
         "--predictions",
         help="labelstudio: read a task without annotations from its first prediction "
         "(pre-annotations) instead of skipping it.",
+    ),
+    labelled_classes: str | None = typer.Option(
+        None,
+        "--labelled-classes",
+        help="Classes (names after --labels, comma-separated) the input annotates "
+        "exhaustively, e.g. table for a table-only source; stored on every image as "
+        "labelled_category_ids so training ignores what it cannot say about the others.",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -91,10 +102,18 @@ def convert_cmd(
         overwrite=overwrite,
         progress=not quiet and sys.stderr.isatty(),
         predictions=predictions,
+        labelled_classes=_names(labelled_classes),
     )
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(result.summary())
+
+
+def _names(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; None stays None."""
+    if text is None:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _default_images_dir(coco_path: Path) -> Path:
@@ -116,6 +135,12 @@ def validate_cmd(
         None, "--fix", help="Write a repaired copy here (clip boxes, drop degenerate ones)."
     ),
     max_per_kind: int = typer.Option(5, "--show", help="Problems listed per kind."),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Also list each image that labels only some classes, with those classes.",
+    ),
 ) -> None:
     """Check a COCO dataset; exit 1 on errors (after --fix: on errors left in the fixed file)."""
     from layoutft.data.coco import load_coco, write_coco
@@ -129,6 +154,8 @@ def validate_cmd(
     folder = images if images is not None else _default_images_dir(coco)
     report = validate_coco(data, folder)
     typer.echo(report.format(max_per_kind))
+    if verbose:
+        typer.echo(report.format_labelled(data["images"]))
     if fix is not None:
         result = fix_coco(data, folder)
         write_coco(fix, result.coco)
@@ -200,34 +227,60 @@ def split_cmd(
 def merge_cmd(
     inputs: list[str] = typer.Argument(
         ...,
-        metavar="FILE.json[:IMAGES_DIR]...",
-        help="COCO files, each optionally with its images folder (default: next to the file).",
+        metavar="FILE.json[:IMAGES_DIR][@NAME]...",
+        help="COCO files, each optionally with its images folder (default: next to the file) "
+        "and the source name recorded on its images (default: the file's stem).",
     ),
     out: Path = typer.Option(..., "-o", "--out", help="Merged COCO file to write."),
+    categories: str | None = typer.Option(
+        None,
+        "--categories",
+        help="Comma-separated category names taking the first ids in this order (listed "
+        "even when no input has them); others follow in first-seen order.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
     """Merge COCO datasets into one (categories by name; images stay where they are: their
-    file_name is relative to OUT's folder)."""
+    file_name is relative to OUT's folder; each image's "source" names its input)."""
     from layoutft.data.coco import write_coco
     from layoutft.data.merge import merge_coco, repeated_inputs
     from layoutft.outputs import check_writable, refuse_existing, refuse_inputs
 
-    pairs: list[tuple[Path, Path | None]] = []
-    for item in inputs:
-        name, sep, images = item.rpartition(":")
-        if Path(item).exists() or not sep:  # a file whose name holds ':'
-            pairs.append((Path(item), None))
-        else:
-            pairs.append((Path(name), Path(images) if images else None))
-    refuse_inputs([out], [p for p, _ in pairs], "choose another -o")
+    items = [parse_merge_input(item) for item in inputs]
+    refuse_inputs([out], [i.coco for i in items], "choose another -o")
     refuse_existing([out], overwrite, "choose another -o")
     check_writable([out.parent])
-    for warning in repeated_inputs([p for p, _ in pairs]):
+    for warning in repeated_inputs([item.coco for item in items]):
         typer.echo(warning, err=True)
-    merged, counts = merge_coco(pairs, out)
+    wanted = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
+    result = merge_coco(items, out, wanted)
+    merged = result.coco
     write_coco(out, merged)
-    parts = ", ".join(f"{n} from {p}" for (p, _), n in zip(pairs, counts, strict=True))
+    parts = ", ".join(
+        f"{n} from {i.coco}" + (f" as {name}" if i.name is not None else "")
+        for i, n, name in zip(items, result.counts, result.names, strict=True)
+    )
     typer.echo(
         f"wrote {len(merged['images'])} images, {len(merged['annotations'])} regions, "
         f"{len(merged['categories'])} categories ({parts}): {out}"
     )
+    for name, labelled in zip(result.names, result.partial, strict=True):
+        if labelled:
+            typer.echo(f"  {name}: labels only {', '.join(labelled)} (labelled_category_ids)")
+
+
+def parse_merge_input(item: str) -> MergeInput:
+    """``FILE.json[:IMAGES_DIR][@NAME]`` -> MergeInput (a file whose name holds ':' or '@'
+    is taken whole when it exists)."""
+    from layoutft.data.merge import MergeInput
+
+    if Path(item).exists():
+        return MergeInput(Path(item))
+    name: str | None = None
+    rest, at, tail = item.rpartition("@")
+    if at and tail and not {":", "/"} & set(tail) and rest:
+        item, name = rest, tail
+    path, sep, images = item.rpartition(":")
+    if Path(item).exists() or not sep:
+        return MergeInput(Path(item), None, name)
+    return MergeInput(Path(path), Path(images) if images else None, name)

@@ -86,7 +86,46 @@ def serve_cmd(
         help="Label Studio API key for those images (env LABEL_STUDIO_API_KEY; prefer the "
         "env var: a command line is visible to other users).",
     ),
-    fetch_timeout: float = typer.Option(30, help="Seconds to wait on a task image's host."),
+    fetch_timeout: float = typer.Option(
+        30, help="Seconds for a whole task image download (connecting, redirects, every byte)."
+    ),
+    fetch_allow_host: list[str] = typer.Option(
+        [],
+        help="Another host task images may come from (repeatable): NAME, NAME:PORT, an "
+        "address, or a pattern for public hosts only (*.example.com, *). Default: only "
+        "Label Studio's host.",
+    ),
+    max_downloads: int = typer.Option(4, help="Task images downloaded at once."),
+    allowed_host: list[str] = typer.Option(
+        [],
+        help="A Host name clients reach this server by (repeatable; localhost and IP "
+        "addresses always work; * for any). Other names get 421 (DNS rebinding).",
+    ),
+    api_token: str | None = typer.Option(
+        None,
+        envvar="LAYOUTFT_API_TOKEN",
+        show_default=False,
+        help="Token every request but /health needs, as Authorization: Bearer <token> (env "
+        "LAYOUTFT_API_TOKEN; prefer the env var).",
+    ),
+    basic_auth_user: str | None = typer.Option(
+        None,
+        envvar="BASIC_AUTH_USER",
+        help="User of Label Studio's basic auth for ML backends (env BASIC_AUTH_USER).",
+    ),
+    basic_auth_pass: str | None = typer.Option(
+        None,
+        envvar="BASIC_AUTH_PASS",
+        show_default=False,
+        help="Its password (env BASIC_AUTH_PASS; prefer the env var).",
+    ),
+    header_timeout: float = typer.Option(
+        10, help="Seconds a connection has to send a complete request head."
+    ),
+    body_timeout: float = typer.Option(300, help="Seconds a request has to send its whole body."),
+    max_connections: int = typer.Option(
+        256, help="Open connections at most (past it the oldest idle one is closed)."
+    ),
     model_version: str | None = typer.Option(
         None, help="model_version of Label Studio predictions (default: the model's name)."
     ),
@@ -105,6 +144,7 @@ def serve_cmd(
 
     from layoutft.parsing.parser import ParseOptions, load_model, model_display_name
     from layoutft.serving import FetchSettings, LayoutService, ServeSettings, create_app
+    from layoutft.serving.server import ConnectionLimits, is_loopback, uvicorn_config
 
     args = list(overrides_args or [])
     check_options(args)
@@ -138,14 +178,32 @@ def serve_cmd(
         files_root=files_root,
         max_bytes=max_bytes,
         timeout_s=fetch_timeout,
+        allow_hosts=tuple(fetch_allow_host),
     )
+    if (basic_auth_user is None) != (basic_auth_pass is None):
+        raise LayoutftError("give both --basic-auth-user and --basic-auth-pass, or neither")
+    bind = [] if host in ("0.0.0.0", "::", "") else [host]
     settings = ServeSettings(
         max_upload_bytes=max_bytes,
         max_pages=max_pages,
         max_queue=max_queue,
+        max_downloads=max_downloads,
         model_version=model_version,
         fetch=fetch,
+        allowed_hosts=(*bind, *allowed_host),
+        api_token=api_token,
+        basic_auth=None if basic_auth_user is None else (basic_auth_user, basic_auth_pass or ""),
     )
+    limits = ConnectionLimits(
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
+    )
+    if limits.max_connections <= (settings.max_requests or 0):
+        raise LayoutftError(
+            f"--max-connections must be above the {settings.max_requests} requests served at "
+            "once (2 x --max-queue + 8), so /health always finds a connection"
+        )
     names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
     model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)
     service = LayoutService(model, options, model_display_name(weights), settings)
@@ -156,12 +214,12 @@ def serve_cmd(
         f"listening on http://{host}:{port}",
         err=True,
     )
-    uvicorn.run(
-        create_app(service),
-        host=host,
-        port=port,
-        log_level=log_level.lower(),
-        # connections beyond the queue (plus the ones uploading) get 503 from uvicorn
-        limit_concurrency=max_queue * 2 + 8,
-        timeout_keep_alive=5,
-    )
+    if not is_loopback(host) and not settings.needs_credentials:
+        typer.echo(
+            f"warning: listening on {host}, beyond this machine, without credentials: anyone "
+            "who reaches the port can use the model; set LAYOUTFT_API_TOKEN (or "
+            "BASIC_AUTH_USER/BASIC_AUTH_PASS for Label Studio)",
+            err=True,
+        )
+    config_ = uvicorn_config(create_app(service), host, port, limits, log_level.lower())
+    uvicorn.Server(config_).run()

@@ -13,6 +13,11 @@ from typing import Any
 LAYOUTFT_DEFAULTS: dict[str, Any] = {
     # Class names in model order: LABELS[i] is the name of class index i (0..K-1).
     "LABELS": [],
+    # Initialising from weights with other classes (layoutft train --weights): a model class
+    # the checkpoint lacks starts from the class-head rows of the checkpoint class named here
+    # (name matches win). Entries: [model class, checkpoint class] pairs, or the name of a
+    # built-in map (layoutft.checkpoint.heads.BUILTIN_CLASS_MAPS: doclaynet-from-publaynet).
+    "INIT_CLASS_MAP": [],
     # Resolution (dots per inch) of the page images the model was trained on; PDF pages
     # are rendered at this DPI so text has the size the model expects.
     "INPUT_DPI": 200,
@@ -31,6 +36,22 @@ LAYOUTFT_DEFAULTS: dict[str, Any] = {
         # differs they are rescaled (LR x k, iterations / k, k = IMS_PER_BATCH / this). 0: off.
         "REFERENCE_IMS_PER_BATCH": 0,
     },
+    # Training data order (detectron2's DATALOADER keys keep their meaning).
+    "DATALOADER": {
+        # "TrainingSampler": every page once per epoch, shuffled. "SourceBalancedSampler":
+        # each page drawn first picks a source (the merged COCO's image "source" field, see
+        # `layoutft merge`) by SOURCE_WEIGHTS, then that source's next page, so a small
+        # source is repeated and a large one subsampled.
+        "SAMPLER_TRAIN": "TrainingSampler",
+        # [[source name, weight], ...]: a source's share of the drawn pages is its weight
+        # over the sum; unlisted sources weigh 1.0 (so [] = equal shares); 0 leaves it out.
+        "SOURCE_WEIGHTS": [],
+    },
+    # Partial labels: a page whose COCO record has ``labelled_category_ids`` (the classes
+    # annotated exhaustively on it) trains only on what it says about those classes (the
+    # box classifier ignores the other classes on its background samples; the RPN ignores
+    # its negative anchors). False: train as if every page labelled every class.
+    "PARTIAL_LABELS": True,
     # Document augmentations (training only). (low, high) ranges; probabilities in [0, 1].
     "AUG": {
         "BRIGHTNESS": (1.0, 1.0),  # multiply pixel values by a factor in this range

@@ -5,12 +5,17 @@ A COCO dict has ``images`` (``id``, ``file_name`` relative to the images folder,
 ``[x, y, w, h]`` in image pixels with a top-left origin, ``area`` in square pixels,
 ``segmentation`` as a list of flat polygons ``[x0, y0, x1, y1, ...]`` or an RLE dict,
 ``iscrowd``) and ``categories`` (``id``, ``name``, ``supercategory``).
+
+Partial labels: an image may carry ``labelled_category_ids`` (:data:`LABELLED_KEY`), the
+category ids labelled *exhaustively* on it (every instance of those classes is annotated;
+other classes may be present unannotated). Absent, every category of the dataset is
+labelled. LVIS's federated fields are read too (:func:`labelled_category_ids`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +61,56 @@ class Problems:
         if not self.lines:
             return
         raise DatasetError(format_problems(self.lines, what, fix))
+
+
+#: Image field: category ids labelled exhaustively on that image (absent: all categories).
+LABELLED_KEY = "labelled_category_ids"
+
+#: LVIS's federated image fields: categories verified absent / not exhaustively annotated.
+LVIS_NEG_KEY = "neg_category_ids"
+LVIS_NOT_EXHAUSTIVE_KEY = "not_exhaustive_category_ids"
+
+#: Image fields holding category ids that say what is labelled.
+LABELLED_FIELDS = (LABELLED_KEY, LVIS_NEG_KEY, LVIS_NOT_EXHAUSTIVE_KEY)
+
+
+def labelled_category_ids(image: dict[str, Any], annotated: Iterable[Any]) -> list[Any] | None:
+    """Category ids labelled exhaustively on one image record, or None for "all of them".
+
+    ``labelled_category_ids`` wins when present (returned as written, unchecked:
+    :func:`layoutft.data.validate.validate_coco` checks it). Otherwise, when the image has
+    LVIS's ``neg_category_ids`` and/or ``not_exhaustive_category_ids``, labelled is
+    ``(annotated - not_exhaustive) | neg``: the classes annotated on it, minus those LVIS
+    marks as not exhaustively annotated, plus those verified absent (sorted ids; entries
+    that are not lists are read as empty).
+
+    Args:
+        image: a COCO image record.
+        annotated: category ids of the image's annotations.
+    """
+    if LABELLED_KEY in image:
+        value = image[LABELLED_KEY]
+        return list(value) if isinstance(value, list) else value
+    if LVIS_NEG_KEY not in image and LVIS_NOT_EXHAUSTIVE_KEY not in image:
+        return None
+    neg = image.get(LVIS_NEG_KEY)
+    not_exhaustive = image.get(LVIS_NOT_EXHAUSTIVE_KEY)
+    labelled = (set(_ids(list(annotated))) - set(_ids(not_exhaustive))) | set(_ids(neg))
+    return sorted(labelled, key=_id_key)
+
+
+def _ids(value: Any) -> list[Any]:
+    """The hashable entries of a JSON list (anything else: none)."""
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, (int, float, str)) or v is None]
+
+
+def _id_key(value: Any) -> tuple[int, float, str]:
+    """Sort key putting integer ids first, ascending, then anything else by its repr."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, repr(value))
 
 
 def format_problems(lines: Sequence[str], what: str, fix: str = "") -> str:

@@ -4,7 +4,10 @@ Repairs: images whose file is missing or unreadable are dropped with their annot
 repeated image records (same id) keep the first; annotations pointing to unknown images or
 categories, malformed or non-finite ones are dropped; boxes and polygons are clipped to the
 image; boxes of zero size after clipping are dropped; repeated annotation ids get new ids;
-empty segmentations become the box rectangle; areas are recomputed where geometry changed.
+empty segmentations become the box rectangle; areas are recomputed where geometry changed;
+an image's ``labelled_category_ids`` (and LVIS's ``neg_category_ids`` /
+``not_exhaustive_category_ids``) lose entries that are not known integer category ids, and
+repeats (removing an unknown class from the list changes nothing in training).
 Not repaired (still reported by the final validation): size mismatches between the record
 and the file (the boxes may be in either size), malformed image or category records.
 """
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layoutft.data.coco import num, polygon_area, rect_polygon
+from layoutft.data.coco import LABELLED_FIELDS, num, polygon_area, rect_polygon
 from layoutft.data.validate import (
     ValidationReport,
     bbox_of,
@@ -57,6 +60,7 @@ def fix_coco(coco: dict[str, Any], images_dir: str | Path | None = None) -> FixR
     folder = Path(images_dir) if images_dir is not None else None
     sizes = _fix_images(out, folder, changes)
     cat_ids = {c.get("id") for c in out.get("categories") or []}
+    _fix_labelled(out.get("images") or [], cat_ids, changes)
     kept: list[dict[str, Any]] = []
     used_ids: set[Any] = set()
     for ann in out.get("annotations") or []:
@@ -114,6 +118,20 @@ def _fix_images(
         kept.append(img)
     coco["images"] = kept
     return sizes
+
+
+def _fix_labelled(images: list[dict[str, Any]], cat_ids: set[Any], changes: Counter[str]) -> None:
+    """Keep the known integer ids of each labelled-classes list, once each, in order; a
+    field that is not a list is left for the report (guessing would change its meaning)."""
+    for img in images:
+        for key in LABELLED_FIELDS:
+            value = img.get(key)
+            if not isinstance(value, list):
+                continue
+            kept = list(dict.fromkeys(v for v in value if _is_int(v) and v in cat_ids))
+            if kept != value:
+                img[key] = kept
+                changes[f"removed unknown, invalid or repeated ids from {key}"] += 1
 
 
 def _drop_reason(

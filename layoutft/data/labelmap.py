@@ -21,7 +21,7 @@ Instead of a file, ``--labels`` accepts a built-in map name (see :data:`BUILTIN_
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,21 @@ from typing import Any
 from layoutft.errors import DatasetError
 
 PUBLAYNET_CLASSES = ("text", "title", "list", "table", "figure")
+
+#: DocLayNet's 11 classes, in its category id order.
+DOCLAYNET_CLASSES = (
+    "Caption",
+    "Footnote",
+    "Formula",
+    "List-item",
+    "Page-footer",
+    "Page-header",
+    "Picture",
+    "Section-header",
+    "Table",
+    "Text",
+    "Title",
+)
 
 #: Output classes of ``pagexml-transkribus``: the layout of printed books.
 BOOK_CLASSES = (
@@ -58,6 +73,32 @@ _GRAPHIC_TYPES = (
     "other",
 )
 _CHART_TYPES = ("bar", "line", "pie", "scatter", "surface", "other")
+
+#: DocLayNet's 11 classes, the output of the ``*-doclaynet`` maps (``layoutft dataset build``).
+DOCLAYNET_CLASSES = (
+    "Caption",
+    "Footnote",
+    "Formula",
+    "List-item",
+    "Page-footer",
+    "Page-header",
+    "Picture",
+    "Section-header",
+    "Table",
+    "Text",
+    "Title",
+)
+
+#: SegmOnto zone types (https://segmonto.github.io) that are not page content: dropped.
+_SEGMONTO_DROP = (
+    "CustomZone",
+    "DamageZone",
+    "DigitizationArtefactZone",
+    "DropCapitalZone",
+    "MusicZone",
+    "SealZone",
+    "StampZone",
+)
 
 #: Built-in maps, usable as ``--labels NAME``.
 BUILTIN_MAPS: dict[str, dict[str, Any]] = {
@@ -166,6 +207,131 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
             "author",
             "date",
         ],
+    },
+    # ICDAR table competition XML (cTDaR 2019, POD 2017; layoutft.data.convert.ctdar) into
+    # DocLayNet's classes.
+    "ctdar-doclaynet": {
+        "map": {"table": "Table", "figure": "Picture", "formula": "Formula"},
+        "categories": list(DOCLAYNET_CLASSES),
+    },
+    # HiLEx exam pages: question, instruction and description blocks are text (a block may
+    # hold several paragraphs, formulas and figures: coarser than DocLayNet's Text); an
+    # answer block (the options of one question) is one List-item. The two containers
+    # (the question + answer pair, the whole paper area) have no DocLayNet class.
+    "hilex-doclaynet": {
+        "map": {
+            "Question_Block": "Text",
+            "Instruction": "Text",
+            "Description": "Text",
+            "Answer_Block": "List-item",
+        },
+        "drop": ["Question_Answer_Block", "Question_Paper_Area", "class_check"],
+        "categories": list(DOCLAYNET_CLASSES),
+    },
+    # SegmOnto zones of printed books (Gallicorpora ALTO): the main text blocks and margin
+    # notes are Text (a MainZone is a whole text block or column, headings included);
+    # running titles and page numbers (at the top on 97% of Gallicorpora pages) are
+    # Page-header, quire marks (signatures, at the bottom) Page-footer.
+    "segmonto-doclaynet": {
+        "map": {
+            "MainZone": "Text",
+            **{f"MainZone#{i}": "Text" for i in range(1, 5)},
+            "MainZone:column": "Text",
+            "MarginTextZone": "Text",
+            "MarginTextZone:notes": "Text",
+            "GraphicZone": "Picture",
+            "GraphicZone:illustration": "Picture",
+            "GraphicZone:ornamentation": "Picture",
+            "TableZone": "Table",
+            "TitlePageZone": "Title",
+            "RunningTitleZone": "Page-header",
+            "NumberingZone": "Page-header",
+            "QuireMarksZone": "Page-footer",
+        },
+        "drop": list(_SEGMONTO_DROP),
+        "categories": list(DOCLAYNET_CLASSES),
+    },
+    # PAGE XML labels (layoutft.data.convert.pagexml, incl. OCR-D's ``#list_item``-style
+    # custom types rewritten by the ocrd-structure source) into DocLayNet's classes. Page
+    # numbers sit in the header line of the OCR-D books (all 22 of gt_structure_text's);
+    # signature marks and catch words at the bottom. Artefacts of the scan or the copy
+    # (barcodes, stamps, handwriting) and drop capitals are dropped.
+    "pagexml-doclaynet": {
+        "map": {
+            **{
+                f"TextRegion{t}": "Text"
+                for t in (
+                    "",
+                    ":paragraph",
+                    ":body",
+                    ":column",
+                    ":cit",
+                    ":credit",
+                    ":floating",
+                    ":marginalia",
+                    ":note",
+                    ":other",
+                )
+            },
+            "TextRegion:heading": "Section-header",
+            "TextRegion:heading_level1": "Section-header",
+            "TextRegion:heading_level2": "Section-header",
+            "TextRegion:heading_level3": "Section-header",
+            "TextRegion:caption": "Caption",
+            "TextRegion:figure": "Caption",
+            "TextRegion:footnote": "Footnote",
+            "TextRegion:footnote-continued": "Footnote",
+            "TextRegion:endnote": "Footnote",
+            "TextRegion:list_item": "List-item",
+            "TextRegion:list-label": "List-item",
+            "TextRegion:TOC-entry": "List-item",
+            "TextRegion:header": "Page-header",
+            "TextRegion:page-number": "Page-header",
+            "TextRegion:pageNum": "Page-header",
+            "TextRegion:colNum": "Page-header",
+            "TextRegion:footer": "Page-footer",
+            "TextRegion:signature-mark": "Page-footer",
+            "TextRegion:sig": "Page-footer",
+            "TextRegion:catch-word": "Page-footer",
+            "TextRegion:catch": "Page-footer",
+            "MathsRegion": "Formula",
+            "TableRegion": "Table",
+            "ImageRegion": "Picture",
+            "GraphicRegion": "Picture",
+            **{
+                f"GraphicRegion:{t}": "Picture"
+                for t in ("logo", "letterhead", "decoration", "frame", "signature", "other")
+            },
+            "ChartRegion": "Picture",
+            **{f"ChartRegion:{t}": "Picture" for t in _CHART_TYPES},
+            "LineDrawingRegion": "Picture",
+            "ChemRegion": "Picture",
+        },
+        "drop": [
+            "TextRegion:drop-capital",
+            *(
+                f"GraphicRegion:{t}"
+                for t in ("barcode", "handwritten-annotation", "stamp", "paper-grow", "punch-hole")
+            ),
+            "SeparatorRegion",
+            "NoiseRegion",
+            "UnknownRegion",
+            "CustomRegion",
+            "MusicRegion",
+            "AdvertRegion",
+        ],
+        "categories": list(DOCLAYNET_CLASSES),
+    },
+    # PubLayNet's classes into DocLayNet's, the exact part only: table and figure mean the
+    # same thing in both; PubLayNet's text also holds captions, footnotes and formulas, its
+    # title both the document title and section headings, its list a whole list (DocLayNet
+    # boxes each item), so those are dropped. The output has just Table and Picture: merged
+    # into a DocLayNet set, its pages label only those (`layoutft merge` writes their
+    # labelled_category_ids), so training ignores what they say about the other classes.
+    "publaynet-doclaynet": {
+        "map": {"table": "Table", "figure": "Picture"},
+        "drop": ["text", "title", "list"],
+        "categories": ["Table", "Picture"],
     },
     # DocLayNet's 11 classes.
     "doclaynet-publaynet": {
@@ -307,6 +473,37 @@ def _yaml_problem(exc: Exception) -> str:
     problem = getattr(exc, "problem", None) or "not valid YAML"
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return f"{problem}{where}"
+
+
+def labelled_outputs(
+    labelled: Iterable[str],
+    sources: Iterable[str],
+    target: Mapping[str, str | None],
+    outputs: Sequence[str],
+) -> list[str]:
+    """Output classes labelled exhaustively on a page that labels the source labels ``labelled``.
+
+    An output class is labelled only when at least one source label maps onto it and every
+    source label that does (renamed, merged, or kept under its own name) is labelled: a
+    merged class is complete only if all its parts are. Dropped labels disappear.
+
+    Args:
+        labelled: source labels the page annotates exhaustively.
+        sources: every source label of the input (declared or seen).
+        target: source label -> output name, None when dropped; a source label missing
+            here has no output.
+        outputs: output category names in id order.
+
+    Returns:
+        The labelled output names, in ``outputs`` order.
+    """
+    done = set(labelled)
+    feeders: dict[str, set[str]] = {}
+    for label in sources:
+        name = target.get(label)
+        if name is not None:
+            feeders.setdefault(name, set()).add(label)
+    return [n for n in outputs if feeders.get(n) and feeders[n] <= done]
 
 
 def identity_categories(declared: Sequence[str], counts: Mapping[str, int]) -> list[str]:

@@ -5,7 +5,10 @@ order ``cfg.INPUT.FORMAT``, already resized and augmented), ``"boxes"`` (``float
 XYXY in that image's pixels), ``"classes"`` (``int64 [N]``, index into the label list), and
 for Mask R-CNN either ``"polygons"`` (per instance a list of flat ``float32`` arrays in image
 pixels) or ``"masks"`` (``uint8 [N, H, W]``, pages with RLE annotations); plus
-``"image_id"`` and the original ``"height"``/``"width"``.
+``"image_id"`` and the original ``"height"``/``"width"``. A page that labels only some
+classes (``labelled_category_ids``, see :mod:`layoutft.data.coco`) also has ``"labelled"``
+(``bool [K]``, True for the class indices labelled exhaustively on it); the losses then
+ignore what that page cannot say about the other classes.
 
 Data order is a pure function of ``(seed, iteration)``: every rank computes the same global
 batches (shuffled per epoch, grouped by page orientation) and takes its slice, and every
@@ -14,6 +17,7 @@ sample is augmented with its own seed. So workers, resume and DDP never change w
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +51,8 @@ class PageRecord:
     boxes: np.ndarray  # float32 [N, 4]
     classes: np.ndarray  # int64 [N]
     segmentations: list[Any]  # per instance: list of flat polygons, an RLE dict, or None
+    source: str = ""  # the input dataset it came from (merge's image "source" field)
+    labelled: np.ndarray | None = None  # bool [K]: classes labelled on it; None: all of them
 
 
 def load_pages(
@@ -88,6 +94,8 @@ def default_images_dir(coco_path: Path, coco: dict[str, Any]) -> Path:
 
 def pages_from_coco(coco: dict[str, Any], images_dir: Path) -> tuple[list[PageRecord], list[str]]:
     """Pages and labels from a validated COCO dict (see :func:`load_pages`)."""
+    from layoutft.data.coco import labelled_category_ids
+
     cats = sorted(coco["categories"], key=lambda c: c["id"])
     labels = [str(c["name"]) for c in cats]
     index = {c["id"]: i for i, c in enumerate(cats)}
@@ -98,6 +106,7 @@ def pages_from_coco(coco: dict[str, Any], images_dir: Path) -> tuple[list[PageRe
     pages = []
     for img in coco["images"]:
         anns = by_image.get(img["id"], [])
+        labelled = labelled_category_ids(img, [a["category_id"] for a in anns])
         boxes = np.array(
             [
                 [
@@ -119,9 +128,21 @@ def pages_from_coco(coco: dict[str, Any], images_dir: Path) -> tuple[list[PageRe
                 boxes=boxes,
                 classes=np.array([index[a["category_id"]] for a in anns], dtype=np.int64),
                 segmentations=[_usable(a.get("segmentation")) for a in anns],
+                source=str(img.get("source", "")),
+                labelled=_labelled_mask(labelled, index),
             )
         )
     return pages, labels
+
+
+def _labelled_mask(ids: list[Any] | None, index: dict[Any, int]) -> np.ndarray | None:
+    """bool [K] over class indices from labelled category ids; None when every class is
+    labelled (so fully labelled pages take exactly the code path they always took)."""
+    if ids is None:
+        return None
+    mask = np.zeros(len(index), dtype=bool)
+    mask[[index[c] for c in ids if c in index]] = True
+    return None if mask.all() else mask
 
 
 def _usable(seg: Any) -> Any:
@@ -226,6 +247,8 @@ def to_model_input(sample: Sample, page: PageRecord, fmt: str, mask_on: bool) ->
         "height": page.height,
         "width": page.width,
     }
+    if page.labelled is not None:
+        out["labelled"] = torch.from_numpy(page.labelled.copy())
     if mask_on and sample.masks is not None:
         out["masks"] = torch.from_numpy(np.ascontiguousarray(sample.masks[keep]))
     elif mask_on and sample.polygons is not None:
@@ -241,11 +264,18 @@ def sample_seed(seed: int, batch: int, position: int) -> int:
 class TrainBatchSampler(torch.utils.data.Sampler[list[tuple[int, int]]]):
     """Infinite, resumable, sharded batch sampler with orientation grouping.
 
-    Global batches of ``global_batch`` pages are drawn from a fresh permutation per epoch
-    (``seed``, epoch); with grouping, portrait and landscape pages fill separate buckets
-    and a batch is yielded when its bucket is full. Rank r gets the r-th slice of each
-    global batch as ``(page index, sample seed)`` keys. Iteration starts at batch
-    ``start_iter`` (resume), replaying the order without loading any image.
+    Global batches of ``global_batch`` pages are drawn from a page stream; with grouping,
+    portrait and landscape pages fill separate buckets and a batch is yielded when its
+    bucket is full. Rank r gets the r-th slice of each global batch as ``(page index,
+    sample seed)`` keys. Iteration starts at batch ``start_iter`` (resume), replaying the
+    order without loading any image.
+
+    The page stream is a fresh permutation of all pages per epoch (``seed``, epoch), or,
+    with ``sources`` (the source index of every page) and ``weights`` (one per source,
+    >= 0), source-balanced: each draw picks source s with probability ``weights[s] /
+    sum(weights)``, then the next page of that source's own shuffled cycle (so a small
+    source repeats its pages, a large one is subsampled, each without replacement within
+    its cycle).
     """
 
     def __init__(
@@ -259,6 +289,8 @@ class TrainBatchSampler(torch.utils.data.Sampler[list[tuple[int, int]]]):
         group: bool = True,
         shuffle: bool = True,
         start_iter: int = 0,
+        sources: Sequence[int] | None = None,
+        weights: Sequence[float] | None = None,
     ) -> None:
         if global_batch % world_size:
             raise DatasetError(
@@ -273,24 +305,67 @@ class TrainBatchSampler(torch.utils.data.Sampler[list[tuple[int, int]]]):
         self.global_batch, self.seed, self.shuffle = global_batch, seed, shuffle
         self.per_rank, self.rank = global_batch // world_size, rank
         self.start_iter = start_iter
+        self.source_pages: list[np.ndarray] | None = None
+        self.source_p: np.ndarray | None = None
+        if sources is not None:
+            self._set_sources(sources, weights, len(landscape))
+
+    def _set_sources(self, sources: Sequence[int], weights: Sequence[float] | None, n: int) -> None:
+        index = np.asarray(sources, dtype=np.int64)
+        count = int(index.max()) + 1 if len(index) else 0
+        if len(index) != n or (len(index) and int(index.min()) < 0):
+            raise DatasetError("sampler: give one source index >= 0 per page")
+        w = np.ones(count) if weights is None else np.asarray(weights, dtype=np.float64)
+        if len(w) != count or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise DatasetError(
+                f"sampler: need {count} finite source weights >= 0, not all 0 (got {list(w)})"
+            )
+        self.source_pages = [np.flatnonzero(index == s) for s in range(count)]
+        if any(len(p) == 0 and w[s] > 0 for s, p in enumerate(self.source_pages)):
+            raise DatasetError("sampler: a source with a weight > 0 has no pages")
+        self.source_p = w / w.sum()
+
+    def page_stream(self) -> Iterator[int]:
+        """Endless page indices in draw order (identical on every rank)."""
+        if self.source_pages is None:
+            n, epoch = len(self.groups), 0
+            while True:
+                order = (
+                    np.random.default_rng([self.seed, epoch]).permutation(n)
+                    if self.shuffle
+                    else np.arange(n)
+                )
+                yield from order.tolist()
+                epoch += 1
+        assert self.source_p is not None
+        cycles = [self._cycle(s, pages) for s, pages in enumerate(self.source_pages)]
+        # its own stream (3 entropy words, unlike the 2 of the epoch permutations)
+        chooser = np.random.default_rng([self.seed, 0, 1])
+        while True:  # chunks of choices: the order does not depend on how far one reads
+            for s in chooser.choice(len(cycles), size=_CHOICE_CHUNK, p=self.source_p).tolist():
+                yield next(cycles[s])
+
+    def _cycle(self, source: int, pages: np.ndarray) -> Iterator[int]:
+        """Pages of one source, reshuffled every time all were drawn (4 entropy words)."""
+        epoch = 0
+        while True:
+            order = (
+                np.random.default_rng([self.seed, 1, source, epoch]).permutation(len(pages))
+                if self.shuffle
+                else np.arange(len(pages))
+            )
+            yield from pages[order].tolist()
+            epoch += 1
 
     def global_batches(self) -> Iterator[list[int]]:
         """Endless global batches of page indices (identical on every rank)."""
-        n, epoch = len(self.groups), 0
         buckets: dict[int, list[int]] = {0: [], 1: []}
-        while True:
-            order = (
-                np.random.default_rng([self.seed, epoch]).permutation(n)
-                if self.shuffle
-                else np.arange(n)
-            )
-            for idx in order.tolist():
-                bucket = buckets[int(self.groups[idx])]
-                bucket.append(idx)
-                if len(bucket) == self.global_batch:
-                    yield bucket.copy()
-                    bucket.clear()
-            epoch += 1
+        for idx in self.page_stream():
+            bucket = buckets[int(self.groups[idx])]
+            bucket.append(idx)
+            if len(bucket) == self.global_batch:
+                yield bucket.copy()
+                bucket.clear()
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         lo = self.rank * self.per_rank
@@ -301,6 +376,41 @@ class TrainBatchSampler(torch.utils.data.Sampler[list[tuple[int, int]]]):
                 (i, sample_seed(self.seed, k, lo + j))
                 for j, i in enumerate(batch[lo : lo + self.per_rank])
             ]
+
+
+#: Source choices drawn at a time by the source-balanced stream (fixed: part of the order).
+_CHOICE_CHUNK = 4096
+
+#: ``LAYOUTFT.DATALOADER.SAMPLER_TRAIN`` values.
+SAMPLERS = ("TrainingSampler", "SourceBalancedSampler")
+
+
+def source_weights(pages: Sequence[PageRecord], cfg: Config) -> tuple[list[int], list[float]]:
+    """Source index of every page and one weight per source (sorted names), from
+    ``LAYOUTFT.DATALOADER.SOURCE_WEIGHTS`` (``[[name, weight], ...]``; unlisted sources
+    weigh 1.0, so the default is equal weight per source). Pages without a source field
+    form the source ``""``.
+
+    Raises:
+        DatasetError: a listed name no page has, or a malformed entry.
+    """
+    names = sorted({p.source for p in pages})
+    listed: dict[str, float] = {}
+    for entry in cfg.LAYOUTFT.DATALOADER.SOURCE_WEIGHTS or []:
+        ok = isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)
+        if not ok or isinstance(entry[1], bool) or not isinstance(entry[1], (int, float)):
+            raise DatasetError(
+                f"LAYOUTFT.DATALOADER.SOURCE_WEIGHTS entry {entry!r}: write [name, weight]"
+            )
+        listed[entry[0]] = float(entry[1])
+    unknown = sorted(set(listed) - set(names))
+    if unknown:
+        raise DatasetError(
+            f"LAYOUTFT.DATALOADER.SOURCE_WEIGHTS names {unknown}, which no training page has "
+            f"(its sources: {names}; `layoutft merge FILE.json@NAME` names them)"
+        )
+    index = {name: i for i, name in enumerate(names)}
+    return [index[p.source] for p in pages], [listed.get(name, 1.0) for name in names]
 
 
 def _collate(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -323,10 +433,20 @@ def build_train_loader(
     """Endless iterator of this rank's training batches (``list[dict]``, see module doc)."""
     if cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS:
         pages = [p for p in pages if len(p.boxes)]
+    if not cfg.LAYOUTFT.PARTIAL_LABELS:  # train as if every page labelled every class
+        pages = [dataclasses.replace(p, labelled=None) for p in pages]
     settings = AugmentSettings.from_config(cfg)
     dataset = PageDataset(
         pages, settings, fmt=str(cfg.INPUT.FORMAT), mask_on=bool(cfg.MODEL.MASK_ON)
     )
+    sources, weights = None, None
+    kind = str(cfg.LAYOUTFT.DATALOADER.SAMPLER_TRAIN)
+    if kind not in SAMPLERS:
+        raise DatasetError(
+            f"LAYOUTFT.DATALOADER.SAMPLER_TRAIN {kind!r}: must be one of {', '.join(SAMPLERS)}"
+        )
+    if kind == "SourceBalancedSampler":
+        sources, weights = source_weights(pages, cfg)
     sampler = TrainBatchSampler(
         [p.width > p.height for p in pages],
         int(cfg.SOLVER.IMS_PER_BATCH),
@@ -335,6 +455,8 @@ def build_train_loader(
         world_size=world_size,
         group=bool(cfg.DATALOADER.ASPECT_RATIO_GROUPING),
         start_iter=start_iter,
+        sources=sources,
+        weights=weights,
     )
     workers = int(cfg.DATALOADER.NUM_WORKERS)
     loader = torch.utils.data.DataLoader(

@@ -1,6 +1,8 @@
 """Drawing a sample of a COCO dataset's annotations, for a person to check before training.
 
-Boxes (COCO XYWH) and polygons are in pixels of the image files, top-left origin.
+Boxes (COCO XYWH) and polygons are in pixels of the image files, top-left origin. A page
+that labels only some classes (``labelled_category_ids``, see :mod:`layoutft.data.coco`)
+gets a caption band above it naming the classes labelled on it and those that are not.
 """
 
 from __future__ import annotations
@@ -103,6 +105,48 @@ def category_colors(names: list[str]) -> dict[str, tuple[int, int, int]]:
     return colors
 
 
+def labelled_caption(coco: dict[str, Any], image: dict[str, Any]) -> str | None:
+    """``"labelled: table | not labelled: text, title"`` for a page that labels only some
+    classes; None for a page that labels all of them."""
+    from layoutft.data.coco import labelled_category_ids
+
+    on_image = [
+        a.get("category_id") for a in coco["annotations"] if a.get("image_id") == image["id"]
+    ]
+    ids = labelled_category_ids(image, on_image)
+    if not isinstance(ids, list):
+        return None
+    names = [(c.get("id"), str(c.get("name"))) for c in coco["categories"]]
+    chosen = {i for i in ids if isinstance(i, int)}
+    yes = [n for cid, n in names if cid in chosen]
+    no = [n for cid, n in names if cid not in chosen]
+    if not no:
+        return None
+    return f"labelled: {', '.join(yes) or '(none)'} | not labelled: {', '.join(no)}"
+
+
+def with_caption(image: np.ndarray, text: str) -> np.ndarray:
+    """uint8 [H + band, W, 3] RGB: a white band with ``text`` in black above ``image``."""
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = max(0.4, max(height, width) / 2000)
+    thickness = max(1, round(max(height, width) / 600))
+    (_, text_h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    band = np.full((text_h + base + 8, width, 3), 255, dtype=np.uint8)
+    cv2.putText(
+        band,
+        text,
+        (4, text_h + 4),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        (0, 0, 0),
+        thickness,
+        cv2.LINE_AA,
+    )
+    return np.concatenate([band, image], axis=0)
+
+
 def _out_name(file_name: str) -> str:
     """Flat PNG name of an image path (sub-folders joined with ``__``)."""
     return str(Path(file_name).with_suffix(".png")).replace("/", "__").replace("\\", "__")
@@ -138,6 +182,9 @@ def show_coco(
             continue
         boxes, labels, polys = _regions(coco, im["id"])
         drawn = draw_regions(bgr[:, :, ::-1], boxes, labels, polygons=polys, label_colors=colors)
+        caption = labelled_caption(coco, im)
+        if caption is not None:
+            drawn = with_caption(drawn, caption)
         out.mkdir(parents=True, exist_ok=True)  # only once something is drawn
         target = out / _out_name(str(im["file_name"]))
         ok, png = cv2.imencode(".png", np.ascontiguousarray(drawn[:, :, ::-1]))

@@ -4,10 +4,17 @@ Error kinds (``layoutft validate`` exits 1 when any is present): ``malformed`` (
 mistyped field), ``duplicate_id``, ``missing_image``, ``unreadable_image``, ``size_mismatch``
 (declared width/height differ from the file's), ``unknown_image``, ``unknown_category``,
 ``non_finite``, ``degenerate_box`` (zero or negative width/height), ``box_outside`` (box or
-polygon beyond the image by more than :data:`TOLERANCE` pixels), ``empty_segmentation``.
+polygon beyond the image by more than :data:`TOLERANCE` pixels), ``empty_segmentation``,
+``bad_labelled`` (an image's ``labelled_category_ids`` — or LVIS's ``neg_category_ids`` /
+``not_exhaustive_category_ids`` — is not a list of distinct known integer category ids).
 Warnings: ``empty_page`` (an image without regions — valid, reported for information),
-``box_only`` (no segmentation: detection-only data; training uses the box as the mask) and
-``unused_category``.
+``box_only`` (no segmentation: detection-only data; training uses the box as the mask),
+``unused_category`` and ``unlabelled_annotation`` (an annotation of a class its image does not
+label exhaustively: it still trains as an object of that class, but the image's other
+instances of the class are not expected to be annotated).
+
+Partial labels (see :mod:`layoutft.data.coco`): the report counts images per set of labelled
+classes (:attr:`ValidationReport.labelled_sets`) and keeps each image's set.
 """
 
 from __future__ import annotations
@@ -18,13 +25,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from layoutft.data.coco import LABELLED_FIELDS, labelled_category_ids
+
 #: Pixels a box may exceed the image by before it counts as outside (float rounding).
 TOLERANCE = 1e-3
 
-WARNING_KINDS = frozenset({"empty_page", "box_only", "unused_category", "crowded_page"})
+WARNING_KINDS = frozenset(
+    {"empty_page", "box_only", "unused_category", "crowded_page", "unlabelled_annotation"}
+)
 #: Regions per page that training keeps (the largest; see layoutft.engine.setup.cap_regions):
 #: matching anchors to regions takes memory proportional to their number.
 MAX_REGIONS_PER_IMAGE = 1000
+
+#: :attr:`ValidationReport.labelled_sets` key of the images that label every category.
+ALL_LABELLED = "(all)"
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,10 @@ class ValidationReport:
         num_images, num_annotations, num_categories: record counts of the input.
         class_counts: annotations per category name (category order).
         class_images: images containing each category name.
+        labelled_sets: images per set of labelled classes (names joined by ", " in category
+            order; :data:`ALL_LABELLED` for images labelling every category).
+        labelled_by_image: per image id, the names of its labelled classes, for the images
+            that do not label every category.
     """
 
     issues: list[Issue] = field(default_factory=list)
@@ -60,6 +78,8 @@ class ValidationReport:
     num_categories: int = 0
     class_counts: dict[str, int] = field(default_factory=dict)
     class_images: dict[str, int] = field(default_factory=dict)
+    labelled_sets: dict[str, int] = field(default_factory=dict)
+    labelled_by_image: dict[Any, list[str]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Issue]:
@@ -78,6 +98,15 @@ class ValidationReport:
         """Number of issues per kind, sorted by kind."""
         return dict(sorted(Counter(i.kind for i in self.issues).items()))
 
+    def format_labelled(self, images: list[dict[str, Any]]) -> str:
+        """One line per image that does not label every class: id, file and its classes."""
+        lines = []
+        for img in images:
+            names = self.labelled_by_image.get(img.get("id"))
+            if names is not None:
+                lines.append(f"{_image_record(img)}: {', '.join(names) or '(none)'}")
+        return "\n".join(lines or ["every image labels every class"])
+
     def format(self, max_per_kind: int = 5) -> str:
         """Human-readable report: totals, per-class table, issues grouped by kind."""
         lines = [
@@ -88,6 +117,10 @@ class ValidationReport:
         width = max((len(n) for n in self.class_counts), default=0)
         for name, count in self.class_counts.items():
             lines.append(f"  {name:<{width}}  {count:>7} ({self.class_images.get(name, 0)})")
+        if self.labelled_by_image:  # only datasets with partial labels get this section
+            lines.append("labelled classes (images):")
+            for names, count in self.labelled_sets.items():
+                lines.append(f"  {names or '(none)'}: {count}")
         for kind, count in self.counts().items():
             level = "warning" if kind in WARNING_KINDS else "error"
             lines.append(f"{level} {kind}: {count}")
@@ -289,6 +322,68 @@ def _key(value: Any) -> Any:
     return value
 
 
+def check_labelled(
+    images: list[dict[str, Any]],
+    anns: list[dict[str, Any]],
+    categories: dict[Any, str],
+    report: ValidationReport,
+) -> None:
+    """Check each image's labelled classes; fill the report's labelled summary."""
+    cats_on: dict[Any, list[Any]] = {}
+    for ann in anns:
+        cats_on.setdefault(_key(ann.get("image_id")), []).append(_key(ann.get("category_id")))
+    order = {cid: i for i, cid in enumerate(categories)}
+    for img in images:
+        rec = _image_record(img)
+        bad = False
+        for key in LABELLED_FIELDS:
+            if key in img:
+                problem = labelled_problem(img[key], categories)
+                if problem:
+                    report.issues.append(Issue("bad_labelled", rec, f"'{key}' {problem}"))
+                    bad = True
+        on_image = cats_on.get(_key(img.get("id")), [])
+        ids = None if bad else labelled_category_ids(img, on_image)
+        if ids is None or set(ids) >= set(categories):
+            report.labelled_sets[ALL_LABELLED] = report.labelled_sets.get(ALL_LABELLED, 0) + 1
+            continue
+        names = [categories[c] for c in sorted(set(ids), key=order.__getitem__)]
+        report.labelled_by_image[_key(img.get("id"))] = names
+        key = ", ".join(names)
+        report.labelled_sets[key] = report.labelled_sets.get(key, 0) + 1
+        unlabelled = sorted(
+            {categories[c] for c in on_image if c in categories and c not in set(ids)}
+        )
+        if unlabelled:
+            report.issues.append(
+                Issue(
+                    "unlabelled_annotation",
+                    rec,
+                    f"has annotations of {unlabelled}, not among its labelled classes {names}: "
+                    "they train as objects, but unannotated ones are not penalised; add the "
+                    "class to 'labelled_category_ids' if every instance is annotated",
+                )
+            )
+
+
+def labelled_problem(value: Any, categories: dict[Any, str]) -> str:
+    """What is wrong with a list of labelled category ids ("" when nothing is)."""
+    if not isinstance(value, list):
+        return f"must be a list of category ids, got {type(value).__name__}"
+    ints = [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+    not_int = [v for v in value if not isinstance(v, int) or isinstance(v, bool)]
+    unknown = sorted({v for v in ints if v not in categories})
+    repeated = sorted({v for v in ints if ints.count(v) > 1})
+    parts = []
+    if not_int:
+        parts.append(f"has non-integer entries {not_int[:5]}")
+    if unknown:
+        parts.append(f"names unknown category ids {unknown[:5]}")
+    if repeated:
+        parts.append(f"repeats ids {repeated[:5]}")
+    return "; ".join(parts)
+
+
 def validate_coco(coco: dict[str, Any], images_dir: str | Path | None = None) -> ValidationReport:
     """Check every record of a COCO dict (as returned by :func:`~layoutft.data.coco.load_coco`).
 
@@ -338,6 +433,7 @@ def validate_coco(coco: dict[str, Any], images_dir: str | Path | None = None) ->
                     "keeps (the largest)",
                 )
             )
+    check_labelled(images, anns, categories, report)
     for cid, name in categories.items():
         report.class_counts[name] = per_class[cid]
         report.class_images[name] = len(images_with.get(cid, ()))

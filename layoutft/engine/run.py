@@ -187,6 +187,7 @@ def prepare_run(options: TrainOptions) -> TrainRun:
     build and initialise the model, solver and checkpointer, resume, then the data loader
     and hooks (in this order, so a seeded run is reproducible)."""
     from layoutft.checkpoint import apply_weights, load_weights
+    from layoutft.checkpoint.heads import resolve_class_map
     from layoutft.engine.checkpointer import Checkpointer
     from layoutft.engine.solver import build_lr_scheduler, build_optimizer
     from layoutft.modeling import build_model
@@ -214,7 +215,10 @@ def prepare_run(options: TrainOptions) -> TrainRun:
     device = comm.local_device(options.device)
     model = build_model(cfg).to(device)
     if inputs.weights is not None:
-        report = apply_weights(model, load_weights(inputs.weights), labels=inputs.labels)
+        aliases = resolve_class_map(list(cfg.LAYOUTFT.INIT_CLASS_MAP or []))
+        report = apply_weights(
+            model, load_weights(inputs.weights), labels=inputs.labels, aliases=aliases
+        )
         _noted(notes, [f"initialised from {inputs.weights}: {report.message()}"])
     optimizer = build_optimizer(cfg, model)
     scheduler = build_lr_scheduler(cfg, optimizer)

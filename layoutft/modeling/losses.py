@@ -3,11 +3,25 @@
 Boxes are float32 XYXY in pixels of the (resized, unpadded) image the network sees. Every loss is a
 scalar float32 tensor on the device of the predictions; losses over zero elements are exactly 0
 and still connected to the graph, so ``backward()`` always works.
+
+Partial labels: an image may label only some classes exhaustively (``labelled``, bool [K] per
+image; None = all). An annotation is always a true object of its class, so it stays a positive
+everywhere (objectness, classification with the full softmax, box regression, mask), also when
+its class is not labelled on that image (e.g. LVIS's not-exhaustive classes). What an image
+cannot say is that an *unannotated* region is not of a class it does not label:
+
+* box classification: a background sample's cross entropy is taken over background plus the
+  image's labelled classes only (the logits of the other classes are masked out), so "not a
+  table" never teaches "not a paragraph";
+* RPN objectness is class-agnostic, so any negative anchor of such an image may lie on an
+  unannotated object of an unlabelled class: its negatives are ignored, positives kept.
+
+With every image fully labelled (``labelled`` None) the losses are computed exactly as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -142,6 +156,7 @@ def rpn_losses(
     gt_boxes: list[Tensor],
     image_sizes: list[tuple[int, int]],
     settings: RPNLossSettings,
+    partial: Sequence[bool] | None = None,
 ) -> dict[str, Tensor]:
     """Objectness and anchor regression losses of the RPN.
 
@@ -153,12 +168,17 @@ def rpn_losses(
         image_sizes: per image, (height, width) before padding (used when
             ``settings.boundary_thresh`` >= 0).
         settings: matching, sampling and loss weights.
+        partial: per image, True when it does not label every class: its negative anchors
+            are ignored (only its positives are sampled); None: every image is complete.
 
     Returns:
-        ``{"loss_rpn_cls", "loss_rpn_loc"}``, both normalized by batch_size_per_image × B.
+        ``{"loss_rpn_cls", "loss_rpn_loc"}``, both normalized by batch_size_per_image × B
+        (also for partial images, whose fewer samples then weigh as they would in a full one).
     """
     all_anchors = torch.cat(anchors, dim=0)
-    labels, matched = _label_and_sample_anchors(all_anchors, gt_boxes, image_sizes, settings)
+    labels, matched = _label_and_sample_anchors(
+        all_anchors, gt_boxes, image_sizes, settings, partial
+    )
 
     pos_mask = labels == 1  # [B, R]
     deltas = torch.cat(anchor_deltas, dim=1)  # [B, R, 4]
@@ -189,12 +209,13 @@ def _label_and_sample_anchors(
     gt_boxes: list[Tensor],
     image_sizes: list[tuple[int, int]],
     settings: RPNLossSettings,
+    partial: Sequence[bool] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Sampled labels int8 [B, R] (-1 ignore, 0 neg., 1 pos.) and matched gt boxes [B, R, 4]."""
     matcher = settings.matcher
     boundary = settings.boundary_thresh
     all_labels, all_matched = [], []
-    for gt, (height, width) in zip(gt_boxes, image_sizes, strict=True):
+    for i, (gt, (height, width)) in enumerate(zip(gt_boxes, image_sizes, strict=True)):
         gt = gt.to(anchors.device, torch.float32)
         matches, labels = matcher(pairwise_iou(gt, anchors))
         if boundary >= 0:
@@ -206,6 +227,8 @@ def _label_and_sample_anchors(
                 & (anchors[:, 3] < height + boundary)
             )
             labels[~inside] = -1
+        if partial is not None and partial[i]:
+            labels[labels == 0] = -1  # any background anchor may be an unlabelled object
         pos, neg = subsample_labels(
             labels, settings.batch_size_per_image, settings.positive_fraction, 0
         )
@@ -276,6 +299,7 @@ def fast_rcnn_losses(
     sampled: list[SampledProposals],
     num_classes: int,
     regression: BoxRegressionLoss,
+    labelled: Sequence[Tensor | None] | None = None,
 ) -> dict[str, Tensor]:
     """Classification and box regression losses of the box head.
 
@@ -285,6 +309,9 @@ def fast_rcnn_losses(
         sampled: per image, the output of :func:`label_and_sample_proposals`.
         num_classes: K (``class_logits`` has K+1 columns).
         regression: the box-delta loss (weights (10, 10, 5, 5) in detectron2's defaults).
+        labelled: per image, bool [K] of the classes it labels exhaustively, or None (all);
+            a background sample of an image takes its cross entropy over background and
+            those classes only. None: every image labels every class.
 
     Returns:
         ``loss_cls``: mean cross entropy over all samples; ``loss_box_reg``: regression loss summed
@@ -299,6 +326,9 @@ def fast_rcnn_losses(
     if gt_classes.numel() == 0:
         loss_cls = class_logits.sum() * 0.0
     else:
+        allowed = _allowed_classes(sampled, labelled, num_classes, device)
+        if allowed is not None:
+            class_logits = class_logits.masked_fill(~allowed, float("-inf"))
         loss_cls = F.cross_entropy(class_logits, gt_classes, reduction="mean")
 
     fg = torch.nonzero((gt_classes >= 0) & (gt_classes < num_classes), as_tuple=True)[0]
@@ -314,6 +344,29 @@ def fast_rcnn_losses(
     )
     reg = reg / max(gt_classes.numel(), 1)
     return {"loss_cls": loss_cls, "loss_box_reg": reg * regression.loss_weight}
+
+
+def _allowed_classes(
+    sampled: list[SampledProposals],
+    labelled: Sequence[Tensor | None] | None,
+    num_classes: int,
+    device: torch.device,
+) -> Tensor | None:
+    """bool [S, K+1]: the logits each sample's cross entropy is taken over, or None for all.
+
+    Foreground samples and images without a mask keep every class; a background sample
+    (class K) of an image with mask ``m`` keeps ``m`` and the background column.
+    """
+    if labelled is None or all(m is None for m in labelled):
+        return None
+    rows = []
+    for samples, mask in zip(sampled, labelled, strict=True):
+        allowed = torch.ones((len(samples), num_classes + 1), dtype=torch.bool, device=device)
+        if mask is not None:
+            background = samples.gt_classes.to(device) == num_classes
+            allowed[background, :num_classes] = mask.to(device, torch.bool)
+        rows.append(allowed)
+    return torch.cat(rows, dim=0)
 
 
 def _cat(

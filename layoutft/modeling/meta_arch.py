@@ -3,7 +3,9 @@
 Input contract (see TEAM.md): ``model(batch)`` with ``batch`` a list of dicts holding
 ``"image"``: Tensor [3, H, W] (uint8 or float32, 0-255, channel order of the config's
 ``INPUT.FORMAT``), already resized. Training dicts also hold ``"boxes"`` float32 [N, 4]
-XYXY image pixels, ``"classes"`` int64 [N] and, for MASK_ON, ``"polygons"`` or ``"masks"``.
+XYXY image pixels, ``"classes"`` int64 [N] and, for MASK_ON, ``"polygons"`` or ``"masks"``;
+optionally ``"labelled"`` bool [K], the classes labelled exhaustively on that page (absent:
+all; see :mod:`layoutft.modeling.losses` for what the losses then ignore).
 """
 
 from __future__ import annotations
@@ -114,11 +116,13 @@ class GeneralizedRCNN(nn.Module):
         features = self.backbone(images)
         gt_boxes = [d["boxes"].to(self.device, torch.float32) for d in batch]
         gt_classes = [d["classes"].to(self.device, torch.int64) for d in batch]
-        proposals, losses = self.proposal_generator(features, sizes, gt_boxes)
+        labelled = _labelled(batch, self.device)
+        partial = None if labelled is None else [m is not None for m in labelled]
+        proposals, losses = self.proposal_generator(features, sizes, gt_boxes, partial=partial)
         gt_masks = [_gt_masks(d, self.device) for d in batch] if self.mask_on else None
         losses.update(
             self.roi_heads.losses(
-                features, [p.boxes for p in proposals], gt_boxes, gt_classes, gt_masks
+                features, [p.boxes for p in proposals], gt_boxes, gt_classes, gt_masks, labelled
             )
         )
         return losses
@@ -133,6 +137,19 @@ def _conv_layout(images: Tensor) -> Tensor:
     if images.device.type == "cpu":
         return images.contiguous(memory_format=torch.channels_last)
     return images
+
+
+def _labelled(batch: list[dict[str, Any]], device: torch.device) -> list[Tensor | None] | None:
+    """Per image the bool [K] mask of its labelled classes, None where it labels all of them;
+    None when every image labels every class (the losses then run exactly as without)."""
+    masks: list[Tensor | None] = []
+    for record in batch:
+        mask = record.get("labelled")
+        if mask is not None:
+            mask = torch.as_tensor(mask, dtype=torch.bool, device=device)
+            mask = None if bool(mask.all()) else mask
+        masks.append(mask)
+    return None if all(m is None for m in masks) else masks
 
 
 def _gt_masks(record: dict[str, Any], device: torch.device) -> Any:

@@ -130,18 +130,24 @@ class StandardROIHeads(nn.Module):
         gt_boxes: list[Tensor],
         gt_classes: list[Tensor],
         gt_masks: list[GtMasks] | None,
+        labelled: list[Tensor | None] | None = None,
     ) -> dict[str, Tensor]:
         """Training: sample proposals against the ground truth and compute the head losses.
 
         ``gt_masks`` per image: polygons (list over instances of lists of flat float arrays)
-        or a bitmask Tensor [N, H, W]; required with a mask head.
+        or a bitmask Tensor [N, H, W]; required with a mask head. ``labelled`` per image:
+        bool [K] of the classes it labels exhaustively, or None (all; see
+        :mod:`layoutft.modeling.losses`). Box regression and mask losses use the foreground
+        samples, i.e. annotated objects, whatever their class: they are true objects.
         """
         sampled = label_and_sample_proposals(proposals, gt_boxes, gt_classes, self.sampling)
         maps = [features[f] for f in self.in_features]
         pooled = self.box_pooler(maps, [s.boxes for s in sampled])
         class_logits, box_deltas = self.box_predictor(self.box_head(pooled))
         out = dict(
-            fast_rcnn_losses(class_logits, box_deltas, sampled, self.num_classes, self.box_loss)
+            fast_rcnn_losses(
+                class_logits, box_deltas, sampled, self.num_classes, self.box_loss, labelled
+            )
         )
         if self.mask_on:
             if gt_masks is None:

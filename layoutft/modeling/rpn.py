@@ -125,6 +125,7 @@ class RPN(nn.Module):
         image_sizes: list[tuple[int, int]],
         gt_boxes: list[Tensor] | None = None,
         head_dtype: torch.dtype | None = None,
+        partial: list[bool] | None = None,
     ) -> tuple[list[Proposals], dict[str, Tensor]]:
         """Proposals per image (detached) and, when training, ``loss_rpn_cls``/``loss_rpn_loc``.
 
@@ -134,6 +135,8 @@ class RPN(nn.Module):
             gt_boxes: per image float32 [N_i, 4] XYXY; required in training.
             head_dtype: run the head's convolutions in this dtype (None: float32); anchors,
                 decoding and NMS stay float32.
+            partial: training, per image: True when it does not label every class (its
+                negative anchors are ignored, see :func:`rpn_losses`); None: all complete.
         """
         maps = [features[f] for f in self.in_features]
         anchors = self.anchor_generator([tuple(m.shape[-2:]) for m in maps])
@@ -154,7 +157,7 @@ class RPN(nn.Module):
         if self.training:
             if gt_boxes is None:
                 raise ValueError("RPN training needs gt_boxes")
-            losses = rpn_losses(anchors, logits, deltas, gt_boxes, image_sizes, self.loss)
+            losses = rpn_losses(anchors, logits, deltas, gt_boxes, image_sizes, self.loss, partial)
         with torch.no_grad():
             proposals = self._top_proposals(anchors, logits, deltas, image_sizes)
         return proposals, losses

@@ -20,6 +20,7 @@ from layoutft.render.pages import PageSpec
 from layoutft.render.pdf import RENDERERS
 
 DEFAULT_DPI = 200
+MIN_DPI, MAX_DPI = 1, 4800  # resolutions accepted (dpi, image_dpi)
 DEFAULT_MAX_PIXELS = 50_000_000  # ~150 MB per RGB page; A0 at 200 dpi is 62 Mpx
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -111,9 +112,14 @@ def check_numbers(opts: ParseOptions) -> None:
     if opts.batch_size is not None and opts.batch_size < 1:
         raise OptionError("{batch_size} must be >= 1, got {got}", got=opts.batch_size)
     for name, value in (("dpi", opts.dpi), ("image_dpi", opts.image_dpi)):
-        if not value > 0:
+        # finite and within reason: 1e-300 renders 0-pixel pages, inf overflows the zoom
+        if not MIN_DPI <= value <= MAX_DPI:
             raise OptionError(
-                "{" + name + "} must be a positive resolution (e.g. 200), got {got}", got=value
+                "{" + name + "} must be a positive resolution from {low} to {high} (e.g. 200), "
+                "got {got}",
+                low=MIN_DPI,
+                high=MAX_DPI,
+                got=value,
             )
     if opts.max_pixels is not None and opts.max_pixels < 1:
         raise OptionError(

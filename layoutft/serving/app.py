@@ -4,7 +4,7 @@
 Endpoints:
 
 - ``GET /health`` (and ``GET /``): ``{"status": "UP", "model_class", "model_version",
-  "labels"}``.
+  "labels"}``; open without credentials and never counted against any limit.
 - ``POST /parse``: a PDF or image as the multipart field ``file`` or as the raw request
   body; parse options as query or form fields named like the ``layoutft parse`` flags
   (``dpi``, ``pages``, ``renderer``, ``no-text``, ``postprocess``, ``score-threshold``,
@@ -13,33 +13,53 @@ Endpoints:
   each page's ``error``).
 - Label Studio's ML backend protocol: ``POST /setup``, ``POST /predict``, ``GET /versions``,
   and ``POST /webhook`` / ``POST /train``, which answer that layoutft trains outside Label
-  Studio (see :mod:`layoutft.serving.labelstudio`).
+  Studio (see :mod:`layoutft.serving.labelstudio`). Their bodies must be JSON
+  (``Content-Type: application/json``; else 415).
 
-Errors are ``{"error": "<one line>"}``: 400 for a bad option or request, 413 for a body,
-a page selection or a task image over the limits, 422 for an upload that is not a readable
-PDF or image, 502 for a task image that cannot be fetched, 503 when ``max_queue`` requests
-are already waiting for the model, 500 for an internal failure (logged with its
-traceback). No request can stop the server: each failure ends that request only.
+Every request is checked, in this order: its ``Host`` header must name this server
+(``allowed_hosts``, any IP address, or ``localhost``; else 421: a DNS-rebinding page
+cannot reach it); with an ``api_token`` or ``basic_auth`` set, every endpoint but
+``/health`` and ``/`` needs ``Authorization: Bearer <token>`` or Basic credentials (else
+401); past ``max_requests`` requests at once the rest get 503.
 
-Concurrency: the model runs one request at a time (a lock); requests wait for it in
-arrival order, at most ``max_queue`` of them (the rest get 503 at once). Uploads, task
-image downloads and JSON encoding run outside the lock. For more throughput run several
-``layoutft serve`` processes (each holds its own model) behind a reverse proxy.
+Errors are ``{"error": "<one line>"}``: 400 for a bad option or request, 401, 413 for a body,
+a page selection or a task image over the limits, 415, 421, 422 for an upload that is not
+a readable PDF or image, 502 for a task image that cannot be fetched, 503 when ``max_queue``
+requests are already waiting for the model, 500 for an internal failure (logged with its
+traceback; the answer names nothing of the server's). No request can stop the server: each
+failure ends that request only.
+
+Memory and concurrency: request bodies and task images are spooled to temporary files (at
+most 1 MB each in memory) and read into memory only under the model lock, so memory grows
+with the one document being parsed, not with the number of clients. The model runs one
+request at a time; requests wait for it in arrival order, at most ``max_queue`` of them
+(the rest get 503 at once). A task image download holds no place in that queue (downloads
+run ``max_downloads`` at a time); a request whose client went away is dropped (its
+downloads stop, its parse is skipped unless already running). For more throughput run
+several ``layoutft serve`` processes (each holds its own model) behind a reverse proxy.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import hmac
+import ipaddress
 import json
 import logging
+import re
+import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -52,14 +72,29 @@ from layoutft.parsing.options import ParseOptions
 from layoutft.parsing.parser import Parser
 from layoutft.render import count_pages, resolve_source
 from layoutft.render.pages import parse_page_spec
+from layoutft.render.source import Source
 from layoutft.schema import Document, loads_json
 from layoutft.serving.fetch import FetchSettings
-from layoutft.serving.labelstudio import parse_label_config, predict_tasks
+from layoutft.serving.labelstudio import (
+    ClientGone,
+    parse_label_config,
+    predict_tasks,
+    task_image,
+)
 from layoutft.serving.options import RequestLimits, option_error_message, request_options
 
 log = logging.getLogger("layoutft.serve")
+T = TypeVar("T")
 
 MB = 1024 * 1024
+#: the largest JSON body (``/setup``, ``/predict``, ...) read, whatever ``max_upload_bytes``
+MAX_JSON_BYTES = 10 * MB
+#: bytes of a body or task image kept in memory before it goes to a temporary file
+SPOOL_BYTES = 1 * MB
+#: Host header names always served (besides any IP address and ``allowed_hosts``)
+LOCAL_NAMES = ("localhost",)
+_JSON_PATHS = ("/setup", "/predict", "/webhook", "/train")
+_OPEN_PATHS = ("/", "/health")
 _TRAINING_NOTE = (
     "layoutft does not train from Label Studio: export the annotations, then run "
     "layoutft convert --from labelstudio and layoutft train"
@@ -68,28 +103,55 @@ _TRAINING_NOTE = (
 
 @dataclass
 class ServeSettings:
-    """Limits and Label Studio settings of a server.
+    """Limits, access rules and Label Studio settings of a server.
 
     Attributes:
-        max_upload_bytes: the largest request body (upload or ``/predict`` JSON) and task
-            image accepted.
+        max_upload_bytes: the largest request body and task image accepted (JSON bodies:
+            at most :data:`MAX_JSON_BYTES`).
         max_pages: the most pages one ``/parse`` request may select.
         max_queue: requests that may wait for or hold the model at once; more get 503.
+        max_requests: requests (other than ``/health``) in progress at once, uploads being
+            received included; more get 503. None: ``2 * max_queue + 8``.
+        max_downloads: task images downloaded at once (the other tasks wait, holding no
+            place in the model's queue).
         model_version: the ``model_version`` of Label Studio predictions; default the
             model's name.
         fetch: where task images may come from (:class:`FetchSettings`).
+        allowed_hosts: ``Host`` header names served besides ``localhost`` and IP
+            addresses; ``"*"`` serves any (no DNS-rebinding check).
+        api_token: the token every request but ``/health`` needs (``Authorization: Bearer
+            <token>``); None: no token.
+        basic_auth: ``(user, password)`` accepted as ``Authorization: Basic`` (what Label
+            Studio sends for an ML backend with basic auth); None: not accepted.
     """
 
     max_upload_bytes: int = 50 * MB
     max_pages: int = 100
     max_queue: int = 16
+    max_requests: int | None = None
+    max_downloads: int = 4
     model_version: str | None = None
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    allowed_hosts: tuple[str, ...] = ()
+    api_token: str | None = field(default=None, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "max_pages", "max_queue"):
+        if self.max_requests is None:
+            self.max_requests = 2 * self.max_queue + 8
+        for name in ("max_upload_bytes", "max_pages", "max_queue", "max_requests", "max_downloads"):
             if getattr(self, name) < 1:
                 raise OptionError("{" + name + "} must be >= 1, got {got}", got=getattr(self, name))
+        self.allowed_hosts = tuple(_host_name(h) for h in self.allowed_hosts if h.strip())
+        if self.api_token is not None and not self.api_token.strip():
+            raise OptionError("{api_token} is empty; give a token or leave it out")
+        if self.basic_auth is not None and not all(self.basic_auth):
+            raise OptionError("{basic_auth} needs both a user and a password")
+
+    @property
+    def needs_credentials(self) -> bool:
+        """True when requests (other than ``/health``) must authenticate."""
+        return self.api_token is not None or self.basic_auth is not None
 
 
 class LayoutService:
@@ -127,9 +189,7 @@ class LayoutService:
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """A place in the queue for the model; ServeError 503 when it is full. (A client
-        that goes away does not free it early: the worker thread its request started runs to
-        the end, holding the place, before the request is cancelled.)"""
+        """A place in the queue for the model; ServeError 503 when it is full."""
         if not self._queue.acquire(blocking=False):
             raise ServeError(
                 f"the server is busy ({self.settings.max_queue} requests waiting for the "
@@ -141,24 +201,37 @@ class LayoutService:
         finally:
             self._queue.release()
 
-    def parse(self, data: bytes, options: ParseOptions | None = None) -> Document:
-        """Parse a PDF or image given as bytes, with ``options`` (default: the server's),
-        holding the model lock.
+    def parse(
+        self,
+        upload: bytes | IO[bytes],
+        options: ParseOptions | None = None,
+        gone: threading.Event | None = None,
+    ) -> Document:
+        """Parse a PDF or image given as bytes or a file, with ``options`` (default: the
+        server's), holding the model lock; a file is read only once the lock is held.
 
-        Raises RenderError for bytes that are no readable PDF or image, ServeError (413)
-        for more pages than ``max_pages``, OptionError for options the model rejects.
+        Raises ClientGone when ``gone`` is set by the time the lock is free, RenderError for
+        bytes that are no readable PDF or image, ServeError (413) for more pages than
+        ``max_pages``, OptionError for options the model rejects.
         """
         opts = options or self.options
         parser = self.parser if opts == self.options else Parser(self.model, opts, self.model_name)
-        source = resolve_source(data)
-        selected = parse_page_spec(opts.pages, count_pages(source), "the upload")
-        if len(selected) > self.settings.max_pages:
-            raise ServeError(
-                f"the upload has {len(selected)} pages to parse; this server parses at most "
-                f"{self.settings.max_pages} per request: select some with pages=",
-                status=413,
-            )
         with self._model_lock:
+            if gone is not None and gone.is_set():
+                raise ClientGone()
+            if isinstance(upload, bytes):
+                data = upload
+            else:
+                upload.seek(0)
+                data = upload.read()
+            source = resolve_source(data)
+            selected = parse_page_spec(opts.pages, _page_count(source), "the upload")
+            if len(selected) > self.settings.max_pages:
+                raise ServeError(
+                    f"the upload has {len(selected)} pages to parse; this server parses at "
+                    f"most {self.settings.max_pages} per request: select some with pages=",
+                    status=413,
+                )
             return parser.run(source)
 
     @property
@@ -167,7 +240,21 @@ class LayoutService:
         return self.parser.model_name
 
 
-# -- request body limit -------------------------------------------------------------------
+def _page_count(source: Source) -> int:
+    """The pages of ``source``; a file whose structure lies (a PDF page tree claiming pages
+    it lacks) is a RenderError (422), not an internal failure."""
+    try:
+        return count_pages(source)
+    except RenderError:
+        raise
+    except Exception as exc:  # the PDF library's own errors for a damaged file
+        log.info("page count failed: %s: %s", type(exc).__name__, exc)
+        raise RenderError(
+            "the upload is not a readable PDF or image: its structure is damaged"
+        ) from None
+
+
+# -- request checks (host, credentials, load, body size) -------------------------------------
 
 
 class BodyTooLarge(Exception):
@@ -175,10 +262,11 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    """ASGI middleware: a request body larger than ``max_bytes`` gets 413 — at once when its
-    Content-Length says so, else as soon as the bytes received pass the limit (the receive
-    call raises :class:`BodyTooLarge`, which the endpoints answer with 413). The rest of
-    such a body is never read."""
+    """ASGI middleware: a request body larger than its limit (``max_bytes``; JSON endpoints
+    at most :data:`MAX_JSON_BYTES`) gets 413 — at once when its Content-Length says so, else
+    as soon as the bytes received pass the limit (the receive call raises
+    :class:`BodyTooLarge`, which the endpoints answer with 413). The rest of such a body is
+    never read."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -188,10 +276,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope["path"] in _JSON_PATHS:
+            limit = min(limit, MAX_JSON_BYTES)
         length = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_bytes:
-            response = _error(413, self._message())
-            await response(scope, receive, send)
+        if length.isdigit() and int(length) > limit:
+            await _error(413, _too_large(limit))(scope, receive, send)
             return
         received = 0
 
@@ -200,14 +290,102 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self._message())
+                if received > limit:
+                    raise BodyTooLarge(_too_large(limit))
             return message
 
         await self.app(scope, limited, send)
 
-    def _message(self) -> str:
-        return f"the request body is larger than this server's limit of {_size(self.max_bytes)}"
+
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than this server's limit of {_size(limit)}"
+
+
+class Gate:
+    """ASGI middleware: the ``Host`` header (421), credentials (401) and the number of
+    requests in progress (503), in that order; ``GET /health`` and ``GET /`` pass the last
+    two unchecked."""
+
+    def __init__(self, app: ASGIApp, settings: ServeSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.active = 0  # requests in progress (one event loop: no lock needed)
+        self._bearer = None if settings.api_token is None else f"Bearer {settings.api_token}"
+        self._basic = None
+        if settings.basic_auth is not None:
+            pair = ":".join(settings.basic_auth).encode()
+            self._basic = "Basic " + base64.b64encode(pair).decode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host")
+        if host is not None and not self._serves(host):
+            message = (
+                f"this server does not answer to Host {host[:100]!r}; start layoutft serve "
+                "with --allowed-host NAME for a name clients use"
+            )
+            await _error(421, message)(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD") and scope["path"] in _OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if not self._authorized(headers.get("authorization")):
+            answer = _error(401, "this server needs credentials: Authorization: Bearer <token>")
+            answer.headers["WWW-Authenticate"] = 'Bearer realm="layoutft"'
+            await answer(scope, receive, send)
+            return
+        limit = self.settings.max_requests or 1
+        if self.active >= limit:
+            message = f"the server is busy ({limit} requests in progress); retry later"
+            await _error(503, message)(scope, receive, send)
+            return
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+    def _serves(self, host: str) -> bool:
+        name = _host_name(host)
+        if "*" in self.settings.allowed_hosts or name in LOCAL_NAMES:
+            return True
+        if name in self.settings.allowed_hosts:
+            return True
+        try:  # an IP address cannot be rebound: a page can only reach it under its own origin
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+
+    def _authorized(self, authorization: str | None) -> bool:
+        if not self.settings.needs_credentials:
+            return True
+        given = (authorization or "").strip()
+        scheme, _, value = given.partition(" ")
+        given = f"{scheme.capitalize()} {value.strip()}"
+        if self._basic is not None and scheme.lower() == "basic":
+            try:  # compare the decoded pair: clients differ in padding and spacing
+                decoded = base64.b64decode(value.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                return False
+            return hmac.compare_digest(decoded, ":".join(self.settings.basic_auth or ()).encode())
+        return self._bearer is not None and hmac.compare_digest(
+            given.encode(), self._bearer.encode()
+        )
+
+
+def _host_name(host: str) -> str:
+    """The name of a ``Host`` header value or ``--allowed-host``: lowercase, without the
+    port, brackets or a trailing dot."""
+    text = host.strip().lower()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    return text.rstrip(".")
 
 
 # -- the application ------------------------------------------------------------------------
@@ -217,9 +395,19 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    # 413: the rest of the body is never read, so the connection closes after the answer
-    headers = {"Connection": "close"} if status == 413 else None
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    # the rest of the body is never read: the connection closes after the answer
+    headers = {"Connection": "close"} if status in (413, 503) else None
+    return JSONResponse({"error": _scrubbed(message)}, status_code=status, headers=headers)
+
+
+_OBJECT_REPR = re.compile(r"<[^<>\n]* at 0x[0-9a-fA-F]+>")
+
+
+def _scrubbed(message: str) -> str:
+    """``message`` on one line, with object reprs (memory addresses) and the name of an
+    upload's bytes replaced by "the upload"."""
+    text = _OBJECT_REPR.sub("the upload", message).replace("<bytes>", "the upload")
+    return " ".join(text.split())
 
 
 def _size(n: int) -> str:
@@ -245,19 +433,35 @@ def _json_errors(endpoint: Endpoint) -> Endpoint:
             return _error(400, str(exc))
         except HTTPException as exc:
             return _error(exc.status_code, str(exc.detail))
-        except ClientDisconnect:
-            return _error(400, "the client went away before sending the whole request")
-        except Exception as exc:
+        except (ClientDisconnect, ClientGone):
+            return _error(400, "the client went away before the answer was ready")
+        except Exception:
             log.exception("%s %s failed", request.method, request.url.path)
-            return _error(500, f"internal error: {type(exc).__name__}: {exc}")
+            return _error(500, "internal error; the server log has the details")
 
     return wrapper
 
 
 def create_app(service: LayoutService) -> ASGIApp:
-    """The ASGI application serving ``service`` (run it with uvicorn, or test it in
-    process); its body limit is ``service.settings.max_upload_bytes``."""
+    """The ASGI application serving ``service`` (run it with uvicorn, see
+    :func:`layoutft.serving.server.uvicorn_config`, or test it in process); its limits and
+    access rules are ``service.settings``."""
     settings = service.settings
+    limiters: dict[str, anyio.CapacityLimiter] = {}
+
+    def limiter(name: str, size: int) -> anyio.CapacityLimiter:
+        # worker threads of their own: downloads never hold the threads parsing needs
+        if name not in limiters:
+            limiters[name] = anyio.CapacityLimiter(size)
+        return limiters[name]
+
+    async def run_parse(
+        upload: bytes | IO[bytes], options: ParseOptions, gone: threading.Event
+    ) -> Document:
+        with service.slot():
+            return await anyio.to_thread.run_sync(
+                service.parse, upload, options, gone, limiter=limiter("parse", settings.max_queue)
+            )
 
     async def health(request: Request) -> Response:
         return JSONResponse(
@@ -270,11 +474,12 @@ def create_app(service: LayoutService) -> ASGIApp:
         )
 
     async def parse(request: Request) -> Response:
-        data, fields = await _upload(request)
-        limits = RequestLimits(service.options.max_pixels)
-        options = request_options(service.options, fields, limits)
-        with service.slot():
-            document = await anyio.to_thread.run_sync(service.parse, data, options)
+        async with _received_upload(request) as (upload, fields):
+            limits = RequestLimits(service.options.max_pixels)
+            options = request_options(service.options, fields, limits)
+            document = await _while_connected(
+                request, lambda gone: run_parse(upload, options, gone)
+            )
         return JSONResponse(document.to_dict())
 
     async def setup(request: Request) -> Response:
@@ -289,22 +494,32 @@ def create_app(service: LayoutService) -> ASGIApp:
             raise ServeError('the request needs "tasks": a list of Label Studio tasks')
         controls = parse_label_config(payload.get("label_config"))
         options = service.options.replace(pages="1")  # a task is one image (a PDF: page 1)
-        with service.slot():
-            results = await anyio.to_thread.run_sync(
-                lambda: predict_tasks(
-                    tasks,
-                    controls,
-                    settings.fetch.fetch,
-                    lambda data: service.parse(data, options),
-                    service.model_version,
-                )
-            )
+
+        async def predictions(gone: threading.Event) -> list[dict[str, Any]]:
+            async def document_of(task: Any) -> Document:
+                url = task_image(task, controls)
+                with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as image:
+                    await anyio.to_thread.run_sync(
+                        settings.fetch.fetch_to,
+                        url,
+                        image,
+                        gone,
+                        limiter=limiter("fetch", settings.max_downloads),
+                    )
+                    if gone.is_set():
+                        raise ClientGone()
+                    return await run_parse(image, options, gone)
+
+            return await predict_tasks(tasks, controls, document_of, service.model_version)
+
+        results = await _while_connected(request, predictions)
         return JSONResponse({"results": results})
 
     async def versions(request: Request) -> Response:
         return JSONResponse({"versions": [service.model_version]})
 
     async def training(request: Request) -> Response:
+        _require_json(request)
         return JSONResponse({"status": "ignored", "detail": _TRAINING_NOTE})
 
     routes = [
@@ -323,43 +538,104 @@ def create_app(service: LayoutService) -> ASGIApp:
         return _error(status, f"{request.method} {request.url.path}: {_reason(status)}")
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
-    return BodyLimit(app, settings.max_upload_bytes)
+    return Gate(BodyLimit(app, settings.max_upload_bytes), settings)
 
 
 def _reason(status: int) -> str:
     return "no such endpoint" if status == 404 else "method not allowed"
 
 
-async def _upload(request: Request) -> tuple[bytes, list[tuple[str, str]]]:
-    """The uploaded file's bytes and the option fields (query, then form fields)."""
+async def _while_connected(request: Request, work: Callable[[threading.Event], Awaitable[T]]) -> T:
+    """``await work(gone)`` while the client stays: once it goes away the work is cancelled
+    (a worker thread already running finishes first), ``gone`` is set (downloads watch it
+    and stop) and ClientGone is raised. For use after the whole body was read."""
+    gone = threading.Event()
+    outcome: list[tuple[bool, Any]] = []
+
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+            group.cancel_scope.cancel()
+
+        async def run() -> None:
+            try:  # kept, not raised here: a task group would wrap it in an ExceptionGroup
+                outcome.append((True, await work(gone)))
+            except Exception as exc:
+                outcome.append((False, exc))
+            finally:
+                group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        group.start_soon(run)
+    if not outcome:
+        raise ClientGone()
+    done, value = outcome[0]
+    if not done:
+        raise value
+    result: T = value
+    return result
+
+
+@asynccontextmanager
+async def _received_upload(
+    request: Request,
+) -> AsyncIterator[tuple[IO[bytes], list[tuple[str, str]]]]:
+    """The uploaded file (spooled: at most :data:`SPOOL_BYTES` in memory, the rest in a
+    temporary file) and the option fields (query, then form fields)."""
     fields = list(request.query_params.multi_items())
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
+        # Starlette spools file parts to temporary files the same way
         form = await request.form(max_files=1, max_fields=64, max_part_size=64 * 1024)
         try:
-            data: bytes | None = None
+            upload: IO[bytes] | None = None
             for name, value in form.multi_items():
                 if isinstance(value, str):
                     fields.append((name, value))
                 elif name == "file":
-                    data = await value.read()
+                    upload = value.file
                 else:
                     raise ServeError(f"unexpected file field {name!r}; send the file as 'file'")
+            if upload is None:
+                raise ServeError("no file: send the PDF or image as the multipart field 'file'")
+            _check_not_empty(upload)
+            yield upload, fields
         finally:
             await form.close()
-        if data is None:
-            raise ServeError("no file: send the PDF or image as the multipart field 'file'")
-    else:
-        data = await request.body()
-    if not data:
+        return
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        _check_not_empty(spool)
+        yield spool, fields
+
+
+def _check_not_empty(upload: IO[bytes]) -> None:
+    upload.seek(0, 2)
+    if upload.tell() == 0:
         raise ServeError(
             "no file: send a PDF or image as the multipart field 'file' or as the request body"
         )
-    return data, fields
+
+
+def _require_json(request: Request) -> None:
+    """ServeError 415 unless the request says its body is JSON (a form a web page posts
+    cannot say so without the browser asking first)."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ServeError(
+            f"{request.url.path} takes JSON: send it with Content-Type: application/json",
+            status=415,
+        )
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; ServeError (400) otherwise."""
+    """The request body as a JSON object; ServeError 415 for another content type, 400 for
+    a body that is not a JSON object."""
+    _require_json(request)
     body = await request.body()
     try:
         text = body.decode("utf-8")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,10 @@ _IMAGE_URL = re.compile(
     r"^(https?://|file://|/data/|/storage-data/|upload/)|\.(png|jpe?g|tiff?|bmp|webp|gif|pdf)$",
     re.IGNORECASE,
 )
+
+
+class ClientGone(Exception):
+    """The client of a request went away; its remaining work was dropped."""
 
 
 @dataclass(frozen=True)
@@ -178,27 +182,29 @@ def page_prediction(document: Document, controls: Controls, model_version: str) 
     return {"result": kept, "score": labelstudio_score(page), "model_version": model_version}
 
 
-def predict_tasks(
+async def predict_tasks(
     tasks: Sequence[Any],
     controls: Controls,
-    fetch: Callable[[str], bytes],
-    parse: Callable[[bytes], Document],
+    document_of: Callable[[Any], Awaitable[Document]],
     model_version: str,
 ) -> list[dict[str, Any]]:
-    """One prediction per task, in order; a task that fails gets ``{"error", "model_version"}``
-    (no ``result``: Label Studio stores nothing for it) and is logged, the rest go on."""
+    """One prediction per task, in order, from ``document_of(task)`` (the parsed task
+    image); a task that fails gets ``{"error", "model_version"}`` (no ``result``: Label
+    Studio stores nothing for it) and is logged, the rest go on. Cancellation (the client
+    went away) ends the loop."""
     out: list[dict[str, Any]] = []
     for task in tasks:
         task_id = task.get("id") if isinstance(task, dict) else None
         try:
-            image = fetch(task_image(task, controls))
-            out.append(page_prediction(parse(image), controls, model_version))
-        except Exception as exc:
-            known = isinstance(exc, LayoutftError)
-            message = str(exc) if known else f"{type(exc).__name__}: {exc}"
-            if known:
-                log.warning("task %s: %s", task_id, message)
-            else:
-                log.exception("task %s failed", task_id)
+            document = await document_of(task)
+            out.append(page_prediction(document, controls, model_version))
+        except ClientGone:
+            raise
+        except LayoutftError as exc:
+            log.warning("task %s: %s", task_id, exc)
+            out.append({"model_version": model_version, "error": str(exc), "task": task_id})
+        except Exception:
+            log.exception("task %s failed", task_id)
+            message = "internal error; the server log has the details"
             out.append({"model_version": model_version, "error": message, "task": task_id})
     return out

@@ -78,6 +78,7 @@ def convert(
     overwrite: bool = False,
     progress: bool = False,
     predictions: bool = False,
+    labelled_classes: Sequence[str] | None = None,
 ) -> ConvertResult:
     """Convert ``inputs`` of format ``fmt`` into a COCO dataset folder ``out_dir``.
 
@@ -98,6 +99,9 @@ def convert(
         progress: show progress bars on stderr (rendering, copying).
         predictions: ``labelstudio``: read a task without annotations from its first
             prediction (pre-annotations) instead of skipping it.
+        labelled_classes: the output classes (names after the label map) the input annotates
+            exhaustively, stored on every image as ``labelled_category_ids`` (left out when
+            they are all the classes); None: what the reader says per page (default: all).
 
     Raises:
         DatasetError: bad input, with every problem listed; nothing is written.
@@ -150,6 +154,7 @@ def convert(
             progress,
             problems=problems,
             what=f"in the {fmt} input",
+            labelled_classes=labelled_classes,
         )
         write_coco(tmp / OWN_FILE, coco)
         _install(tmp, absolute)

@@ -9,7 +9,10 @@ Conventions of the output (documented for users in the README):
   source polygons, or the box rectangle for box-only regions; ``area`` the polygon area
   (sum over polygons) or the box area; ``iscrowd`` 0 unless the source says otherwise;
 * a coordinate beyond the image by at most :data:`CLIP_TOLERANCE` of the image side is
-  clipped; further out, zero-size boxes, zero-area polygons and non-finite numbers are errors.
+  clipped; further out, zero-size boxes, zero-area polygons and non-finite numbers are errors;
+* ``labelled_category_ids`` on an image that does not label every output category: the
+  reader's per-page labelled source labels mapped through the label map
+  (:func:`~layoutft.data.labelmap.labelled_outputs`), or ``--labelled-classes`` for every page.
 """
 
 from __future__ import annotations
@@ -18,12 +21,20 @@ import os
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from layoutft.data.coco import Problems, num, polygon_area, polygons_bbox, rect_polygon
+from layoutft.data.coco import (
+    LABELLED_KEY,
+    Problems,
+    num,
+    polygon_area,
+    polygons_bbox,
+    rect_polygon,
+)
 from layoutft.data.convert.common import SourceDataset, SourcePage, SourceRegion, finite
-from layoutft.data.labelmap import LabelMap, identity_categories
+from layoutft.data.labelmap import LabelMap, identity_categories, labelled_outputs
 from layoutft.data.validate import read_image_size
 from layoutft.errors import DatasetError
 
@@ -43,10 +54,13 @@ def build_coco(
     *,
     problems: Problems | None = None,
     what: str = "in the input",
+    labelled_classes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Build the COCO dict and copy (or hard-link) page images into ``staging``.
 
     Args:
+        labelled_classes: output class names labelled exhaustively on every page (replaces
+            what the reader found); None: the reader's per-page labels (default: all).
         problems: problems already found (by the reader); they are raised together with
             the ones found here, so the user sees every problem of the input at once.
         what: the header of the error (``"N problems <what>:"``).
@@ -69,6 +83,11 @@ def build_coco(
     else:
         target, names = {k: k for k in counts}, identity_categories(dataset.labels, counts)
     cat_id = {name: i + 1 for i, name in enumerate(names)}
+    declared = _declared_labelled(labelled_classes, names, problems)
+    sources = {*dataset.labels, *counts, *(x for p in dataset.pages for x in p.labelled or [])}
+    full_target = {
+        s: target[s] if s in target else _target_of(s, label_map, names) for s in sources
+    }
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     pages = sorted(dataset.pages, key=lambda p: p.file_name)
@@ -77,7 +96,13 @@ def build_coco(
         if size is None:
             continue
         record = {"id": image_id, "file_name": page.file_name, "width": size[0], "height": size[1]}
-        images.append({**record, **page.extra})
+        image = {**record, **page.extra}
+        labelled = declared
+        if labelled is None and page.labelled is not None:
+            labelled = labelled_outputs(page.labelled, sources, full_target, names)
+        if labelled is not None and set(labelled) != set(names):
+            image[LABELLED_KEY] = sorted(cat_id[n] for n in set(labelled))
+        images.append(image)
         for region in page.regions:
             name = target[region.label]
             if name is None:
@@ -103,6 +128,30 @@ def build_coco(
         "annotations": annotations,
         "categories": categories,
     }
+
+
+def _target_of(label: str, label_map: LabelMap | None, names: list[str]) -> str | None:
+    """Output of a source label without regions (declared, or only named as labelled)."""
+    if label_map is not None:
+        if label in label_map.drop:
+            return None
+        label = label_map.mapping.get(label, label)
+    return label if label in names else None
+
+
+def _declared_labelled(
+    labelled: Sequence[str] | None, names: list[str], problems: Problems
+) -> list[str] | None:
+    """``--labelled-classes`` checked against the output classes (unknown names: a problem)."""
+    if labelled is None:
+        return None
+    unknown = [n for n in labelled if n not in names]
+    if unknown:
+        problems.add(
+            "--labelled-classes",
+            f"{unknown} are not output classes; choose among {names} (names after --labels)",
+        )
+    return [n for n in labelled if n in names]
 
 
 def _check_unique_names(pages: list[SourcePage], problems: Problems) -> None:

@@ -7,6 +7,9 @@ then next to the JSON, in ``images/`` and in a folder named like the JSON (PubLa
 (``iscrowd``, DocLayNet's ``precedence``, ...) and the top-level ``info``/``licenses``.
 ``bbox`` and polygon ``segmentation`` are kept (clipped if slightly outside, rounded);
 ``area`` is recomputed; RLE segmentations are kept as they are with their ``area``.
+An image's ``labelled_category_ids`` (or LVIS's ``neg_category_ids`` /
+``not_exhaustive_category_ids``, see :func:`layoutft.data.coco.labelled_category_ids`)
+becomes the page's labelled labels, written again with the output's category ids.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from layoutft.data.coco import Problems, load_coco
+from layoutft.data.coco import LABELLED_FIELDS, Problems, labelled_category_ids, load_coco
 from layoutft.data.convert.common import (
     ReadOptions,
     SourceDataset,
@@ -22,10 +25,10 @@ from layoutft.data.convert.common import (
     SourceRegion,
     locate_image,
 )
-from layoutft.data.validate import bbox_of, is_number, polygons_of
+from layoutft.data.validate import bbox_of, is_number, labelled_problem, polygons_of
 from layoutft.errors import DatasetError
 
-_IMAGE_KEYS = {"id", "file_name", "width", "height"}
+_IMAGE_KEYS = {"id", "file_name", "width", "height", *LABELLED_FIELDS}
 _ANN_KEYS = {"id", "image_id", "category_id", "bbox", "area", "segmentation"}
 
 
@@ -42,7 +45,10 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
             continue
         names = _categories(coco, path, dataset, problems)
         pages = _pages(coco, path, options, problems)
+        on_image: dict[Any, list[Any]] = {}
         for ann in coco["annotations"]:
+            if _hashable(ann.get("image_id")):
+                on_image.setdefault(ann.get("image_id"), []).append(ann.get("category_id"))
             region = _region(ann, names, path, problems)
             page = pages.get(ann.get("image_id")) if _hashable(ann.get("image_id")) else None
             if region is None:
@@ -51,6 +57,7 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
                 problems.add(f"{path}: annotation id={ann.get('id')!r}", "unknown image_id")
                 continue
             page.regions.append(region)
+        _labelled(coco, pages, on_image, names, path, problems)
         dataset.pages += pages.values()
         for key in ("info", "licenses"):
             if key in coco:
@@ -82,6 +89,28 @@ def _hashable(value: Any) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _labelled(
+    coco: dict[str, Any],
+    pages: dict[Any, SourcePage],
+    on_image: dict[Any, list[Any]],
+    names: dict[Any, str],
+    path: Path,
+    problems: Problems,
+) -> None:
+    """Set each page's labelled labels from its image record's fields."""
+    for img in coco["images"]:
+        page = pages.get(img.get("id")) if _hashable(img.get("id")) else None
+        if page is None:
+            continue
+        where = f"{path}: image id={img.get('id')!r}"
+        bad = [k for k in LABELLED_FIELDS if k in img and labelled_problem(img[k], names)]
+        for key in bad:
+            problems.add(where, f"'{key}' {labelled_problem(img[key], names)}")
+        ids = None if bad else labelled_category_ids(img, on_image.get(img.get("id"), []))
+        if ids is not None:
+            page.labelled = [names[c] for c in ids if c in names]
 
 
 def _id_order(record: dict[str, Any]) -> tuple[bool, int]:

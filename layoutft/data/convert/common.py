@@ -63,6 +63,9 @@ class SourcePage:
         record: file and record naming this page, for messages.
         size: ``(width, height)`` the export declares, checked against the file; or None.
         extra: extra image fields to keep.
+        labelled: source labels annotated exhaustively on this page (every instance of them
+            is a region); None: every label (see ``labelled_category_ids`` in
+            :mod:`layoutft.data.coco`). The builder maps them through the label map.
     """
 
     file_name: str
@@ -71,6 +74,7 @@ class SourcePage:
     regions: list[SourceRegion] = field(default_factory=list)
     size: tuple[float, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    labelled: list[str] | None = None
 
 
 @dataclass
