@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,8 +23,20 @@ from typing import Any
 
 import numpy as np
 
+from layoutft.errors import DatasetError
+
 SCHEMA_ID = "layoutft.document/1"
 _SCHEMA_FILE = "document-1.schema.json"
+
+#: Largest page image side read from a document, in pixels (500 in at 200 dpi; JPEG stops
+#: at 65535, PIL refuses ~180 Mpx images). Bigger sizes are refused when reading, so a
+#: hostile results file cannot make a reader (the viewer) allocate gigabytes.
+MAX_PAGE_SIDE_PX = 100_000
+
+
+class DocumentError(DatasetError, ValueError):
+    """A layout JSON document with a bad field; the message names the file (when read from
+    one), the field (``pages[1].dpi``) and what it must be."""
 
 
 def _floats(values: Iterable[Any], ndigits: int = 2) -> list[float]:
@@ -148,18 +160,43 @@ class Page:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Page:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises DocumentError naming the field for a missing or malformed field, a size
+        outside ``[0, MAX_PAGE_SIDE_PX]`` pixels, a dpi that is not a positive finite
+        number, or non-finite region coordinates."""
+        if not isinstance(d, dict):
+            raise DocumentError(f"must be an object, got {type(d).__name__}")
+        dpi = _real(d, "dpi", lambda v: v > 0, "> 0")
+        width_pt = _real(d, "width_pt", lambda v: v >= 0, ">= 0")
+        height_pt = _real(d, "height_pt", lambda v: v >= 0, ">= 0")
+        side_pt = max(width_pt, height_pt)
+        if side_pt * dpi / 72.0 > MAX_PAGE_SIDE_PX * 1.001:  # the viewer draws at pt * dpi / 72
+            size = f"{width_pt * dpi / 72:.3g} x {height_pt * dpi / 72:.3g}"
+            raise DocumentError(
+                f"dpi: {dpi:g} makes the page {size} px, past {MAX_PAGE_SIDE_PX} px a side"
+            )
+        number = _integer(d, "number", 0, 2**31)
+        rotation = _integer(d, "rotation", 0, 359, default=0)
+        width_px = _integer(d, "width_px", 0, MAX_PAGE_SIDE_PX)
+        height_px = _integer(d, "height_px", 0, MAX_PAGE_SIDE_PX)
+        regions = []
+        for i, r in enumerate(_field(d, "regions", [])):
+            try:
+                regions.append(_checked(Region.from_dict(r)))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DocumentError(f"regions[{i}]{_why(exc)}") from None
         return cls(
-            number=int(d["number"]),
-            width_pt=float(d["width_pt"]),
-            height_pt=float(d["height_pt"]),
-            rotation=int(d.get("rotation", 0)),
-            dpi=float(d["dpi"]),
-            width_px=int(d["width_px"]),
-            height_px=int(d["height_px"]),
+            number=number,
+            width_pt=width_pt,
+            height_pt=height_pt,
+            rotation=rotation,
+            dpi=dpi,
+            width_px=width_px,
+            height_px=height_px,
             status=str(d.get("status", "ok")),
             error=d.get("error"),
-            regions=[Region.from_dict(r) for r in d.get("regions", [])],
+            regions=regions,
         )
 
 
@@ -230,7 +267,7 @@ class Document:
         return cls(
             source=dict(d["source"]),
             model=dict(d["model"]),
-            pages=[Page.from_dict(p) for p in d["pages"]],
+            pages=[_page(i, p) for i, p in enumerate(d["pages"])],
             schema=schema,
         )
 
@@ -249,12 +286,16 @@ class Document:
             data = Path(data).read_text(encoding="utf-8")
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         try:
-            return cls.from_dict(loads_json(text, where))
+            whole = loads_json(text, where)
         except json.JSONDecodeError:
-            lines = [line for line in text.splitlines() if line.strip()]
-            if len(lines) < 2:
-                raise
-            return cls.merge([cls.from_dict(loads_json(line, where)) for line in lines])
+            lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+            if len(lines) < 2 or not _parses(lines[0][1]):
+                raise  # one malformed JSON document, not JSON Lines
+            return cls.merge([_record(line, f"{where}: line {n}") for n, line in lines])
+        try:
+            return cls.from_dict(whole)
+        except DocumentError as exc:
+            raise DocumentError(f"{where}: {exc}") from None
 
     @classmethod
     def merge(cls, parts: Sequence[Document]) -> Document:
@@ -303,13 +344,91 @@ class Document:
         return results
 
 
+def _page(index: int, data: Any) -> Page:
+    """Page.from_dict with the page's position in the error (``pages[1].dpi: ...``)."""
+    try:
+        return Page.from_dict(data)
+    except DocumentError as exc:
+        raise DocumentError(f"pages[{index}]{_why(exc)}") from None
+
+
+def _record(line: str, where: str) -> Document:
+    """One JSON Lines record as a Document; errors name ``where`` (file and line)."""
+    try:
+        return Document.from_dict(loads_json(line, where))
+    except json.JSONDecodeError as exc:
+        raise DocumentError(f"{where}: not JSON ({exc.msg}, column {exc.colno})") from None
+    except DocumentError as exc:
+        raise DocumentError(f"{where}: {exc}") from None
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _why(exc: Exception) -> str:
+    """``exc`` as the rest of a ``field...: problem`` message: a nested field's path is
+    joined with a dot, anything else follows a colon."""
+    if isinstance(exc, DocumentError):
+        return f".{exc}"
+    if isinstance(exc, KeyError):
+        return f": missing field {exc}"
+    return f": {exc}"
+
+
+def _field(d: dict[str, Any], key: str, default: Any = ...) -> Any:
+    if key in d:
+        return d[key]
+    if default is ...:
+        raise DocumentError(f"{key}: missing")
+    return default
+
+
+def _real(d: dict[str, Any], key: str, ok: Callable[[float], bool], bound: str) -> float:
+    """``d[key]`` as a finite float satisfying ``ok``, else DocumentError naming ``key``."""
+    value = _field(d, key)
+    number = (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    )
+    if number is None or not math.isfinite(number) or not ok(number):
+        raise DocumentError(f"{key}: must be a finite number {bound}, got {value!r}")
+    return number
+
+
+def _integer(d: dict[str, Any], key: str, low: int, high: int, default: Any = ...) -> int:
+    """``d[key]`` as an int in ``[low, high]`` (a whole float is accepted)."""
+    value = _field(d, key, default)
+    whole = isinstance(value, float) and math.isfinite(value) and value == int(value)
+    if not (isinstance(value, int) and not isinstance(value, bool)) and not whole:
+        raise DocumentError(f"{key}: must be an integer from {low} to {high}, got {value!r}")
+    if not low <= int(value) <= high:
+        raise DocumentError(f"{key}: must be an integer from {low} to {high}, got {value!r}")
+    return int(value)
+
+
+def _checked(region: Region) -> Region:
+    """``region`` if its score and coordinates are finite, else DocumentError."""
+    if not math.isfinite(region.score):
+        raise DocumentError(f"score: must be a finite number, got {region.score!r}")
+    for key in ("bbox_px", "bbox_pt"):
+        box = getattr(region, key)
+        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+            raise DocumentError(f"{key}: must be 4 finite numbers [x0, y0, x1, y1], got {box}")
+    for ring in region.polygon_pt:
+        if not all(len(p) == 2 and math.isfinite(p[0]) and math.isfinite(p[1]) for p in ring):
+            raise DocumentError("polygon_pt: every point must be 2 finite numbers [x, y]")
+    return region
+
+
 def loads_json(text: str, where: str) -> Any:
     """json.loads; hostile input (nesting past the recursion limit, integers past
     Python's digit limit) is a one-line DatasetError naming ``where``. Malformed JSON raises
     json.JSONDecodeError for the caller to word."""
     import sys
-
-    from layoutft.errors import DatasetError
 
     try:
         return json.loads(text)

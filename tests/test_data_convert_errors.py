@@ -61,10 +61,33 @@ def test_labelstudio_percent_out_of_range_names_task_and_result(tmp_path: Path) 
     )
     with pytest.raises(
         DatasetError,
-        match=r"ls\.json: task 3, result 'r9': percent value 104 "
+        match=r"ls\.json: task id 3, result 'r9': percent value 104 "
         r"outside \[0, 100\]",
     ):
         convert("labelstudio", [export], tmp_path / "out")
+
+
+def test_labelstudio_names_a_task_by_its_id_else_its_position(tmp_path: Path) -> None:
+    """'task id 17' is the task's own id; 'task #2 (no id)' the 1-based position of a task
+    without one: never the position for a task that has an id."""
+    make_image(tmp_path / "p.png", 200, 100)
+    bad = {"id": "r1", "type": "rectanglelabels", "original_width": 200, "original_height": 100}
+    tasks = [
+        {"id": 17, "data": {"image": "p.png"}, "annotations": [{"result": [bad]}]},
+        {"data": {"image": "p.png"}, "annotations": [{"result": [bad]}]},
+        {"id": 0, "data": {"image": "gone.png"}, "annotations": [{"result": []}]},
+        ["not a task"],
+    ]
+    export = tmp_path / "ls.json"
+    export.write_text(json.dumps(tasks))
+    with pytest.raises(DatasetError) as exc:
+        convert("labelstudio", [export], tmp_path / "out")
+    lines = str(exc.value).splitlines()
+    need = "needs 'value', 'original_width' and 'original_height'"
+    assert lines[1] == f"  {export}: task id 17, result 'r1': {need}"
+    assert lines[2] == f"  {export}: task #2 (no id), result 'r1': {need}"
+    assert lines[3].startswith(f"  {export}: task id 0: image 'gone.png' not found")
+    assert lines[4] == f"  {export}: task #4 (no id): a task needs a 'data' object"
 
 
 def test_labelstudio_rotated_image_rejected(tmp_path: Path) -> None:
@@ -84,7 +107,7 @@ def test_labelstudio_rotated_image_rejected(tmp_path: Path) -> None:
     with pytest.raises(DatasetError) as exc:
         convert("labelstudio", [export], tmp_path / "out")
     assert str(exc.value).splitlines()[1] == (
-        f"  {export}: task 4, result 'r1': image_rotation is not supported; "
+        f"  {export}: task id 4, result 'r1': image_rotation is not supported; "
         "export without rotating the image"
     )
     assert leftovers(tmp_path) == []
@@ -215,8 +238,9 @@ def test_label_map_file_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(
         DatasetError,
-        match=r"label map not found \(built-in maps: docbank-publaynet, doclaynet-publaynet, "
-        r"pagexml-publaynet, pagexml-transkribus\)",
+        match=r"label map not found \(built-in maps: ctdar-doclaynet, docbank-publaynet, "
+        r"doclaynet-publaynet, hilex-doclaynet, pagexml-doclaynet, pagexml-publaynet, "
+        r"pagexml-transkribus, publaynet-doclaynet, segmonto-doclaynet\)",
     ):
         load_label_map(tmp_path / "nope.yaml")
     assert load_label_map("doclaynet-publaynet").outputs == [
@@ -265,7 +289,7 @@ def test_labelstudio_json_min_export_gets_a_hint(tmp_path: Path) -> None:
     with pytest.raises(DatasetError) as exc:
         convert("labelstudio", [export], tmp_path / "out")
     assert str(exc.value).splitlines()[1] == (
-        f"  {export}: task 2: a task needs a 'data' object "
+        f"  {export}: task id 2: a task needs a 'data' object "
         "(this looks like a 'JSON-MIN' export: export the project as 'JSON')"
     )
 

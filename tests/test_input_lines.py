@@ -76,3 +76,58 @@ def test_a_full_disk_names_the_file(tmp_path: Path) -> None:
     assert list(target.parent.iterdir()) == []  # the temporary file is gone too
     write_text_atomic(target, "ok")  # other errors and normal writes unchanged
     assert target.read_text() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("records", "field", "value", "expected"),
+    [
+        ("images", "id", [1], "image id=[1]: needs a unique 'id' and a 'file_name'"),
+        ("images", "id", {"a": 1}, "image id={'a': 1}: needs a unique 'id' and a 'file_name'"),
+        ("annotations", "image_id", [1], "unknown image_id"),
+        ("annotations", "category_id", [1], "unknown category_id [1]"),
+        ("categories", "id", [1], "category id=[1]: needs a unique 'id' and a 'name'"),
+    ],
+)
+def test_convert_coco_with_ids_that_are_lists(
+    tmp_path: Path, records: str, field: str, value: object, expected: str
+) -> None:
+    coco = json.loads(COCO.read_text())
+    coco[records][0][field] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(coco))
+    out = tmp_path / "out"
+    args = ["convert", str(path), "--from", "coco", "--images", str(DATA / "images")]
+    result = CliRunner().invoke(app, [*args, "-o", str(out), "-q"])
+    assert not isinstance(result.exception, TypeError), repr(result.exception)
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+    validated = CliRunner().invoke(app, ["validate", str(path), "--images", str(DATA / "images")])
+    assert not isinstance(validated.exception, TypeError), repr(validated.exception)
+    assert validated.exit_code == 1, validated.output
+
+
+@pytest.mark.parametrize("command", ["show", "analyze"])
+@pytest.mark.parametrize(
+    ("records", "field", "expected"),
+    [
+        ("images", "id", "image 1: 'id'"),
+        ("annotations", "category_id", "annotation 1: 'category_id'"),
+    ],
+)
+def test_show_and_analyze_refuse_ids_that_are_lists(
+    tmp_path: Path, command: str, records: str, field: str, expected: str
+) -> None:
+    coco = json.loads(COCO.read_text())
+    coco[records][0][field] = [1]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(coco))
+    args = [command, str(path)]
+    if command == "show":
+        args += ["--images", str(DATA / "images"), "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert not isinstance(result.exception, TypeError), repr(result.exception)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {path}: {expected} must be an integer or a string, got [1]; "
+        "run `layoutft validate` on it\n"
+    )

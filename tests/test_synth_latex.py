@@ -75,6 +75,16 @@ def test_regions_follow_columns_tables_and_images() -> None:
     assert figure == pytest.approx((320, 400, 520, 500), abs=0.5)
     assert all(box[1] > 60 for _, box in regions)  # the black running header is not a region
 
+    # DocLayNet labels: the same boxes, the heading a Section-header, lists left out
+    from layoutft.data.synth.latex import LATEX_DOCLAYNET_LABELS
+
+    _text(page, 50, 600, "an item of a list", "list", 5)
+    fine = page_regions(page, LATEX_DOCLAYNET_LABELS)
+    assert sorted({label for label, _ in fine}) == ["Picture", "Section-header", "Table", "Text"]
+    coarse = {"Picture": "figure", "Section-header": "title", "Table": "table", "Text": "text"}
+    assert sorted((coarse[label], box) for label, box in fine) == sorted(regions)
+    assert [label for label, _ in page_regions(page)].count("list") == 1  # PubLayNet's has it
+
 
 def test_articles_are_deterministic_and_escape_tex() -> None:
     a, b = write_article(random.Random(3)), write_article(random.Random(3))
@@ -141,6 +151,16 @@ def test_latex_dataset_end_to_end(tmp_path: Path) -> None:
     labels = {c["id"]: c["name"] for c in coco["categories"]}
     found = {labels[a["category_id"]] for a in coco["annotations"]}
     assert {"text", "title"} <= found
+
+    fine = load_coco(
+        generate_latex_dataset(tmp_path / "f", 2, dpi=50, seed=4, quiet=True, labels="doclaynet")
+    )
+    names = {c["id"]: c["name"] for c in fine["categories"]}
+    assert list(names.values())[:3] == ["Caption", "Footnote", "Formula"] and len(names) == 11
+    labelled = {"Caption", "Picture", "Section-header", "Table", "Text", "Title"}
+    assert all({names[c] for c in im["labelled_category_ids"]} == labelled for im in fine["images"])
+    assert [im["file_name"] for im in fine["images"]] == [im["file_name"] for im in coco["images"]]
+    assert {names[a["category_id"]] for a in fine["annotations"]} <= labelled
     for ann in coco["annotations"]:
         image = coco["images"][ann["image_id"] - 1]
         x, y, w, h = ann["bbox"]

@@ -448,7 +448,8 @@ def _parse_corpus(
             return
         try:
             viewer.add(Document.from_json(result), results=result)
-        except LayoutftError as exc:  # edited by hand since: the run goes on without it
+        except (LayoutftError, ValueError, KeyError, TypeError) as exc:  # edited by hand
+            # since: the run goes on without it
             bar.write(f"viewer: left out {result}: {exc}")
 
     try:

@@ -66,7 +66,10 @@ def synth(
 ) -> None:
     """Generate pages with known layout (born-digital PDFs, or Chromium-rendered HTML with
     --engine html), their page images and COCO annotations."""
+    from contextlib import nullcontext
+
     from layoutft.data.coco import load_coco
+    from layoutft.data.synth.marker import stale_images, synth_run
     from layoutft.errors import DatasetError
     from layoutft.outputs import check_writable, refuse_existing
 
@@ -76,6 +79,48 @@ def synth(
         raise DatasetError("synth: --kinds and --scan-look need --engine html")
     if engine != "latex" and labels != "publaynet":
         raise DatasetError("synth: --labels needs --engine latex")
+    # html resumes an interrupted run itself; the other engines leave a marker until done
+    settings = {
+        "engine": engine,
+        "docs": docs,
+        "pages": pages,
+        "dpi": dpi,
+        "seed": seed,
+        "labels": labels,
+    }
+    guard = nullcontext() if engine == "html" else synth_run(out, overwrite, settings)
+    with guard:
+        path = _generate(
+            out, engine, style, labels, kinds, scan_look, docs, pages, dpi, seed, quiet, overwrite
+        )
+    coco = load_coco(path)
+    typer.echo(f"wrote {len(coco['images'])} pages, {len(coco['annotations'])} regions: {path}")
+    stale = stale_images(out, coco)
+    if stale:
+        listed = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        typer.echo(
+            f"warning: {out / 'images'} holds {len(stale)} images not in annotations.json "
+            f"({listed}), left from an earlier run; delete them if they are not yours",
+            err=True,
+        )
+
+
+def _generate(
+    out: Path,
+    engine: str,
+    style: str,
+    labels: str,
+    kinds: str | None,
+    scan_look: float,
+    docs: int,
+    pages: int,
+    dpi: int | None,
+    seed: int,
+    quiet: bool,
+    overwrite: bool,
+) -> Path:
+    """Run the ``engine``; the path of the annotations.json it wrote."""
+    from layoutft.errors import DatasetError
 
     if engine == "html":
         from layoutft.data.synth.html import generate_html_dataset
@@ -116,8 +161,7 @@ def synth(
         )
     else:
         raise DatasetError(f"synth: --engine must be pymupdf, latex or html (got {engine!r})")
-    coco = load_coco(path)
-    typer.echo(f"wrote {len(coco['images'])} pages, {len(coco['annotations'])} regions: {path}")
+    return path
 
 
 @command("show")
@@ -129,10 +173,12 @@ def show(
     seed: int = typer.Option(0, "--seed", help="Seed of the sample."),
 ) -> None:
     """Draw the annotations of a sample of images so a person can check them."""
-    from layoutft.data.coco import load_coco
+    from layoutft.data.coco import check_ids, load_coco
     from layoutft.data.show import show_coco
 
-    report = show_coco(load_coco(coco_path), images, out, n=n, seed=seed)
+    coco = load_coco(coco_path)
+    check_ids(coco, coco_path)
+    report = show_coco(coco, images, out, n=n, seed=seed)
     typer.echo(f"wrote {len(report.written)} images to {out}")
     if report.missing:
         listed = ", ".join(report.missing[:10])
@@ -149,9 +195,11 @@ def analyze(
 ) -> None:
     """Box statistics and the detectron2 config keys they recommend (YAML to paste)."""
     from layoutft.data.analyze import analyze_coco
-    from layoutft.data.coco import load_coco
+    from layoutft.data.coco import check_ids, load_coco
 
-    result = analyze_coco(load_coco(coco_path), min_size=min_size, max_size=max_size)
+    coco = load_coco(coco_path)
+    check_ids(coco, coco_path)
+    result = analyze_coco(coco, min_size=min_size, max_size=max_size)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

@@ -58,7 +58,7 @@ def view_cmd(
     from layoutft.outputs import check_writable, refuse_inputs
     from layoutft.parsing.viewer import write_viewer
     from layoutft.render import RENDERERS
-    from layoutft.schema import Document
+    from layoutft.schema import Document, DocumentError
 
     if renderer not in RENDERERS:
         choices = ", ".join(RENDERERS)
@@ -70,6 +70,8 @@ def view_cmd(
     for path in files:
         try:
             documents.append(Document.from_json(path))
+        except DocumentError:
+            raise  # names the file and the field
         except (ValueError, KeyError, TypeError) as exc:
             raise LayoutftError(
                 f"{path}: not layoutft results (layoutft parse --format json or jsonl): {exc}"

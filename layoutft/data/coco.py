@@ -185,6 +185,23 @@ def write_json(path: str | Path, data: Any) -> None:
         ) from None
 
 
+def check_ids(coco: dict[str, Any], path: str | Path) -> None:
+    """DatasetError naming the first image, category or annotation whose id (or
+    ``image_id``/``category_id``) is not an integer or a string (a list, say), for readers
+    that look records up by id."""
+    fields = (("images", "image", ("id",)), ("categories", "category", ("id",)),
+              ("annotations", "annotation", ("image_id", "category_id")))  # fmt: skip
+    for key, what, names in fields:
+        for n, record in enumerate(coco.get(key, []), 1):
+            for name in names:
+                value = record.get(name) if isinstance(record, dict) else None
+                if not isinstance(value, int | str):
+                    raise DatasetError(
+                        f"{path}: {what} {n}: {name!r} must be an integer or a string, got "
+                        f"{value!r}; run `layoutft validate` on it"
+                    )
+
+
 def write_coco(path: str | Path, coco: dict[str, Any]) -> None:
     """Write a COCO dict atomically (never a half-written file)."""
     write_json(path, coco)

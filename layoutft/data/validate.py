@@ -237,7 +237,7 @@ def check_annotation(
     issues: list[Issue] = []
     if _key(ann.get("image_id")) not in sizes:
         issues.append(Issue("unknown_image", rec, f"image_id {ann.get('image_id')!r} not found"))
-    if ann.get("category_id") not in categories:
+    if _key(ann.get("category_id")) not in categories:
         cid = ann.get("category_id")
         issues.append(Issue("unknown_category", rec, f"category_id {cid!r} not found"))
     bbox = bbox_of(ann)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,11 @@ from layoutft.schema import Document, Page
 PAGES = "pages"
 THUMBS = "thumbs"
 THUMB_WIDTH = 160
+#: Page images are drawn with at most this many pixels (parse's default ``--max-pixels``)
+#: and 65000 a side (JPEG's limit); a larger page is drawn scaled down and stretched to its
+#: size in the SVG, so its regions still land.
+VIEW_MAX_PIXELS = 50_000_000
+_VIEW_MAX_SIDE = 65_000
 
 
 def script_json(data: Any) -> str:
@@ -63,6 +69,18 @@ def page_size_px(page: Page) -> tuple[int, int]:
     if page.width_pt > 0 and page.height_pt > 0:
         return max(1, round(page.width_pt * scale)), max(1, round(page.height_pt * scale))
     return max(1, round(612 * scale)), max(1, round(792 * scale))
+
+
+def drawn_size(page: Page) -> tuple[int, int]:
+    """The size a page image is drawn at: :func:`page_size_px`, scaled down (aspect kept)
+    to at most :data:`VIEW_MAX_PIXELS` pixels and 65000 a side."""
+    width, height = page_size_px(page)
+    scale = min(
+        1.0, math.sqrt(VIEW_MAX_PIXELS / (width * height)), _VIEW_MAX_SIDE / max(width, height)
+    )
+    if scale >= 1.0:
+        return width, height
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
 
 
 def find_source(document: Document, base: str | Path | None = None) -> Path | None:
@@ -110,7 +128,13 @@ def render_pages(
             wanted = {document.pages[i].number: i for i in indices}
             pages = sorted(wanted)
             for rendered in iter_pages(
-                src, dpi=dpi, pages=pages, renderer=renderer, image_dpi=dpi, on_error="record"
+                src,
+                dpi=dpi,
+                pages=pages,
+                renderer=renderer,
+                max_pixels=VIEW_MAX_PIXELS,
+                image_dpi=dpi,
+                on_error="record",
             ):
                 i = wanted[rendered.number]
                 images[i] = _sized(rendered.image, document.pages[i]) if rendered.ok else None
@@ -123,10 +147,11 @@ def render_pages(
 
 def _sized(image: np.ndarray, page: Page) -> np.ndarray:
     """``image`` resized to the page's pixel size when it differs (a capped or rounded
-    render), so boxes in page pixels land on it."""
+    render), so boxes in page pixels land on it; to that size scaled down to
+    :data:`VIEW_MAX_PIXELS` for a huge page (the SVG stretches it to the page size)."""
     from PIL import Image
 
-    width, height = page_size_px(page)
+    width, height = drawn_size(page)
     if image.shape[1] == width and image.shape[0] == height:
         return image
     resized = Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR)

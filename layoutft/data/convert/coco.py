@@ -47,9 +47,10 @@ def read(inputs: list[Path], options: ReadOptions, problems: Problems) -> Source
         pages = _pages(coco, path, options, problems)
         on_image: dict[Any, list[Any]] = {}
         for ann in coco["annotations"]:
-            on_image.setdefault(ann.get("image_id"), []).append(ann.get("category_id"))
+            if _hashable(ann.get("image_id")):
+                on_image.setdefault(ann.get("image_id"), []).append(ann.get("category_id"))
             region = _region(ann, names, path, problems)
-            page = pages.get(ann.get("image_id"))
+            page = pages.get(ann.get("image_id")) if _hashable(ann.get("image_id")) else None
             if region is None:
                 continue
             if page is None:
@@ -70,7 +71,7 @@ def _categories(
     names: dict[Any, str] = {}
     for cat in sorted(coco["categories"], key=_id_order):
         cid, name = cat.get("id"), cat.get("name")
-        if not isinstance(name, str) or cid is None or cid in names:
+        if not isinstance(name, str) or cid is None or not _hashable(cid) or cid in names:
             problems.add(f"{path}: category id={cid!r}", "needs a unique 'id' and a 'name'")
             continue
         names[cid] = name
@@ -79,6 +80,15 @@ def _categories(
         if isinstance(cat.get("supercategory"), str):
             dataset.supercategories.setdefault(name, cat["supercategory"])
     return names
+
+
+def _hashable(value: Any) -> bool:
+    """Whether ``value`` can be an id (a malformed one may be a list or a dict)."""
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _labelled(
@@ -91,7 +101,7 @@ def _labelled(
 ) -> None:
     """Set each page's labelled labels from its image record's fields."""
     for img in coco["images"]:
-        page = pages.get(img.get("id"))
+        page = pages.get(img.get("id")) if _hashable(img.get("id")) else None
         if page is None:
             continue
         where = f"{path}: image id={img.get('id')!r}"
@@ -117,7 +127,7 @@ def _pages(
     for img in coco["images"]:
         where = f"{path}: image id={img.get('id')!r}"
         iid, ref = img.get("id"), img.get("file_name")
-        if iid is None or iid in pages or not isinstance(ref, str):
+        if iid is None or not _hashable(iid) or iid in pages or not isinstance(ref, str):
             problems.add(where, "needs a unique 'id' and a 'file_name'")
             continue
         found = locate_image(ref, dirs, problems, where)
@@ -134,7 +144,8 @@ def _region(
     ann: dict[str, Any], names: dict[Any, str], path: Path, problems: Problems
 ) -> SourceRegion | None:
     where = f"{path}: annotation id={ann.get('id')!r}"
-    name = names.get(ann.get("category_id"))
+    cid = ann.get("category_id")
+    name = names.get(cid) if _hashable(cid) else None
     bbox = bbox_of(ann)
     seg = ann.get("segmentation")
     polys = polygons_of(ann)

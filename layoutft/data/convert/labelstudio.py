@@ -12,6 +12,7 @@ Coordinates are percent of ``original_width``/``original_height`` (checked again
 file). A rectangle's ``rotation`` (degrees, clockwise on screen, around its top-left corner
 ``(x, y)``) is honored: the region is the rotated rectangle's polygon and its bounding box.
 Results with a non-zero ``image_rotation`` are rejected (re-export without rotating the image).
+Errors name a task by its id (``task id 17``), else by position (``task #3 (no id)``).
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def _annotation(task: dict[str, Any], predictions: bool = False) -> dict[str, An
     return None
 
 
+def task_name(task: Any, index: int) -> str:
+    """How errors name a task: ``task id 17`` (its Label Studio id) when it has one, else
+    ``task #3 (no id)``, its 1-based position in the export."""
+    tid = task.get("id") if isinstance(task, dict) else None
+    return f"task #{index + 1} (no id)" if tid is None else f"task id {tid}"
+
+
 def _task(
     task: Any,
     index: int,
@@ -89,8 +97,7 @@ def _task(
     problems: Problems,
     other: Counter[str],
 ) -> SourcePage | None:
-    tid = task.get("id", index) if isinstance(task, dict) else index
-    where = f"{path}: task {tid}"
+    where = f"{path}: {task_name(task, index)}"
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         hint = ""
         if isinstance(task, dict) and "data" not in task and "image" in task:
