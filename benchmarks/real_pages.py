@@ -370,11 +370,13 @@ def run(real: Path, weights: str | None, device: str, limit: int | None) -> dict
     entry["publaynet-20"], samples["publaynet"] = run_publaynet(
         ap_model, real / "publaynet-20", limit
     )
+    add_parse_json(entry["publaynet-20"], ap_model, parse_model, samples["publaynet"])
     with tempfile.TemporaryDirectory() as tmp:
         print("real_pages: docbank-100 ...", file=sys.stderr)
         entry["docbank-100"], samples["docbank"] = run_docbank(
             ap_model, real / "docbank-100", Path(tmp), limit
         )
+        add_parse_json(entry["docbank-100"], ap_model, parse_model, samples["docbank"])
         samples["docbank"] = _load_images(samples["docbank"])
     checks_db: list[Any] = []
     checks_ic: list[Any] = []
@@ -398,6 +400,22 @@ def run(real: Path, weights: str | None, device: str, limit: int | None) -> dict
     samples["icdar"] = (truths, parsed)
     entry["_samples"] = samples
     return entry
+
+
+def add_parse_json(
+    scores: dict[str, Any], ap_model: LayoutModel, parse_model: LayoutModel, sample: Any
+) -> None:
+    """Add ``parse_json`` to a COCO set's ``scores``: AP of the raw detections vs the parse
+    JSON with and without alternatives, F1 at the parse threshold
+    (:mod:`benchmarks.real_pages_json`). ``sample``: (gt, raw results, images folder)."""
+    from benchmarks.real_pages_json import json_scores
+
+    gt, results, images = sample
+    print("real_pages: parse JSON vs raw detections ...", file=sys.stderr)
+    max_dets = int(ap_model.config.TEST.DETECTIONS_PER_IMAGE)
+    scores["parse_json"] = json_scores(
+        ap_model, gt, images, results, _threshold(parse_model), max_dets
+    )
 
 
 def _threshold(model: LayoutModel) -> float:
@@ -483,6 +501,23 @@ def tables(entries: dict[str, Any]) -> str:
         + markdown_table(ic)
         + "\n## label-free checks on born-digital PDFs (parse output)\n\n"
         + markdown_table(lf)
+        + _json_section(entries)
+    )
+
+
+def _json_section(entries: dict[str, Any]) -> str:
+    """Markdown: raw detections vs the parse JSON with/without alternatives."""
+    from benchmarks.real_pages_json import json_table
+
+    table = json_table(entries, ("publaynet-20", "docbank-100"))
+    if not table:
+        return ""
+    return (
+        "\n## parse JSON vs raw detections (bbox AP, %, score >= 0.05; P/R/F1 of the regions "
+        "scored >= the parse threshold, IoU >= 0.5)\n\n"
+        "`raw`: the model's detections; `json_alternatives`: `layoutft parse --score-threshold "
+        "0.05 --format coco` (regions and their alternatives); `json`: the regions alone. "
+        "F1 of `raw` counts every detection at the threshold (duplicates included).\n\n" + table
     )
 
 
