@@ -95,6 +95,11 @@ def parse_cmd(
     ),
     max_pixels: int = typer.Option(50_000_000, help="Cap on page image width*height."),
     image_dpi: float = typer.Option(72, help="DPI of images whose metadata has none."),
+    labels_view: str = typer.Option(
+        "native",
+        help="native (the model's classes) or publaynet (a DocLayNet model's regions in "
+        "PubLayNet's five classes: page heads/feet dropped, neighbouring list items merged).",
+    ),
     allow_partial: bool = typer.Option(
         False,
         "--allow-partial",
@@ -213,6 +218,7 @@ def parse_cmd(
                 max_pixels=max_pixels,
                 image_dpi=image_dpi,
                 progress=False,
+                labels_view=labels_view,
             ),
         )
         return
@@ -253,6 +259,7 @@ def parse_cmd(
         image_dpi=image_dpi,
         visualize=visualize,
         progress=not quiet,
+        labels_view=labels_view,
     )
     names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
     model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)

@@ -16,6 +16,7 @@ from typing import Any
 
 from layoutft.errors import OptionError
 from layoutft.parsing.postprocess import MODES, ScoreThresholds, parse_score_threshold
+from layoutft.parsing.views import LABEL_VIEWS
 from layoutft.render.pages import PageSpec
 from layoutft.render.pdf import RENDERERS
 
@@ -51,6 +52,8 @@ class ParseOptions:
         image_dpi: resolution of images whose metadata has none.
         visualize: folder for a PNG per page with regions drawn (and an annotated PDF copy).
         progress: show a progress bar on stderr (when it is a terminal).
+        labels_view: ``"native"`` (the model's classes) or ``"publaynet"`` (a DocLayNet
+            model's regions in PubLayNet's five classes; see :mod:`layoutft.parsing.views`).
     """
 
     dpi: float = DEFAULT_DPI
@@ -66,12 +69,14 @@ class ParseOptions:
     image_dpi: float = 72
     visualize: str | Path | None = None
     progress: bool = False
+    labels_view: str = "native"
 
     def __post_init__(self) -> None:
         check_numbers(self)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("renderer", self.renderer, RENDERERS)
         check_choice("postprocess", self.postprocess, MODES)
+        check_choice("labels_view", self.labels_view, LABEL_VIEWS)
         if self.workers is not None:
             resolve_workers(self.workers, self.batch_size or 1, "cpu", 1)
         if self.score_threshold is not None:
