@@ -93,6 +93,8 @@ class Region:
         alternatives: other readings of the same ink the de-duplication folded into this
             region (another class, or its class with another extent), highest score first;
             written only when there are some.
+        origin: ``"model"`` (a detection; not written) or ``"text-layer"`` (text-layer
+            words no detection covered, grouped into a region by ``cover_words``).
     """
 
     id: int
@@ -104,6 +106,7 @@ class Region:
     text: str | None = None
     order: int = 0
     alternatives: list[Alternative] = field(default_factory=list)
+    origin: str = "model"
 
     def crop(self, image: np.ndarray, pad: int = 0) -> np.ndarray:
         """The region cut out of its page image (for OCR), as a view of ``image``.
@@ -125,7 +128,8 @@ class Region:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (floats rounded to 2 decimals, 4 for the score); the
-        ``alternatives`` key only when there are some."""
+        ``alternatives`` key only when there are some, ``origin`` only when not
+        ``"model"``."""
         out = {
             "id": int(self.id),
             "label": self.label,
@@ -138,6 +142,8 @@ class Region:
         }
         if self.alternatives:
             out["alternatives"] = [a.to_dict() for a in self.alternatives]
+        if self.origin != "model":
+            out["origin"] = self.origin
         return out
 
     @classmethod
@@ -153,6 +159,7 @@ class Region:
             text=d.get("text"),
             order=int(d.get("order", 0)),
             alternatives=[Alternative.from_dict(a) for a in d.get("alternatives", [])],
+            origin=str(d.get("origin", "model")),
         )
 
 

@@ -59,6 +59,9 @@ def serve_cmd(
     labels_view: str = typer.Option(
         "native", help="native or publaynet (a DocLayNet model in PubLayNet's classes)."
     ),
+    cover_words: str = typer.Option(
+        "off", help="auto: text-layer words outside every region become text regions."
+    ),
     batch_size: int | None = typer.Option(None, help="Pages per forward pass."),
     workers: int | None = typer.Option(None, help="Pages predicted at once on CPU."),
     precision: str = typer.Option("fp32", help="fp32, bf16 or fp16 (CUDA)."),
@@ -134,6 +137,7 @@ def serve_cmd(
         max_pixels=max_pixels,
         image_dpi=image_dpi,
         labels_view=labels_view,
+        cover_words=cover_words,
     )
     max_bytes = int(max_upload_mb * 1024 * 1024)
     fetch = FetchSettings.from_env(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from layoutft.errors import OptionError
 from layoutft.parsing.assemble import assemble_page, empty_page
+from layoutft.parsing.cover import cover_label, cover_words
 from layoutft.parsing.detector import Detector, PageDetections, detector_defaults
 from layoutft.parsing.options import (
     DEFAULT_DPI,
@@ -146,6 +147,8 @@ class Parser:
         model["postprocess"] = self.options.postprocess
         if self.options.postprocess == "default":
             model["score_thresholds"] = self.thresholds.to_dict()
+        if self.options.cover_words != "off":
+            model["cover_words"] = self.options.cover_words
         path = None if info.path is None else _text(str(info.path))
         source_block = {"path": path, "sha256": info.sha256, "page_count": info.page_count}
         return Document(source=source_block, model=model, pages=[])
@@ -276,6 +279,8 @@ class Parser:
             detections, self.labels, (height, width), self.options.postprocess, self.thresholds
         )
         page = assemble_page(rendered, regions, self.options.text)
+        if self.options.cover_words == "auto" and self.options.postprocess == "default":
+            page = cover_words(page, rendered.words, cover_label(self.labels))
         return publaynet_view(page, rendered.words) if self.maps_labels else page
 
 
@@ -326,7 +331,7 @@ def parse(
     :class:`~layoutft.parsing.options.ParseOptions` field (``dpi``, ``pages``,
     ``batch_size``, ``workers``, ``precision``, ``renderer``, ``text``, ``postprocess``,
     ``score_threshold``, ``max_pixels``, ``image_dpi``, ``visualize``, ``progress``,
-    ``labels_view``) can be
+    ``labels_view``, ``cover_words``) can be
     given as a keyword, over ``options`` (default ``ParseOptions()``); they are documented
     and validated there.
 

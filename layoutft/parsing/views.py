@@ -176,6 +176,7 @@ def _merge(group: list[Region]) -> Region:
             first.text,
             first.order,
             alternatives,
+            first.origin,
         )
     texts = [r.text for r in group if r.text is not None]
     return Region(

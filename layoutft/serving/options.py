@@ -22,6 +22,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "max-pixels": ("max_pixels", "int"),
     "image-dpi": ("image_dpi", "float"),
     "labels-view": ("labels_view", "str"),
+    "cover-words": ("cover_words", "str"),
 }
 _TRUE = {"", "1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
