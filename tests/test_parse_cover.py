@@ -115,3 +115,29 @@ def test_cover_needs_a_text_layer(pdf: Path) -> None:
     assert [r.origin for r in no_text.pages[0].regions] == ["model", "model"]
     raw = parse(pdf, model=FixedDetector(), dpi=72, cover_words="auto", postprocess="none")
     assert len(raw.pages[0].regions) == 2
+
+
+def test_a_line_cut_by_a_tight_box_grows_the_region() -> None:
+    from layoutft.parsing.cover import GROW_LINES, cover_words
+    from layoutft.render.text import Words
+    from layoutft.schema import Page, Region
+
+    # three 10 pt lines; the detected box stops 3 pt into the third (its centre is outside)
+    boxes = np.array([[50, 100, 150, 110], [50, 112, 150, 122], [50, 124, 120, 134]], float)
+    words = Words(boxes, ["one", "two", "three"], np.array([[0, 0, 0], [0, 1, 0], [0, 2, 0]]))
+    region = Region(0, "text", 0.9, [100, 198, 300, 254], [50, 99, 150, 127], [], "one\ntwo")
+    far = Words(  # a line 8 pt (0.8 lines) below the box: a region of its own
+        boxes + np.array([0, 35, 0, 35]),
+        ["a", "b", "c"],
+        np.array([[0, 0, 0], [0, 1, 0], [0, 2, 0]]),
+    )
+    page = Page(1, 400, 400, dpi=144.0, regions=[region])
+    grown = cover_words(page, words).regions
+    assert GROW_LINES == 0.5 and len(grown) == 1
+    assert grown[0].bbox_pt == [50.0, 99.0, 150.0, 134.0]
+    assert grown[0].bbox_px == [100.0, 198.0, 300.0, 268.0]
+    assert grown[0].text == "one\ntwo\nthree" and grown[0].origin == "model"
+    region = Region(0, "text", 0.9, [100, 198, 300, 254], [50, 99, 150, 127], [], "")
+    apart = cover_words(Page(1, 400, 400, dpi=144.0, regions=[region]), far).regions
+    assert [r.origin for r in apart] == ["model", TEXT_LAYER]
+    assert apart[0].bbox_pt == [50.0, 99.0, 150.0, 127.0]  # not grown

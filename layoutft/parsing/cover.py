@@ -28,6 +28,9 @@ WORD_GAP_LINES = 1.0
 LINE_GAP_LINES = 1.0
 #: a new block may overlap existing regions by at most this share of its own area
 OVERLAP_TOLERANCE = 0.1
+#: a line piece at most this many line heights from a region's box grows that region
+#: (0: never grow)
+GROW_LINES = 0.5
 #: the score of a text-layer region: below any detection the parse keeps (scores are
 #: model confidences; these regions come from no model; see docs/json-format.md)
 TEXT_LAYER_SCORE = 0.0
@@ -71,9 +74,12 @@ def cover_words(page: Page, words: Words | None, label: str = "text") -> Page:
     lost = uncovered(words, boxes)
     if lost.size == 0:
         return page
-    blocks = word_blocks(words, lost, boxes)
     px_per_pt = page.dpi / 72.0
     regions = list(page.regions)
+    if GROW_LINES > 0:
+        lost = _grow(regions, words, lost, px_per_pt)
+        boxes = np.array([r.bbox_pt for r in regions], dtype=np.float64).reshape(-1, 4)
+    blocks = word_blocks(words, lost, boxes) if lost.size else []
     for box in blocks:
         x0, y0, x1, y1 = (float(v) for v in box)
         regions.append(
@@ -93,6 +99,37 @@ def cover_words(page: Page, words: Words | None, label: str = "text") -> Page:
         region.order = rank
     page.regions = sorted(regions, key=lambda r: r.order)
     return page
+
+
+def _grow(regions: list[Region], words: Words, lost: np.ndarray, px_per_pt: float) -> np.ndarray:
+    """Grow each region to the line pieces of ``lost`` words within GROW_LINES line heights
+    of its box (when the grown box overlaps no other region beyond OVERLAP_TOLERANCE of the
+    smaller); returns the words still outside every region."""
+    boxes = np.array([r.bbox_pt for r in regions], dtype=np.float64).reshape(-1, 4)
+    if len(boxes) == 0:
+        return lost
+    for piece, height in _line_pieces(words, lost):
+        dx = np.maximum(0, np.maximum(boxes[:, 0] - piece[2], piece[0] - boxes[:, 2]))
+        dy = np.maximum(0, np.maximum(boxes[:, 1] - piece[3], piece[1] - boxes[:, 3]))
+        distance = np.maximum(dx, dy) / max(height, 1e-6)
+        j = int(np.argmin(distance))
+        if distance[j] > GROW_LINES:
+            continue
+        grown = _union(np.stack([boxes[j], piece]))
+        others = np.delete(boxes, j, axis=0)
+        if len(others):
+            inter = pairwise_intersection(grown[None], others)[0]
+            smaller = np.minimum(box_area(grown[None])[0], box_area(others))
+            if (inter > OVERLAP_TOLERANCE * smaller).any():
+                continue
+        boxes[j] = grown
+    for region, box in zip(regions, boxes, strict=True):
+        if list(box) != list(region.bbox_pt):
+            region.bbox_pt = [float(v) for v in box]
+            region.bbox_px = [float(v) * px_per_pt for v in box]
+            if region.text is not None:
+                region.text = text_in_box(words, box)
+    return lost[np.isin(lost, uncovered(words, boxes))]
 
 
 def word_blocks(words: Words, members: np.ndarray, regions: np.ndarray) -> list[np.ndarray]:
