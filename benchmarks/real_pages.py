@@ -24,6 +24,12 @@ the folder is absent it prints one line and exits 0. Sets and scores:
   the parse output: the share of text-layer words inside exactly one region, in none, in
   several, and the share of duplicated (IoU >= 0.5) and overlapping regions
   (:mod:`layoutft.engine.layout_checks`). Parse time per page is recorded too.
+* ``parse_json`` (publaynet-20, docbank-100): COCO bbox AP of the raw detections vs the
+  parse JSON with and without its ``alternatives``, and F1 at the parse threshold
+  (:mod:`benchmarks.real_pages_json`).
+* ``cover_words`` (the born-digital PDFs): words in some region, AP/F1 (DocBank) and table
+  precision/recall (ICDAR) with and without ``cover_words="auto"``
+  (:mod:`benchmarks.real_pages_cover`).
 
 Output: ``results/real_pages.json`` keeps one entry per model (a run with another model adds
 or replaces its own entry), ``results/real_pages.md`` one table per set with a row per model,
