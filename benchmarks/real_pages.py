@@ -25,6 +25,12 @@ the folder is absent it prints one line and exits 0. Sets and scores:
   the parse output: the share of text-layer words inside exactly one region, in none, in
   several, and the share of duplicated (IoU >= 0.5) and overlapping regions
   (:mod:`layoutft.engine.layout_checks`). Parse time per page is recorded too.
+* ``parse_json`` (publaynet-20, docbank-100): COCO bbox AP of the raw detections vs the
+  parse JSON with and without its ``alternatives``, and F1 at the parse threshold
+  (:mod:`benchmarks.real_pages_json`).
+* ``cover_words`` (the born-digital PDFs): words in some region, AP/F1 (DocBank) and table
+  precision/recall (ICDAR) with and without ``cover_words="auto"``
+  (:mod:`benchmarks.real_pages_cover`).
 
 Dev sets of the public training sources (``layoutft dataset build``; read from
 ``--sources-dir``, default ``$LAYOUTFT_SOURCES``, one build folder per source holding
@@ -383,18 +389,20 @@ def run(real: Path, weights: str | None, device: str, limit: int | None) -> dict
     entry["publaynet-20"], samples["publaynet"] = run_publaynet(
         ap_model, real / "publaynet-20", limit
     )
+    add_parse_json(entry["publaynet-20"], ap_model, parse_model, samples["publaynet"])
     with tempfile.TemporaryDirectory() as tmp:
         print("real_pages: docbank-100 ...", file=sys.stderr)
         entry["docbank-100"], samples["docbank"] = run_docbank(
             ap_model, real / "docbank-100", Path(tmp), limit
         )
+        add_parse_json(entry["docbank-100"], ap_model, parse_model, samples["docbank"])
         samples["docbank"] = _load_images(samples["docbank"])
     checks_db: list[Any] = []
     checks_ic: list[Any] = []
     times: list[float] = []
     db_pdfs = sorted((real / "docbank-100" / "pdf").glob("*.pdf"))[:limit]
     print(f"real_pages: parsing {len(db_pdfs)} docbank PDFs ...", file=sys.stderr)
-    run_pdfs(parse_model, db_pdfs, checks_db, times)
+    parsed_db = run_pdfs(parse_model, db_pdfs, checks_db, times)
     truths = icdar_truths(real / "icdar2013-tables")
     docs = sorted(truths)[:limit] if limit else sorted(truths)
     print(f"real_pages: parsing {len(docs)} ICDAR 2013 PDFs ...", file=sys.stderr)
@@ -408,9 +416,49 @@ def run(real: Path, weights: str | None, device: str, limit: int | None) -> dict
         "score_threshold": _threshold(parse_model),
     }
     entry["parse_s_per_page"] = statistics.mean(times) if times else math.nan
+    entry["cover_words"] = cover_words_entry(
+        parse_model,
+        (parsed_db, db_pdfs, samples["docbank"][0]),
+        (parsed, [truths[d][0] for d in docs], {d: truths[d][1] for d in docs}),
+    )
     samples["icdar"] = (truths, parsed)
     entry["_samples"] = samples
     return entry
+
+
+def add_parse_json(
+    scores: dict[str, Any], ap_model: LayoutModel, parse_model: LayoutModel, sample: Any
+) -> None:
+    """Add ``parse_json`` to a COCO set's ``scores``: AP of the raw detections vs the parse
+    JSON with and without alternatives, F1 at the parse threshold
+    (:mod:`benchmarks.real_pages_json`). ``sample``: (gt, raw results, images folder)."""
+    from benchmarks.real_pages_json import json_scores
+
+    gt, results, images = sample
+    print("real_pages: parse JSON vs raw detections ...", file=sys.stderr)
+    max_dets = int(ap_model.config.TEST.DETECTIONS_PER_IMAGE)
+    scores["parse_json"] = json_scores(
+        ap_model, gt, images, results, _threshold(parse_model), max_dets
+    )
+
+
+def cover_words_entry(parse_model: LayoutModel, docbank: Any, icdar: Any) -> dict[str, Any]:
+    """Word coverage and accuracy with and without ``cover_words`` on both PDF sets
+    (:mod:`benchmarks.real_pages_cover`). ``docbank``: (parsed pages, PDFs, DocBank's COCO
+    ground truth); ``icdar``: (parsed pages, PDFs, table ground truths per document)."""
+    from benchmarks.real_pages_cover import cover_entry
+
+    print("real_pages: cover_words ...", file=sys.stderr)
+    labels, threshold = list(parse_model.labels), _threshold(parse_model)
+    (db_pages, db_pdfs, gt), (ic_pages, ic_pdfs, truths) = docbank, icdar
+    return {
+        "docbank-100/pdf": cover_entry(
+            db_pages, {p.stem: p for p in db_pdfs}, labels, threshold, gt=gt
+        ),
+        "icdar2013-tables": cover_entry(
+            ic_pages, {p.stem: p for p in ic_pdfs}, labels, threshold, truths=truths
+        ),
+    }
 
 
 def _threshold(model: LayoutModel) -> float:
@@ -686,6 +734,42 @@ def tables(entries: dict[str, Any]) -> str:
         + markdown_table(ic)
         + "\n## label-free checks on born-digital PDFs (parse output)\n\n"
         + markdown_table(lf)
+        + _json_section(entries)
+        + _cover_section(entries)
+    )
+
+
+def _cover_section(entries: dict[str, Any]) -> str:
+    """Markdown: word coverage and accuracy with and without cover_words."""
+    from benchmarks.real_pages_cover import cover_table
+
+    table = cover_table(entries)
+    if not table:
+        return ""
+    return (
+        "\n## every word in a region (`--cover-words`, born-digital PDFs, parse defaults)\n\n"
+        "Words: text-layer words whose centre lies in some region (in exactly one). "
+        "docbank AP50/AP: the JSON (regions and alternatives) against DocBank's five "
+        "PubLayNet classes (text-layer regions score 0: below COCO's 0.05); P/R/F1 at the "
+        "parse threshold of the detected regions, and of all regions (text-layer ones "
+        "included; DocBank's converted ground truth leaves out equations, references, "
+        "captions and footers, where most of them fall). icdar: tables at IoU >= 0.5.\n\n" + table
+    )
+
+
+def _json_section(entries: dict[str, Any]) -> str:
+    """Markdown: raw detections vs the parse JSON with/without alternatives."""
+    from benchmarks.real_pages_json import json_table
+
+    table = json_table(entries, ("publaynet-20", "docbank-100"))
+    if not table:
+        return ""
+    return (
+        "\n## parse JSON vs raw detections (bbox AP, %, score >= 0.05; P/R/F1 of the regions "
+        "scored >= the parse threshold, IoU >= 0.5)\n\n"
+        "`raw`: the model's detections; `json_alternatives`: `layoutft parse --score-threshold "
+        "0.05 --format coco` (regions and their alternatives); `json`: the regions alone. "
+        "F1 of `raw` counts every detection at the threshold (duplicates included).\n\n" + table
     )
 
 

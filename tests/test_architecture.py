@@ -16,7 +16,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "layoutft"
 
 #: modules at the bottom: importing them must not load torch
-NO_TORCH = ["layoutft.geometry", "layoutft.schema", "layoutft.errors", "layoutft.config"]
+NO_TORCH = [
+    "layoutft.geometry",
+    "layoutft.schema",
+    "layoutft.errors",
+    "layoutft.config",
+    "layoutft.labels",
+]
 #: wing -> packages it must never import (see docs/architecture.md)
 FORBIDDEN = {
     "layoutft.data": [
@@ -50,6 +56,7 @@ FORBIDDEN = {
     ],
     "layoutft.geometry": ["layoutft."],
     "layoutft.errors": ["layoutft."],
+    "layoutft.labels": ["layoutft."],
     "layoutft.schema": ["layoutft.parsing", "layoutft.render", "layoutft.modeling"],
     # serving/ (layoutft serve) sits above parsing/ and below cli/
     "layoutft.serving": ["layoutft.engine", "layoutft.data", "layoutft.model_export"],

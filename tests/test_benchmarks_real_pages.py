@@ -188,3 +188,27 @@ def test_source_dev_sets_absent(tmp_path: Path) -> None:
     (tmp_path / "ctdar/dev/annotations.json").write_text("{}")
     (tmp_path / "pod/train").mkdir(parents=True)
     assert rp.source_dev_sets(tmp_path) == [("ctdar", tmp_path / "ctdar/dev")]
+
+
+def test_f1_at_threshold_and_alternatives_in_ap() -> None:
+    from benchmarks.real_pages_json import f1_scores
+
+    gt = coco_gt()
+    results = as_results(gt)
+    # a title detection below the threshold and a text duplicate elsewhere
+    results[1] = {**results[1], "score": 0.3}
+    results.append({"image_id": 1, "category_id": 1, "bbox": [120, 10, 50, 50], "score": 0.8})
+    f = f1_scores(gt, results, 0.5)
+    # text: 1 of 2 predictions right, its one truth found; title: missed; caption: not scored
+    assert f["per_class"]["text"]["precision"] == 0.5 and f["per_class"]["text"]["recall"] == 1
+    assert f["per_class"]["title"]["recall"] == 0 and "caption" not in f["per_class"]
+    assert (f["matched"], f["predicted"]) == (1, 2)
+    assert f["precision"] == 0.5 and f["recall"] == 0.5 and f["F1"] == 0.5
+    assert f1_scores(gt, results, 0.2)["recall"] == 1.0
+    # an alternative of the right class restores AP that its region alone lacks
+    region = {**results[0], "category_id": 2}  # the text box read as a title
+    alt = {**results[0], "score": 0.7, "alternative_of": 0}
+    alone = rp.coco_scores(gt, [region, results[1]], classes=["text", "title"])["bbox"]
+    both = rp.coco_scores(gt, [region, alt, results[1]], classes=["text", "title"])["bbox"]
+    assert alone["per_class"]["text"]["AP50"] == 0
+    assert both["per_class"]["text"]["AP50"] == pytest.approx(100)

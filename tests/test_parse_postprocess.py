@@ -165,3 +165,29 @@ def test_masks_become_polygons_in_postprocess() -> None:
     masks[0, 5:25, 10:40] = True
     out = postprocess(dets([([10, 5, 40, 25], 0.9, 3)], masks), LABELS, (50, 50))
     assert len(out.polygons[0]) == 1 and out.polygons[0][0].shape == (4, 2)
+
+
+def test_suppressed_readings_become_alternatives() -> None:
+    d = dets(
+        [
+            ([10, 10, 110, 60], 0.95, 0),  # text kept
+            ([12, 11, 111, 62], 0.90, 2),  # the same ink read as a list: alternative
+            ([20, 20, 60, 40], 0.80, 0),  # a text nested in it: alternative (another extent)
+            ([10, 30, 110, 90], 0.70, 0),  # a text over its lower half only: dropped
+            ([15, 12, 108, 58], 0.40, 3),  # a table below the 0.5 threshold: dropped
+            ([200, 10, 260, 60], 0.85, 4),  # a figure elsewhere: kept, no alternatives
+            ([205, 12, 258, 58], 0.60, 3),  # the figure read as a table: alternative
+        ]
+    )
+    out = postprocess(d, LABELS, (100, 300))
+    assert out.labels == ["text", "figure"]
+    text, figure = out.alternatives
+    assert [(a.label, round(a.score, 2)) for a in text] == [("list", 0.9), ("text", 0.8)]
+    np.testing.assert_allclose(text[1].box, [20, 20, 60, 40])
+    assert [(a.label, round(a.score, 2)) for a in figure] == [("table", 0.6)]
+    assert suppress_duplicates(d.boxes[[0, 1, 2, 3, 5, 6]], LABELS[:1] * 6).tolist() == [0, 4]
+    # a lower per-class threshold lets the table in as a third alternative of the text
+    low = postprocess(d, LABELS, (100, 300), thresholds=parse_score_threshold("table=0.3"))
+    assert [a.label for a in low.alternatives[0]] == ["list", "text", "table"]
+    # "none" keeps every detection as a region: none has alternatives
+    assert postprocess(d, LABELS, (100, 300), mode="none").alternatives == [[]] * 7

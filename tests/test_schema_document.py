@@ -113,3 +113,46 @@ def test_reading_json_needs_no_torch(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_alternatives_round_trip_schema_and_coco() -> None:
+    from layoutft.schema import Alternative
+
+    doc = sample_document()
+    table = doc.pages[0].regions[1]
+    table.alternatives = [
+        Alternative("figure", 0.61239),
+        Alternative("text", 0.3, [110.0, 60.0, 200.0, 100.0], [39.6, 21.6, 72.0, 36.0]),
+    ]
+    data = json.loads(doc.to_json())
+    jsonschema.validate(data, json_schema())
+    written = data["pages"][0]["regions"][1]["alternatives"]
+    assert written == [
+        {"label": "figure", "score": 0.6124},
+        {
+            "label": "text",
+            "score": 0.3,
+            "bbox_px": [110.0, 60.0, 200.0, 100.0],
+            "bbox_pt": [39.6, 21.6, 72.0, 36.0],
+        },
+    ]
+    again = Document.from_json(doc.to_json())
+    assert again.to_dict() == data
+    assert again.pages[0].regions[1].alternatives[1].bbox_px == [110.0, 60.0, 200.0, 100.0]
+    # a region without alternatives writes no key: older output is unchanged
+    assert "alternatives" not in data["pages"][0]["regions"][0]
+    assert "alternatives" not in sample_document().to_dict()["pages"][0]["regions"][1]
+    # COCO results: each alternative is one more detection of its label, marked
+    results = doc.to_coco_results()
+    assert [r["label"] for r in results] == ["title", "table", "figure", "text"]
+    figure, text = results[2], results[3]
+    assert figure["alternative_of"] == text["alternative_of"] == 0  # the table's id
+    assert figure["bbox"] == [100.0, 50.0, 200.5, 100.25]  # the region's box
+    assert figure["score"] == 0.6124 and figure["category_id"] == 0  # not a model label
+    assert text["bbox"] == [110.0, 60.0, 90.0, 40.0] and text["category_id"] == 1
+    assert text["segmentation"] == [[110.0, 60.0, 200.0, 60.0, 200.0, 100.0, 110.0, 100.0]]
+    assert len(doc.to_coco_results(alternatives=False)) == 2
+    bad = json.loads(doc.to_json())
+    bad["pages"][0]["regions"][1]["alternatives"][0]["extra"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, json_schema())

@@ -179,3 +179,18 @@ def test_parse_view_writes_the_viewer_in_the_same_run(
     ]
     with Image.open(view / doc["pages"][0]["image"]) as im:
         assert im.size == (400, 300)
+
+
+def test_alternatives_and_origin_reach_the_viewer(tmp_path: Path) -> None:
+    from layoutft.schema import Alternative
+
+    docs = documents(tmp_path)
+    region = docs[0].pages[0].regions[0]
+    region.alternatives = [Alternative("list", 0.61)]
+    region.origin = "text-layer"
+    write_viewer(docs, tmp_path / "view")
+    shown = embedded(tmp_path / "view" / "index.html")["documents"][0]["pages"][0]["regions"]
+    assert shown[0]["alternatives"] == [["list", 0.61]]
+    assert shown[0]["origin"] == "text-layer" and shown[1]["origin"] == "model"
+    assert shown[1]["alternatives"] == []
+    assert 'row("alternatives"' in (tmp_path / "view" / "index.html").read_text()

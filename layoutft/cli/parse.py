@@ -95,6 +95,16 @@ def parse_cmd(
     ),
     max_pixels: int = typer.Option(50_000_000, help="Cap on page image width*height."),
     image_dpi: float = typer.Option(72, help="DPI of images whose metadata has none."),
+    labels_view: str = typer.Option(
+        "native",
+        help="native (the model's classes) or publaynet (a DocLayNet model's regions in "
+        "PubLayNet's five classes: page heads/feet dropped, neighbouring list items merged).",
+    ),
+    cover_words: str = typer.Option(
+        "off",
+        help="auto: text-layer words outside every region become text regions marked "
+        '"origin": "text-layer" (PDFs with a text layer); off: detections only.',
+    ),
     allow_partial: bool = typer.Option(
         False,
         "--allow-partial",
@@ -220,6 +230,8 @@ def parse_cmd(
                 max_pixels=max_pixels,
                 image_dpi=image_dpi,
                 progress=False,
+                labels_view=labels_view,
+                cover_words=cover_words,
             ),
         )
         return
@@ -262,6 +274,8 @@ def parse_cmd(
         image_dpi=image_dpi,
         visualize=visualize,
         progress=not quiet,
+        labels_view=labels_view,
+        cover_words=cover_words,
     )
     names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
     model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)

@@ -56,6 +56,12 @@ def serve_cmd(
         50_000_000, help="Cap on page image width*height (a request may only lower it)."
     ),
     image_dpi: float = typer.Option(72, help="DPI of images whose metadata has none."),
+    labels_view: str = typer.Option(
+        "native", help="native or publaynet (a DocLayNet model in PubLayNet's classes)."
+    ),
+    cover_words: str = typer.Option(
+        "off", help="auto: text-layer words outside every region become text regions."
+    ),
     batch_size: int | None = typer.Option(None, help="Pages per forward pass."),
     workers: int | None = typer.Option(None, help="Pages predicted at once on CPU."),
     precision: str = typer.Option("fp32", help="fp32, bf16 or fp16 (CUDA)."),
@@ -170,6 +176,8 @@ def serve_cmd(
         score_threshold=score_threshold,
         max_pixels=max_pixels,
         image_dpi=image_dpi,
+        labels_view=labels_view,
+        cover_words=cover_words,
     )
     max_bytes = int(max_upload_mb * 1024 * 1024)
     fetch = FetchSettings.from_env(

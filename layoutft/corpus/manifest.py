@@ -49,6 +49,10 @@ OUTPUT_OPTIONS = (
     "image_dpi",
 )
 
+#: later ParseOptions fields that change results, with their defaults: recorded only when
+#: set otherwise, so that runs from before they existed keep their fingerprints
+LATER_OUTPUT_OPTIONS: dict[str, Any] = {"labels_view": "native", "cover_words": "off"}
+
 ItemState = Literal["done", "failed", "todo"]
 
 
@@ -127,6 +131,9 @@ def output_options(options: Any, fmt: str) -> dict[str, Any]:
         elif name == "score_threshold" and value is not None:
             value = str(value)  # 0.6 (library) and "0.6" (CLI) too
         values[name] = value
+    for name, default in LATER_OUTPUT_OPTIONS.items():
+        if getattr(options, name) != default:
+            values[name] = getattr(options, name)
     return values
 
 

@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from layoutft.errors import DatasetError
-
-PUBLAYNET_CLASSES = ("text", "title", "list", "table", "figure")
+from layoutft.labels import (
+    DOCLAYNET_DROPPED_IN_PUBLAYNET,
+    DOCLAYNET_TO_PUBLAYNET,
+    PUBLAYNET_CLASSES,
+)
 
 #: DocLayNet's 11 classes, in its category id order (the output of the ``*-doclaynet`` maps).
 DOCLAYNET_CLASSES = (
@@ -319,19 +322,10 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
         "categories": ["Table", "Picture"],
     },
     # DocLayNet's 11 classes.
+    # (the same map as ``layoutft parse --labels-view publaynet``: layoutft/labels.py)
     "doclaynet-publaynet": {
-        "map": {
-            "Caption": "text",
-            "Footnote": "text",
-            "Formula": "text",
-            "List-item": "list",
-            "Picture": "figure",
-            "Section-header": "title",
-            "Table": "table",
-            "Text": "text",
-            "Title": "title",
-        },
-        "drop": ["Page-footer", "Page-header"],
+        "map": dict(DOCLAYNET_TO_PUBLAYNET),
+        "drop": list(DOCLAYNET_DROPPED_IN_PUBLAYNET),
         "categories": list(PUBLAYNET_CLASSES),
     },
 }

@@ -6,11 +6,15 @@ No torch here.
 
 from __future__ import annotations
 
-from layoutft.parsing.postprocess import PageRegions
+import numpy as np
+
+from layoutft.geometry import PageTransform
+from layoutft.parsing.postprocess import Alternative, PageRegions
 from layoutft.parsing.reading_order import order_ranks
 from layoutft.render.text import text_in_box
 from layoutft.render.types import RenderedPage
-from layoutft.schema import Page, Region
+from layoutft.schema import ALTERNATIVE_BOX_TOLERANCE_PT, Page, Region
+from layoutft.schema import Alternative as AlternativeRecord
 
 
 def assemble_page(rendered: RenderedPage, regions: PageRegions, text: bool = True) -> Page:
@@ -32,11 +36,37 @@ def assemble_page(rendered: RenderedPage, regions: PageRegions, text: bool = Tru
                 polygon_pt=rings,
                 text=text_in_box(rendered.words, boxes_pt[i]) if text else None,
                 order=ranks[i],
+                alternatives=alternative_records(
+                    regions.alternatives[i] if regions.alternatives else [],
+                    boxes_pt[i],
+                    transform,
+                ),
             )
         )
     page = empty_page(rendered, "ok", None)
     page.regions = sorted(items, key=lambda r: r.order)
     return page
+
+
+def alternative_records(
+    alternatives: list[Alternative], region_pt: np.ndarray, transform: PageTransform
+) -> list[AlternativeRecord]:
+    """The schema records of a region's ``alternatives`` (boxes in pixels), highest score
+    first; each keeps its own box only when a side differs from the region's box
+    ``region_pt`` [4] (points) by more than ``ALTERNATIVE_BOX_TOLERANCE_PT``."""
+    records = []
+    for alt in sorted(alternatives, key=lambda a: -a.score):
+        box_pt = transform.px_to_pt(alt.box.reshape(1, 4))[0]
+        own = float(np.abs(box_pt - region_pt).max()) > ALTERNATIVE_BOX_TOLERANCE_PT
+        records.append(
+            AlternativeRecord(
+                label=alt.label,
+                score=alt.score,
+                bbox_px=[float(v) for v in alt.box] if own else None,
+                bbox_pt=[float(v) for v in box_pt] if own else None,
+            )
+        )
+    return records
 
 
 def empty_page(rendered: RenderedPage, status: str, error: str | None) -> Page:

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from layoutft.errors import OptionError
+from layoutft.parsing.cover import COVER_MODES
 from layoutft.parsing.postprocess import MODES, ScoreThresholds, parse_score_threshold
+from layoutft.parsing.views import LABEL_VIEWS
 from layoutft.render.pages import PageSpec
 from layoutft.render.pdf import RENDERERS
 
@@ -52,6 +54,11 @@ class ParseOptions:
         image_dpi: resolution of images whose metadata has none.
         visualize: folder for a PNG per page with regions drawn (and an annotated PDF copy).
         progress: show a progress bar on stderr (when it is a terminal).
+        labels_view: ``"native"`` (the model's classes) or ``"publaynet"`` (a DocLayNet
+            model's regions in PubLayNet's five classes; see :mod:`layoutft.parsing.views`).
+        cover_words: ``"auto"``: text-layer words outside every region become new ``text``
+            regions (``origin: "text-layer"``, see :mod:`layoutft.parsing.cover`) on pages
+            with a text layer (needs ``text``); ``"off"``: regions are the detections only.
     """
 
     dpi: float = DEFAULT_DPI
@@ -67,12 +74,16 @@ class ParseOptions:
     image_dpi: float = 72
     visualize: str | Path | None = None
     progress: bool = False
+    labels_view: str = "native"
+    cover_words: str = "off"
 
     def __post_init__(self) -> None:
         check_numbers(self)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("renderer", self.renderer, RENDERERS)
         check_choice("postprocess", self.postprocess, MODES)
+        check_choice("labels_view", self.labels_view, LABEL_VIEWS)
+        check_choice("cover_words", self.cover_words, COVER_MODES)
         if self.workers is not None:
             resolve_workers(self.workers, self.batch_size or 1, "cpu", 1)
         if self.score_threshold is not None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from layoutft.errors import OptionError
 from layoutft.parsing.assemble import assemble_page, empty_page
+from layoutft.parsing.cover import cover_label, cover_words
 from layoutft.parsing.detector import Detector, PageDetections, detector_defaults
 from layoutft.parsing.options import (
     DEFAULT_DPI,
@@ -30,6 +31,7 @@ from layoutft.parsing.options import (
 )
 from layoutft.parsing.postprocess import postprocess, score_thresholds
 from layoutft.parsing.results import ResultSink
+from layoutft.parsing.views import maps_labels, publaynet_view, view_labels
 from layoutft.render import (
     RenderedPage,
     Source,
@@ -111,7 +113,8 @@ class Parser:
             name); default the detector's ``name`` if it has one, else ``"model"``.
 
     Raises OptionError when the options do not suit the detector (fp16 off CUDA, workers
-    on a GPU, a score threshold for a class the model lacks).
+    on a GPU, a score threshold for a class the model lacks, ``labels_view`` publaynet for
+    a model whose classes are neither DocLayNet's nor PubLayNet's).
     """
 
     def __init__(
@@ -128,6 +131,7 @@ class Parser:
         )
         self.labels = [str(name) for name in model.labels]
         self.thresholds = score_thresholds(self.options.score_threshold, self.labels, facts.config)
+        self.maps_labels = maps_labels(self.options.labels_view, self.labels)
         self.model_name = model_name or str(facts.name or "model")
 
     def header(self, source: str | Path | bytes | Source) -> Document:
@@ -135,10 +139,16 @@ class Parser:
         info = inspect_source(source)
         parse_page_spec(self.options.pages, info.page_count, info.path or "<bytes>")
         model: dict[str, Any] = {"name": self.model_name, "labels": list(self.labels)}
+        if self.maps_labels:  # the regions' classes; the model's own stay on record
+            model["labels"] = view_labels(self.options.labels_view, self.labels)
+            model["labels_view"] = self.options.labels_view
+            model["model_labels"] = list(self.labels)
         model["precision"] = self.options.precision  # bf16/fp16 detections are approximate
         model["postprocess"] = self.options.postprocess
         if self.options.postprocess == "default":
             model["score_thresholds"] = self.thresholds.to_dict()
+        if self.options.cover_words != "off":
+            model["cover_words"] = self.options.cover_words
         path = None if info.path is None else _text(str(info.path))
         source_block = {"path": path, "sha256": info.sha256, "page_count": info.page_count}
         return Document(source=source_block, model=model, pages=[])
@@ -268,7 +278,10 @@ class Parser:
         regions = postprocess(
             detections, self.labels, (height, width), self.options.postprocess, self.thresholds
         )
-        return assemble_page(rendered, regions, self.options.text)
+        page = assemble_page(rendered, regions, self.options.text)
+        if self.options.cover_words == "auto" and self.options.postprocess == "default":
+            page = cover_words(page, rendered.words, cover_label(self.labels))
+        return publaynet_view(page, rendered.words) if self.maps_labels else page
 
 
 def deliver(
@@ -317,7 +330,8 @@ def parse(
     ``layoutft.parse("paper.pdf", dpi=200, pages="1-3")``: every
     :class:`~layoutft.parsing.options.ParseOptions` field (``dpi``, ``pages``,
     ``batch_size``, ``workers``, ``precision``, ``renderer``, ``text``, ``postprocess``,
-    ``score_threshold``, ``max_pixels``, ``image_dpi``, ``visualize``, ``progress``) can be
+    ``score_threshold``, ``max_pixels``, ``image_dpi``, ``visualize``, ``progress``,
+    ``labels_view``, ``cover_words``) can be
     given as a keyword, over ``options`` (default ``ParseOptions()``); they are documented
     and validated there.
 

@@ -136,6 +136,21 @@ def _threshold(value: str, spec: str) -> float:
     return number
 
 
+@dataclass(frozen=True)
+class Alternative:
+    """A detection the de-duplication folded into a region: another reading of its ink.
+
+    Attributes:
+        label: class name (another class, or the region's own class with another extent).
+        score: detector confidence in [0, 1].
+        box: float64 [4] XYXY pixels of the page image (clipped to the page).
+    """
+
+    label: str
+    score: float
+    box: np.ndarray
+
+
 @dataclass
 class PageRegions:
     """Detections of one page after post-processing, in page pixels.
@@ -146,12 +161,15 @@ class PageRegions:
         labels: N class names.
         polygons: per region, outline rings as float64 [K,2] pixel arrays (the box when the
             model has no masks).
+        alternatives: per region, the detections folded into it (see
+            :func:`resolve_duplicates`), highest score first; empty lists for ``"none"``.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     labels: list[str]
     polygons: list[list[np.ndarray]]
+    alternatives: list[list[Alternative]] = field(default_factory=list)
 
 
 def detection_labels(detections: Any, model_labels: Sequence[str]) -> list[str]:
@@ -177,8 +195,10 @@ def postprocess(
         image_size: ``(height, width)`` of the page image in pixels.
         mode: ``"default"``: per-class score thresholds, then a region loses to a
             higher-scored one of any class sharing more than half of the smaller box (of the
-            same class: IoU > 0.5 or > 90% nested), then clipping to the page. ``"none"``:
-            the detections unchanged.
+            same class: IoU > 0.5 or > 90% nested), then clipping to the page; a loser that
+            read the same ink as another class (or as a nested box of the same class) is
+            kept as one of the winner's ``alternatives`` (:func:`resolve_duplicates`).
+            ``"none"``: the detections unchanged.
         thresholds: per-class score thresholds (default 0.5 for every class; the parser
             passes :func:`score_thresholds`).
 
@@ -196,18 +216,28 @@ def postprocess(
     labels = detection_labels(detections, model_labels)
     masks = getattr(detections, "masks", None)
     keep = np.arange(len(boxes))
+    folded: dict[int, list[int]] = {}
     if mode == "default":
         limits = thresholds or ScoreThresholds()
         passing = np.array([s >= limits.for_label(n) for s, n in zip(scores, labels, strict=True)])
         keep = keep[passing.astype(bool)] if len(keep) else keep
         keep = keep[np.argsort(-scores[keep], kind="stable")]
-        keep = keep[suppress_duplicates(boxes[keep], [labels[i] for i in keep])]
+        kept, owner = resolve_duplicates(boxes[keep], [labels[i] for i in keep])
         height, width = image_size
         boxes = clip_boxes(boxes, width, height)
-        keep = keep[box_area(boxes[keep]) > 0]
+        nonempty = box_area(boxes) > 0
+        for loser, winner in enumerate(owner):
+            if winner >= 0 and nonempty[keep[loser]]:
+                folded.setdefault(int(keep[winner]), []).append(int(keep[loser]))
+        keep = keep[kept]
+        keep = keep[nonempty[keep]]
     polygons = [mask_polygons(masks[i]) if masks is not None else [] for i in keep]
     polygons = [p or [box_polygon(boxes[i])] for p, i in zip(polygons, keep, strict=True)]
-    return PageRegions(boxes[keep], scores[keep], [labels[i] for i in keep], polygons)
+    alternatives = [
+        [Alternative(labels[j], float(scores[j]), boxes[j].copy()) for j in folded.get(int(i), [])]
+        for i in keep
+    ]
+    return PageRegions(boxes[keep], scores[keep], [labels[i] for i in keep], polygons, alternatives)
 
 
 def suppress_duplicates(
@@ -226,9 +256,39 @@ def suppress_duplicates(
     are one right answer and one wrong one (a paragraph also read as a list, a table cell
     read as text, one figure read as two).
     """
+    return resolve_duplicates(boxes, labels, iou, contained, overlap)[0]
+
+
+def resolve_duplicates(
+    boxes: np.ndarray,
+    labels: Sequence[str],
+    iou: float = DUPLICATE_IOU,
+    contained: float = CONTAINED_FRACTION,
+    overlap: float = OVERLAP_OF_SMALLER,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`suppress_duplicates` that also says where each dropped box went.
+
+    Args:
+        boxes: float [N,4] XYXY, sorted by descending score; ``labels``: their N classes.
+
+    Returns:
+        ``(kept, owner)``: int64 indices of the kept boxes, and int64 [N] ``owner``: for a
+        dropped box that is an alternative reading of a kept one, that kept box's index;
+        -1 for kept boxes and for dropped boxes that are no alternative.
+
+    A dropped box is an alternative of the kept box it overlaps most (IoU) when it is the
+    same class nested in it or at IoU > ``iou`` (another extent of the same class), or
+    another class sharing more than ``overlap`` of the smaller box (another class for the
+    same ink). A box of the same class that only shares more than ``overlap`` (a partial
+    overlap) is dropped without a trace: on publaynet-20 and docbank-100 (the data of
+    ``benchmarks.real_pages``) keeping those too moved AP50 by under 0.2 points (down on
+    one set, up on the other), while the nested same-class boxes are worth 2.6 AP50 points
+    on publaynet-20.
+    """
     n = len(boxes)
+    owner = np.full(n, -1, dtype=np.int64)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), owner
     ious = pairwise_iou(boxes, boxes)
     inter = pairwise_intersection(boxes, boxes)
     areas = box_area(boxes)
@@ -236,14 +296,16 @@ def suppress_duplicates(
     share = np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
     kept: list[int] = []
     for i in range(n):
-        clash = any(
-            share[i, j] > overlap
-            or (labels[j] == labels[i] and (ious[i, j] > iou or share[i, j] > contained))
-            for j in kept
-        )
-        if not clash:
+        same = [j for j in kept if labels[j] == labels[i]]
+        nested = [j for j in same if ious[i, j] > iou or share[i, j] > contained]
+        partial = [j for j in same if share[i, j] > overlap]
+        other = [j for j in kept if labels[j] != labels[i] and share[i, j] > overlap]
+        if nested or other:
+            if not partial or nested:
+                owner[i] = max(nested or other, key=lambda j: ious[i, j])
+        elif not partial:
             kept.append(i)
-    return np.array(kept, dtype=np.int64)
+    return np.array(kept, dtype=np.int64), owner
 
 
 def mask_polygons(mask: np.ndarray, min_fraction: float = 0.1) -> list[np.ndarray]:

@@ -315,6 +315,8 @@ def _page_data(page: Page, stored: tuple[str, str] | None) -> dict[str, Any]:
                 ],
                 "text": r.text,
                 "order": r.order,
+                "alternatives": [[a.label, a.score] for a in r.alternatives],
+                "origin": r.origin,
             }
             for r in page.regions
         ],
@@ -643,6 +645,12 @@ _SCRIPT = r"""
     dl.appendChild(el("dt", {}, "label"));
     dl.appendChild(label);
     row("score", Number(r.score).toFixed(3));
+    if (r.origin && r.origin !== "model") row("origin", r.origin);
+    if (r.alternatives && r.alternatives.length) {
+      row("alternatives", r.alternatives.map(function (a) {
+        return a[0] + " " + Number(a[1]).toFixed(2);
+      }).join(", "));
+    }
     row("order", r.order + 1);
     row("id", r.id);
     row("bbox px", fmt(r.bbox_px));

@@ -8,7 +8,8 @@ Endpoints:
 - ``POST /parse``: a PDF or image as the multipart field ``file`` or as the raw request
   body; parse options as query or form fields named like the ``layoutft parse`` flags
   (``dpi``, ``pages``, ``renderer``, ``no-text``, ``postprocess``, ``score-threshold``,
-  ``max-pixels``, ``image-dpi``) -> the layout JSON ``layoutft parse`` writes
+  ``max-pixels``, ``image-dpi``, ``labels-view``, ``cover-words``) -> the layout JSON
+  ``layoutft parse`` writes
   (``layoutft.document/1``; a document whose pages failed says so in ``status`` and in
   each page's ``error``).
 - Label Studio's ML backend protocol: ``POST /setup``, ``POST /predict``, ``GET /versions``,

@@ -21,6 +21,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "score-threshold": ("score_threshold", "str"),
     "max-pixels": ("max_pixels", "int"),
     "image-dpi": ("image_dpi", "float"),
+    "labels-view": ("labels_view", "str"),
+    "cover-words": ("cover_words", "str"),
 }
 _TRUE = {"", "1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
