@@ -407,7 +407,9 @@ class FakeActor:
 
     def _call(self, name: str, *args: Any) -> Any:
         self.calls += 1
-        if self.gone or self.unnoticed or self.calls in self.drop:
+        if self.gone:
+            raise ray.exceptions.ActorDiedError()
+        if self.unnoticed or self.calls in self.drop:
             self.unnoticed = max(0, self.unnoticed - 1)
             raise ray.exceptions.ActorUnavailableError("connection refused", None)
         if name == "parse":
@@ -432,6 +434,14 @@ class FakeActor:
         return Method()
 
 
+@pytest.fixture
+def quick_pings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pings of a lost worker 1 ms apart (the engine waits up to 1 s between them)."""
+    from layoutft.distributed import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "PING_WAIT_S", 0.001)
+
+
 def fake_engine(actors: int = 1, **actor_kw: Any) -> tuple[RayEngine, list[FakeActor]]:
     """A RayEngine whose driver loop runs on :class:`FakeRay` with :class:`FakeActor`s."""
     engine = RayEngine(
@@ -452,14 +462,15 @@ def four_pngs() -> list[str]:
     return ["pngs"]
 
 
-@pytest.mark.parametrize("lag", [0, 1, 3, 8])
+@pytest.mark.parametrize("lag", [0, 1, 3, 8, 40])
 def test_calls_failing_before_ray_hears_of_a_death_fail_no_other_input(
-    in_tmp: Path, lag: int
+    in_tmp: Path, quick_pings: None, lag: int
 ) -> None:
     """The bug of a loaded machine, made deterministic: after 3.png kills the worker, the
     next ``lag`` calls fail unrun (Ray has not heard of the death yet). Counted as losses,
     they failed 1.png or 4.png, whichever came next; pinging the worker until a new process
-    answers charges only 3.png, which ran (and killed the worker) exactly twice."""
+    answers charges only 3.png, which ran (and killed the worker) exactly twice. However
+    long the worker stays unavailable (40 pings: more than PINGS), it is not given up."""
     engine, (actor,) = fake_engine(lag=lag)
     summary = ray_run(engine, four_pngs(), Path("out"))
     got = Manifest(Path("out")).entries
@@ -471,7 +482,7 @@ def test_calls_failing_before_ray_hears_of_a_death_fail_no_other_input(
     assert actor.restarts == 2 and len(actor.ran) == 5  # 1, 2, 4 once; 3 twice
 
 
-def test_a_call_lost_on_the_way_goes_out_again_uncharged(in_tmp: Path) -> None:
+def test_a_call_lost_on_the_way_goes_out_again_uncharged(in_tmp: Path, quick_pings: None) -> None:
     """A call that fails while the worker lives on (the same incarnation answers the ping)
     is sent again without counting as a loss: with the first two calls dropped, 1.png is
     still parsed, and 3.png still gets its two real tries."""
@@ -485,14 +496,10 @@ def test_a_call_lost_on_the_way_goes_out_again_uncharged(in_tmp: Path) -> None:
     assert "lost twice" in str(got["3.png"].error) and actor.restarts == 2
 
 
-def test_a_worker_that_never_comes_back_is_given_up(
-    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A worker whose pings all fail is given up for the run: its chunk goes to the other
-    worker; with none left, the inputs still queued fail in one line."""
-    from layoutft.distributed import engine as engine_module
-
-    monkeypatch.setattr(engine_module, "PINGS", 3)
+def test_a_worker_that_never_comes_back_is_given_up(in_tmp: Path, quick_pings: None) -> None:
+    """A worker found dead for good (ActorDiedError, not restarting) by PINGS pings in a row
+    is given up for the run: its chunk goes to the other worker; with none left, the inputs
+    still queued fail in one line."""
     engine, (first, second) = fake_engine(actors=2)
     first.gone = True
     ray_run(engine, four_pngs(), Path("two"))

@@ -88,6 +88,7 @@ def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     torch.set_num_threads(before)
 
 
+@pytest.mark.numerics
 def test_two_gloo_processes_match_one_process(
     five_per_page: Path, tmp_path: Path, one_thread: None
 ) -> None:

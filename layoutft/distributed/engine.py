@@ -372,20 +372,24 @@ class _Chunk:
 @dataclass
 class _Probe:
     """A worker whose call with ``chunk`` failed with a lost-worker ``error``, being pinged
-    until it answers (``attempts``: pings sent)."""
+    until it answers (``attempts``: pings sent; ``dead``: pings in a row that found it dead
+    for good rather than unavailable)."""
 
     actor: int
     chunk: _Chunk
     error: BaseException
     attempts: int = 0
+    dead: int = 0
 
 
 #: a chunk fails when workers died under it this often (each restarted in between) ...
 LOSSES = 2
 #: ... or when this many calls with it failed unrun (the worker unreachable, yet alive)
 SENDS = 4
-#: pings of a lost worker before it is given up for the rest of the call
+#: pings in a row finding a lost worker dead for good (not restarting) before it is given up
 PINGS = 12
+#: the longest wait between two pings of a lost worker
+PING_WAIT_S = 1.0
 
 
 class _Pipeline:
@@ -599,14 +603,21 @@ class _Pipeline:
         """A lost worker's ping came back. Answered by another process than the last seen
         (or the first time asked): the worker died under the probe's chunk. Answered by the
         same one: the call was lost on the way, the chunk goes out again uncharged. Not
-        answered: the worker is not back yet (Ray has not seen the death, or restarts it);
-        after ``PINGS`` pings it is given up, and the chunk charged."""
+        answered: the worker is not back yet (Ray has not seen the death, or restarts it),
+        pinged again; dead for good at ``PINGS`` pings in a row, it is given up and the chunk
+        charged."""
         probe = self.probing.pop(ref)
         try:
             incarnation = str(self.ray.get(ref))
-        except Exception:
-            if probe.attempts < PINGS:
-                wait = min(1.0, 0.05 * 2**probe.attempts)
+        except Exception as exc:
+            # "unavailable": restarting, or Ray has not heard of the death yet (under load a
+            # restart takes long): wait, however long; dead for good: a few times, then give up
+            if type(exc).__name__ == "ActorUnavailableError":
+                probe.dead = 0
+            else:
+                probe.dead += 1
+            if probe.dead < PINGS:
+                wait = min(PING_WAIT_S, 0.05 * 2 ** min(probe.attempts, 8))
                 self.resting.append((time.monotonic() + wait, probe))
                 return
             self.retired.add(probe.actor)
