@@ -426,7 +426,7 @@ class _Pipeline:
         #: ping call -> its probe; probes waiting to be sent again, with when
         self.probing: dict[Any, _Probe] = {}
         self.resting: list[tuple[float, _Probe]] = []
-        #: workers given up (they never answered a ping)
+        #: workers given up (pings found them dead for good)
         self.retired: set[int] = set()
         #: inputs whose last chunk is settled, to be written
         self.finished: deque[_Input] = deque()
