@@ -138,6 +138,7 @@ def test_caffe2_detector_converts_to_detectron2_layout(parity_case: Path, d2_pkl
         assert torch.equal(c2.state_dict[d2_name], raw[c2_name]), d2_name
 
 
+@pytest.mark.numerics
 def test_caffe2_folded_bn_matches_frozen_bn_math(parity_case: Path, d2_pkl) -> None:
     c2 = load_weights(parity_case / "model_final_c2.pkl").state_dict
     prefixes = sorted({k.rsplit(".", 1)[0] for k in c2 if k.endswith(".norm.weight")})

@@ -466,10 +466,9 @@ def test_sigkill_then_rerun_finishes_the_rest_without_redoing_anything(tmp_path:
     out = tmp_path / "out"
     proc = run_child([str(root), "-o", str(out)], delay=0.6)
     try:
-        deadline = time.monotonic() + 120
+        # no deadline of its own: a child that never finishes an input is the test's timeout
         while len(done_entries(out)) < 2:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "no input was finished in time"
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL

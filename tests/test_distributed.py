@@ -10,6 +10,7 @@ small a cluster.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -48,6 +49,7 @@ from layoutft.distributed import (  # noqa: E402  (after the skip: needs Ray)
     page_from_row,
     parse_corpus,
 )
+from layoutft.distributed.workers import PageWorker  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = ParseOptions(dpi=72)
@@ -312,6 +314,207 @@ def test_a_lost_worker_fails_only_its_input(
     assert files(Path("ray")) == files(Path("local"))
     expected = entries(Manifest(Path("local")))
     assert {k: v for k, v in entries(Manifest(Path("ray"))).items() if k != "3.png"} == expected
+
+
+class FakeRef:
+    """A call of :class:`FakeRay`, run when submitted: its value or error."""
+
+    def __init__(self, seq: int, call: Any) -> None:
+        self.seq, self.value, self.error = seq, None, None
+        try:
+            self.value = call()
+        except Exception as exc:
+            self.error = exc
+
+
+class TaskError(Exception):
+    """Ray's wrapper of an error a task raised (``cause``)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class FakeRay:
+    """The part of Ray the engine's driver loop uses, in this process and in order: each
+    call runs when submitted and ``wait`` returns the oldest, so a run is deterministic."""
+
+    def __init__(self) -> None:
+        self.seq = itertools.count()
+
+    def call(self, fn: Any, *args: Any) -> FakeRef:
+        def run() -> Any:
+            try:
+                return fn(*[self.get(a) if isinstance(a, FakeRef) else a for a in args])
+            except (TaskError, ray.exceptions.RayActorError):
+                raise
+            except Exception as exc:
+                raise TaskError(exc) from exc
+
+        return FakeRef(next(self.seq), run)
+
+    def remote(self, fn: Any) -> Any:
+        fake = self
+
+        class Remote:
+            def options(self, **_: Any) -> Remote:
+                return self
+
+            def remote(self, *args: Any) -> FakeRef:
+                return fake.call(fn, *args)
+
+        return Remote()
+
+    def put(self, value: Any) -> FakeRef:
+        return FakeRef(next(self.seq), lambda: value)
+
+    def get(self, ref: FakeRef) -> Any:
+        if ref.error is not None:
+            raise ref.error
+        return ref.value
+
+    def wait(self, refs: list[FakeRef], num_returns: int, timeout: float) -> Any:
+        oldest = min(refs, key=lambda ref: ref.seq)
+        return [oldest], [ref for ref in refs if ref is not oldest]
+
+    def cancel(self, ref: FakeRef) -> None:
+        pass
+
+    def available_resources(self) -> dict[str, float]:
+        return {"CPU": 4.0}
+
+
+def red(pages: Any) -> bool:
+    return any((p.image[..., 0] == 255).all() and not p.image[..., 1:].any() for p in pages)
+
+
+class FakeActor:
+    """A model actor's handle (a :class:`PageWorker` with the coloured-box model) whose
+    process dies on an all-red page and is restarted (a new PageWorker: a new incarnation).
+    Ray hears of a death ``lag`` calls late: those calls fail unrun with
+    ActorUnavailableError, as they do on a loaded machine. ``drop``: call numbers lost on
+    the way while the actor lives; ``gone``: a death it never comes back from."""
+
+    def __init__(self, fake: FakeRay, lag: int = 0, drop: tuple[int, ...] = ()) -> None:
+        self.fake, self.lag, self.drop = fake, lag, drop
+        self.worker = PageWorker(ColorBoxModel, OPTIONS, "m")
+        self.unnoticed = 0
+        self.gone = False
+        self.calls = 0
+        #: the sources of the pages each parse call ran on, and restarts
+        self.ran: list[str] = []
+        self.restarts = 0
+
+    def _call(self, name: str, *args: Any) -> Any:
+        self.calls += 1
+        if self.gone:
+            raise ray.exceptions.ActorDiedError()
+        if self.unnoticed or self.calls in self.drop:
+            self.unnoticed = max(0, self.unnoticed - 1)
+            raise ray.exceptions.ActorUnavailableError("connection refused", None)
+        if name == "parse":
+            pages = args[0]
+            self.ran.append(",".join(sorted({p.source_kind for p in pages})))
+            if red(pages):
+                self.worker = PageWorker(ColorBoxModel, OPTIONS, "m")
+                self.restarts += 1
+                self.unnoticed = self.lag
+                raise ray.exceptions.ActorUnavailableError("connection reset", None)
+        return getattr(self.worker, name)(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("parse", "ping"):
+            raise AttributeError(name)
+        actor = self
+
+        class Method:
+            def remote(self, *args: Any) -> FakeRef:
+                return actor.fake.call(actor._call, name, *args)
+
+        return Method()
+
+
+@pytest.fixture
+def quick_pings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pings of a lost worker 1 ms apart (the engine waits up to 1 s between them)."""
+    from layoutft.distributed import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "PING_WAIT_S", 0.001)
+
+
+def fake_engine(actors: int = 1, **actor_kw: Any) -> tuple[RayEngine, list[FakeActor]]:
+    """A RayEngine whose driver loop runs on :class:`FakeRay` with :class:`FakeActor`s."""
+    engine = RayEngine(
+        ColorBoxModel, OPTIONS, RayOptions(ray_workers=actors, pages_per_task=1), "m"
+    )
+    fake = FakeRay()
+    handles = [FakeActor(fake, **actor_kw) for _ in range(actors)]
+    engine.ray, engine.actors = fake, handles
+    engine._parser = Parser(ColorBoxModel(), OPTIONS, model_name="m")
+    return engine, handles
+
+
+def four_pngs() -> list[str]:
+    """pngs/1-4.png: white, black (the model raises: an error page), red (kills the worker),
+    white."""
+    for name, color in [("1", "white"), ("2", "black"), ("3", "red"), ("4", "white")]:
+        page_png(Path("pngs") / f"{name}.png", color)
+    return ["pngs"]
+
+
+@pytest.mark.parametrize("lag", [0, 1, 3, 8, 40])
+def test_calls_failing_before_ray_hears_of_a_death_fail_no_other_input(
+    in_tmp: Path, quick_pings: None, lag: int
+) -> None:
+    """The bug of a loaded machine, made deterministic: after 3.png kills the worker, the
+    next ``lag`` calls fail unrun (Ray has not heard of the death yet). Counted as losses,
+    they failed 1.png or 4.png, whichever came next; pinging the worker until a new process
+    answers charges only 3.png, which ran (and killed the worker) exactly twice. However
+    long the worker stays unavailable (40 pings: more than PINGS), it is not given up."""
+    engine, (actor,) = fake_engine(lag=lag)
+    summary = ray_run(engine, four_pngs(), Path("out"))
+    got = Manifest(Path("out")).entries
+    assert got["3.png"].status == "failed"
+    assert "the Ray worker parsing it was lost twice" in str(got["3.png"].error)
+    assert got["1.png"].status == "ok" and got["4.png"].status == "ok"
+    assert got["2.png"].failed_pages == [1]
+    assert (summary.parsed, summary.failed_inputs) == (3, 1)
+    assert actor.restarts == 2 and len(actor.ran) == 5  # 1, 2, 4 once; 3 twice
+
+
+def test_a_call_lost_on_the_way_goes_out_again_uncharged(in_tmp: Path, quick_pings: None) -> None:
+    """A call that fails while the worker lives on (the same incarnation answers the ping)
+    is sent again without counting as a loss: with the first two calls dropped, 1.png is
+    still parsed, and 3.png still gets its two real tries."""
+    engine, (actor,) = fake_engine(drop=(1, 3))
+    ray_run(engine, four_pngs(), Path("out"))
+    got = Manifest(Path("out")).entries
+    assert {k: e.status for k, e in got.items()} == {
+        "1.png": "ok", "2.png": "failed", "3.png": "failed", "4.png": "ok"
+    }  # fmt: skip
+    assert got["2.png"].failed_pages == [1]  # the model's own error, not a lost worker
+    assert "lost twice" in str(got["3.png"].error) and actor.restarts == 2
+
+
+def test_a_worker_that_never_comes_back_is_given_up(in_tmp: Path, quick_pings: None) -> None:
+    """A worker found dead for good (ActorDiedError, not restarting) by PINGS pings in a row
+    is given up for the run: its chunk goes to the other worker; with none left, the inputs
+    still queued fail in one line."""
+    engine, (first, second) = fake_engine(actors=2)
+    first.gone = True
+    ray_run(engine, four_pngs(), Path("two"))
+    got = Manifest(Path("two")).entries
+    assert [got[f"{n}.png"].status for n in "14"] == ["ok", "ok"]
+    assert got["2.png"].failed_pages == [1]
+    assert "lost twice" in str(got["3.png"].error)
+    assert first.ran == [] and len(second.ran) == 5  # 1, 2, 4 once; 3 twice
+
+    engine, (only,) = fake_engine()
+    only.gone = True
+    summary = ray_run(engine, ["pngs"], Path("none"))
+    got = Manifest(Path("none")).entries
+    assert summary.failed_inputs == 4
+    assert all("no Ray model worker is left" in str(e.error) for e in got.values())
 
 
 def test_parse_corpus_returns_the_manifest(ray_session: None, in_tmp: Path) -> None:

@@ -1,7 +1,8 @@
 """Hostile inputs fail fast, in one line naming the file and the limit: YAML and stored-config
 alias bombs, pickles that ask for huge arrays, huge page ranges, decompression-bomb images,
 JSON nested too deeply or with giant integers, absurd config sizes. Every file is made here,
-small; every test is bounded in time."""
+small; every test is bounded in time (60 s where it takes a second: room for a loaded
+machine, while the blow-ups these inputs aim at run for hours)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def laughs_yaml() -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_billion_laughs_config_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "laughs.yaml"
     path.write_text(laughs_yaml())
@@ -57,7 +58,7 @@ def test_billion_laughs_config_is_refused(tmp_path: Path) -> None:
     assert code == 1 and text.startswith("Error: ") and "limit of 100000 values" in text
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_deeply_nested_config_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text("MODEL: " + "[" * 5000 + "]" * 5000 + "\n")
@@ -72,7 +73,7 @@ def _shared_lists() -> list[object]:
     return level
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("stored", ["dict", "yaml"])
 def test_alias_bomb_in_a_checkpoints_stored_config_is_refused(tmp_path: Path, stored: str) -> None:
     config: object = {"MODEL": {"PIXEL_MEAN": _shared_lists()}}
@@ -98,7 +99,7 @@ FOUR_GB = b"\x8a\x05\x00\x00\x00\x00\x01"  # LONG1: 2**32
 INT8 = b"U\x01b"  # the dtype code 'b'
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     "body",
     [
@@ -167,7 +168,7 @@ def test_pickled_arrays_within_the_budget_still_load(tmp_path: Path) -> None:
     assert float(loaded.state_dict["backbone.bottom_up.stem.conv1.weight"].sum()) == 8 * 3 * 49
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_huge_page_range_is_refused_before_it_is_built() -> None:
     tracemalloc.start()
     try:
@@ -213,7 +214,7 @@ def test_decompression_bomb_png_fails_alone_and_the_folder_goes_on(tmp_path: Pat
     assert json.loads((out / "b_page.json").read_text())["pages"][0]["status"] == "ok"
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_max_pixels_bounds_image_decoding(tmp_path: Path) -> None:
     path = tmp_path / "big.png"
     Image.new("L", (3000, 3000), 255).save(path)  # 9 M pixels in a small file
@@ -229,7 +230,7 @@ def test_max_pixels_bounds_image_decoding(tmp_path: Path) -> None:
     assert page.image.shape[0] * page.image.shape[1] <= 3_000_000
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_coco_with_a_giant_integer_or_deep_nesting_is_one_line(tmp_path: Path) -> None:
     digits = tmp_path / "digits.json"
     rest = '}], "annotations": [], "categories": []}'
@@ -248,7 +249,7 @@ def test_coco_with_a_giant_integer_or_deep_nesting_is_one_line(tmp_path: Path) -
     assert len(text.strip().splitlines()) == 1
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_layout_json_with_a_giant_integer_or_deep_nesting_names_the_file(tmp_path: Path) -> None:
     digits = tmp_path / "doc.json"
     digits.write_text('{"schema": "layoutft.document/1", "pages": ' + "1" * 5000 + "}")

@@ -188,9 +188,8 @@ def test_sigterm_mid_parse_leaves_no_temporary_file(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 120
+        # no deadline of its own: an output that never appears is the test's timeout
         while not list(out.glob(".long.jsonl.*.tmp")) and proc.poll() is None:
-            assert time.monotonic() < deadline, "the temporary output never appeared"
             time.sleep(0.05)
         assert proc.poll() is None, "parse finished before it could be stopped"
         proc.send_signal(signal.SIGTERM)

@@ -36,6 +36,7 @@ def expected(name: str) -> dict[str, Any]:
     return next(e for e in data["images"] if e["file_name"] == name)
 
 
+@pytest.mark.numerics
 def test_raw_output_matches_detectron2(model: Any) -> None:
     doc = parse(IMAGE, model=model, postprocess="none")
     data = json.loads(doc.to_json())
@@ -75,6 +76,7 @@ def make_pdf() -> bytes:
     return doc.tobytes()
 
 
+@pytest.mark.numerics
 def test_rotated_page_gives_the_same_regions(model: Any) -> None:
     doc = parse(make_pdf(), model=model, dpi=100, batch_size=2)
     jsonschema.validate(doc.to_dict(), json_schema())
@@ -137,6 +139,7 @@ def test_cli_loads_weights_and_writes_files(
     assert [p.name for p in vis.iterdir()] == ["doc000_p0-p1.png"]
 
 
+@pytest.mark.numerics
 def test_min_score_skips_mask_work_and_keeps_the_rest_identical(model: Any) -> None:
     mask_rois: list[int] = []
     hook = model.model.roi_heads.mask_head.register_forward_hook(
@@ -158,6 +161,7 @@ def test_min_score_skips_mask_work_and_keeps_the_rest_identical(model: Any) -> N
     np.testing.assert_array_equal(kept.masks, everything.masks[selected])
 
 
+@pytest.mark.numerics
 def test_bf16_runs_the_convolutions_in_bfloat16_and_keeps_the_regions(model: Any) -> None:
     import torch
 
@@ -189,6 +193,7 @@ def test_bf16_runs_the_convolutions_in_bfloat16_and_keeps_the_regions(model: Any
         model.predict([IMAGE], precision="int8")
 
 
+@pytest.mark.numerics
 def test_workers_predict_pages_in_parallel_threads_with_the_same_detections(model: Any) -> None:
     import threading
 

@@ -147,7 +147,7 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_truncated_download_is_not_cached_and_the_next_call_resumes(
     server: Server, cache_home: Path
 ) -> None:
@@ -168,7 +168,7 @@ def test_truncated_download_is_not_cached_and_the_next_call_resumes(
     assert record["sha256"] == pretrained.file_sha256(target)
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_a_server_that_ignores_range_restarts_the_file(server: Server, cache_home: Path) -> None:
     target = cache_home / "weights" / "m.pth"
     target.parent.mkdir(parents=True)
@@ -179,7 +179,7 @@ def test_a_server_that_ignores_range_restarts_the_file(server: Server, cache_hom
     assert target.read_bytes() == PAYLOAD  # not the part followed by the whole file
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_an_html_page_is_refused_in_one_line_without_its_content(
     server: Server, cache_home: Path
 ) -> None:
@@ -192,7 +192,7 @@ def test_an_html_page_is_refused_in_one_line_without_its_content(
     assert not target.exists() and not target.with_name("m.pth.part").exists()
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_a_stalled_server_is_a_one_line_read_timeout(
     server: Server, cache_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -210,13 +210,13 @@ def test_a_stalled_server_is_a_one_line_read_timeout(
     assert code == 1 and "no data from the server for 0.3 s" in text
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_http_errors_are_one_line(server: Server, cache_home: Path) -> None:
     with pytest.raises(CheckpointError, match=r"missing\.pth: HTTP 404 Not Found$"):
         pretrained.download(server.url("missing.pth"), cache_home / "m.pth", timeout=5)
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(60)
 def test_cached_file_changed_after_verification_is_caught_and_force_redownloads(
     server: Server, cache_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,7 +7,8 @@ sizes above the candidate counts), equal page sizes and equal numbers of regions
 (the ROI losses average over all sampled RoIs of the batch), boxes only (mask losses
 average over the foreground RoIs of the batch). A small learning rate keeps float-rounding
 differences (batched vs single-image convolution sums, ~1e-7) from flipping near-tied
-proposals between the runs.
+proposals between the runs, mostly: other CPU kernels flip one now and then, hence a
+tolerance relative to the training step (the test's docstring).
 """
 
 from __future__ import annotations
@@ -88,9 +89,19 @@ def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     torch.set_num_threads(before)
 
 
+@pytest.mark.numerics
 def test_two_gloo_processes_match_one_process(
     five_per_page: Path, tmp_path: Path, one_thread: None
 ) -> None:
+    """The two runs' weights differ by less than 5% of the largest change training made.
+
+    Measured (AMD EPYC; the largest change is 3.4e-4): 9.0e-7 (0.27%) with the default
+    kernels, 6.9e-7 with ``ONEDNN_MAX_CPU_ISA=SSE41``, 1.02e-6 with ``=AVX2``, 9.5e-7 with
+    ``MKL_CBWR=COMPATIBLE``, 7.5e-6 (2.2%) with SSE41 and ``MKL_CBWR=COMPATIBLE`` together
+    (a proposal flipped between the runs). A broken gradient reduction is far off: summed
+    instead of averaged (a step twice as long) differs by 3.3e-4 (98%), each process
+    stepping on its own page's gradient (no all-reduce) by 5.9e-5 (17%).
+    """
     from layoutft.config import load_config
     from layoutft.engine.setup import resolve_config_path
     from layoutft.modeling import build_model
@@ -99,15 +110,16 @@ def test_two_gloo_processes_match_one_process(
     ddp = final_weights(five_per_page, tmp_path / "ddp", 2)
     assert single.keys() == ddp.keys()
     worst = max(float((single[k].float() - ddp[k].float()).abs().max()) for k in single)
-    assert worst < 1e-6
     # rank 0 alone wrote the log, once per logged iteration
     rows = (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["iteration"] for r in rows] == [2]
-    # and training moved the weights away from the (seeded) initialisation
+    # training moved the weights away from the (seeded) initialisation ...
     cfg = load_config(
         resolve_config_path("quick_cpu"), [*OVERRIDES, "MODEL.ROI_HEADS.NUM_CLASSES", "5"]
     )
     torch.manual_seed(3)
     fresh = build_model(cfg).state_dict()
     moved = max(float((fresh[k] - single[k]).abs().max()) for k in fresh)
-    assert moved > 100 * worst and moved > 1e-5
+    assert moved > 1e-5
+    # ... and both runs moved them alike (see the docstring for the measured margins)
+    assert worst < 0.05 * moved, (worst, moved)

@@ -16,8 +16,11 @@ local engine's own code: the files and the JSON are the local engine's (entries 
 
 A failure stays with its input: an unreadable input, a failed render task or an actor lost
 twice under its pages (restarted by Ray in between) gives that input a ``failed`` entry, as
-the local engine does for a bad file; with one call per actor, no other input's pages were
-on the lost actor.
+the local engine does for a bad file. A lost actor is charged to the one call it had, and
+only once the driver has reached it again and found a new process (its ``incarnation``,
+:meth:`PageWorker.ping <layoutft.distributed.workers.PageWorker.ping>`): until then it gets
+no pages. Ray learns of a death late (under load, seconds after the call failed), and calls
+sent in between fail unrun, so counting them would fail inputs the dead actor never saw.
 The manifest is the state: a run killed at any point (or a cluster restarted) resumes
 with the same command, parsing only the inputs without an ``ok`` entry.
 
@@ -152,7 +155,7 @@ class RayEngine:
             scheduling_strategy="SPREAD",
             # a worker lost mid-call (a crash, the OOM killer) is restarted; the driver,
             # which sends each worker one call at a time, knows whose pages killed it and
-            # tries them once more (_Pipeline._parsed)
+            # tries them once more (_Pipeline._lost)
             max_restarts=-1,
             max_task_retries=0,
         )
@@ -355,13 +358,38 @@ class _Input:
 
 @dataclass
 class _Chunk:
-    """Rendered pages of one input on their way to a worker (``tries``: calls sent)."""
+    """Rendered pages of one input on their way to a worker. ``losses``: workers that died
+    under them (restarted in between); ``sends``: calls sent."""
 
     state: _Input
     index: int
     size: int
     render: Any
-    tries: int = 1
+    losses: int = 0
+    sends: int = 0
+
+
+@dataclass
+class _Probe:
+    """A worker whose call with ``chunk`` failed with a lost-worker ``error``, being pinged
+    until it answers (``attempts``: pings sent; ``dead``: pings in a row that found it dead
+    for good rather than unavailable)."""
+
+    actor: int
+    chunk: _Chunk
+    error: BaseException
+    attempts: int = 0
+    dead: int = 0
+
+
+#: a chunk fails when workers died under it this often (each restarted in between) ...
+LOSSES = 2
+#: ... or when this many calls with it failed unrun (the worker unreachable, yet alive)
+SENDS = 4
+#: pings in a row finding a lost worker dead for good (not restarting) before it is given up
+PINGS = 12
+#: the longest wait between two pings of a lost worker
+PING_WAIT_S = 1.0
 
 
 class _Pipeline:
@@ -393,6 +421,15 @@ class _Pipeline:
         #: actor call -> (its chunk, actor index)
         self.parsing: dict[Any, tuple[_Chunk, int]] = {}
         self.idle = list(range(len(engine.actors)))
+        #: each worker's incarnation as last seen (None: not asked yet)
+        self.known: list[str | None] = [None] * len(engine.actors)
+        #: ping call -> its probe; probes waiting to be sent again, with when
+        self.probing: dict[Any, _Probe] = {}
+        self.resting: list[tuple[float, _Probe]] = []
+        #: workers given up (pings found them dead for good)
+        self.retired: set[int] = set()
+        #: inputs whose last chunk is settled, to be written
+        self.finished: deque[_Input] = deque()
         self.in_flight = 0
         cwd = os.getcwd()
         ray = self.ray
@@ -405,27 +442,39 @@ class _Pipeline:
         self.nodes: set[str] = set()
         self.warned = False
 
-    def entries(self) -> Iterator[tuple[CorpusItem, ManifestEntry]]:
-        while (
+    def _busy(self) -> bool:
+        return bool(
             self.waiting or self.inspecting or self.rendering or self.parsing or self.ready
-        ) or self.rendered:
+        ) or bool(self.rendered or self.probing or self.resting or self.finished)
+
+    def entries(self) -> Iterator[tuple[CorpusItem, ManifestEntry]]:
+        stall = self.engine.ray_options.stall_warning_s
+        while self._busy():
             self._submit()
+            self._wake()
             self._dispatch()
-            pending = [*self.inspecting, *self.rendering, *self.parsing]
+            while self.finished:
+                state = self.finished.popleft()
+                yield state.item, self._write(state)
+            pending = [*self.inspecting, *self.rendering, *self.parsing, *self.probing]
+            # a resting probe is due before the stall warning: wake up for it
+            wait = min([stall, *(due - time.monotonic() for due, _ in self.resting)])
             if not pending:
+                if self.resting:
+                    time.sleep(max(0.0, wait))
                 continue
-            done, _ = self.ray.wait(
-                pending, num_returns=1, timeout=self.engine.ray_options.stall_warning_s
-            )
-            if not done:
+            done, _ = self.ray.wait(pending, num_returns=1, timeout=max(0.0, wait))
+            if not done and wait >= stall:
                 self._warn_if_starved()
             for ref in done:
                 if ref in self.rendering:
                     self._rendered(ref)
-                    continue
-                finished = self._inspected(ref) if ref in self.inspecting else self._parsed(ref)
-                if finished is not None:
-                    yield finished.item, self._write(finished)
+                elif ref in self.inspecting:
+                    self._inspected(ref)
+                elif ref in self.probing:
+                    self._pinged(ref)
+                else:
+                    self._parsed(ref)
 
     def _submit(self) -> None:
         """Start inspections while few chunks wait, and render tasks while there is room
@@ -478,54 +527,122 @@ class _Pipeline:
     def _dispatch(self) -> None:
         """Send queued chunks to idle workers, one call per worker at a time: when a worker
         is lost mid-call, the pages that killed it are known, and no other input's pages
-        go down with it."""
+        go down with it. With every worker given up, queued chunks fail."""
         while self.rendered and self.idle:
             chunk = self.rendered.popleft()
             actor = self.idle.pop()
+            chunk.sends += 1
             ref = self.engine.actors[actor].parse.remote(chunk.render)
             self.parsing[ref] = (chunk, actor)
+        if len(self.retired) == len(self.engine.actors):
+            while self.rendered:
+                self._settle(
+                    self.rendered.popleft(),
+                    _WorkerLost("no Ray model worker is left: each was lost and never came back"),
+                )
 
-    def _inspected(self, ref: Any) -> _Input | None:
+    def _settle(self, chunk: _Chunk, error: BaseException | None, pages: Any = None) -> None:
+        """Record a chunk's pages (or why it failed); a finished input is queued to write."""
+        state = chunk.state
+        self.in_flight -= chunk.size
+        state.outstanding -= 1
+        if error is None:
+            state.pages[chunk.index] = pages
+        elif state.error is None:
+            state.error = error
+        if state.outstanding == 0:
+            self.finished.append(state)
+
+    def _inspected(self, ref: Any) -> None:
         state = self.inspecting.pop(ref)
         try:
             state.plan = cast(SourcePlan, self.ray.get(ref))
         except Exception as exc:
             state.error = _original(exc)
-            return state
+            self.finished.append(state)
+            return
         numbers = state.plan.numbers
         step = self.per_task
         state.chunks = [numbers[i : i + step] for i in range(0, len(numbers), step)]
         state.outstanding = len(state.chunks)
         if not state.chunks:
-            return state
+            self.finished.append(state)
+            return
         self.ready.extend((state, index) for index in range(len(state.chunks)))
-        return None
 
-    def _parsed(self, ref: Any) -> _Input | None:
+    def _parsed(self, ref: Any) -> None:
         chunk, actor = self.parsing.pop(ref)
-        self.idle.append(actor)
-        state, index = chunk.state, chunk.index
         try:
             pages, node = self.ray.get(ref)
         except Exception as exc:
-            error = _original(exc)
-            if isinstance(error, _WorkerLost) and chunk.tries < 2:
-                # the worker died under these pages (a crash, the OOM killer, a lost node):
-                # once more, on a restarted or another worker, before the input fails
-                chunk.tries += 1
-                self.rendered.appendleft(chunk)
-                return None
-            self.in_flight -= chunk.size
-            state.outstanding -= 1
-            if state.error is None:
-                state.error = error
+            if _is_lost(exc):
+                # the worker (or the way to it) was lost: it gets no pages until it answers
+                # a ping, which says whether it died under this chunk (_pinged)
+                self._ping(_Probe(actor, chunk, exc))
+                return
+            self._settle(chunk, _original(exc))
         else:
-            self.in_flight -= chunk.size
-            state.outstanding -= 1
-            state.pages[index] = pages
             if node is not None:
                 self.nodes.add(node)
-        return state if state.outstanding == 0 else None
+            self._settle(chunk, None, pages)
+        self.idle.append(actor)
+
+    def _ping(self, probe: _Probe) -> None:
+        probe.attempts += 1
+        self.probing[self.engine.actors[probe.actor].ping.remote()] = probe
+
+    def _wake(self) -> None:
+        """Ping again the lost workers whose wait is over."""
+        now = time.monotonic()
+        due = [probe for when, probe in self.resting if when <= now]
+        self.resting = [(when, probe) for when, probe in self.resting if when > now]
+        for probe in due:
+            self._ping(probe)
+
+    def _pinged(self, ref: Any) -> None:
+        """A lost worker's ping came back. Answered by another process than the last seen
+        (or the first time asked): the worker died under the probe's chunk. Answered by the
+        same one: the call was lost on the way, the chunk goes out again uncharged. Not
+        answered: the worker is not back yet (Ray has not seen the death, or restarts it),
+        pinged again; dead for good at ``PINGS`` pings in a row, it is given up and the chunk
+        charged."""
+        probe = self.probing.pop(ref)
+        try:
+            incarnation = str(self.ray.get(ref))
+        except Exception as exc:
+            # "unavailable": restarting, or Ray has not heard of the death yet (under load a
+            # restart takes long): wait, however long; dead for good: a few times, then give up
+            if type(exc).__name__ == "ActorUnavailableError":
+                probe.dead = 0
+            else:
+                probe.dead += 1
+            if probe.dead < PINGS:
+                wait = min(PING_WAIT_S, 0.05 * 2 ** min(probe.attempts, 8))
+                self.resting.append((time.monotonic() + wait, probe))
+                return
+            self.retired.add(probe.actor)
+            log.warning("ray: a model worker was lost and did not come back; going on without it")
+            self._lost(probe, died=True)
+            return
+        died = incarnation != self.known[probe.actor]
+        self.known[probe.actor] = incarnation
+        self.idle.append(probe.actor)
+        self._lost(probe, died)
+
+    def _lost(self, probe: _Probe, died: bool) -> None:
+        """The probe's chunk once more, on a restarted or another worker; or, when workers
+        died under it ``LOSSES`` times (a page that crashes the model, the OOM killer), or it
+        could not be delivered in ``SENDS`` calls, its input fails."""
+        chunk = probe.chunk
+        chunk.losses += died
+        if chunk.losses < LOSSES and chunk.sends < SENDS:
+            self.rendered.appendleft(chunk)
+            return
+        name = type(probe.error).__name__
+        lines = str(probe.error).strip().splitlines()
+        what = f"{name}: {lines[0]}" if lines else name
+        how = "was lost twice" if chunk.losses >= LOSSES else f"failed {chunk.sends} calls"
+        self._settle(chunk, _WorkerLost(f"the Ray worker parsing it {how} ({what})"))
 
     def _write(self, state: _Input) -> ManifestEntry:
         """The result file and manifest entry of a finished input (the local engine's
@@ -556,6 +673,9 @@ class _Pipeline:
         self.rendering.clear()
         self.rendered.clear()
         self.parsing.clear()
+        self.probing.clear()
+        self.resting.clear()
+        self.finished.clear()
         self.ready.clear()
         self.waiting.clear()
 
@@ -591,16 +711,25 @@ class _WorkerLost(LayoutftError):
     """A Ray worker (actor, its process or its node) was lost mid-call."""
 
 
+def _is_lost(exc: BaseException) -> bool:
+    """Whether a Ray call failed because its worker (actor, process, node) or its result
+    was lost, rather than raising an error of its own."""
+    if isinstance(getattr(exc, "cause", None), BaseException):
+        return False
+    name = type(exc).__name__
+    return any(word in name for word in ("Actor", "Worker", "Node", "ObjectLost"))
+
+
 def _original(exc: BaseException) -> BaseException:
-    """The exception a Ray task raised (Ray wraps it), or ``exc`` itself: a lost actor or
-    node says so in one line."""
+    """The exception a Ray task raised (Ray wraps it), or ``exc`` itself: a lost worker
+    says so in one line."""
     cause = getattr(exc, "cause", None)
     if isinstance(cause, BaseException):
         return cause
-    name = type(exc).__name__
-    if "Actor" in name or "Worker" in name or "Node" in name or "ObjectLost" in name:
+    if _is_lost(exc):
+        name = type(exc).__name__
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else name
-        return _WorkerLost(f"the Ray worker parsing it was lost twice ({name}: {first})")
+        return _WorkerLost(f"a Ray worker was lost ({name}: {first})")
     return exc
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,10 @@ class PageWorker:
     fails to load raises its own error there), then parses batches of rendered pages into
     schema pages (predict, post-process, assemble: masks never leave the worker).
 
+    Each instance has an ``incarnation`` (a fresh random id): Ray restarting a lost actor
+    runs ``__init__`` again, so :meth:`ping` tells the driver whether the actor it reaches
+    now is the process it sent its last call to.
+
     Args:
         model: a :class:`ModelSpec` or a function returning a detector.
         options: the run's parse settings (``batch_size``, ``workers``, ``precision``,
@@ -141,6 +146,7 @@ class PageWorker:
         self.model = model
         self.options = options
         self.model_name = model_name
+        self.incarnation = uuid.uuid4().hex
         self._parser: Parser | None = None
 
     @property
@@ -155,6 +161,10 @@ class PageWorker:
     def facts(self) -> ModelFacts:
         """The model's :class:`ModelFacts` (with the node this worker runs on)."""
         return model_facts(self.parser.model, node_id=current_node_id())
+
+    def ping(self) -> str:
+        """This process's ``incarnation`` (a cheap call: loads nothing)."""
+        return self.incarnation
 
     def parse(self, pages: Sequence[RenderedPage]) -> tuple[list[Page], str | None]:
         """The parsed ``pages`` and the id of the node that parsed them."""
