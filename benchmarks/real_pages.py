@@ -287,10 +287,26 @@ def load_models(weights: str | None, device: str) -> tuple[LayoutModel, LayoutMo
     )
 
 
+def publaynet_aliases(model: Any) -> dict[str, str] | None:
+    """For a model predicting DocLayNet's classes: its labels -> the PubLayNet class that
+    scores them on the PubLayNet-labelled sets (the built-in ``doclaynet-publaynet`` map;
+    page heads and feet score nowhere). None for other models."""
+    from layoutft.data.labelmap import BUILTIN_MAPS
+
+    if not set(model.labels) <= set(DOCLAYNET_CLASSES):
+        return None
+    return dict(BUILTIN_MAPS["doclaynet-publaynet"]["map"])
+
+
+def labels_view(model: Any) -> str:
+    """The parse ``labels_view`` that gives PubLayNet's classes for ``model``."""
+    return "publaynet" if publaynet_aliases(model) is not None else "native"
+
+
 def predict(model: LayoutModel, gt: dict[str, Any], images: Path) -> list[dict[str, Any]]:
     from layoutft.engine.evaluation import predict_dataset
 
-    return predict_dataset(model, gt, images)
+    return predict_dataset(model, gt, images, aliases=publaynet_aliases(model))
 
 
 def run_publaynet(
@@ -330,7 +346,7 @@ def parse_pdf(model: LayoutModel, pdf: Path) -> tuple[Any, float]:
     import layoutft
 
     begin = time.perf_counter()
-    doc = layoutft.parse(pdf, model=model)
+    doc = layoutft.parse(pdf, model=model, labels_view=labels_view(model))
     return doc, time.perf_counter() - begin
 
 

@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.real_pages import MATCH_IOU, PUBLAYNET_CLASSES, coco_scores, iou, restrict
+from benchmarks.real_pages import (
+    MATCH_IOU,
+    PUBLAYNET_CLASSES,
+    coco_scores,
+    iou,
+    labels_view,
+    restrict,
+)
 
 AP_FLOOR = 0.05
 
@@ -37,7 +44,11 @@ def parse_records(model: Any, gt: dict[str, Any], images: Path) -> list[dict[str
     records: list[dict[str, Any]] = []
     for img in gt["images"]:
         doc = layoutft.parse(
-            images / img["file_name"], model=model, score_threshold=AP_FLOOR, text=False
+            images / img["file_name"],
+            model=model,
+            score_threshold=AP_FLOOR,
+            text=False,
+            labels_view=labels_view(model),
         )
         for record in doc.to_coco_results(image_ids={1: int(img["id"])}):
             if record["label"] in by_name:

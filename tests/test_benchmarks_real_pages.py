@@ -212,3 +212,30 @@ def test_f1_at_threshold_and_alternatives_in_ap() -> None:
     both = rp.coco_scores(gt, [region, alt, results[1]], classes=["text", "title"])["bbox"]
     assert alone["per_class"]["text"]["AP50"] == 0
     assert both["per_class"]["text"]["AP50"] == pytest.approx(100)
+
+
+def test_doclaynet_model_scored_on_publaynet_sets() -> None:
+    from types import SimpleNamespace
+
+    from layoutft.engine.evaluation import category_map
+
+    cats = [{"id": i + 1, "name": n} for i, n in enumerate(rp.PUBLAYNET_CLASSES)]
+    dl = SimpleNamespace(labels=list(rp.DOCLAYNET_CLASSES))
+    aliases = rp.publaynet_aliases(dl)
+    assert aliases is not None and rp.labels_view(dl) == "publaynet"
+    got = category_map(dl.labels, cats, aliases)
+    names = {i: rp.PUBLAYNET_CLASSES[c - 1] for i, c in got.items()}
+    assert names == {
+        0: "text",  # Caption
+        1: "text",  # Footnote
+        2: "text",  # Formula
+        3: "list",  # List-item
+        6: "figure",  # Picture
+        7: "title",  # Section-header
+        8: "table",
+        9: "text",
+        10: "title",
+    }  # Page-footer (4) and Page-header (5) score nowhere
+    pl = SimpleNamespace(labels=list(rp.PUBLAYNET_CLASSES))
+    assert rp.publaynet_aliases(pl) is None and rp.labels_view(pl) == "native"
+    assert category_map(pl.labels, cats) == {i: i + 1 for i in range(5)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +27,21 @@ SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 IOU_TYPES = ("bbox", "segm")
 
 
-def category_map(model_labels: Sequence[str], categories: list[dict[str, Any]]) -> dict[int, int]:
+def category_map(
+    model_labels: Sequence[str],
+    categories: list[dict[str, Any]],
+    aliases: Mapping[str, str] | None = None,
+) -> dict[int, int]:
     """Model class index -> COCO category id, by label name.
 
+    ``aliases`` maps a model label to the dataset category that scores it (e.g. DocLayNet's
+    Caption -> PubLayNet's text); labels without an alias match by their own name.
     Falls back to index order when no name matches but the counts agree (models with
     generic ``class_i`` names). Classes absent from the dataset are left out.
     """
     by_name = {str(c["name"]): int(c["id"]) for c in categories}
-    mapping = {i: by_name[n] for i, n in enumerate(model_labels) if n in by_name}
+    named = [(aliases or {}).get(n, n) for n in model_labels]
+    mapping = {i: by_name[n] for i, n in enumerate(named) if n in by_name}
     if mapping:
         return mapping
     cats = sorted(categories, key=lambda c: c["id"])
@@ -174,17 +181,18 @@ def predict_dataset(
     *,
     batch_size: int | None = None,
     progress: bool = False,
+    aliases: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``model.predict`` on every image of a COCO dict; return COCO result records.
 
     ``batch_size``: images per forward pass; None: the model's default (one page per pass,
-    two in flight, on a multi-core CPU; 4 on a GPU).
+    two in flight, on a multi-core CPU; 4 on a GPU). ``aliases``: see :func:`category_map`.
     """
     from tqdm import tqdm
 
     from layoutft.data.loader import read_rgb
 
-    cat_ids = category_map(model.labels, gt["categories"])
+    cat_ids = category_map(model.labels, gt["categories"], aliases)
     images = gt["images"]
     results: list[dict[str, Any]] = []
     bar = tqdm(total=len(images), desc="eval", unit="img", disable=not progress, leave=False)
