@@ -261,6 +261,99 @@ class Page:
             "regions": [r.to_dict() for r in self.regions],
         }
 
+    def to_layoutparser(self, words: bool = False) -> Any:
+        """The page's regions as a ``layoutparser.Layout`` of ``TextBlock`` blocks (needs the
+        ``layoutparser`` package: ``pip install 'layoutft[layoutparser]'``).
+
+        Each region, in reading order, is a ``TextBlock`` of a ``Rectangle`` in page-image
+        pixels (``bbox_px``) with ``type`` (the label), ``score``, ``id`` (the region id),
+        ``text`` and ``parent`` None. With ``words``, each OCR word follows its region as a
+        ``TextBlock`` of ``type`` ``"word"``, its ``score`` the OCR confidence and
+        ``parent`` the region's id (layout-parser's token hierarchy); its ``id`` is
+        ``"<region id>.<line>.<n>"``. ``page_data`` holds ``width``, ``height`` (pixels), ``dpi``
+        and ``number``. Mask outlines are not carried (rectangles, as layout-parser's own
+        detectors give)."""
+        import layoutparser as lp
+
+        blocks = []
+        for region in sorted(self.regions, key=lambda r: (r.order, r.id)):
+            blocks.append(
+                lp.TextBlock(
+                    lp.Rectangle(*region.bbox_px),
+                    text=region.text,
+                    id=region.id,
+                    type=region.label,
+                    parent=None,
+                    score=region.score,
+                )
+            )
+            for n, word in enumerate(region.words if words else []):
+                blocks.append(
+                    lp.TextBlock(
+                        lp.Rectangle(*word.bbox_px),
+                        text=word.text,
+                        id=f"{region.id}.{word.line}.{n}",
+                        type="word",
+                        parent=region.id,
+                        score=word.confidence,
+                    )
+                )
+        data = {"width": self.width_px, "height": self.height_px, "dpi": self.dpi}
+        return lp.Layout(blocks, page_data={**data, "number": self.number})
+
+    @classmethod
+    def from_layoutparser(
+        cls, layout: Any, width_px: int, height_px: int, dpi: float = 72.0, number: int = 1
+    ) -> Page:
+        """A page from a ``layoutparser.Layout`` (e.g. ``model.detect(image)`` or
+        :meth:`to_layoutparser`): each block without a ``parent`` becomes a region, in the
+        layout's order (its reading order), its box the block's bounding box in pixels
+        (points = pixels * 72 / ``dpi``), label its ``type`` (``"text"`` when None), score
+        its ``score`` (1.0 when None), id its ``id`` when an int (else its position), text
+        its ``text``; blocks with a ``parent`` of type ``"word"`` become that region's
+        words. ``width_px``/``height_px``: the image the layout was detected on (a
+        ``Layout``'s ``page_data`` is used when it has them)."""
+        data = getattr(layout, "page_data", None) or {}
+        width_px = int(data.get("width", width_px))
+        height_px = int(data.get("height", height_px))
+        dpi = float(data.get("dpi", dpi))
+        scale = 72.0 / dpi
+        regions: list[Region] = []
+        by_id: dict[Any, Region] = {}
+        for block in layout:
+            x0, y0, x1, y1 = (float(v) for v in block.block.coordinates)
+            box_px = [x0, y0, x1, y1]
+            if block.parent is not None and block.type == "word" and block.parent in by_id:
+                owner = by_id[block.parent]
+                parts = str(block.id).split(".")
+                line = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 0
+                conf = 1.0 if block.score is None else float(block.score)
+                owner.words.append(Word(str(block.text or ""), box_px, conf, line))
+                continue
+            pt = [v * scale for v in box_px]
+            ring = [[pt[0], pt[1]], [pt[2], pt[1]], [pt[2], pt[3]], [pt[0], pt[3]]]
+            region = Region(
+                id=block.id if isinstance(block.id, int) else len(regions),
+                label=str(block.type) if block.type is not None else "text",
+                score=1.0 if block.score is None else float(block.score),
+                bbox_px=box_px,
+                bbox_pt=pt,
+                polygon_pt=[ring],
+                text=block.text,
+                order=len(regions),
+            )
+            regions.append(region)
+            by_id[block.id] = region
+        return cls(
+            number=number,
+            width_pt=width_px * scale,
+            height_pt=height_px * scale,
+            dpi=dpi,
+            width_px=width_px,
+            height_px=height_px,
+            regions=regions,
+        )
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Page:
         """Inverse of :meth:`to_dict`.

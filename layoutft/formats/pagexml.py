@@ -129,9 +129,7 @@ def page_xml(
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _text_equiv(
-    parent: ET.Element, q: Callable[[str], str], text: str, conf: float | None
-) -> None:
+def _text_equiv(parent: ET.Element, q: Callable[[str], str], text: str, conf: float | None) -> None:
     attrs = {} if conf is None else {"conf": _conf(conf)}
     equiv = ET.SubElement(parent, q("TextEquiv"), attrs)
     ET.SubElement(equiv, q("Unicode")).text = text
