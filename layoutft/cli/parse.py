@@ -112,6 +112,15 @@ def parse_cmd(
         help="auto: text-layer words outside every region become text regions marked "
         '"origin": "text-layer" (PDFs with a text layer); off: detections only.',
     ),
+    ocr: str = typer.Option(
+        "never",
+        help="OCR with Tesseract: auto (regions without text-layer text: every region of an "
+        "image or a scanned page), always, never. Words with boxes and confidences go to the "
+        "JSON (words) and the XML formats (pip install 'layoutft[ocr]'; apt tesseract-ocr).",
+    ),
+    ocr_lang: str = typer.Option(
+        "eng", help="Tesseract language(s) for --ocr, e.g. eng or deu+eng (its language packs)."
+    ),
     allow_partial: bool = typer.Option(
         False,
         "--allow-partial",
@@ -242,6 +251,8 @@ def parse_cmd(
                 progress=False,
                 labels_view=labels_view,
                 cover_words=cover_words,
+                ocr=ocr,
+                ocr_lang=ocr_lang,
             ),
         )
         return
@@ -286,6 +297,8 @@ def parse_cmd(
         progress=not quiet,
         labels_view=labels_view,
         cover_words=cover_words,
+        ocr=ocr,
+        ocr_lang=ocr_lang,
     )
     names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
     model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)
