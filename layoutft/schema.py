@@ -82,6 +82,43 @@ class Alternative:
         )
 
 
+@dataclass
+class Word:
+    """One word recognised by OCR inside a region (``Region.words``).
+
+    Attributes:
+        text: the word as recognised.
+        bbox_px: ``[x0, y0, x1, y1]`` in pixels of the rendered page image.
+        confidence: the OCR engine's confidence in [0, 1].
+        line: 0-based number of the word's text line within its region (words of one line
+            share it; lines are numbered in reading order).
+    """
+
+    text: str
+    bbox_px: list[float]
+    confidence: float
+    line: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (box to 2 decimals, confidence to 4)."""
+        return {
+            "text": self.text,
+            "bbox_px": _floats(self.bbox_px),
+            "confidence": round(float(self.confidence), 4),
+            "line": int(self.line),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Word:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            text=str(d["text"]),
+            bbox_px=[float(v) for v in d["bbox_px"]],
+            confidence=float(d["confidence"]),
+            line=int(d.get("line", 0)),
+        )
+
+
 #: an alternative whose box is within this many points of its region's on every side is
 #: written without a box (measured: up to 2 px at ~72 dpi changed no AP by 0.1 point)
 ALTERNATIVE_BOX_TOLERANCE_PT = 2.0
@@ -107,6 +144,9 @@ class Region:
             written only when there are some.
         origin: ``"model"`` (a detection; not written) or ``"text-layer"`` (text-layer
             words no detection covered, grouped into a region by ``cover_words``).
+        words: the words OCR recognised in the region (``ocr``), in reading order, with
+            boxes in page pixels; written only when there are some. ``text`` is then their
+            lines joined by ``\\n``.
     """
 
     id: int
@@ -119,6 +159,7 @@ class Region:
     order: int = 0
     alternatives: list[Alternative] = field(default_factory=list)
     origin: str = "model"
+    words: list[Word] = field(default_factory=list)
 
     def crop(self, image: np.ndarray, pad: int = 0) -> np.ndarray:
         """The region cut out of its page image (for OCR), as a view of ``image``.
@@ -140,8 +181,8 @@ class Region:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (floats rounded to 2 decimals, 4 for the score); the
-        ``alternatives`` key only when there are some, ``origin`` only when not
-        ``"model"``."""
+        ``alternatives`` and ``words`` keys only when there are some, ``origin`` only when
+        not ``"model"``."""
         out = {
             "id": int(self.id),
             "label": self.label,
@@ -156,6 +197,8 @@ class Region:
             out["alternatives"] = [a.to_dict() for a in self.alternatives]
         if self.origin != "model":
             out["origin"] = self.origin
+        if self.words:
+            out["words"] = [w.to_dict() for w in self.words]
         return out
 
     @classmethod
@@ -172,6 +215,7 @@ class Region:
             order=int(d.get("order", 0)),
             alternatives=[Alternative.from_dict(a) for a in d.get("alternatives", [])],
             origin=str(d.get("origin", "model")),
+            words=[Word.from_dict(w) for w in d.get("words", [])],
         )
 
 
@@ -216,6 +260,99 @@ class Page:
             "error": self.error,
             "regions": [r.to_dict() for r in self.regions],
         }
+
+    def to_layoutparser(self, words: bool = False) -> Any:
+        """The page's regions as a ``layoutparser.Layout`` of ``TextBlock`` blocks (needs the
+        ``layoutparser`` package: ``pip install 'layoutft[layoutparser]'``).
+
+        Each region, in reading order, is a ``TextBlock`` of a ``Rectangle`` in page-image
+        pixels (``bbox_px``) with ``type`` (the label), ``score``, ``id`` (the region id),
+        ``text`` and ``parent`` None. With ``words``, each OCR word follows its region as a
+        ``TextBlock`` of ``type`` ``"word"``, its ``score`` the OCR confidence and
+        ``parent`` the region's id (layout-parser's token hierarchy); its ``id`` is
+        ``"<region id>.<line>.<n>"``. ``page_data`` holds ``width``, ``height`` (pixels), ``dpi``
+        and ``number``. Mask outlines are not carried (rectangles, as layout-parser's own
+        detectors give)."""
+        import layoutparser as lp
+
+        blocks = []
+        for region in sorted(self.regions, key=lambda r: (r.order, r.id)):
+            blocks.append(
+                lp.TextBlock(
+                    lp.Rectangle(*region.bbox_px),
+                    text=region.text,
+                    id=region.id,
+                    type=region.label,
+                    parent=None,
+                    score=region.score,
+                )
+            )
+            for n, word in enumerate(region.words if words else []):
+                blocks.append(
+                    lp.TextBlock(
+                        lp.Rectangle(*word.bbox_px),
+                        text=word.text,
+                        id=f"{region.id}.{word.line}.{n}",
+                        type="word",
+                        parent=region.id,
+                        score=word.confidence,
+                    )
+                )
+        data = {"width": self.width_px, "height": self.height_px, "dpi": self.dpi}
+        return lp.Layout(blocks, page_data={**data, "number": self.number})
+
+    @classmethod
+    def from_layoutparser(
+        cls, layout: Any, width_px: int, height_px: int, dpi: float = 72.0, number: int = 1
+    ) -> Page:
+        """A page from a ``layoutparser.Layout`` (e.g. ``model.detect(image)`` or
+        :meth:`to_layoutparser`): each block without a ``parent`` becomes a region, in the
+        layout's order (its reading order), its box the block's bounding box in pixels
+        (points = pixels * 72 / ``dpi``), label its ``type`` (``"text"`` when None), score
+        its ``score`` (1.0 when None), id its ``id`` when an int (else its position), text
+        its ``text``; blocks with a ``parent`` of type ``"word"`` become that region's
+        words. ``width_px``/``height_px``: the image the layout was detected on (a
+        ``Layout``'s ``page_data`` is used when it has them)."""
+        data = getattr(layout, "page_data", None) or {}
+        width_px = int(data.get("width", width_px))
+        height_px = int(data.get("height", height_px))
+        dpi = float(data.get("dpi", dpi))
+        scale = 72.0 / dpi
+        regions: list[Region] = []
+        by_id: dict[Any, Region] = {}
+        for block in layout:
+            x0, y0, x1, y1 = (float(v) for v in block.block.coordinates)
+            box_px = [x0, y0, x1, y1]
+            if block.parent is not None and block.type == "word" and block.parent in by_id:
+                owner = by_id[block.parent]
+                parts = str(block.id).split(".")
+                line = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 0
+                conf = 1.0 if block.score is None else float(block.score)
+                owner.words.append(Word(str(block.text or ""), box_px, conf, line))
+                continue
+            pt = [v * scale for v in box_px]
+            ring = [[pt[0], pt[1]], [pt[2], pt[1]], [pt[2], pt[3]], [pt[0], pt[3]]]
+            region = Region(
+                id=block.id if isinstance(block.id, int) else len(regions),
+                label=str(block.type) if block.type is not None else "text",
+                score=1.0 if block.score is None else float(block.score),
+                bbox_px=box_px,
+                bbox_pt=pt,
+                polygon_pt=[ring],
+                text=block.text,
+                order=len(regions),
+            )
+            regions.append(region)
+            by_id[block.id] = region
+        return cls(
+            number=number,
+            width_pt=width_px * scale,
+            height_pt=height_px * scale,
+            dpi=dpi,
+            width_px=width_px,
+            height_px=height_px,
+            regions=regions,
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Page:

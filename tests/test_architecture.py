@@ -22,6 +22,7 @@ NO_TORCH = [
     "layoutft.errors",
     "layoutft.config",
     "layoutft.labels",
+    "layoutft.formats.write",
 ]
 #: wing -> packages it must never import (see docs/architecture.md)
 FORBIDDEN = {
@@ -57,7 +58,21 @@ FORBIDDEN = {
     "layoutft.geometry": ["layoutft."],
     "layoutft.errors": ["layoutft."],
     "layoutft.labels": ["layoutft."],
-    "layoutft.schema": ["layoutft.parsing", "layoutft.render", "layoutft.modeling"],
+    "layoutft.schema": [
+        "layoutft.parsing",
+        "layoutft.render",
+        "layoutft.modeling",
+        "layoutft.formats",
+    ],
+    # PAGE/ALTO/hOCR writers: the bottom layer beside schema
+    "layoutft.formats": [
+        "layoutft.parsing",
+        "layoutft.render",
+        "layoutft.modeling",
+        "layoutft.data",
+        "layoutft.engine",
+        "layoutft.corpus",
+    ],
     # serving/ (layoutft serve) sits above parsing/ and below cli/
     "layoutft.serving": ["layoutft.engine", "layoutft.data", "layoutft.model_export"],
 }

@@ -77,8 +77,15 @@ def parse_cmd(
         "json",
         "--format",
         help="json, jsonl (a line per page), coco (results), or with page images beside the "
-        "file (needs -o): labelstudio (tasks with predictions), cvat (CVAT for images 1.1) "
-        "or coco-dataset.",
+        "file (needs -o): labelstudio (tasks with predictions), cvat (CVAT for images 1.1), "
+        "coco-dataset, pagexml (PAGE 2019, a file per page, and a METS file: -o DOC.mets.xml), "
+        "alto (ALTO 4, likewise) or hocr (-o DOC.hocr).",
+    ),
+    xml_labels: Path | None = typer.Option(
+        None,
+        "--xml-labels",
+        help="--format pagexml/alto/hocr: YAML mapping labels to PAGE region types, ALTO "
+        "blocks and hOCR classes (overrides the built-in map; docs/ocr-pipelines.md).",
     ),
     no_text: bool = typer.Option(False, "--no-text", help="Do not read the PDF text layer."),
     visualize: Path | None = typer.Option(
@@ -104,6 +111,15 @@ def parse_cmd(
         "off",
         help="auto: text-layer words outside every region become text regions marked "
         '"origin": "text-layer" (PDFs with a text layer); off: detections only.',
+    ),
+    ocr: str = typer.Option(
+        "never",
+        help="OCR with Tesseract: auto (regions without text-layer text: every region of an "
+        "image or a scanned page), always, never. Words with boxes and confidences go to the "
+        "JSON (words) and the XML formats (pip install 'layoutft[ocr]'; apt tesseract-ocr).",
+    ),
+    ocr_lang: str = typer.Option(
+        "eng", help="Tesseract language(s) for --ocr, e.g. eng or deu+eng (its language packs)."
     ),
     allow_partial: bool = typer.Option(
         False,
@@ -191,7 +207,10 @@ def parse_cmd(
         raise LayoutftError("no INPUT given: pass PDFs, images or folders")
     check_format(format)
     _check_engine(engine, address, ray_workers, gpus_per_worker)
+    xml_map = _xml_labels(xml_labels, format)
     if is_corpus_run(inputs, output):
+        if xml_labels is not None:
+            raise LayoutftError("--xml-labels is for one input with -o FILE, not corpus runs")
         assert output is not None
         _parse_corpus(
             inputs,
@@ -232,6 +251,8 @@ def parse_cmd(
                 progress=False,
                 labels_view=labels_view,
                 cover_words=cover_words,
+                ocr=ocr,
+                ocr_lang=ocr_lang,
             ),
         )
         return
@@ -276,6 +297,8 @@ def parse_cmd(
         progress=not quiet,
         labels_view=labels_view,
         cover_words=cover_words,
+        ocr=ocr,
+        ocr_lang=ocr_lang,
     )
     names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
     model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)
@@ -286,7 +309,7 @@ def parse_cmd(
     viewer = None if view is None else Viewer(view)
     for path in files:
         try:
-            sinks = [result_sink(dest, format)] + ([viewer.sink()] if viewer else [])
+            sinks = [result_sink(dest, format, xml_map)] + ([viewer.sink()] if viewer else [])
             document = parser.run(path, sinks)
         except RenderError as exc:
             tally.failed_inputs += 1
@@ -303,6 +326,18 @@ def parse_cmd(
     typer.echo(tally.summary(len(files), where, stopped=strict and tally.failures > 0), err=True)
     if tally.failures:
         raise typer.Exit(1)
+
+
+def _xml_labels(path: Path | None, fmt: str) -> Any:
+    """The XML label maps of ``--xml-labels`` (None without it); one-line errors."""
+    if path is None:
+        return None
+    from layoutft.formats.types import load_xml_labels
+    from layoutft.parsing.results import XML_FORMATS
+
+    if fmt not in XML_FORMATS:
+        raise LayoutftError("--xml-labels is for --format pagexml, alto or hocr")
+    return load_xml_labels(path)
 
 
 class _Tally:

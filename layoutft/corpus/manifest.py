@@ -51,7 +51,12 @@ OUTPUT_OPTIONS = (
 
 #: later ParseOptions fields that change results, with their defaults: recorded only when
 #: set otherwise, so that runs from before they existed keep their fingerprints
-LATER_OUTPUT_OPTIONS: dict[str, Any] = {"labels_view": "native", "cover_words": "off"}
+LATER_OUTPUT_OPTIONS: dict[str, Any] = {
+    "labels_view": "native",
+    "cover_words": "off",
+    "ocr": "never",
+    "ocr_lang": "eng",
+}
 
 ItemState = Literal["done", "failed", "todo"]
 

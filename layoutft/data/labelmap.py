@@ -111,6 +111,7 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
             "TextRegion:figure": "text",
             "TextRegion:list-label": "list",
             "TextRegion:TOC-entry": "list",
+            "TextRegion:list": "list",  # layoutft parse --format pagexml (PubLayNet's list)
             "MathsRegion": "text",
             "TableRegion": "table",
             "ImageRegion": "figure",
@@ -262,6 +263,7 @@ BUILTIN_MAPS: dict[str, dict[str, Any]] = {
                 )
             },
             "TextRegion:heading": "Section-header",
+            "TextRegion:title": "Title",  # layoutft parse --format pagexml (heading/title)
             "TextRegion:heading_level1": "Section-header",
             "TextRegion:heading_level2": "Section-header",
             "TextRegion:heading_level3": "Section-header",

@@ -16,6 +16,7 @@ from typing import Any
 
 from layoutft.errors import OptionError
 from layoutft.parsing.cover import COVER_MODES
+from layoutft.parsing.ocr import OCR_MODES
 from layoutft.parsing.postprocess import MODES, ScoreThresholds, parse_score_threshold
 from layoutft.parsing.views import LABEL_VIEWS
 from layoutft.render.pages import PageSpec
@@ -59,6 +60,10 @@ class ParseOptions:
         cover_words: ``"auto"``: text-layer words outside every region become new ``text``
             regions (``origin: "text-layer"``, see :mod:`layoutft.parsing.cover`) on pages
             with a text layer (needs ``text``); ``"off"``: regions are the detections only.
+        ocr: ``"never"``, ``"auto"`` (regions without text-layer text: every region of an
+            image or a scanned page) or ``"always"``: Tesseract reads the regions, giving
+            ``words`` and ``text`` (see :mod:`layoutft.parsing.ocr`).
+        ocr_lang: Tesseract language(s) for ``ocr``, e.g. ``"eng"``, ``"deu+eng"``.
     """
 
     dpi: float = DEFAULT_DPI
@@ -76,6 +81,8 @@ class ParseOptions:
     progress: bool = False
     labels_view: str = "native"
     cover_words: str = "off"
+    ocr: str = "never"
+    ocr_lang: str = "eng"
 
     def __post_init__(self) -> None:
         check_numbers(self)
@@ -84,6 +91,7 @@ class ParseOptions:
         check_choice("postprocess", self.postprocess, MODES)
         check_choice("labels_view", self.labels_view, LABEL_VIEWS)
         check_choice("cover_words", self.cover_words, COVER_MODES)
+        check_choice("ocr", self.ocr, OCR_MODES)
         if self.workers is not None:
             resolve_workers(self.workers, self.batch_size or 1, "cpu", 1)
         if self.score_threshold is not None:

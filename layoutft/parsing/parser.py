@@ -22,6 +22,7 @@ from layoutft.errors import OptionError
 from layoutft.parsing.assemble import assemble_page, empty_page
 from layoutft.parsing.cover import cover_label, cover_words
 from layoutft.parsing.detector import Detector, PageDetections, detector_defaults
+from layoutft.parsing.ocr import check_tesseract, ocr_page
 from layoutft.parsing.options import (
     DEFAULT_DPI,
     ParseOptions,
@@ -126,6 +127,8 @@ class Parser:
         self.batch_size = self.options.batch_size or facts.batch_size
         # checked here, not per page: predict's errors become failed pages
         check_precision(self.options.precision, facts.device_type)
+        if self.options.ocr != "never":
+            check_tesseract(self.options.ocr_lang)
         self.workers = resolve_workers(
             self.options.workers, self.batch_size, facts.device_type, facts.workers
         )
@@ -281,7 +284,10 @@ class Parser:
         page = assemble_page(rendered, regions, self.options.text)
         if self.options.cover_words == "auto" and self.options.postprocess == "default":
             page = cover_words(page, rendered.words, cover_label(self.labels))
-        return publaynet_view(page, rendered.words) if self.maps_labels else page
+        page = publaynet_view(page, rendered.words) if self.maps_labels else page
+        if self.options.ocr != "never":
+            page = ocr_page(page, rendered.image, self.options.ocr, self.options.ocr_lang)
+        return page
 
 
 def deliver(

@@ -31,8 +31,9 @@ from urllib.parse import quote
 
 import numpy as np
 
+from layoutft.formats.common import outline_px
 from layoutft.outputs import atomic_path
-from layoutft.schema import Document, Page, Region
+from layoutft.schema import Document, Page
 
 #: formats written with page images beside them
 FORMATS = ("labelstudio", "cvat", "coco-dataset")
@@ -43,7 +44,6 @@ SUFFIX = {
 }
 IMAGES = "images"
 CONFIG_NAME = "labeling-config.xml"
-_TOL_PT = 0.01
 
 
 def labeling_config(labels: Sequence[str]) -> str:
@@ -58,28 +58,6 @@ def labeling_config(labels: Sequence[str]) -> str:
             ET.SubElement(control, "Label", value=label)
     ET.indent(view)
     return ET.tostring(view, encoding="unicode") + "\n"
-
-
-def outline_px(region: Region, page: Page) -> list[list[float]] | None:
-    """The region's outline as ``[[x, y], ...]`` page pixels when it is one ring that is not
-    just its box's corners (a mask outline), else None (the region is its box). A ring of at
-    most 4 points each within a pixel of a box corner is the box (a rectangular mask's
-    outline runs through pixel centres, half a pixel inside the box)."""
-    rings = [ring for ring in region.polygon_pt if len(ring) >= 3]
-    if len(rings) != 1:
-        return None
-    ring = rings[0]
-    x0, y0, x1, y1 = region.bbox_pt
-    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-    tol = 72.0 / page.dpi + _TOL_PT
-
-    def is_corner(p: Sequence[float]) -> bool:
-        return any(abs(p[0] - cx) <= tol and abs(p[1] - cy) <= tol for cx, cy in corners)
-
-    if len(ring) <= 4 and all(is_corner(p) for p in ring):
-        return None
-    scale = page.dpi / 72.0
-    return [[float(p[0]) * scale, float(p[1]) * scale] for p in ring]
 
 
 @dataclass

@@ -25,7 +25,17 @@ from layoutft.errors import LayoutftError, OptionError
 from layoutft.outputs import atomic_path
 from layoutft.schema import SCHEMA_ID, Document, Page
 
-FORMATS = ("json", "jsonl", "coco", "labelstudio", "cvat", "coco-dataset")
+FORMATS = (
+    "json",
+    "jsonl",
+    "coco",
+    "labelstudio",
+    "cvat",
+    "coco-dataset",
+    "pagexml",
+    "alto",
+    "hocr",
+)
 _SUFFIX = {
     "json": ".json",
     "jsonl": ".jsonl",
@@ -33,9 +43,14 @@ _SUFFIX = {
     "labelstudio": ".labelstudio.json",
     "cvat": ".cvat.xml",
     "coco-dataset": ".coco-dataset.json",
+    "pagexml": ".mets.xml",
+    "alto": ".mets.xml",
+    "hocr": ".hocr",
 }
 #: formats that write page images beside their file (no stdout)
-WITH_IMAGES = ("labelstudio", "cvat", "coco-dataset")
+WITH_IMAGES = ("labelstudio", "cvat", "coco-dataset", "pagexml", "alto", "hocr")
+#: the XML formats of OCR pipelines (:mod:`layoutft.parsing.xml_results`)
+XML_FORMATS = ("pagexml", "alto", "hocr")
 
 
 class ResultSink(Protocol):
@@ -218,9 +233,17 @@ class JsonLinesSink:
             target.__exit__(type(error), error, error.__traceback__)
 
 
-def result_sink(dest: Path | None, fmt: str) -> ResultSink:
+def result_sink(dest: Path | None, fmt: str, xml_labels: Any = None) -> ResultSink:
     """The sink writing ``fmt`` (one of :data:`FORMATS`) to ``dest`` (None: stdout, except
-    for the formats that write page images)."""
+    for the formats that write page images). ``xml_labels``: the
+    :class:`~layoutft.formats.types.XmlLabels` of the XML formats (default: the built-in
+    map)."""
+    if check_format(fmt) in XML_FORMATS:
+        from layoutft.parsing.xml_results import XmlSink
+
+        if dest is None:
+            raise OptionError("{format} {value} needs an output file", value=fmt)
+        return XmlSink(dest, fmt, xml_labels)
     if check_format(fmt) in WITH_IMAGES:
         from layoutft.parsing.preannotations import PreannotationSink
 
