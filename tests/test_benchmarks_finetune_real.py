@@ -124,4 +124,4 @@ def test_finetune_config_loads_the_bundled_model_but_new_class_rows() -> None:
     }
     for note in report["heads"].values():
         assert note.startswith("2 of 5 classes matched by name")
-        assert note.endswith("initial values kept for heading, caption, note")
+        assert note.endswith("start from fresh weights: heading, caption, note")
