@@ -366,18 +366,6 @@ def funsd_dirs(root: Path) -> tuple[Path, Path] | None:
     return None
 
 
-def recommended_overrides(recommended: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """``layoutft analyze``'s nested config keys as flat ``KEY VALUE`` overrides."""
-    out: list[str] = []
-    for key, value in recommended.items():
-        if isinstance(value, Mapping):
-            out += recommended_overrides(value, f"{prefix}{key}.")
-        else:
-            text = str(tuple(value)) if key.startswith("MIN_SIZE_TRAIN") else str(value)
-            out += [f"{prefix}{key}", text]
-    return out
-
-
 def thin_recall(
     gt: dict[str, Any],
     results: Sequence[dict[str, Any]],
@@ -433,7 +421,7 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
         train = convert("funsd", [dirs[0]], work / "train", overwrite=True, link=True).coco
         test = convert("funsd", [dirs[1]], work / "test", overwrite=True, link=True).coco
         analysis = analyze_coco(train)
-        overrides = [*recommended_overrides(analysis.recommended), *size_overrides(args.size)]
+        overrides = [*analysis.overrides(), *size_overrides(args.size)]
         labels = [str(c["name"]) for c in sorted(train["categories"], key=lambda c: c["id"])]
         init = init_report(labels, overrides)
         train_s, log = train_run(

@@ -260,6 +260,9 @@ def test_cli_analyze(tmp_path: Path) -> None:
     assert "outliers: 1 boxes (12.5%) stay under 8 px" in out.output
     assert "annotation 1 (text, p1.png): short side 10 px" in out.output
     assert "MIN_SIZE_TEST: 576" in out.output
+    assert "layoutft train --config " in out.output
+    assert "INPUT.MIN_SIZE_TRAIN '(576, 608, 640, 672, 704)' " not in out.output  # scaled
+    assert "INPUT.MIN_SIZE_TEST 576 " in out.output
     assert "s/iter at 400/1333" in out.output and "at the recommended 576/1888" in out.output
     as_json = runner.invoke(layoutft.cli.app, ["analyze", str(path), "--config", config, "--json"])
     assert json.loads(as_json.output)["regions_per_page_max"] == 5

@@ -148,7 +148,7 @@ def test_analyze_recommendation_becomes_overrides_finetune_cpu_accepts() -> None
     boxes = [[0, 0, 400, 20]] * 10 + [[0, 0, 50, 50]] * 90  # 10% thin
     anns = [{"id": i + 1, "image_id": 1, "category_id": 1, "bbox": b} for i, b in enumerate(boxes)]
     coco = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "answer"}]}
-    overrides = fr.recommended_overrides(analyze_coco(coco).recommended)
+    overrides = analyze_coco(coco).overrides()
     assert overrides[:2] == ["INPUT.MIN_SIZE_TRAIN", "(576, 608, 640, 672, 704)"]
     cfg = load_config(fr.CONFIG, overrides)
     assert tuple(cfg.INPUT.MIN_SIZE_TRAIN) == (576, 608, 640, 672, 704)

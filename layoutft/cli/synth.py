@@ -204,6 +204,8 @@ def analyze(
     as_json: bool = typer.Option(False, "--json", help="Print every number as JSON."),
 ) -> None:
     """Box statistics and the config keys they recommend for --config (YAML to paste)."""
+    import shlex
+
     from layoutft.config import load_config
     from layoutft.data.analyze import MIN_BOX_PX, SIZE_PERCENTILE, Recipe, analyze_coco
     from layoutft.data.coco import check_ids, load_coco
@@ -258,5 +260,7 @@ def analyze(
         )
         + f"; estimated for {recipe.ims_per_batch} pages per iteration on a 2-core CPU"
     )
-    typer.echo(f"\n# recommended config (paste into {config}'s YAML or a config based on it)")
+    typer.echo(f"\n# recommended for {recipe.name}: paste into a config based on it")
     typer.echo(result.to_yaml(), nl=False)
+    line = " ".join(shlex.quote(part) for part in result.overrides())
+    typer.echo(f"# or as overrides: layoutft train --config {config} ... {line}")

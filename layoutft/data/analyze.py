@@ -60,16 +60,19 @@ OUTLIERS_LISTED = 10
 
 # Cost model: s/iter = REF_S_PER_ITER * (COST_FIXED_S + COST_S_PER_MP * MP) /
 # (COST_FIXED_S + COST_S_PER_MP * REF_MP), MP = input megapixels per page, 2 pages per
-# iteration. REF_*: finetune_cpu's median 2.7 s/iter in benchmarks/results/finetune_real.md
-# (DTA book scans 1600 x 2400 px at 640/1120: 640 x 960 = 0.614 MP; 2-core AMD EPYC).
-# COST_*: the shape of s/iter against MP, fitted by `python -m benchmarks.input_cost` on the
-# 149 FUNSD training forms (762 x 1000 px) at short edges 448, 640, 832, 1024 on the same
-# kind of 2-core CPU, shared with a background training run (absolute numbers inflated;
-# only their ratio is used).
+# iteration. REF_*: finetune_cpu's median 2.7 s/iter (wall clock) in
+# benchmarks/results/finetune_real.md: DTA book scans 1600 x 2400 px at 640/1120 are
+# 640 x 960 = 0.614 MP; 2-core AMD EPYC. COST_*: least-squares line through finetune_cpu's
+# CPU seconds per iteration (one thread) measured by `python -m benchmarks.input_cost
+# --coco <FUNSD training forms> --iters 3 --rounds 2` on 2026-12-07, same kind of CPU:
+# 448 px 0.26 MP 0.92 s, 640 px 0.53 MP 1.78 s, 832 px 0.90 MP 3.11 s, 1024 px 1.37 MP 5.51 s
+# (ROI batch 128; 256 at 832 px: 4.02 s). Cost is about proportional to pixels (intercept
+# ~0); only the ratio to REF_MP is used, floored at MIN_COST_RATIO below the measured range.
 REF_S_PER_ITER = 2.7
 REF_MP = 0.614
-COST_FIXED_S = 1.0
-COST_S_PER_MP = 1.0
+COST_FIXED_S = -0.352
+COST_S_PER_MP = 4.152
+MIN_COST_RATIO = 0.1
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,11 @@ class Analysis:
         """Plain JSON-able dict of every field."""
         return asdict(self)
 
+    def overrides(self) -> list[str]:
+        """The recommended keys as ``KEY VALUE`` pairs for ``layoutft train`` (``INPUT.
+        MIN_SIZE_TRAIN`` as a tuple)."""
+        return flat_overrides(self.recommended)
+
     def to_yaml(self) -> str:
         """The recommended detectron2 config keys as YAML to paste into a config file."""
         import yaml
@@ -167,6 +175,18 @@ class Analysis:
 
         _Dumper.add_representer(list, _flow_list)
         return yaml.dump(self.recommended, Dumper=_Dumper, sort_keys=False)
+
+
+def flat_overrides(keys: dict[str, Any], prefix: str = "") -> list[str]:
+    """Nested config keys as flat ``KEY VALUE`` override pairs (``MIN_SIZE_TRAIN`` a tuple)."""
+    out: list[str] = []
+    for key, value in keys.items():
+        if isinstance(value, dict):
+            out += flat_overrides(value, f"{prefix}{key}.")
+        else:
+            text = str(tuple(value)) if key == "MIN_SIZE_TRAIN" else str(value)
+            out += [f"{prefix}{key}", text]
+    return out
 
 
 def resize_scale(height: int, width: int, min_size: int, max_size: int) -> tuple[float, float]:
@@ -413,7 +433,7 @@ def estimate_s_per_iter(mp_per_page: float, ims_per_batch: int = 2) -> float:
     """Seconds per iteration on the reference 2-core CPU for pages of ``mp_per_page`` input
     megapixels (see the cost constants of this module)."""
     rel = (COST_FIXED_S + COST_S_PER_MP * mp_per_page) / (COST_FIXED_S + COST_S_PER_MP * REF_MP)
-    return REF_S_PER_ITER * rel * ims_per_batch / 2
+    return REF_S_PER_ITER * max(rel, MIN_COST_RATIO) * ims_per_batch / 2
 
 
 def _cost(mp_given: float, mp_rec: float, ims_per_batch: int) -> dict[str, float]:
