@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -86,3 +88,29 @@ def test_drawn_tags_of_a_dense_page_stay_legible() -> None:
         # mostly the class colour (no other tag drawn over it), with white text on it
         assert (band == colour).all(axis=1).mean() > 0.5
         assert (band == 255).all(axis=1).any()
+
+
+def test_annotated_pdf_tags_of_close_regions_do_not_overlap(tmp_path: Path) -> None:
+    import pymupdf
+
+    from layoutft.parsing.visualize import annotate_pdf
+    from layoutft.schema import Document, Page, Region
+
+    pdf = pymupdf.open()
+    pdf.new_page(width=300, height=200)
+    source = tmp_path / "form.pdf"
+    pdf.save(source)
+    boxes = [[20, 0, 200, 10], [20, 14, 290, 24], [20, 28, 290, 38]]  # 4 pt apart, at the top
+    regions = [
+        Region(id=i, label=name, score=0.9, bbox_px=b, bbox_pt=b)
+        for i, (name, b) in enumerate(zip(["question", "answer", "question"], boxes, strict=True))
+    ]
+    page = Page(number=1, width_pt=300, height_pt=200, regions=regions)
+    annotate_pdf(source, Document(source={}, model={}, pages=[page]), tmp_path / "out.pdf")
+    words = pymupdf.open(tmp_path / "out.pdf")[0].get_text("words")
+    tags = [w for w in words if w[4] in ("question", "answer")]
+    assert len(tags) == 3
+    for w in tags:  # inside the page
+        assert 0 <= w[0] < w[2] <= 300 and 0 <= w[1] < w[3] <= 200
+    rects = [tuple(round(v) for v in w[:4]) for w in tags]
+    assert all(_overlap(a, b) == 0 for i, a in enumerate(rects) for b in rects[i + 1 :])
