@@ -71,7 +71,9 @@ def draw_regions(
     Args:
         image: uint8 [H,W,3] RGB page image (a grayscale [H,W] image is converted to RGB).
         boxes: [N,4] XYXY boxes in pixels of ``image``.
-        labels: N class names, written above each box and used to pick its colour.
+        labels: N class names, written on a tag by each box (placed by :func:`place_tags`:
+            tags do not overlap where there is room, and stay inside the image) and used to
+            pick its colour.
         polygons: optional, per region a list of polygons (flat ``[x0,y0,...]`` or [K,2] arrays,
             pixels); filled translucently and outlined. Regions with an empty list get none.
         scores: optional N confidences in [0,1], appended to the label text as ``0.93``.
@@ -103,24 +105,97 @@ def draw_regions(
             if pts:
                 cv2.polylines(canvas, pts, True, color, thickness)
 
-    for i, (box, name, color) in enumerate(zip(box_arr, labels, colors, strict=True)):
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    texts = [
+        name if scores is None else f"{name} {float(scores[i]):.2f}"
+        for i, name in enumerate(labels)
+    ]
+    for box, color in zip(box_arr, colors, strict=True):
         x0, y0, x1, y1 = (round(v) for v in box)
         cv2.rectangle(canvas, (x0, y0), (x1, y1), color, thickness)
-        text = name if scores is None else f"{name} {float(scores[i]):.2f}"
-        _draw_tag(canvas, text, (x0, y0), color, font_scale, thickness)
+    # Tags after every outline, so no outline is drawn over a tag.
+    metrics = [_tag_size(t, font, font_scale, thickness, width) for t in texts]
+    places = place_tags(box_arr, [(w, h) for w, h, _, _ in metrics], width, height)
+    for text, color, place, (_, _, scale, base) in zip(texts, colors, places, metrics, strict=True):
+        tx0, ty0, tx1, ty1 = place
+        cv2.rectangle(canvas, (tx0, ty0), (tx1 - 1, ty1 - 1), color, -1)
+        cv2.putText(
+            canvas, text, (tx0 + 1, ty1 - 1 - base), font, scale, (255, 255, 255), thickness
+        )
     return canvas
 
 
-def _draw_tag(
-    canvas: np.ndarray, text: str, corner: tuple[int, int], color: Color, scale: float, thick: int
-) -> None:
-    """Write ``text`` in white on a ``color`` band just above ``corner`` (inside if no room)."""
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
-    x, y = corner
-    top = y - th - base - 2
-    if top < 0:
-        top = y
-    x = min(max(x, 0), max(canvas.shape[1] - tw - 2, 0))
-    cv2.rectangle(canvas, (x, top), (x + tw + 2, top + th + base + 2), color, -1)
-    cv2.putText(canvas, text, (x + 1, top + th + 1), font, scale, (255, 255, 255), thick)
+def _tag_size(
+    text: str, font: int, scale: float, thick: int, image_width: int
+) -> tuple[int, int, float, int]:
+    """(width, height) of ``text``'s tag in pixels, the font scale used and the text
+    baseline; the scale shrinks until the tag fits the image width."""
+    while True:
+        (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+        if tw + 2 <= image_width or scale <= 0.1:
+            return min(tw + 2, image_width), th + base + 2, scale, base
+        scale *= 0.8
+
+
+Rect = tuple[int, int, int, int]
+
+
+def place_tags(
+    boxes: np.ndarray | Sequence[Sequence[float]],
+    sizes: Sequence[tuple[int, int]],
+    width: int,
+    height: int,
+) -> list[Rect]:
+    """Where each region's label tag goes: ``(x0, y0, x1, y1)`` pixels, end-exclusive, inside
+    the ``width`` x ``height`` image.
+
+    Regions are placed in reading order (top, then left). Each tries, in this order: above its
+    box's top-left corner, inside it, below the bottom-left corner, inside the bottom-left,
+    and the same at the right edge, then further up and down by whole tag heights; the
+    first spot that overlaps no tag placed before wins, else the one overlapping least.
+    Every spot is moved inside the image first, so no tag is cut.
+    """
+    box_arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    order = sorted(range(len(box_arr)), key=lambda i: (box_arr[i][1], box_arr[i][0], i))
+    placed: list[Rect] = []
+    out: list[Rect] = [(0, 0, 0, 0)] * len(box_arr)
+    for i in order:
+        tw, th = sizes[i]
+        rects = [_inside(x, y, tw, th, width, height) for x, y in _spots(box_arr[i], tw, th)]
+        costs = [sum(_overlap(rect, other) for other in placed) for rect in rects]
+        out[i] = rects[costs.index(min(costs))]  # the first free spot, else the least covered
+        placed.append(out[i])
+    return out
+
+
+def _spots(box: np.ndarray, tw: int, th: int) -> list[tuple[int, int]]:
+    """Candidate top-left corners of a ``tw`` x ``th`` tag for an XYXY ``box``."""
+    x0, y0, x1, y1 = (round(v) for v in box)
+    right = x1 - tw
+    spots = [
+        (x0, y0 - th),
+        (x0, y0),
+        (x0, y1),
+        (x0, y1 - th),
+        (right, y0 - th),
+        (right, y0),
+        (right, y1),
+        (right, y1 - th),
+    ]
+    for step in range(1, 5):
+        spots += [(x0, y0 - th * (step + 1)), (x0, y1 + th * step)]
+    return spots
+
+
+def _inside(x: int, y: int, tw: int, th: int, width: int, height: int) -> Rect:
+    """A ``tw`` x ``th`` rectangle at ``(x, y)`` moved inside the image."""
+    x = min(max(x, 0), max(width - tw, 0))
+    y = min(max(y, 0), max(height - th, 0))
+    return x, y, x + tw, y + th
+
+
+def _overlap(a: Rect, b: Rect) -> int:
+    """Area shared by two end-exclusive rectangles."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0

@@ -124,4 +124,50 @@ def test_finetune_config_loads_the_bundled_model_but_new_class_rows() -> None:
     }
     for note in report["heads"].values():
         assert note.startswith("2 of 5 classes matched by name")
-        assert note.endswith("initial values kept for heading, caption, note")
+        assert note.endswith("start from fresh weights: heading, caption, note")
+
+
+def test_funsd_set_skips_in_one_line_without_the_clone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fr.main(["--set", "funsd", "--funsd", str(tmp_path / "absent")])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("finetune_real: skipped, no FUNSD clone")
+    (tmp_path / "clone" / "dataset" / "training_data" / "annotations").mkdir(parents=True)
+    (tmp_path / "clone" / "dataset" / "testing_data" / "annotations").mkdir(parents=True)
+    train, test = fr.funsd_dirs(tmp_path / "clone") or (None, None)
+    assert train == tmp_path / "clone" / "dataset" / "training_data" / "annotations"
+    assert test == tmp_path / "clone" / "dataset" / "testing_data" / "annotations"
+
+
+def test_analyze_recommendation_becomes_overrides_finetune_cpu_accepts() -> None:
+    from layoutft.config import load_config
+    from layoutft.data.analyze import analyze_coco
+
+    images = [{"id": 1, "file_name": "f.png", "width": 762, "height": 1000}]
+    boxes = [[0, 0, 400, 20]] * 10 + [[0, 0, 50, 50]] * 90  # 10% thin
+    anns = [{"id": i + 1, "image_id": 1, "category_id": 1, "bbox": b} for i, b in enumerate(boxes)]
+    coco = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "answer"}]}
+    overrides = analyze_coco(coco).overrides()
+    assert overrides[:2] == ["INPUT.MIN_SIZE_TRAIN", "(576, 608, 640, 672, 704)"]
+    cfg = load_config(fr.CONFIG, overrides)
+    assert tuple(cfg.INPUT.MIN_SIZE_TRAIN) == (576, 608, 640, 672, 704)
+    assert list(cfg.MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS[0]) == [0.05, 0.25, 0.5, 1.0, 2.0, 4.0]
+    assert cfg.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE == 256  # 100 regions on the page
+
+
+def test_thin_recall_counts_thin_and_other_boxes_apart() -> None:
+    gt = {
+        "annotations": [
+            {"image_id": 1, "category_id": 1, "bbox": [0, 0, 100, 5]},  # thin, found
+            {"image_id": 1, "category_id": 1, "bbox": [0, 50, 100, 5]},  # thin, missed
+            {"image_id": 1, "category_id": 2, "bbox": [0, 100, 40, 40]},  # other, found
+        ]
+    }
+    results = [
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 100, 6], "score": 0.9},
+        {"image_id": 1, "category_id": 2, "bbox": [0, 50, 100, 5], "score": 0.9},  # wrong class
+        {"image_id": 1, "category_id": 1, "bbox": [0, 50, 100, 5], "score": 0.2},  # low score
+        {"image_id": 1, "category_id": 2, "bbox": [2, 100, 40, 40], "score": 0.8},
+    ]
+    assert fr.thin_recall(gt, results) == {"thin": 50.0, "other": 100.0}

@@ -65,7 +65,7 @@ def test_remap_class_heads_by_name() -> None:
     assert torch.equal(sd[MASK_W][0], src[MASK_W][4])
     assert torch.equal(sd[MASK_W][1], src[MASK_W][0])
     assert torch.equal(sd[MASK_W][2], fresh[MASK_W][2])
-    note = "2 of 3 classes matched by name; initial values kept for caption"
+    note = "2 of 3 classes matched by name; start from fresh weights: caption"
     assert report.heads == {
         "roi_heads.box_predictor.cls_score": note,
         "roi_heads.box_predictor.bbox_pred": note,

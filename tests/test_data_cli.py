@@ -141,3 +141,27 @@ def test_fix_reports_only_errors_left(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(path), "--fix", str(fixed)])
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == "fixed file: 1 errors left (size_mismatch)"
+
+
+def test_validate_images_elsewhere_hint_then_images_option(tmp_path: Path) -> None:
+    pages = tmp_path / "scans"
+    pages.mkdir()
+    Image.new("RGB", (100, 50), "white").save(pages / "p1.png")
+    coco = {
+        "images": [{"id": 1, "file_name": "p1.png", "width": 100, "height": 50}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "area": 100}
+        ],
+        "categories": [{"id": 1, "name": "text"}],
+    }
+    (tmp_path / "labels").mkdir()
+    path = tmp_path / "labels" / "train.json"
+    path.write_text(json.dumps(coco))
+    missing = runner.invoke(app, ["validate", str(path)])
+    assert missing.exit_code == 1
+    assert "missing_image: 1" in missing.output
+    assert f"none of the 1 images is in {tmp_path / 'labels'}" in missing.output
+    assert "pass --images DIR" in missing.output
+    found = runner.invoke(app, ["validate", str(path), "--images", str(pages)])
+    assert found.exit_code == 0, found.output
+    assert found.output.rstrip().endswith("OK") and "none of" not in found.output

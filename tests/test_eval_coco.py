@@ -110,7 +110,15 @@ def test_category_map_by_name_index_fallback_and_error() -> None:
 def test_table_and_json_output(tmp_path: Path) -> None:
     m = evaluate(det([[10, 10, 50, 30], [0, 0, 20, 25]], [0, 1]))
     table = format_table(m)
-    assert "AP50  75.2" in table and "table    30.0" in table and "figure      -" in table
+    assert "AP50  75.2" in table
+    # per class: AP50 then AP; the table box has IoU 0.625: AP50 100, AP 30
+    assert "class   bbox AP50    bbox AP" in table
+    assert "table       100.0       30.0" in table and "figure          -          -" in table
+    assert m["bbox"]["per_class_AP50"] == {
+        "text": pytest.approx(100 * 51 / 101),
+        "table": pytest.approx(100.0),
+        "figure": pytest.approx(math.nan, nan_ok=True),
+    }
     write_json_nan_safe(tmp_path / "m.json", m)
     saved = json.loads((tmp_path / "m.json").read_text())
     assert saved["bbox"]["per_class"]["figure"] is None

@@ -55,7 +55,7 @@ def test_name_matches_win_and_unmapped_classes_start_fresh() -> None:
     assert torch.equal(sd[CLS_W][1], fresh[CLS_W][1])
     assert torch.equal(sd[CLS_W][2], fresh[CLS_W][2])
     assert set(report.heads.values()) == {
-        "1 of 3 classes matched by name; initial values kept for Note, Stamp"
+        "1 of 3 classes matched by name; start from fresh weights: Note, Stamp"
     }
 
 

@@ -124,7 +124,7 @@ def test_the_printed_command_initialises_11_classes_from_the_bundled_model(
     assert run.inputs.labels == list(DOCLAYNET_CLASSES)
     note = next(n for n in run.notes if n.startswith("initialised from"))
     assert "3 of 11 classes matched by name; from INIT_CLASS_MAP: Caption<-text" in note
-    assert "Section-header<-title" in note and "initial values kept" not in note
+    assert "Section-header<-title" in note and "start from fresh weights" not in note
     old = load_weights(resolve_weights("layoutft-docs-narrow-r50"))
     assert old.labels == ["text", "title", "list", "table", "figure"]
     key = "roi_heads.box_predictor.cls_score.weight"

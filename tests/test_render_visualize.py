@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
-from layoutft.draw import color_for_label, draw_regions
+from layoutft.draw import color_for_label, draw_regions, place_tags
 
 
 def test_colors_are_stable_and_distinct() -> None:
@@ -44,3 +47,70 @@ def test_draw_regions_grayscale_and_checks() -> None:
     assert out.shape == (50, 50, 3)
     with pytest.raises(ValueError, match="1 boxes but 2 labels"):
         draw_regions(np.zeros((50, 50, 3), np.uint8), [[0, 0, 5, 5]], ["a", "b"])
+
+
+def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0
+
+
+def test_close_regions_get_tags_that_do_not_overlap_and_are_not_cut() -> None:
+    # two form fields 4 px apart, the first at the top edge, the second at the right edge
+    boxes = [[10, 0, 150, 14], [10, 18, 200, 32], [170, 40, 200, 60]]
+    sizes = [(60, 12), (60, 12), (70, 12)]
+    tags = place_tags(boxes, sizes, 200, 100)
+    assert [(t[2] - t[0], t[3] - t[1]) for t in tags] == sizes
+    for t in tags:  # inside the image: nothing cut
+        assert 0 <= t[0] < t[2] <= 200 and 0 <= t[1] < t[3] <= 100
+    assert all(_overlap(a, b) == 0 for i, a in enumerate(tags) for b in tags[i + 1 :])
+    # no room above the first box (top edge): its tag goes inside its top-left corner
+    assert tags[0] == (10, 0, 70, 12)
+    assert tags[2][2] == 200  # the right-edge region's tag is moved left, not cut
+
+
+def test_drawn_tags_of_a_dense_page_stay_legible() -> None:
+    """Ten stacked fields: every tag's band is drawn where place_tags put it, uncovered."""
+    image = np.full((260, 300, 3), 255, np.uint8)
+    boxes = [[20, 10 + 24 * k, 280, 28 + 24 * k] for k in range(10)]
+    labels = ["question", "answer"] * 5
+    out = draw_regions(image, boxes, labels)
+    font_scale, thick = 0.4, 1  # draw_regions' values for a 300 px page
+    sizes = []
+    for name in labels:
+        (tw, th), base = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
+        sizes.append((tw + 2, th + base + 2))
+    tags = place_tags(boxes, sizes, 300, 260)
+    assert all(_overlap(a, b) == 0 for i, a in enumerate(tags) for b in tags[i + 1 :])
+    for (x0, y0, x1, y1), name in zip(tags, labels, strict=True):
+        band = out[y0:y1, x0:x1].reshape(-1, 3)
+        colour = np.array(color_for_label(name))
+        # mostly the class colour (no other tag drawn over it), with white text on it
+        assert (band == colour).all(axis=1).mean() > 0.5
+        assert (band == 255).all(axis=1).any()
+
+
+def test_annotated_pdf_tags_of_close_regions_do_not_overlap(tmp_path: Path) -> None:
+    import pymupdf
+
+    from layoutft.parsing.visualize import annotate_pdf
+    from layoutft.schema import Document, Page, Region
+
+    pdf = pymupdf.open()
+    pdf.new_page(width=300, height=200)
+    source = tmp_path / "form.pdf"
+    pdf.save(source)
+    boxes = [[20, 0, 200, 10], [20, 14, 290, 24], [20, 28, 290, 38]]  # 4 pt apart, at the top
+    regions = [
+        Region(id=i, label=name, score=0.9, bbox_px=b, bbox_pt=b)
+        for i, (name, b) in enumerate(zip(["question", "answer", "question"], boxes, strict=True))
+    ]
+    page = Page(number=1, width_pt=300, height_pt=200, regions=regions)
+    annotate_pdf(source, Document(source={}, model={}, pages=[page]), tmp_path / "out.pdf")
+    words = pymupdf.open(tmp_path / "out.pdf")[0].get_text("words")
+    tags = [w for w in words if w[4] in ("question", "answer")]
+    assert len(tags) == 3
+    for w in tags:  # inside the page
+        assert 0 <= w[0] < w[2] <= 300 and 0 <= w[1] < w[3] <= 200
+    rects = [tuple(round(v) for v in w[:4]) for w in tags]
+    assert all(_overlap(a, b) == 0 for i, a in enumerate(rects) for b in rects[i + 1 :])

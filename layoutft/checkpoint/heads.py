@@ -154,8 +154,8 @@ def remap_head(
             return ckpt, None
         note = (
             f"checkpoint predicts {head.classes(rows_ck)} classes, the model "
-            f"{head.classes(rows_m)}, and no label names match them: class rows keep "
-            "their initial values"
+            f"{head.classes(rows_m)}, and no label names match them: every class starts from "
+            "fresh weights"
         )
         if not head.background:
             return None, note
@@ -169,7 +169,11 @@ def remap_head(
     if (same_names or (agnostic_ck and agnostic_m)) and rows_ck == rows_m:
         return ckpt, None
     if agnostic_ck != agnostic_m:
-        return None, "class-agnostic in one of checkpoint and model only: initial values kept"
+        return (
+            None,
+            "class-agnostic in one of checkpoint and model only: "
+            "every class starts from fresh weights",
+        )
 
     rows, note = class_rows(ckpt_labels, model_labels, aliases)
     r = head.rows_per_class
@@ -212,5 +216,5 @@ def class_rows(
     if mapped:
         note += f"; from INIT_CLASS_MAP: {', '.join(mapped)}"
     if fresh:
-        note += f"; initial values kept for {', '.join(fresh)}"
+        note += f"; start from fresh weights: {', '.join(fresh)}"
     return rows, note

@@ -21,7 +21,7 @@ def convert_cmd(
         ...,
         "--from",
         help="Input format: coco, yolo, labelstudio, cvat, via, pagexml, pdf, docbank, "
-        "alto (ALTO v2-v4), ctdar (ICDAR 2013/2017/2019 table XML).",
+        "alto (ALTO v2-v4), ctdar (ICDAR 2013/2017/2019 table XML), funsd (FUNSD/XFUND JSON).",
     ),
     out: Path | None = typer.Option(
         None, "-o", "--out", help="Output folder (annotations.json, images/)."

@@ -189,27 +189,43 @@ def show(
 @command("analyze")
 def analyze(
     coco_path: Path = typer.Argument(..., metavar="COCO", help="COCO annotations JSON."),
-    min_size: int = typer.Option(800, "--min-size", help="Shortest edge at input (pixels)."),
-    max_size: int = typer.Option(1333, "--max-size", help="Longest edge cap at input."),
+    config: str = typer.Option(
+        "finetune_cpu",
+        "--config",
+        help="Config the recommendation starts from (path or shipped name); its anchor ratios "
+        "keep their number so its weights still load.",
+    ),
+    min_size: int | None = typer.Option(
+        None, "--min-size", help="Shortest edge at input (default: the config's MIN_SIZE_TEST)."
+    ),
+    max_size: int | None = typer.Option(
+        None, "--max-size", help="Longest edge cap at input (default: the config's)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print every number as JSON."),
 ) -> None:
-    """Box statistics and the detectron2 config keys they recommend (YAML to paste)."""
-    from layoutft.data.analyze import analyze_coco
+    """Box statistics and the config keys they recommend for --config (YAML to paste)."""
+    import shlex
+
+    from layoutft.config import load_config
+    from layoutft.data.analyze import MIN_BOX_PX, SIZE_PERCENTILE, Recipe, analyze_coco
     from layoutft.data.coco import check_ids, load_coco
+    from layoutft.engine.setup import resolve_config_path
 
     coco = load_coco(coco_path)
     check_ids(coco, coco_path)
-    result = analyze_coco(coco, min_size=min_size, max_size=max_size)
+    recipe = Recipe.from_config(load_config(resolve_config_path(config)), Path(config).stem)
+    result = analyze_coco(coco, min_size=min_size, max_size=max_size, recipe=recipe)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
+    size = f"{result.min_size}/{result.max_size}"
     typer.echo(
         f"{result.images} images, {result.annotations} boxes; regions per page: "
-        f"max {result.regions_per_page_max}, p99 {result.regions_per_page_p99:g}"
+        f"p95 {result.regions_per_page_p95:g}, max {result.regions_per_page_max}"
     )
     typer.echo(
-        f"smallest text box height: {result.smallest_text_height:g} px "
-        f"({result.smallest_text_height_input:g} px at input {min_size}/{max_size})"
+        f"box short side, {SIZE_PERCENTILE:g}nd percentile: {result.short_side_p:g} px "
+        f"({result.short_side_p_input:g} px at input {size}; wanted >= {MIN_BOX_PX:g} px)"
     )
     typer.echo(f"{'class':<12}{'n':>7}  h/w p5 / p50 / p95        size(input px) p5 / p50 / p95")
     for c in result.classes:
@@ -218,5 +234,33 @@ def analyze(
             f"{c.name:<12}{c.count:>7}  {a['p5']:>7.3g} {a['p50']:>7.3g} {a['p95']:>7.3g}"
             f"        {s['p5']:>7.4g} {s['p50']:>7.4g} {s['p95']:>7.4g}"
         )
-    typer.echo("\n# recommended config")
+    if result.outlier_count:
+        share = 100 * result.outlier_count / result.annotations
+        typer.echo(
+            f"outliers: {result.outlier_count} boxes ({share:.1f}%) stay under {MIN_BOX_PX:g} px "
+            "at the recommended input (they do not set the size; check them):"
+        )
+        for o in result.outliers:
+            typer.echo(
+                f"  annotation {o['annotation_id']} ({o['class']}, {o['file_name']}): short "
+                f"side {o['short_side']:g} px, {o['short_side_input']:g} px at input"
+            )
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    cost = result.cost
+    rec = result.recommended["INPUT"]
+    typer.echo(
+        f"cost: ~{cost['s_per_iter']:g} s/iter at {size} ({cost['mp_per_page']:.2f} MP/page)"
+        + (
+            f" -> ~{cost['s_per_iter_recommended']:g} s/iter at the recommended "
+            f"{rec['MIN_SIZE_TEST']}/{rec['MAX_SIZE_TEST']} "
+            f"({cost['mp_per_page_recommended']:.2f} MP/page)"
+            if rec["MIN_SIZE_TEST"] != result.min_size
+            else ""
+        )
+        + f"; estimated for {recipe.ims_per_batch} pages per iteration on a 2-core CPU"
+    )
+    typer.echo(f"\n# recommended for {recipe.name}: paste into a config based on it")
     typer.echo(result.to_yaml(), nl=False)
+    line = " ".join(shlex.quote(part) for part in result.overrides())
+    typer.echo(f"# or as overrides: layoutft train --config {config} ... {line}")

@@ -70,6 +70,7 @@ class ValidationReport:
             order; :data:`ALL_LABELLED` for images labelling every category).
         labelled_by_image: per image id, the names of its labelled classes, for the images
             that do not label every category.
+        images_dir: the folder image files were looked for in (None: files not checked).
     """
 
     issues: list[Issue] = field(default_factory=list)
@@ -80,6 +81,7 @@ class ValidationReport:
     class_images: dict[str, int] = field(default_factory=dict)
     labelled_sets: dict[str, int] = field(default_factory=dict)
     labelled_by_image: dict[Any, list[str]] = field(default_factory=dict)
+    images_dir: str | None = None
 
     @property
     def errors(self) -> list[Issue]:
@@ -128,6 +130,12 @@ class ValidationReport:
             lines += [f"  {issue}" for issue in shown]
             if count > len(shown):
                 lines.append(f"  ... and {count - len(shown)} more")
+        missing = self.counts().get("missing_image", 0)
+        if self.num_images and missing == self.num_images:
+            lines.append(
+                f"none of the {missing} images is in {self.images_dir} (file_name is read "
+                "relative to it); pass --images DIR, the folder holding the images"
+            )
         n_err, n_warn = len(self.errors), len(self.warnings)
         lines.append("OK" if self.ok else f"{n_err} errors, {n_warn} warnings")
         return "\n".join(lines)
@@ -400,7 +408,10 @@ def validate_coco(coco: dict[str, Any], images_dir: str | Path | None = None) ->
     anns = coco.get("annotations") or []
     cats = coco.get("categories") or []
     report = ValidationReport(
-        num_images=len(images), num_annotations=len(anns), num_categories=len(cats)
+        num_images=len(images),
+        num_annotations=len(anns),
+        num_categories=len(cats),
+        images_dir=str(images_dir) if images_dir is not None else None,
     )
     issues = report.issues
     categories = check_categories(cats, issues)

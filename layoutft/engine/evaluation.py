@@ -1,10 +1,10 @@
 """COCO evaluation with pycocotools: bbox and segm AP, per-class AP, results files.
 
 Metrics are percentages in [0, 100], as detectron2 reports them (pycocotools' fractions
-x 100): ``AP`` (IoU .50:.95), ``AP50``, ``AP75``, ``APs``/``APm``/``APl`` and ``per_class``
-{label: AP}. A metric pycocotools cannot compute (no ground truth of that size or
-class) is NaN, written as null in JSON. AP counts up to ``max_dets`` detections per
-image (default 100, like COCO; dense pages may need more).
+x 100): ``AP`` (IoU .50:.95), ``AP50``, ``AP75``, ``APs``/``APm``/``APl``, ``per_class``
+{label: AP} and ``per_class_AP50`` {label: AP50}. A metric pycocotools cannot compute (no
+ground truth of that size or class) is NaN, written as null in JSON. AP counts up to
+``max_dets`` detections per image (default 100, like COCO; dense pages may need more).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from layoutft.parsing.model import Detections, LayoutModel
 
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+#: Per-class columns of :func:`format_table`: (heading, metrics key).
+_PER_CLASS = (("AP50", "per_class_AP50"), ("AP", "per_class"))
 IOU_TYPES = ("bbox", "segm")
 
 
@@ -119,7 +121,8 @@ def evaluate_coco(
     *,
     max_dets: int = 100,
 ) -> dict[str, dict[str, Any]]:
-    """pycocotools COCOeval per IoU type -> {type: {AP.., per_class: {name: AP}}}."""
+    """pycocotools COCOeval per IoU type -> {type: {AP.., per_class: {name: AP},
+    per_class_AP50: {name: AP50}}}."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -154,6 +157,9 @@ def evaluate_coco(
         metrics["per_class"] = {
             str(cat["name"]): _mean(precision[:, :, k, 0]) for k, cat in enumerate(cats)
         }
+        metrics["per_class_AP50"] = {
+            str(cat["name"]): _mean(precision[0, :, k, 0]) for k, cat in enumerate(cats)
+        }
         out[iou_type] = metrics
     return out
 
@@ -171,6 +177,7 @@ def _empty(cats: list[dict[str, Any]], gt: dict[str, Any]) -> dict[str, Any]:
     present = {a["category_id"] for a in gt["annotations"]}
     metrics: dict[str, Any] = {k: 0.0 if present else math.nan for k in SUMMARY_KEYS}
     metrics["per_class"] = {str(c["name"]): 0.0 if c["id"] in present else math.nan for c in cats}
+    metrics["per_class_AP50"] = dict(metrics["per_class"])
     return metrics
 
 
@@ -210,7 +217,8 @@ def predict_dataset(
 
 
 def format_table(metrics: dict[str, dict[str, Any]]) -> str:
-    """Plain-text tables: summary AP per IoU type, per-class AP (percent), document checks."""
+    """Plain-text tables: summary AP per IoU type, per-class AP50 and AP (percent), document
+    checks."""
 
     def pct(v: float) -> str:
         return "    -" if math.isnan(v) else f"{v:5.1f}"
@@ -222,9 +230,11 @@ def format_table(metrics: dict[str, dict[str, Any]]) -> str:
     names = list(next(iter(ap.values()))["per_class"]) if ap else []
     if names:
         width = max(len(n) for n in names)
-        lines.append(f"{'class':<{width}}  " + "  ".join(f"{t:>5}" for t in ap))
+        columns = [(f"{t} {k}", m[key]) for t, m in ap.items() for k, key in _PER_CLASS]
+        lines.append(f"{'class':<{width}}  " + "  ".join(f"{c:>9}" for c, _ in columns))
         for n in names:
-            lines.append(f"{n:<{width}}  " + "  ".join(pct(m["per_class"][n]) for m in ap.values()))
+            cells = (f"{pct(values.get(n, math.nan)):>9}" for _, values in columns)
+            lines.append(f"{n:<{width}}  " + "  ".join(cells))
     doc = metrics.get("document")
     if doc:
         lines.append(

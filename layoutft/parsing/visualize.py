@@ -7,12 +7,13 @@ displayed-page points (see :mod:`layoutft.geometry`). numpy, OpenCV, PyMuPDF; no
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from layoutft.draw import color_for_label, draw_regions
+from layoutft.draw import color_for_label, draw_regions, place_tags
 from layoutft.outputs import atomic_path
 from layoutft.render.source import Source
 
@@ -101,15 +102,22 @@ def _annotate_page(pdf_page: Any, page: Page, pymupdf: Any, page_transform: Any)
     pdf_page.set_rotation(0)
     try:
         size = max(6.0, min(transform.width_pt, transform.height_pt) / 80)
-        for region in page.regions:
+        texts = [f"{region.label} {region.score:.2f}" for region in page.regions]
+        # Tags placed like the PNG's (no overlap where there is room, inside the page), in
+        # displayed-page points; a tag is the text's width by 1.2 font sizes.
+        tag_h = math.ceil(1.2 * size)
+        sizes = [(math.ceil(pymupdf.get_text_length(t, fontsize=size)), tag_h) for t in texts]
+        boxes = [region.bbox_pt for region in page.regions]
+        tags = place_tags(boxes, sizes, int(transform.width_pt), int(transform.height_pt))
+        for region, text, tag in zip(page.regions, texts, tags, strict=True):
             color = tuple(c / 255 for c in color_for_label(region.label))
             rect = transform.pt_to_unrotated(region.bbox_pt)[0]
             pdf_page.draw_rect(pymupdf.Rect(*rect), color=color, width=max(1.0, size / 6))
-            x0, y0 = region.bbox_pt[0], max(region.bbox_pt[1] - size * 0.3, size)
-            anchor = transform.pt_to_unrotated([x0, y0, x0, y0])[0]
+            x0, baseline = tag[0], tag[3] - 0.25 * size
+            anchor = transform.pt_to_unrotated([x0, baseline, x0, baseline])[0]
             pdf_page.insert_text(
                 pymupdf.Point(anchor[0], anchor[1]),
-                f"{region.label} {region.score:.2f}",
+                text,
                 fontsize=size,
                 color=color,
                 rotate=rotation,

@@ -41,6 +41,7 @@ FORMATS = {
     "docbank": "layoutft.data.convert.docbank",
     "alto": "layoutft.data.convert.alto",
     "ctdar": "layoutft.data.convert.ctdar",
+    "funsd": "layoutft.data.convert.funsd",
 }
 
 
