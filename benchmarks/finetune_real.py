@@ -29,11 +29,13 @@ per-class AP50 from one evaluation per class).
 Target (issue #15): mean bbox AP50 >= 70 over the region types with >= 50 training instances.
 
 ``--set funsd`` (issue #31): the same recipe on forms, as docs/fine-tuning.md tells a user:
-the 149 FUNSD training forms (``--funsd DIR``, a clone holding ``dataset/training_data`` and
-``dataset/testing_data``; absent: one line and exit 0) converted with ``--from funsd``,
+the 149 FUNSD training forms (``--funsd DIR``, a clone holding ``dataset/training_data``;
+absent: one line and exit 0) converted with ``--from funsd`` and split by form
+(``layoutft split``, seed 0: 85% to train on, 15% held out as the dev set),
 ``layoutft analyze``'s recommendation for finetune_cpu applied as overrides, evaluated on the
-50 testing forms (its own split, never trained on): per-class bbox AP50/AP and the recall at
-IoU 0.5 of boxes thinner than h/w 0.1 against the others. Results: ``finetune_funsd.*``.
+held-out forms: per-class bbox AP50/AP and the recall at IoU 0.5 of boxes thinner than h/w 0.1
+against the others. FUNSD's ``testing_data`` is reserved for independent evaluation: this
+benchmark never reads it. Results: ``finetune_funsd.*``.
 """
 
 from __future__ import annotations
@@ -357,12 +359,17 @@ def _plot(test: dict[str, Any], results: list[dict[str, Any]], images: Path) -> 
     return save_plot(NAME, draw)
 
 
-def funsd_dirs(root: Path) -> tuple[Path, Path] | None:
-    """(training, testing) annotation folders of a FUNSD clone at ``root``, or None."""
+#: Share of FUNSD's training forms held out as the dev set (whole forms).
+FUNSD_DEV = 0.15
+
+
+def funsd_training(root: Path) -> Path | None:
+    """The training annotation folder of a FUNSD clone at ``root``, or None. (Its
+    ``testing_data`` is reserved for independent evaluation and never returned.)"""
     for base in (root / "dataset", root):
-        train, test = base / "training_data" / "annotations", base / "testing_data" / "annotations"
-        if train.is_dir() and test.is_dir():
-            return train, test
+        train = base / "training_data" / "annotations"
+        if train.is_dir():
+            return train
     return None
 
 
@@ -408,32 +415,37 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
 def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[int]) -> None:
     """The ``--set funsd`` benchmark (see the module docstring)."""
     from layoutft.data.analyze import analyze_coco
+    from layoutft.data.coco import write_coco
     from layoutft.data.convert import convert
+    from layoutft.data.split import split_coco
 
-    dirs = funsd_dirs(args.funsd)
-    if dirs is None:
+    training = funsd_training(args.funsd)
+    if training is None:
         print(f"finetune_real: skipped, no FUNSD clone at {args.funsd} (pass --funsd DIR)")
         return
     begin = time.perf_counter()
     tmp = None if args.work is not None else tempfile.mkdtemp(prefix="finetune_funsd.")
     work = args.work if args.work is not None else Path(str(tmp))
     try:
-        train = convert("funsd", [dirs[0]], work / "train", overwrite=True, link=True).coco
-        test = convert("funsd", [dirs[1]], work / "test", overwrite=True, link=True).coco
+        forms = convert("funsd", [training], work / "forms", overwrite=True, link=True).coco
+        parts = split_coco(forms, [1 - FUNSD_DEV, FUNSD_DEV], seed=0, names=("train", "dev"))
+        train, test = parts["train"], parts["dev"]
+        for name, part in parts.items():
+            write_coco(work / "forms" / f"{name}.json", part)
         analysis = analyze_coco(train)
         overrides = [*analysis.overrides(), *size_overrides(args.size)]
         labels = [str(c["name"]) for c in sorted(train["categories"], key=lambda c: c["id"])]
         init = init_report(labels, overrides)
         train_s, log = train_run(
-            work / "train" / "annotations.json",
-            work / "train" / "images",
+            work / "forms" / "train.json",
+            work / "forms" / "images",
             work / "run",
             args.iters,
             args.device,
             overrides,
         )
         metrics, ap50, results = evaluate_run(
-            work / "run" / "model_final.pth", test, work / "test" / "images", args.device
+            work / "run" / "model_final.pth", test, work / "forms" / "images", args.device
         )
         recall = thin_recall(test, results)
     finally:
@@ -442,8 +454,8 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
     rows = class_rows(metrics, ap50, instance_counts(train), instance_counts(test))
     extra = {
         "command": command_line(NAME, argv),
-        "data": f"FUNSD: {len(train['images'])} training forms, {len(test['images'])} testing "
-        f"forms ({args.funsd})",
+        "data": f"FUNSD training_data: {len(train['images'])} forms trained on, "
+        f"{len(test['images'])} held out by form ({args.funsd}; testing_data never read)",
         "config": f"configs/{CONFIG.name} from {WEIGHTS} with analyze's recommendation: "
         + " ".join(overrides),
         "initialisation": init["message"],

@@ -135,9 +135,10 @@ def test_funsd_set_skips_in_one_line_without_the_clone(
     assert len(out) == 1 and out[0].startswith("finetune_real: skipped, no FUNSD clone")
     (tmp_path / "clone" / "dataset" / "training_data" / "annotations").mkdir(parents=True)
     (tmp_path / "clone" / "dataset" / "testing_data" / "annotations").mkdir(parents=True)
-    train, test = fr.funsd_dirs(tmp_path / "clone") or (None, None)
+    train = fr.funsd_training(tmp_path / "clone")
     assert train == tmp_path / "clone" / "dataset" / "training_data" / "annotations"
-    assert test == tmp_path / "clone" / "dataset" / "testing_data" / "annotations"
+    # the reserved testing_data is never named, so never read
+    assert "testing_data" not in str(train) and not hasattr(fr, "funsd_dirs")
 
 
 def test_analyze_recommendation_becomes_overrides_finetune_cpu_accepts() -> None:
