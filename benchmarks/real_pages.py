@@ -287,13 +287,18 @@ def load_models(weights: str | None, device: str) -> tuple[LayoutModel, LayoutMo
     )
 
 
-def publaynet_aliases(model: Any) -> dict[str, str] | None:
+def publaynet_aliases(
+    model: Any, categories: list[dict[str, Any]] | None = None
+) -> dict[str, str] | None:
     """For a model predicting DocLayNet's classes: its labels -> the PubLayNet class that
     scores them on the PubLayNet-labelled sets (the built-in ``doclaynet-publaynet`` map;
-    page heads and feet score nowhere). None for other models."""
+    page heads and feet score nowhere). None for other models, and for ``categories`` that
+    already name the model's classes (a DocLayNet-labelled set)."""
     from layoutft.data.labelmap import BUILTIN_MAPS
 
     if not set(model.labels) <= set(DOCLAYNET_CLASSES):
+        return None
+    if categories is not None and set(model.labels) & {str(c["name"]) for c in categories}:
         return None
     return dict(BUILTIN_MAPS["doclaynet-publaynet"]["map"])
 
@@ -306,7 +311,7 @@ def labels_view(model: Any) -> str:
 def predict(model: LayoutModel, gt: dict[str, Any], images: Path) -> list[dict[str, Any]]:
     from layoutft.engine.evaluation import predict_dataset
 
-    return predict_dataset(model, gt, images, aliases=publaynet_aliases(model))
+    return predict_dataset(model, gt, images, aliases=publaynet_aliases(model, gt["categories"]))
 
 
 def run_publaynet(

@@ -236,6 +236,9 @@ def test_doclaynet_model_scored_on_publaynet_sets() -> None:
         9: "text",
         10: "title",
     }  # Page-footer (4) and Page-header (5) score nowhere
+    dl_cats = [{"id": i + 1, "name": n} for i, n in enumerate(rp.DOCLAYNET_CLASSES)]
+    assert rp.publaynet_aliases(dl, dl_cats) is None  # a DocLayNet set: scored directly
+    assert rp.publaynet_aliases(dl, cats) == aliases
     pl = SimpleNamespace(labels=list(rp.PUBLAYNET_CLASSES))
     assert rp.publaynet_aliases(pl) is None and rp.labels_view(pl) == "native"
     assert category_map(pl.labels, cats) == {i: i + 1 for i in range(5)}
