@@ -1,7 +1,9 @@
 """layoutft: document layout analysis with detectron2-compatible Mask R-CNN.
 
 The public API is imported lazily: ``import layoutft`` loads no torch, so code that
-only reads layout JSON (``layoutft.Document.from_json``) stays light.
+only reads layout JSON (``layoutft.Document.from_json``) stays light, and ``layoutft.parse``
+runs without torch installed (the ONNX backend). Whatever needs torch checks for it
+(:func:`layoutft._compat.require_torch`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from layoutft._compat import check_torch_torchvision
 from layoutft.errors import (
     CheckpointError,
     ConfigError,
@@ -19,8 +20,6 @@ from layoutft.errors import (
 )
 
 __version__ = "0.1.0"
-
-check_torch_torchvision()
 
 # public name -> module that defines it
 _LAZY = {

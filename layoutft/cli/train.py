@@ -50,6 +50,9 @@ def train_command(
     ),
 ) -> None:
     """Train a layout model on COCO annotations (checkpoints, metrics, evaluation)."""
+    from layoutft._compat import require_torch
+
+    require_torch("`layoutft train`")
     from layoutft.engine.run import train as run_train
     from layoutft.engine.setup import TrainOptions
     from layoutft.errors import ConfigError
@@ -110,6 +113,9 @@ def eval_command(
     """
     import sys
 
+    from layoutft._compat import require_torch
+
+    require_torch("`layoutft eval`")
     from layoutft.data.coco import load_coco
     from layoutft.data.loader import default_images_dir
     from layoutft.engine.evaluation import evaluate_model, format_table, write_json_nan_safe
