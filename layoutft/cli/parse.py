@@ -290,7 +290,7 @@ def parse_cmd(
     )
     parser = Parser(model, options, model_name=model_display_name(weights))
     shown = parser.model_name if weights is None or parser.model_name == weights else weights
-    typer.echo(f"model: {shown} ({len(parser.labels)} labels, {backend_of(model)})", err=True)
+    typer.echo(f"model: {shown} ({len(parser.labels)} labels{backend_of(model)})", err=True)
     tally = _Tally()
     viewer = None if view is None else Viewer(view)
     for path in files:
@@ -350,10 +350,10 @@ class _Tally:
 
 
 def backend_of(model: Any) -> str:
-    """``"onnx"`` or ``"torch"``: which backend a loaded detector runs on."""
-    from layoutft.parsing.onnx_model import OnnxDetector
-
-    return "onnx" if isinstance(model, OnnxDetector) else "torch"
+    """``", onnx"`` or ``", torch"``: the backend a loaded detector runs on ("" for other
+    detectors)."""
+    backend = getattr(model, "backend", None)
+    return f", {backend}" if isinstance(backend, str) else ""
 
 
 def is_corpus_run(inputs: list[str], output: Path | None) -> bool:

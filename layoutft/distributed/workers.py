@@ -103,7 +103,7 @@ class ModelFacts:
     default_workers: int
     name: str | None = None
     node_id: str | None = field(default=None, compare=False)
-    precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
+    supported_precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
 
     @property
     def device(self) -> Any:
@@ -122,7 +122,7 @@ def model_facts(detector: Detector, node_id: str | None = None) -> ModelFacts:
         device_type=facts.device_type,
         default_batch_size=facts.batch_size,
         default_workers=facts.workers,
-        precisions=facts.precisions,
+        supported_precisions=facts.supported_precisions,
         name=facts.name,
         node_id=node_id,
     )

@@ -101,11 +101,12 @@ class OnnxDetector:
         name: the model name for the JSON ``model`` block (default: the file stem).
     """
 
+    backend = "onnx"
     default_batch_size = 1
     #: pages in flight at once by default: the graph already uses every core, and two
     #: concurrent runs on 2 cores were no faster (benchmarks/parse_speed.py)
     default_workers = 1
-    precisions = ("fp32",)
+    supported_precisions = ("fp32",)
 
     def __init__(
         self, path: str | os.PathLike[str], threads: int | None = None, name: str | None = None
@@ -174,7 +175,7 @@ class OnnxDetector:
         once in threads (onnxruntime sessions are thread-safe); None:
         :attr:`default_workers`.
         """
-        if precision not in self.precisions:
+        if precision not in self.supported_precisions:
             raise OptionError(
                 "{precision} " + precision + " needs the torch backend (--backend torch); "
                 "the ONNX backend runs fp32"

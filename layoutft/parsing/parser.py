@@ -227,11 +227,11 @@ class Parser:
         self.batch_size = self.options.batch_size or facts.batch_size
         # checked here, not per page: predict's errors become failed pages
         check_precision(self.options.precision, facts.device_type)
-        if self.options.precision not in facts.precisions:
+        if self.options.precision not in facts.supported_precisions:
             raise OptionError(
                 "{precision} {p} needs the torch backend ({backend} torch); this model runs {ok}",
                 p=self.options.precision,
-                ok=", ".join(facts.precisions),
+                ok=", ".join(facts.supported_precisions),
             )
         self.workers = resolve_workers(
             self.options.workers, self.batch_size, facts.device_type, facts.workers
