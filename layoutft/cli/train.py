@@ -116,8 +116,7 @@ def eval_command(
     from layoutft._compat import require_torch
 
     require_torch("`layoutft eval`")
-    from layoutft.data.coco import load_coco
-    from layoutft.data.loader import default_images_dir
+    from layoutft.data.coco import default_images_dir, load_coco
     from layoutft.engine.evaluation import evaluate_model, format_table, write_json_nan_safe
     from layoutft.engine.setup import resolve_config_path
     from layoutft.outputs import check_writable, refuse_inputs
