@@ -25,6 +25,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_config": "layoutft.config",
     "LayoutModel": "layoutft.parsing.model",
+    "OnnxDetector": "layoutft.parsing.onnx_model",
+    "load_model": "layoutft.parsing.parser",
     "Detections": "layoutft.parsing.detector",
     "Document": "layoutft.schema",
     "Page": "layoutft.schema",
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from layoutft.config import load_config as load_config
     from layoutft.parsing.detector import Detections as Detections
     from layoutft.parsing.model import LayoutModel as LayoutModel
+    from layoutft.parsing.onnx_model import OnnxDetector as OnnxDetector
+    from layoutft.parsing.parser import load_model as load_model
     from layoutft.parsing.parser import parse as parse
     from layoutft.schema import Document as Document
     from layoutft.schema import Page as Page

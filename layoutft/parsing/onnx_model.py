@@ -96,8 +96,8 @@ class OnnxDetector:
 
     Args:
         path: the ``.onnx`` file (its metadata gives labels and the input contract).
-        threads: onnxruntime intra-op threads; None: one per available core (measured
-            fastest on 2 cores, benchmarks/parse_speed.py).
+        threads: onnxruntime intra-op threads; None: one per available core (faster than
+            one thread on 2 cores, benchmarks/parse_speed.py).
         name: the model name for the JSON ``model`` block (default: the file stem).
     """
 
@@ -118,6 +118,10 @@ class OnnxDetector:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or available_cores()
         options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: the parser renders and post-processes
+        # in other threads meanwhile (2 threads: 1.86 s/page without spinning, 2.40 with, on
+        # a busy 2-core machine; benchmarks/parse_speed.py --backends)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(self.path), options, providers=["CPUExecutionProvider"]
