@@ -104,7 +104,9 @@ def ray_session() -> Iterator[None]:
 def engine(ray_session: None) -> Iterator[RayEngine]:
     """Two actors with the bundled model, 2 pages per task (a.pdf spans two actor calls)."""
     with RayEngine(
-        ModelSpec(device="cpu", backend="torch"), OPTIONS, RayOptions(ray_workers=2, pages_per_task=2)
+        ModelSpec(device="cpu", backend="torch"),
+        OPTIONS,
+        RayOptions(ray_workers=2, pages_per_task=2),
     ) as started:
         yield started
 
