@@ -15,6 +15,15 @@ times the ``layoutft parse`` command itself (start-up and model loading included
 renderers are compared alone (PyMuPDF vs pdf2image/poppler).
 
 Target: rendering + post-processing under 15% of end-to-end time at 200 dpi.
+
+    python -m benchmarks.parse_speed --backends --dpis 150,200   # torch vs ONNX backend
+
+``--backends`` runs the torch and ONNX backends side by side on the real pages of
+``../shared/real`` (the 13-page report at each dpi, the PubLayNet page images as they are):
+seconds per page of the model and post-processing (not rendering), both backends in turns on
+each page; pages/s with ``--workers``; peak RSS of a parse in a fresh process per backend;
+and whether every page's detections are equal (same count and classes, boxes within 0.5 px,
+scores within 1e-4, mask IoU >= 0.99). Target: ONNX <= 0.5x torch's time per page.
 """
 
 from __future__ import annotations
@@ -261,12 +270,165 @@ def measure_cli(pdf: Path, model: str, dpi: float, device: str, work: Path) -> d
 
 
 def _worker(payload: dict[str, Any]) -> dict[str, Any]:
+    if "rss" in payload:
+        return _backend_rss_worker(payload["rss"])
     import torch
 
     if payload.get("threads"):
         torch.set_num_threads(int(payload["threads"]))
     model = load_model(payload["model"], payload["device"])
     return measure_parse(Path(payload["pdf"]), model, payload["dpi"], payload["batch_size"])
+
+
+# ----- the two backends side by side ----------------------------------------------------------
+#: item 3 of the ONNX backend's contract: the same regions as the torch backend
+BOX_PX, SCORE_TOL, MIN_MASK_IOU = 0.5, 1e-4, 0.99
+
+
+def compare_detections(a: Any, b: Any) -> dict[str, Any]:
+    """How far detections ``b`` are from ``a`` (both :class:`Detections` of one page):
+    ``count_equal``/``labels_equal``, the largest box difference in pixels, the largest
+    score difference, the smallest mask IoU, and ``equal``: all within the tolerances."""
+    import numpy as np
+
+    same = len(a) == len(b) and [int(c) for c in a.classes] == [int(c) for c in b.classes]
+    row: dict[str, Any] = {
+        "count_equal": len(a) == len(b),
+        "labels_equal": same,
+        "box_px": 0.0,
+        "score": 0.0,
+        "mask_iou": 1.0,
+    }
+    if same and len(a):
+        row["box_px"] = float(np.abs(a.boxes - b.boxes).max())
+        row["score"] = float(np.abs(a.scores - b.scores).max())
+        if a.masks is not None and b.masks is not None:
+            ious = [
+                (x & y).sum() / max((x | y).sum(), 1) for x, y in zip(a.masks, b.masks, strict=True)
+            ]
+            row["mask_iou"] = float(min(ious))
+    row["equal"] = bool(
+        same
+        and row["box_px"] <= BOX_PX
+        and row["score"] <= SCORE_TOL
+        and row["mask_iou"] >= MIN_MASK_IOU
+    )
+    return row
+
+
+def real_inputs(root: Path) -> list[tuple[str, Path]]:
+    """(kind, path) of the real pages under ``root`` (../shared/real): the 13-page report
+    and the PubLayNet page images; [] when the folder is absent."""
+    found: list[tuple[str, Path]] = []
+    report = root / "icdar2021_slp.pdf"
+    if report.exists():
+        found.append(("pdf", report))
+    found += [("image", p) for p in sorted((root / "publaynet-20").glob("*.jpg"))]
+    return found
+
+
+def _pages(inputs: list[tuple[str, Path]], dpi: float) -> list[Any]:
+    """RGB page images of ``inputs``: PDFs rendered at ``dpi``, images as they are."""
+    from layoutft.render import iter_pages
+
+    images = []
+    for kind, path in inputs:
+        if kind == "pdf":
+            images += [page.image for page in iter_pages(path, dpi=dpi)]
+        else:
+            images += [page.image for page in iter_pages(path)]
+    return images
+
+
+def compare_backends(
+    models: dict[str, Any], images: list[Any], workers: list[int], repeats: int = 2
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Both backends on the same ``images``, one page at a time and in turns (torch, then
+    ONNX, ``repeats`` times on each page; a page's time is its fastest run, so a burst of
+    load on a shared machine is not counted). Returns per-backend rows (s/page of model +
+    post-processing, pages/s with each of ``workers``, best of ``repeats``) and the
+    equality summary over every page."""
+    from layoutft.parsing.postprocess import postprocess, score_thresholds
+
+    labels = list(models["torch"].labels)
+    thresholds = score_thresholds(None, labels, models["torch"].config)
+    times = {name: 0.0 for name in models}
+    found: dict[str, Any] = {}
+    diffs = []
+    for image in images:
+        best = {name: float("inf") for name in models}
+        for _ in range(repeats):
+            for name, model in models.items():
+                start = time.perf_counter()
+                (det,) = model.predict([image], 1, "RGB", thresholds.minimum, "fp32", 1)
+                postprocess(det, labels, image.shape[:2], "default", thresholds)
+                best[name] = min(best[name], time.perf_counter() - start)
+                found[name] = det
+        for name in models:
+            times[name] += best[name]
+        diffs.append(compare_detections(found["torch"], found["onnx"]))
+    rows = [{"backend": name, "pages": len(images)} for name in models]
+    for row in rows:
+        row["s_per_page"] = times[row["backend"]] / max(len(images), 1)
+    for count in workers:
+        best = {name: float("inf") for name in models}
+        for _ in range(repeats):
+            for name, model in models.items():
+                start = time.perf_counter()
+                model.predict(images, 1, "RGB", thresholds.minimum, "fp32", count)
+                best[name] = min(best[name], time.perf_counter() - start)
+        for row in rows:
+            row[f"pages_per_s_w{count}"] = len(images) / best[row["backend"]]
+    equality = {
+        "pages": len(diffs),
+        "pages_equal": sum(d["equal"] for d in diffs),
+        "max_box_px": f"{max((d['box_px'] for d in diffs), default=0.0):.1e}",
+        "max_score_diff": f"{max((d['score'] for d in diffs), default=0.0):.1e}",
+        "min_mask_iou": f"{min((d['mask_iou'] for d in diffs), default=1.0):.5f}",
+    }
+    return rows, equality
+
+
+def _backend_rss_worker(payload: dict[str, Any]) -> dict[str, Any]:
+    """Peak RSS of parsing ``payload["pdf"]`` with one backend in a fresh process."""
+    from layoutft.parsing.parser import ParseOptions, Parser, load_model
+
+    model = load_model(backend=payload["backend"], device="cpu")
+    Parser(model, ParseOptions(dpi=payload["dpi"], workers=1)).parse(payload["pdf"])
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the parent (which
+    # holds both models here)
+    status = Path("/proc/self/status").read_text()
+    peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    return {"backend": payload["backend"], "dpi": payload["dpi"], "peak_rss_mb": peak / 1024}
+
+
+def run_backends(
+    root: Path, dpis: list[int], workers: list[int], repeats: int = 2
+) -> dict[str, Any]:
+    """``--backends``: the torch and ONNX backends on the real pages under ``root``."""
+    from layoutft.parsing.parser import load_model
+
+    inputs = real_inputs(root)
+    if not inputs:
+        raise SystemExit(f"no real pages under {root}")
+    models = {name: load_model(backend=name, device="cpu") for name in ("torch", "onnx")}
+    rows, summaries = [], []
+    for dpi in dpis:
+        print(f"backends: {dpi} dpi ...", file=sys.stderr)
+        images = _pages(inputs, dpi)
+        backend_rows, equality = compare_backends(models, images, workers, repeats)
+        pdf = next((p for kind, p in inputs if kind == "pdf"), None)
+        for row in backend_rows:
+            row["dpi"] = dpi
+            if pdf is not None:
+                payload = {"backend": row["backend"], "dpi": dpi, "pdf": str(pdf)}
+                row["peak_rss_mb"] = run_worker(f"benchmarks.{NAME}", {"rss": payload})[
+                    "peak_rss_mb"
+                ]
+        ratio = backend_rows[1]["s_per_page"] / backend_rows[0]["s_per_page"]
+        rows += backend_rows
+        summaries.append({"dpi": dpi, "onnx_over_torch": round(ratio, 3), **equality})
+    return {"rows": rows, "summaries": summaries}
 
 
 def check_target(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -343,10 +505,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--render-pages", type=int, default=10, help="pages for renderer timing")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--no-cli", action="store_true", help="skip timing the CLI command")
+    ap.add_argument(
+        "--backends",
+        action="store_true",
+        help="torch vs ONNX backend on the real pages of --real (s/page, pages/s, peak RSS)",
+    )
+    ap.add_argument("--real", type=Path, default=Path("../shared/real"), help="real pages")
+    ap.add_argument("--workers", type=ints, default=[1, 2], help="--backends: pages in flight")
+    ap.add_argument("--repeats", type=int, default=2, help="--backends: runs per page (fastest)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         emit(_worker(json.loads(args.worker)))
+        return
+    if args.backends:
+        found = run_backends(args.real, args.dpis, args.workers, args.repeats)
+        extra = {
+            "command": command_line(NAME, argv),
+            "input": f"real pages under {args.real}: icdar2021_slp.pdf and publaynet-20",
+            "equality": found["summaries"],
+        }
+        save_results(f"{NAME}_backends", found["rows"], extra, started=started)
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -30,6 +30,7 @@ ORDER = (
 # the runs the issue asks for: what the lead (or CI on a quiet machine) should run
 FULL_COMMANDS = (
     "python -m benchmarks.parse_speed          # 50 pages, 150/200/300 dpi, CPU (+GPU)",
+    "python -m benchmarks.parse_speed --backends --dpis 150,200  # torch vs ONNX, real pages",
     "python -m benchmarks.vs_detectron2        # needs detectron2 importable",
     "python -m benchmarks.vs_detectron2 --model narrow --rounds 4",
     "python -m benchmarks.memory               # 300 pages at 200 dpi",

@@ -1,7 +1,9 @@
 """layoutft: document layout analysis with detectron2-compatible Mask R-CNN.
 
 The public API is imported lazily: ``import layoutft`` loads no torch, so code that
-only reads layout JSON (``layoutft.Document.from_json``) stays light.
+only reads layout JSON (``layoutft.Document.from_json``) stays light, and ``layoutft.parse``
+runs without torch installed (the ONNX backend). Whatever needs torch checks for it
+(:func:`layoutft._compat.require_torch`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from layoutft._compat import check_torch_torchvision
 from layoutft.errors import (
     CheckpointError,
     ConfigError,
@@ -20,12 +21,12 @@ from layoutft.errors import (
 
 __version__ = "0.1.0"
 
-check_torch_torchvision()
-
 # public name -> module that defines it
 _LAZY = {
     "load_config": "layoutft.config",
     "LayoutModel": "layoutft.parsing.model",
+    "OnnxDetector": "layoutft.parsing.onnx_model",
+    "load_model": "layoutft.parsing.parser",
     "Detections": "layoutft.parsing.detector",
     "Document": "layoutft.schema",
     "Page": "layoutft.schema",
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from layoutft.config import load_config as load_config
     from layoutft.parsing.detector import Detections as Detections
     from layoutft.parsing.model import LayoutModel as LayoutModel
+    from layoutft.parsing.onnx_model import OnnxDetector as OnnxDetector
+    from layoutft.parsing.parser import load_model as load_model
     from layoutft.parsing.parser import parse as parse
     from layoutft.schema import Document as Document
     from layoutft.schema import Page as Page

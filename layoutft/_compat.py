@@ -3,8 +3,9 @@
 torchvision wheels pin the exact torch release they were compiled against. When
 another torch build is installed, torchvision's C++ ops fail to register and
 users see ``operator torchvision::nms does not exist`` deep inside inference.
-We read both packages' metadata (no torch import, so ``import layoutft`` stays
-cheap) and fail early with the fix.
+We read both packages' metadata (no torch import) and fail early with the fix, when
+something needs torch (:func:`require_torch`): the base install parses without torch
+(the ONNX backend), so ``import layoutft`` checks nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from importlib import metadata
 
-from layoutft.errors import EnvironmentMismatchError
+from layoutft.errors import EnvironmentMismatchError, TorchMissingError
 
 _FIX = (
     "reinstall them together so torchvision picks its torch: "
@@ -34,6 +35,28 @@ def required_torch(torchvision_requires: list[str]) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+TORCH_MODULES = ("torch", "torchvision")
+
+
+def torch_installed() -> bool:
+    """True when torch and torchvision can be imported (found, not imported: no cost)."""
+    from importlib.util import find_spec
+
+    try:
+        return all(find_spec(name) is not None for name in TORCH_MODULES)
+    except (ImportError, ValueError):  # a blocked or broken installation
+        return False
+
+
+def require_torch(what: str) -> None:
+    """TorchMissingError (one line: ``<what> needs torch: pip install 'layoutft[torch]'``)
+    when torch or torchvision is missing, EnvironmentMismatchError when their builds do not
+    belong together. Imports neither."""
+    if not torch_installed():
+        raise TorchMissingError(what)
+    check_torch_torchvision()
 
 
 def check_torch_torchvision() -> None:

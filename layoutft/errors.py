@@ -46,6 +46,13 @@ class EnvironmentMismatchError(LayoutftError, ImportError):
     """Installed torch and torchvision builds cannot work together."""
 
 
+class TorchMissingError(LayoutftError, ImportError):
+    """A command or model needs torch/torchvision, which the base install leaves out."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs torch: pip install 'layoutft[torch]'")
+
+
 class OptionError(ConfigError):
     """A bad value of a named parameter (``workers``, ``batch_size``, ``dpi``, ...).
 

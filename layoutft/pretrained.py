@@ -61,6 +61,8 @@ class ModelCard:
     license: str | None = None
     accuracy: dict[str, Any] | None = None
     training_command: str | None = None
+    #: the model exported by `layoutft export -f onnx` (bundled models: beside the .pth)
+    onnx: str | None = None
 
     @property
     def config_path(self) -> Path:
@@ -129,6 +131,22 @@ def cached_path(card: ModelCard) -> Path:
     if card.kind == "bundled":
         return Path(str(resources.files("layoutft.pretrained_data").joinpath(card.filename)))
     return home() / "weights" / card.filename
+
+
+def onnx_path(name: str) -> Path | None:
+    """The ONNX export of a registered model (the ONNX backend's file), None when it has
+    none. Bundled exports ship inside the package; CheckpointError when one is missing."""
+    card = get_card(name)
+    if card.onnx is None:
+        return None
+    if card.kind != "bundled":
+        return None  # only bundled models ship an export; the others are torch checkpoints
+    path = Path(str(resources.files("layoutft.pretrained_data").joinpath(card.onnx)))
+    if not path.exists():
+        raise CheckpointError(
+            f"the bundled ONNX model {path} is missing from this installation; reinstall layoutft"
+        )
+    return path
 
 
 def record_path(path: Path) -> Path:

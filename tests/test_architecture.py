@@ -219,3 +219,18 @@ def test_bottom_modules_import_no_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_onnx_parse_path_imports_no_torch() -> None:
+    # the base install has no torch: `layoutft parse` with the ONNX backend must not need it
+    sample = PACKAGE.parent / "examples" / "sample.pdf"
+    code = (
+        "import sys\n"
+        "import layoutft\n"
+        f"doc = layoutft.parse({str(sample)!r}, pages='1', dpi=50, backend='onnx')\n"
+        "assert doc.pages[0].regions, 'no regions'\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'torchvision' not in sys.modules, 'torchvision was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -106,7 +106,9 @@ def ray_session() -> Iterator[None]:
 def engine(ray_session: None) -> Iterator[RayEngine]:
     """Two actors with the bundled model, 2 pages per task (a.pdf spans two actor calls)."""
     with RayEngine(
-        ModelSpec(device="cpu"), OPTIONS, RayOptions(ray_workers=2, pages_per_task=2)
+        ModelSpec(device="cpu", backend="torch"),
+        OPTIONS,
+        RayOptions(ray_workers=2, pages_per_task=2),
     ) as started:
         yield started
 
@@ -522,7 +524,7 @@ def test_parse_corpus_returns_the_manifest(ray_session: None, in_tmp: Path) -> N
     manifest = parse_corpus(
         ["corpus"],
         "out",
-        ModelSpec(device="cpu"),
+        ModelSpec(device="cpu", backend="torch"),
         OPTIONS,
         include=["*.pdf"],
         ray_options=RayOptions(ray_workers=1),
@@ -580,7 +582,7 @@ def test_page_dataset_and_detect_pages_give_the_local_pages(
 ) -> None:
     paths = ["corpus/a.pdf", "corpus/sub/c.png", "corpus/bad.pdf"]
     pages = page_dataset(paths, OPTIONS)
-    parsed = detect_pages(pages, ModelSpec(device="cpu"), OPTIONS, workers=1)
+    parsed = detect_pages(pages, ModelSpec(device="cpu", backend="torch"), OPTIONS, workers=1)
     rows = sorted(parsed.take_all(), key=lambda row: (row["source"], row["page"]))
     assert [(r["source"], r["page"]) for r in rows] == [
         ("corpus/a.pdf", 1),
@@ -613,7 +615,7 @@ def test_a_run_starved_of_render_cpus_says_so_then_goes_on(
     assert ray.get(holder.ping.remote())
     shutil.rmtree(Path("corpus") / "sub")
     options = RayOptions(ray_workers=1, stall_warning_s=1)
-    with RayEngine(ModelSpec(device="cpu"), OPTIONS, options) as starved:
+    with RayEngine(ModelSpec(device="cpu", backend="torch"), OPTIONS, options) as starved:
         freed = threading.Timer(6, lambda: ray.kill(holder))  # the other work ends
         freed.start()
         try:

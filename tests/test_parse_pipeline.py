@@ -326,10 +326,16 @@ def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     seen: dict[str, Any] = {}
 
     def fake_load(
-        weights: Any, config: Any, overrides: Any, device: str, labels: Any, allow_partial: bool
+        weights: Any,
+        config: Any,
+        overrides: Any,
+        device: str,
+        labels: Any,
+        allow_partial: bool,
+        backend: str = "auto",
     ) -> ColorBoxModel:
         seen.update(weights=weights, overrides=overrides, device=device, labels=labels)
-        seen.update(allow_partial=allow_partial)
+        seen.update(allow_partial=allow_partial, backend=backend)
         return ColorBoxModel()
 
     monkeypatch.setattr(pipeline_mod, "load_model", fake_load)

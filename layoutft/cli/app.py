@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import typer
 
-from layoutft.errors import LayoutftError, OptionError
+from layoutft._compat import TORCH_MODULES
+from layoutft.errors import LayoutftError, OptionError, TorchMissingError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,10 +22,11 @@ app = typer.Typer(
 )
 
 
-def handle_errors(func: F) -> F:
+def handle_errors(func: F, name: str | None = None) -> F:
     """Print a LayoutftError as one line, ``Error: <message>``, on stderr and exit 1.
 
-    Users see the fix, not a traceback.
+    Users see the fix, not a traceback. A missing torch (the base install has none) is one
+    line naming the command ``name`` and the install command.
     """
 
     @functools.wraps(func)
@@ -36,6 +38,13 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(1) from None
         except LayoutftError as exc:
             typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except ImportError as exc:
+            if exc.name not in TORCH_MODULES:
+                raise
+            # the base install has no torch: whatever reached for it says so in one line
+            what = f"`layoutft {name or func.__name__}`"
+            typer.echo(f"Error: {TorchMissingError(what)}", err=True)
             raise typer.Exit(1) from None
         except OSError as exc:  # a read-only folder, a full disk: the path and the reason
             typer.echo(f"Error: {os_error_message(exc)}", err=True)
@@ -88,7 +97,8 @@ def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
     with :func:`handle_errors` applied."""
 
     def decorator(func: F) -> F:
-        app.command(*args, **kwargs)(handle_errors(func))
+        name = args[0] if args else kwargs.get("name")
+        app.command(*args, **kwargs)(handle_errors(func, name))
         return func
 
     return decorator

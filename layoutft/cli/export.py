@@ -36,6 +36,9 @@ def export_cmd(
     what to ship from a run's model_final.pth), a detectron2 .pth (labels kept), or a
     TorchScript/ONNX graph that takes one resized image [3, H, W] float32 of any size and
     returns boxes, scores, classes, mask_probs."""
+    from layoutft._compat import require_torch
+
+    require_torch("`layoutft export`")
     if format not in FORMATS:
         raise LayoutftError(f"unknown --format {format!r}; choose one of {', '.join(FORMATS)}")
     inputs, overrides = split_overrides(args)

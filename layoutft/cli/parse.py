@@ -66,6 +66,12 @@ def parse_cmd(
         "(default: 2 on a multi-core CPU without --batch-size, else 1).",
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    backend: str = typer.Option(
+        "auto",
+        help="onnx (onnxruntime on the CPU: the base install, no torch), torch, or auto: "
+        "torch for a torch checkpoint (.pth/.pkl), CUDA or config overrides when torch is "
+        "installed, else ONNX (the bundled model and .onnx files from layoutft export).",
+    ),
     precision: str = typer.Option(
         "fp32",
         help="Convolution precision: fp32 (detectron2's detections), bf16 (faster on CPUs "
@@ -223,6 +229,7 @@ def parse_cmd(
                 device=device,
                 allow_partial=allow_partial,
                 format=format,
+                backend=backend,
                 visualize=visualize,
                 view=view,
                 include=include or [],
@@ -301,10 +308,12 @@ def parse_cmd(
         ocr_lang=ocr_lang,
     )
     names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
-    model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)
+    model = load_model(
+        weights, config, overrides, device, names, allow_partial=allow_partial, backend=backend
+    )
     parser = Parser(model, options, model_name=model_display_name(weights))
     shown = parser.model_name if weights is None or parser.model_name == weights else weights
-    typer.echo(f"model: {shown} ({len(parser.labels)} labels)", err=True)
+    typer.echo(f"model: {shown} ({len(parser.labels)} labels{backend_of(model)})", err=True)
     tally = _Tally()
     viewer = None if view is None else Viewer(view)
     for path in files:
@@ -375,6 +384,13 @@ class _Tally:
         return f"{text} -> {where}"
 
 
+def backend_of(model: Any) -> str:
+    """``", onnx"`` or ``", torch"``: the backend a loaded detector runs on ("" for other
+    detectors)."""
+    backend = getattr(model, "backend", None)
+    return f", {backend}" if isinstance(backend, str) else ""
+
+
 def is_corpus_run(inputs: list[str], output: Path | None) -> bool:
     """A run into a folder: ``-o DIR`` with a folder input or several inputs, or ``-o`` an
     existing folder or ending in ``/``. One input to stdout or ``-o FILE`` is not."""
@@ -403,6 +419,7 @@ class CorpusFlags:
     strict: bool
     quiet: bool
     engine: str = "local"
+    backend: str = "auto"
     address: str | None = None
     ray_workers: int | None = None
     gpus_per_worker: float = 0.0
@@ -451,7 +468,13 @@ def _parse_corpus(
         parser = ray_engine.parser
     else:
         model = load_model(
-            weights, flags.config, overrides, flags.device, names, allow_partial=flags.allow_partial
+            weights,
+            flags.config,
+            overrides,
+            flags.device,
+            names,
+            allow_partial=flags.allow_partial,
+            backend=flags.backend,
         )
         parser = Parser(model, options, model_name=model_display_name(weights))
     shown = parser.model_name if weights is None or parser.model_name == weights else weights
@@ -574,6 +597,7 @@ def _ray_engine(
         labels=None if names is None else tuple(names),
         allow_partial=flags.allow_partial,
         device=flags.device,
+        backend=flags.backend,
     )
     cluster = RayOptions(
         address=flags.address,

@@ -41,6 +41,9 @@ def serve_cmd(
         None, help="Class names in model order, comma-separated (detectron2 checkpoints)."
     ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    backend: str = typer.Option(
+        "auto", help="onnx, torch or auto (as `layoutft parse --backend`)."
+    ),
     host: str = typer.Option(
         "127.0.0.1", help="Address to listen on (0.0.0.0: every interface; see the docs)."
     ),
@@ -213,7 +216,9 @@ def serve_cmd(
             "once (2 x --max-queue + 8), so /health always finds a connection"
         )
     names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
-    model = load_model(weights, config, overrides, device, names, allow_partial=allow_partial)
+    model = load_model(
+        weights, config, overrides, device, names, allow_partial=allow_partial, backend=backend
+    )
     service = LayoutService(model, options, model_display_name(weights), settings)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     where = fetch.label_studio_url or "not set (LABEL_STUDIO_URL)"

@@ -50,6 +50,9 @@ def train_command(
     ),
 ) -> None:
     """Train a layout model on COCO annotations (checkpoints, metrics, evaluation)."""
+    from layoutft._compat import require_torch
+
+    require_torch("`layoutft train`")
     from layoutft.engine.run import train as run_train
     from layoutft.engine.setup import TrainOptions
     from layoutft.errors import ConfigError
@@ -110,8 +113,10 @@ def eval_command(
     """
     import sys
 
-    from layoutft.data.coco import load_coco
-    from layoutft.data.loader import default_images_dir
+    from layoutft._compat import require_torch
+
+    require_torch("`layoutft eval`")
+    from layoutft.data.coco import default_images_dir, load_coco
     from layoutft.engine.evaluation import evaluate_model, format_table, write_json_nan_safe
     from layoutft.engine.setup import resolve_config_path
     from layoutft.outputs import check_writable, refuse_inputs

@@ -230,3 +230,12 @@ def polygons_bbox(polygons: Sequence[Sequence[float]]) -> tuple[float, float, fl
 def rect_polygon(x0: float, y0: float, x1: float, y1: float) -> list[float]:
     """The rectangle XYXY as one flat polygon, clockwise from the top-left corner."""
     return [x0, y0, x1, y0, x1, y1, x0, y1]
+
+
+def default_images_dir(coco_path: Path, coco: dict[str, Any]) -> Path:
+    """The COCO file's folder, or its ``images/`` subfolder when the files are there."""
+    first = next((img.get("file_name") for img in coco.get("images", [])), None)
+    nested = coco_path.parent / "images"
+    if first and not (coco_path.parent / first).exists() and (nested / first).exists():
+        return nested
+    return coco_path.parent

@@ -28,6 +28,7 @@ import torch
 from PIL import Image, ImageOps
 
 from layoutft.data.augment import AugmentSettings, Sample, augment
+from layoutft.data.coco import default_images_dir
 from layoutft.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -81,15 +82,6 @@ def load_pages(
                 f"{coco_path} has errors (fix them or re-export):\n{report.format()}"
             )
     return pages_from_coco(coco, root)
-
-
-def default_images_dir(coco_path: Path, coco: dict[str, Any]) -> Path:
-    """The COCO file's folder, or its ``images/`` subfolder when the files are there."""
-    first = next((img.get("file_name") for img in coco.get("images", [])), None)
-    nested = coco_path.parent / "images"
-    if first and not (coco_path.parent / first).exists() and (nested / first).exists():
-        return nested
-    return coco_path.parent
 
 
 def pages_from_coco(coco: dict[str, Any], images_dir: Path) -> tuple[list[PageRecord], list[str]]:

@@ -34,10 +34,10 @@ from layoutft.data.coco import (
     LABELLED_KEY,
     LVIS_NEG_KEY,
     LVIS_NOT_EXHAUSTIVE_KEY,
+    default_images_dir,
     labelled_category_ids,
     load_coco,
 )
-from layoutft.data.loader import default_images_dir
 from layoutft.errors import DatasetError
 
 #: Image field naming the input dataset an image came from.

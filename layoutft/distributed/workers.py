@@ -47,6 +47,7 @@ class ModelSpec:
         labels: class names in model order, for checkpoints without them.
         allow_partial: load a checkpoint that lacks some parameters.
         device: ``auto`` (CUDA when the worker was given a GPU), ``cpu`` or ``cuda``.
+        backend: ``auto``, ``onnx`` or ``torch`` (see :func:`~layoutft.parsing.parser.load_model`).
     """
 
     weights: str | None = None
@@ -55,6 +56,7 @@ class ModelSpec:
     labels: tuple[str, ...] | None = None
     allow_partial: bool = False
     device: str = "auto"
+    backend: str = "auto"
 
     def load(self) -> Detector:
         """The loaded model (on this process's device)."""
@@ -67,6 +69,7 @@ class ModelSpec:
             self.device,
             None if self.labels is None else list(self.labels),
             allow_partial=self.allow_partial,
+            backend=self.backend,
         )
 
     @property
@@ -101,6 +104,7 @@ class ModelFacts:
     default_workers: int
     name: str | None = None
     node_id: str | None = field(default=None, compare=False)
+    supported_precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
 
     @property
     def device(self) -> Any:
@@ -119,6 +123,7 @@ def model_facts(detector: Detector, node_id: str | None = None) -> ModelFacts:
         device_type=facts.device_type,
         default_batch_size=facts.batch_size,
         default_workers=facts.workers,
+        supported_precisions=facts.supported_precisions,
         name=facts.name,
         node_id=node_id,
     )

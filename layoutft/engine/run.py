@@ -359,8 +359,7 @@ def _evaluator(
     options: TrainOptions, inputs: RunInputs, model: torch.nn.Module
 ) -> Callable[[], dict[str, dict[str, Any]]]:
     """A function evaluating the current weights on ``--val`` (bbox/segm AP)."""
-    from layoutft.data.coco import load_coco
-    from layoutft.data.loader import default_images_dir
+    from layoutft.data.coco import default_images_dir, load_coco
     from layoutft.engine.checkpointer import unwrap
     from layoutft.engine.evaluation import evaluate_model, format_table
     from layoutft.parsing.model import LayoutModel

@@ -1,7 +1,9 @@
 """The export-friendly form of a model: one image tensor in, four flat tensors out.
 
-Exporters (TorchScript, ONNX) trace :class:`ExportableModel`; :mod:`layoutft.model_export.runtime`
-runs the result. The metadata stored next to the graph says how to prepare pages for it and
+Exporters (TorchScript, ONNX) trace :class:`ExportableModel`;
+:mod:`layoutft.model_export.runtime` and the ONNX backend
+(:mod:`layoutft.parsing.onnx_model`) run the result. The metadata stored next to the graph
+(:class:`~layoutft.parsing.onnx_model.ExportMetadata`) says how to prepare pages for it and
 how to name its classes. :func:`quiet_tracing` is the warnings filter the exporters share
 (the model-side tracing helpers are :mod:`layoutft.modeling.tracing`).
 """
@@ -9,25 +11,25 @@ how to name its classes. :func:`quiet_tracing` is the warnings filter the export
 from __future__ import annotations
 
 import contextlib
-import json
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
-from layoutft.errors import LayoutftError
+# the metadata lives with the ONNX backend, which reads it without torch
+from layoutft.parsing.onnx_model import (
+    EXPORT_FORMAT,
+    METADATA_KEY,
+    OUTPUT_NAMES,
+    ExportMetadata,
+)
 
 if TYPE_CHECKING:
     from layoutft.config import Config
     from layoutft.modeling.meta_arch import GeneralizedRCNN
     from layoutft.parsing.model import LayoutModel
-
-EXPORT_FORMAT = "layoutft.export/1"
-METADATA_KEY = "layoutft.json"
-OUTPUT_NAMES = ("boxes", "scores", "classes", "mask_probs")
 
 
 class ExportableModel(nn.Module):
@@ -52,47 +54,17 @@ class ExportableModel(nn.Module):
         return out["boxes"], out["scores"], out["classes"], masks
 
 
-@dataclass(frozen=True)
-class ExportMetadata:
-    """What a runtime needs besides the graph: labels and the test-time input contract.
-
-    ``input_format``: channel order ("BGR"/"RGB"); ``min_size_test``/``max_size_test``:
-    shortest-edge resize in pixels (0 = no resize); ``mask_on``: ``mask_probs`` is meaningful.
-    """
-
-    labels: list[str]
-    input_format: str
-    min_size_test: int
-    max_size_test: int
-    mask_on: bool
-    format: str = EXPORT_FORMAT
-
-    @classmethod
-    def from_model(cls, model: LayoutModel) -> ExportMetadata:
-        cfg: Config = model.config
-        return cls(
-            labels=list(model.labels),
-            input_format=str(cfg.INPUT.FORMAT),
-            min_size_test=int(cfg.INPUT.MIN_SIZE_TEST),
-            max_size_test=int(cfg.INPUT.MAX_SIZE_TEST),
-            mask_on=bool(cfg.MODEL.MASK_ON),
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes, source: str) -> ExportMetadata:
-        """Parse metadata read from ``source`` (a file name, for the error message)."""
-        try:
-            data: dict[str, Any] = json.loads(text)
-            if data.get("format") != EXPORT_FORMAT:
-                raise ValueError(f"format {data.get('format')!r}")
-            return cls(**data)
-        except (ValueError, TypeError) as exc:
-            raise LayoutftError(
-                f"{source}: not a layoutft export ({exc}); re-export it with `layoutft export`"
-            ) from None
+def export_metadata(model: LayoutModel) -> ExportMetadata:
+    """The metadata stored in an export of ``model``: labels, input contract, threshold."""
+    cfg: Config = model.config
+    return ExportMetadata(
+        labels=list(model.labels),
+        input_format=str(cfg.INPUT.FORMAT),
+        min_size_test=int(cfg.INPUT.MIN_SIZE_TEST),
+        max_size_test=int(cfg.INPUT.MAX_SIZE_TEST),
+        mask_on=bool(cfg.MODEL.MASK_ON),
+        score_thresh_test=float(cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST),
+    )
 
 
 def example_image(model: LayoutModel) -> Tensor:
@@ -130,3 +102,15 @@ def quiet_tracing() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
         yield
+
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "METADATA_KEY",
+    "OUTPUT_NAMES",
+    "ExportMetadata",
+    "ExportableModel",
+    "example_image",
+    "export_metadata",
+    "quiet_tracing",
+]

@@ -18,8 +18,8 @@ from layoutft.model_export.core import (
     METADATA_KEY,
     OUTPUT_NAMES,
     ExportableModel,
-    ExportMetadata,
     example_image,
+    export_metadata,
     quiet_tracing,
 )
 from layoutft.outputs import atomic_path
@@ -62,7 +62,7 @@ def export_onnx(
     per_detection = {name: {0: "detections"} for name in outputs}
     if not wrapper.mask_on:
         del per_detection["mask_probs"]  # a constant empty tensor
-    metadata = {METADATA_KEY: ExportMetadata.from_model(model).to_json()}
+    metadata = {METADATA_KEY: export_metadata(model).to_json()}
     with atomic_path(Path(path)) as tmp, quiet_tracing(), torch.no_grad():
         torch.onnx.export(
             wrapper,

@@ -16,8 +16,8 @@ import torch
 from layoutft.model_export.core import (
     METADATA_KEY,
     ExportableModel,
-    ExportMetadata,
     example_image,
+    export_metadata,
     quiet_tracing,
 )
 from layoutft.outputs import atomic_path
@@ -46,7 +46,7 @@ def export_torchscript(
     """Write ``model`` as a TorchScript archive (load with ``torch.jit.load`` or
     :class:`~layoutft.model_export.runtime.ExportedModel`); returns the path written."""
     traced = trace(model, example)
-    metadata = ExportMetadata.from_model(model).to_json()
+    metadata = export_metadata(model).to_json()
     with atomic_path(Path(path)) as tmp, quiet_tracing():
         torch.jit.save(traced, str(tmp), _extra_files={METADATA_KEY: metadata})
     return Path(path)

@@ -61,7 +61,8 @@ class Detector(Protocol):
     Optional attributes the parser reads when present (see :func:`detector_defaults`):
     ``device`` (a torch device; its ``type`` decides the CPU/GPU defaults), ``config``
     (the detectron2 config: the default score threshold), ``name``,
-    ``default_batch_size`` and ``default_workers``.
+    ``default_batch_size``, ``default_workers`` and ``supported_precisions`` (the ``precision``
+    values ``predict`` takes).
     """
 
     @property
@@ -87,6 +88,7 @@ class DetectorDefaults:
     workers: int = 1
     config: Any = None
     name: str | None = None
+    supported_precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
 
 
 def detector_defaults(detector: Detector) -> DetectorDefaults:
@@ -98,4 +100,7 @@ def detector_defaults(detector: Detector) -> DetectorDefaults:
         workers=int(getattr(detector, "default_workers", 1)),
         config=getattr(detector, "config", None),
         name=getattr(detector, "name", None),
+        supported_precisions=tuple(
+            getattr(detector, "supported_precisions", DetectorDefaults.supported_precisions)
+        ),
     )

@@ -38,6 +38,8 @@ def default_labels(cfg: Config) -> list[str]:
 class LayoutModel:
     """A built, weight-loaded, eval-mode model plus its config and class names."""
 
+    backend = "torch"  # the parse backend it is (the ONNX one: OnnxDetector)
+
     def __init__(self, model: GeneralizedRCNN, config: Config, labels: Sequence[str]) -> None:
         if str(config.INPUT.FORMAT) not in ("RGB", "BGR"):
             raise ConfigError(f"INPUT.FORMAT must be 'RGB' or 'BGR', got {config.INPUT.FORMAT!r}")

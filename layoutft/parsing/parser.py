@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layoutft._compat import require_torch, torch_installed
 from layoutft.errors import OptionError
 from layoutft.parsing.assemble import assemble_page, empty_page
 from layoutft.parsing.cover import cover_label, cover_words
@@ -26,6 +27,7 @@ from layoutft.parsing.ocr import check_tesseract, ocr_page
 from layoutft.parsing.options import (
     DEFAULT_DPI,
     ParseOptions,
+    check_choice,
     check_precision,
     parse_options,
     resolve_workers,
@@ -48,16 +50,21 @@ if TYPE_CHECKING:
     import numpy as np
 
     from layoutft.parsing.model import LayoutModel
+    from layoutft.parsing.onnx_model import OnnxDetector
 
 #: what the model thread hands back per page: its detections, or why predicting failed
 Predicted = PageDetections | Exception
 
 
+BACKENDS = ("auto", "onnx", "torch")
+
+
 def default_model(device: str = "auto", overrides: Sequence[str] | None = None) -> LayoutModel:
-    """The bundled default model (ships inside the package: offline, no download)."""
+    """The bundled default model in torch (ships inside the package: offline, no download)."""
     from layoutft.parsing.model import LayoutModel
     from layoutft.pretrained import BUNDLED_MODEL
 
+    require_torch("the torch backend")
     return LayoutModel.from_checkpoint(BUNDLED_MODEL, overrides=overrides, device=device)
 
 
@@ -69,21 +76,30 @@ def load_model(
     labels: Sequence[str] | None = None,
     *,
     allow_partial: bool = False,
-) -> LayoutModel:
-    """A :class:`~layoutft.parsing.model.LayoutModel` from a weights file or registry name, else
-    the bundled default model.
+    backend: str = "auto",
+) -> Detector:
+    """The detector of a weights file or registry name, else of the bundled default model.
 
-    ``labels``: class names in model order, for checkpoints that carry none (detectron2's).
-    ``allow_partial``: load a checkpoint lacking some model parameters (else CheckpointError).
+    ``backend``: ``"torch"`` (a :class:`~layoutft.parsing.model.LayoutModel`), ``"onnx"``
+    (an :class:`~layoutft.parsing.onnx_model.OnnxDetector`: the bundled model's ONNX export
+    or a ``.onnx`` file from ``layoutft export -f onnx``; CPU, no torch) or ``"auto"``
+    (:func:`choose_backend`). ``labels``: class names in model order, for checkpoints that
+    carry none (detectron2's). ``allow_partial``: load a checkpoint lacking some model
+    parameters (else CheckpointError). ``config``, ``overrides`` and ``labels`` are for torch
+    checkpoints: an ONNX file carries its own.
     """
+    if weights is None and (config is not None or labels is not None):
+        raise OptionError(
+            "{config} and {labels} need {weights} (the bundled model carries its own)"
+        )
+    chosen = choose_backend(weights, device, backend, bool(config or overrides or labels))
+    if chosen == "onnx":
+        return load_onnx(weights, device, config, overrides, labels)
     if weights is None:
-        if config is not None or labels is not None:
-            raise OptionError(
-                "{config} and {labels} need {weights} (the bundled model carries its own)"
-            )
         return default_model(device, overrides)
     from layoutft.parsing.model import LayoutModel
 
+    require_torch(f"{Path(str(weights)).name} (a torch checkpoint)")
     return LayoutModel.from_checkpoint(
         weights,
         config=config,
@@ -92,6 +108,91 @@ def load_model(
         labels=labels,
         allow_partial=allow_partial,
     )
+
+
+def choose_backend(
+    weights: str | Path | None, device: str = "auto", backend: str = "auto", tuned: bool = False
+) -> str:
+    """``"onnx"`` or ``"torch"``: the backend :func:`load_model` uses.
+
+    ``"auto"`` picks ONNX for ``.onnx`` files; torch for torch checkpoints (a ``.pth``/``.pkl``
+    file or a registry model without an ONNX export); for the bundled models (None: the
+    default) ONNX, unless torch is installed and the model is ``tuned`` (config, overrides
+    or labels given: an ONNX graph is fixed) or ``device`` asks for CUDA (``"cuda"``, or
+    ``"auto"`` with a GPU present). A torch checkpoint without torch is then a
+    :class:`~layoutft.errors.TorchMissingError` naming the install command, never an
+    ImportError.
+    """
+    check_choice("backend", backend, BACKENDS)
+    is_file = weights is not None and str(weights).lower().endswith(".onnx")
+    if is_file and backend == "torch":
+        raise OptionError(
+            "{weights} {file} is an ONNX model; use {backend} onnx (or auto)", file=str(weights)
+        )
+    if is_file or backend == "onnx":
+        if onnx_file(weights) is None:
+            raise OptionError(
+                "{backend} onnx needs an ONNX model and {file} is a torch checkpoint; export "
+                "one with `layoutft export WEIGHTS -f onnx -o FILE.onnx` or use {backend} torch",
+                file=str(weights),
+            )
+        return "onnx"
+    if backend == "torch" or onnx_file(weights) is None:  # asked for, or a torch checkpoint
+        return "torch"
+    # a model shipped with its ONNX export (the bundled ones): ONNX unless the user asked for
+    # what only torch does
+    if not torch_installed():
+        return "onnx"
+    if tuned or device.startswith("cuda"):
+        return "torch"
+    if device == "auto":
+        import torch
+
+        return "torch" if torch.cuda.is_available() else "onnx"
+    return "onnx"
+
+
+def onnx_file(weights: str | Path | None) -> Path | None:
+    """The ONNX file of ``weights``: the bundled model's export for None, a registry
+    model's ``onnx`` file, the path itself for a ``.onnx`` file; None for torch checkpoints."""
+    from layoutft import pretrained
+
+    if weights is None:
+        return pretrained.onnx_path(pretrained.BUNDLED_MODEL)
+    if pretrained.is_model_name(str(weights)):
+        return pretrained.onnx_path(str(weights))
+    return Path(weights) if str(weights).lower().endswith(".onnx") else None
+
+
+def load_onnx(
+    weights: str | Path | None,
+    device: str = "auto",
+    config: str | Path | None = None,
+    overrides: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+) -> OnnxDetector:
+    """The :class:`~layoutft.parsing.onnx_model.OnnxDetector` of ``weights`` (see
+    :func:`onnx_file`); OptionError for settings only the torch backend takes."""
+    from layoutft.parsing.onnx_model import OnnxDetector
+    from layoutft.pretrained import BUNDLED_MODEL, is_model_name
+
+    settings = {"{config}": config, "{labels}": labels, "config overrides (KEY VALUE)": overrides}
+    for setting, given in settings.items():
+        if given:
+            raise OptionError(
+                setting + " are for torch checkpoints (an ONNX model carries its own); "
+                "use {backend} torch"
+            )
+    if device.startswith("cuda"):
+        raise OptionError("{device} " + device + " needs {backend} torch (ONNX runs on the CPU)")
+    path = onnx_file(weights)
+    if path is None:
+        raise OptionError("{weights} {file} is no ONNX model", file=str(weights))
+    if weights is None:
+        name: str | None = BUNDLED_MODEL
+    else:
+        name = str(weights) if is_model_name(str(weights)) else None  # None: the file stem
+    return OnnxDetector(path, name=name)
 
 
 def model_display_name(weights: str | Path | None) -> str:
@@ -129,6 +230,12 @@ class Parser:
         check_precision(self.options.precision, facts.device_type)
         if self.options.ocr != "never":
             check_tesseract(self.options.ocr_lang)
+        if self.options.precision not in facts.supported_precisions:
+            raise OptionError(
+                "{precision} {p} needs the torch backend ({backend} torch); this model runs {ok}",
+                p=self.options.precision,
+                ok=", ".join(facts.supported_precisions),
+            )
         self.workers = resolve_workers(
             self.options.workers, self.batch_size, facts.device_type, facts.workers
         )
@@ -329,6 +436,7 @@ def parse(
     labels: Sequence[str] | None = None,
     model_name: str | None = None,
     allow_partial: bool = False,
+    backend: str = "auto",
     **option_changes: Any,
 ) -> Document:
     """Parse a PDF or page image into a layout :class:`~layoutft.schema.Document`.
@@ -350,6 +458,7 @@ def parse(
         model_name: name for the JSON ``model`` block; default the weights file stem.
         allow_partial: load ``weights`` even when it lacks some of the model's parameters
             (they keep their random initial values); else that is a CheckpointError.
+        backend: ``auto``, ``onnx`` or ``torch`` (see :func:`load_model`).
 
     Returns:
         the document; its ``status`` is ``"partial"`` or ``"error"`` when pages failed (each
@@ -362,7 +471,15 @@ def parse(
     """
     settings = parse_options(options, **option_changes)
     if model is None:
-        model = load_model(weights, config, overrides, device, labels, allow_partial=allow_partial)
+        model = load_model(
+            weights,
+            config,
+            overrides,
+            device,
+            labels,
+            allow_partial=allow_partial,
+            backend=backend,
+        )
     name = model_name or model_display_name(weights)
     return Parser(model, settings, model_name=name).parse(source)
 
@@ -441,12 +558,16 @@ def _progress(total: int, name: str, enabled: bool) -> Any:
 
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_DPI",
     "ParseOptions",
     "Parser",
+    "choose_backend",
     "default_model",
     "deliver",
     "load_model",
+    "load_onnx",
     "model_display_name",
+    "onnx_file",
     "parse",
 ]

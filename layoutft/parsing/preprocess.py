@@ -38,23 +38,31 @@ def resize_shortest_edge(image: np.ndarray, short_edge: int, max_size: int) -> n
     return np.asarray(resized)
 
 
-def prepare_image(
+def prepare_pixels(
     item: ImageInput, format: str | None, model_format: str, min_size: int, max_size: int
-) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Resized uint8 tensor [3, h, w] in ``model_format`` channel order, and the input (H, W).
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Resized uint8 [h, w, 3] pixels in ``model_format`` channel order, and the input (H, W).
 
     ``format``: channel order of numpy inputs (default ``model_format``); the shortest edge is
     resized to ``min_size`` (0 = no resize) with the longest at most ``max_size`` (the
-    INPUT.*_SIZE_TEST values). Shared with exported-model runtimes.
+    INPUT.*_SIZE_TEST values). Shared by the torch and ONNX backends (no torch here).
     """
-    import torch
-
     image, order = _read(item, format or model_format)
     if order != model_format:
         image = image[:, :, ::-1]
     resized = resize_shortest_edge(np.ascontiguousarray(image), min_size, max_size)
+    return resized, (int(image.shape[0]), int(image.shape[1]))
+
+
+def prepare_image(
+    item: ImageInput, format: str | None, model_format: str, min_size: int, max_size: int
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """:func:`prepare_pixels` as a uint8 tensor [3, h, w] (the torch backend's input)."""
+    import torch
+
+    resized, size = prepare_pixels(item, format, model_format, min_size, max_size)
     tensor = torch.from_numpy(np.ascontiguousarray(resized.transpose(2, 0, 1)))
-    return tensor, (int(image.shape[0]), int(image.shape[1]))
+    return tensor, size
 
 
 def as_list(images: ImageInput | Iterable[ImageInput]) -> list[ImageInput]:
@@ -93,4 +101,11 @@ def _three_channels(image: np.ndarray) -> np.ndarray:
     raise LayoutftError(f"images must be [H, W, 3] arrays, got shape {tuple(image.shape)}")
 
 
-__all__ = ["ImageInput", "as_list", "prepare_image", "resize_shortest_edge", "shortest_edge_size"]
+__all__ = [
+    "ImageInput",
+    "as_list",
+    "prepare_image",
+    "prepare_pixels",
+    "resize_shortest_edge",
+    "shortest_edge_size",
+]
