@@ -134,7 +134,7 @@ def _page(
     if unit not in UNITS:
         problems.add(where, f"MeasurementUnit {unit!r} unknown; expected one of {list(UNITS)}")
         return None
-    dirs = options.search_dirs(path)
+    dirs = options.search_dirs(path, workspace=True)
     name_el = root.find(f"{q('Description')}/{q('sourceImageInformation')}/{q('fileName')}")
     ref = (name_el.text or "").strip() if name_el is not None else ""
     if ref:

@@ -121,14 +121,16 @@ class ReadOptions:
     progress: bool = False
     predictions: bool = False
 
-    def search_dirs(self, export_file: Path) -> list[Path]:
-        """Folders to look for images in: ``--images``, then next to the export, then the
-        folder above it (an OCR-D workspace, or ``layoutft parse --format pagexml|alto``:
-        per-page XML in a file-group folder names images relative to the workspace)."""
+    def search_dirs(self, export_file: Path, workspace: bool = False) -> list[Path]:
+        """Folders to look for images in: ``--images``, then next to the export; with
+        ``workspace`` (PAGE and ALTO files) also the folder above it: in an OCR-D workspace,
+        or ``layoutft parse --format pagexml|alto`` output, per-page XML in a file-group
+        folder names images relative to the workspace."""
         base = export_file.parent
         dirs = [self.images_dir] if self.images_dir is not None else []
+        above = [base.parent] if workspace else []
         # Each folder once (``--images`` is often the export's own folder), in this order.
-        return list(dict.fromkeys([*dirs, base, base / "images", base.parent]))
+        return list(dict.fromkeys([*dirs, base, base / "images", *above]))
 
 
 def find_image(ref: str, dirs: Sequence[Path]) -> tuple[Path, str] | None:

@@ -252,7 +252,7 @@ def _page(
     if not ref or w is None or h is None:
         problems.add(where, "<Page> needs imageFilename, imageWidth and imageHeight")
         return None
-    found = locate_image(ref, options.search_dirs(path), problems, where)
+    found = locate_image(ref, options.search_dirs(path, workspace=True), problems, where)
     if found is None:
         return None
     page = SourcePage(found[1], found[0], where, size=(w, h))
