@@ -67,13 +67,13 @@ import numpy as np
 
 from benchmarks.common import RESULTS, command_line, cpu_times, machine_info, markdown_table
 from benchmarks.inputs import ROOT
+from layoutft.labels import DOCLAYNET_CLASSES, PUBLAYNET_CLASSES
 
 if TYPE_CHECKING:
     from layoutft.parsing.model import LayoutModel
 
 NAME = "real_pages"
 DEFAULT_REAL = ROOT.parent / "shared" / "real"
-PUBLAYNET_CLASSES = ("text", "title", "list", "table", "figure")
 MIN_SCORE = 0.05
 MATCH_IOU = 0.5
 
@@ -502,19 +502,6 @@ def _load_images(sample: Any) -> Any:
 # --------------------------------------------------------------------------- source dev sets
 
 SOURCES_NAME = "real_pages_sources"
-DOCLAYNET_CLASSES = (
-    "Caption",
-    "Footnote",
-    "Formula",
-    "List-item",
-    "Page-footer",
-    "Page-header",
-    "Picture",
-    "Section-header",
-    "Table",
-    "Text",
-    "Title",
-)
 
 
 def source_dev_sets(folder: Path | None) -> list[tuple[str, Path]]:

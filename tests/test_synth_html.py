@@ -25,12 +25,13 @@ import pytest
 from PIL import Image, ImageDraw
 
 pytest.importorskip("playwright")
-from layoutft.data.synth.html import DOCLAYNET_LABELS, generate_html_dataset
+from layoutft.data.synth.html import generate_html_dataset
 from layoutft.data.synth.html.browser import Browser, chromium_path
 from layoutft.data.synth.html.geometry import regions_of
 from layoutft.data.synth.html.kinds import new_doc, page_html
 from layoutft.data.synth.html.text import SCRIPTS, available_scripts
 from layoutft.errors import DatasetError
+from layoutft.labels import DOCLAYNET_CLASSES
 
 try:
     chromium_path()
@@ -80,7 +81,7 @@ def _ink_share(gray: np.ndarray, bbox: list[float], dark: float) -> tuple[float,
 
 def test_classes_kinds_and_boxes_on_ink(run: Path) -> None:
     coco = _coco(run)
-    assert [c["name"] for c in coco["categories"]] == list(DOCLAYNET_LABELS)
+    assert [c["name"] for c in coco["categories"]] == list(DOCLAYNET_CLASSES)
     assert [c["id"] for c in coco["categories"]] == list(range(1, 12))
     assert sorted({im["kind"] for im in coco["images"]}) == sorted(KINDS)
     names = {c["id"]: c["name"] for c in coco["categories"]}
@@ -135,7 +136,7 @@ def test_text_regions_do_not_overlap(run: Path) -> None:
 
 def test_one_list_item_per_generated_item(run: Path) -> None:
     coco = _coco(run)
-    list_id = DOCLAYNET_LABELS.index("List-item") + 1
+    list_id = DOCLAYNET_CLASSES.index("List-item") + 1
     total = 0
     for im, anns in zip(coco["images"], _by_image(coco).values(), strict=True):
         page = json.loads((run / "pages" / im["file_name"].replace(".png", ".json")).read_text())

@@ -28,24 +28,10 @@ from typing import Any
 
 from layoutft.errors import DatasetError
 from layoutft.labels import (
+    DOCLAYNET_CLASSES,
     DOCLAYNET_DROPPED_IN_PUBLAYNET,
     DOCLAYNET_TO_PUBLAYNET,
     PUBLAYNET_CLASSES,
-)
-
-#: DocLayNet's 11 classes, in its category id order (the output of the ``*-doclaynet`` maps).
-DOCLAYNET_CLASSES = (
-    "Caption",
-    "Footnote",
-    "Formula",
-    "List-item",
-    "Page-footer",
-    "Page-header",
-    "Picture",
-    "Section-header",
-    "Table",
-    "Text",
-    "Title",
 )
 
 #: Output classes of ``pagexml-transkribus``: the layout of printed books.

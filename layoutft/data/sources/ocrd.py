@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from layoutft.data.sources.base import Page, Repo, Scan, SourceInfo, link_or_copy, local_path
+from layoutft.labels import DOCLAYNET_CLASSES
 
 REPO = Repo(
     "gt_structure_text",
@@ -38,18 +39,7 @@ INFO = SourceInfo(
     label_map="pagexml-doclaynet",
     # every class the map produces: the PAGE ground truth outlines every region of a page;
     # Title is never marked (a title is a heading there)
-    labelled=(
-        "Caption",
-        "Footnote",
-        "Formula",
-        "List-item",
-        "Page-footer",
-        "Page-header",
-        "Picture",
-        "Section-header",
-        "Table",
-        "Text",
-    ),
+    labelled=tuple(c for c in DOCLAYNET_CLASSES if c != "Title"),
     documents="the data/<document>/ folder",
 )
 

@@ -36,7 +36,7 @@ Labelling conventions (DocLayNet's, and where DocLayNet is vague, these):
   statements and data tables are ``Table`` (header bands and notes column included).
 """
 
-from layoutft.data.synth.html.dataset import DOCLAYNET_LABELS, generate_html_dataset
+from layoutft.data.synth.html.dataset import generate_html_dataset
 from layoutft.data.synth.html.kinds import KINDS
 
-__all__ = ["DOCLAYNET_LABELS", "KINDS", "generate_html_dataset"]
+__all__ = ["KINDS", "generate_html_dataset"]

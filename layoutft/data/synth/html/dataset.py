@@ -29,22 +29,10 @@ from layoutft.data.synth.html.kinds import KINDS, new_doc, page_html
 from layoutft.data.synth.html.scan import scan_look
 from layoutft.data.synth.html.text import available_scripts
 from layoutft.errors import DatasetError
+from layoutft.labels import DOCLAYNET_CLASSES
 from layoutft.outputs import write_bytes_atomic
 
 #: DocLayNet's classes, ids 1..11 in DocLayNet's order.
-DOCLAYNET_LABELS: tuple[str, ...] = (
-    "Caption",
-    "Footnote",
-    "Formula",
-    "List-item",
-    "Page-footer",
-    "Page-header",
-    "Picture",
-    "Section-header",
-    "Table",
-    "Text",
-    "Title",
-)
 FORMAT = 1  # bump when a page's content for the same settings changes
 
 
@@ -206,7 +194,7 @@ def generate_html_dataset(
     """Render ``docs`` documents of ``pages`` pages each and write their COCO dataset.
 
     Document ``d`` is of kind ``kinds[d % len(kinds)]`` (default: all of :data:`KINDS`), with
-    its own fonts, sizes, colours, columns and margins. Classes: :data:`DOCLAYNET_LABELS`
+    its own fonts, sizes, colours, columns and margins. Classes: :data:`DOCLAYNET_CLASSES`
     (ids 1..11). COCO boxes are XYWH pixels at ``dpi``, origin top-left; segmentations
     are polygons (a box, or a staircase around floats); image records also carry
     ``document``, 1-based ``page``, ``kind``, ``script`` and ``scan_look``. ``scan_look``:
@@ -273,7 +261,7 @@ def generate_html_dataset(
 
 
 def _coco(records: list[dict[str, Any]], settings: dict[str, Any]) -> dict[str, Any]:
-    cat_id = {name: i + 1 for i, name in enumerate(DOCLAYNET_LABELS)}
+    cat_id = {name: i + 1 for i, name in enumerate(DOCLAYNET_CLASSES)}
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
     for rec in records:
@@ -313,6 +301,6 @@ def _coco(records: list[dict[str, Any]], settings: dict[str, Any]) -> dict[str, 
         "images": images,
         "annotations": anns,
         "categories": [
-            {"id": cat_id[n], "name": n, "supercategory": "layout"} for n in DOCLAYNET_LABELS
+            {"id": cat_id[n], "name": n, "supercategory": "layout"} for n in DOCLAYNET_CLASSES
         ],
     }
