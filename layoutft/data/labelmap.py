@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from layoutft.errors import DatasetError
+from layoutft.formats.types import PAGE_TYPES
 from layoutft.labels import (
     DOCLAYNET_CLASSES,
     DOCLAYNET_DROPPED_IN_PUBLAYNET,
@@ -48,20 +49,8 @@ BOOK_CLASSES = (
 )
 
 #: PAGE 2019's ``type`` values of graphic and chart regions (``GraphicRegion:logo``, ...).
-_GRAPHIC_TYPES = (
-    "logo",
-    "letterhead",
-    "decoration",
-    "frame",
-    "handwritten-annotation",
-    "stamp",
-    "signature",
-    "barcode",
-    "paper-grow",
-    "punch-hole",
-    "other",
-)
-_CHART_TYPES = ("bar", "line", "pie", "scatter", "surface", "other")
+_GRAPHIC_TYPES = PAGE_TYPES["GraphicRegion"]
+_CHART_TYPES = PAGE_TYPES["ChartRegion"]
 
 #: SegmOnto zone types (https://segmonto.github.io) that are not page content: dropped.
 _SEGMONTO_DROP = (
