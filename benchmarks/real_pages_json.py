@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.real_pages import (
-    MATCH_IOU,
     PUBLAYNET_CLASSES,
     coco_scores,
-    iou,
     labels_view,
+    match_count,
     restrict,
 )
 
@@ -83,28 +82,12 @@ def f1_scores(
     for key in set(truth) | set(preds):
         c = counts[key[1]]
         p, t = preds.get(key, []), truth.get(key, [])
-        c[0] += _matches(p, t)
+        c[0] += match_count(p, t)
         c[1] += len(p)
         c[2] += len(t)
     out: dict[str, Any] = {"per_class": {n: _prf(*c) for n, c in counts.items()}}
     out.update(_prf(*(sum(c[i] for c in counts.values()) for i in range(3))))
     return out
-
-
-def _matches(preds: list[list[float]], truth: list[list[float]]) -> int:
-    pairs = sorted(
-        ((iou(p, t), i, j) for i, p in enumerate(preds) for j, t in enumerate(truth)),
-        reverse=True,
-    )
-    used_p: set[int] = set()
-    used_t: set[int] = set()
-    for value, i, j in pairs:
-        if value < MATCH_IOU:
-            break
-        if i not in used_p and j not in used_t:
-            used_p.add(i)
-            used_t.add(j)
-    return len(used_p)
 
 
 def _prf(matched: int, predicted: int, truth: int) -> dict[str, float]:
