@@ -635,6 +635,24 @@ def save_sources(
     return path
 
 
+def save_sheet(panels: Sequence[Any], path: Path, height: int = 900) -> str:
+    """PIL page panels side by side at one ``height`` (10 px apart) saved to ``path``;
+    returns its file name."""
+    from PIL import Image
+
+    scaled = [p.resize((max(1, round(p.width * height / p.height)), height)) for p in panels]
+    sheet = Image.new(
+        "RGB", (sum(p.width for p in scaled) + 10 * (len(scaled) - 1), height), "white"
+    )
+    x = 0
+    for p in scaled:
+        sheet.paste(p, (x, 0))
+        x += p.width + 10
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path.name
+
+
 def draw_sources(samples: dict[str, Any], threshold: float, out: Path) -> str:
     """A PNG with the first page of each dev set: its labelled classes' ground truth green,
     predictions of those classes red (score >= the parse threshold)."""
@@ -661,19 +679,7 @@ def draw_sources(samples: dict[str, Any], threshold: float, out: Path) -> str:
                     d.text((x + 4, y + 2), f"{label} {r['score']:.2f}", fill=(220, 0, 0))
         d.text((10, 10), f"{name} dev: {img['file_name']}", fill=(0, 0, 255))
         panels.append(page)
-    height = 900
-    scaled = [p.resize((max(1, round(p.width * height / p.height)), height)) for p in panels]
-    sheet = Image.new(
-        "RGB", (sum(p.width for p in scaled) + 10 * (len(scaled) - 1), height), "white"
-    )
-    x = 0
-    for p in scaled:
-        sheet.paste(p, (x, 0))
-        x += p.width + 10
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{SOURCES_NAME}.png"
-    sheet.save(path)
-    return path.name
+    return save_sheet(panels, out / f"{SOURCES_NAME}.png")
 
 
 # --------------------------------------------------------------------------- output
@@ -879,19 +885,7 @@ def draw_samples(entry: dict[str, Any], real: Path, out: Path) -> str:
         d.text((10, 10), f"icdar2013 {doc} p{number}", fill=(0, 0, 255))
         panels.append(im)
         break
-    height = 900
-    scaled = [p.resize((round(p.width * height / p.height), height)) for p in panels]
-    sheet = Image.new(
-        "RGB", (sum(p.width for p in scaled) + 10 * (len(scaled) - 1), height), "white"
-    )
-    x = 0
-    for p in scaled:
-        sheet.paste(p, (x, 0))
-        x += p.width + 10
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{NAME}.png"
-    sheet.save(path)
-    return path.name
+    return save_sheet(panels, out / f"{NAME}.png")
 
 
 def main(argv: list[str] | None = None) -> int:
