@@ -242,3 +242,19 @@ def test_doclaynet_model_scored_on_publaynet_sets() -> None:
     pl = SimpleNamespace(labels=list(rp.PUBLAYNET_CLASSES))
     assert rp.publaynet_aliases(pl) is None and rp.labels_view(pl) == "native"
     assert category_map(pl.labels, cats) == {i: i + 1 for i in range(5)}
+
+
+def test_docbank_extra_classes_of_a_doclaynet_model() -> None:
+    """DocBank's caption/equation/footer regions score Caption, Formula and both footers."""
+    from layoutft.engine.evaluation import category_map
+
+    names = [*rp.PUBLAYNET_CLASSES, "caption", "equation", "footer", "reference"]
+    cats = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
+    got = category_map(list(rp.DOCLAYNET_CLASSES), cats, rp.DOCBANK_EXTRA)
+    by_label = {rp.DOCLAYNET_CLASSES[i]: names[c - 1] for i, c in got.items()}
+    assert by_label == {
+        "Caption": "caption",
+        "Footnote": "footer",
+        "Formula": "equation",
+        "Page-footer": "footer",
+    }
