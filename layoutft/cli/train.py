@@ -45,6 +45,12 @@ def train_command(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    budget: str | None = typer.Option(
+        None,
+        "--budget",
+        help="Wall-clock time for the run (45m, 1.5h, 90s): a few iterations are timed, "
+        "then SOLVER.MAX_ITER and STEPS are fitted to the time (evaluation not counted).",
+    ),
     overrides: list[str] | None = typer.Argument(
         None, help="Config overrides: KEY VALUE pairs, e.g. SOLVER.MAX_ITER 300."
     ),
@@ -53,10 +59,12 @@ def train_command(
     from layoutft._compat import require_torch
 
     require_torch("`layoutft train`")
+    from layoutft.engine.budget import parse_duration
     from layoutft.engine.run import train as run_train
     from layoutft.engine.setup import TrainOptions
     from layoutft.errors import ConfigError
 
+    seconds = parse_duration(budget) if budget is not None else None
     pairs = list(overrides or [])
     check_options(pairs)
     if len(pairs) % 2:
@@ -76,6 +84,7 @@ def train_command(
             device=device,
             overrides=pairs,
             progress=not quiet,
+            budget=seconds,
         )
     )
     typer.echo(f"done: {out / 'model_final.pth'}")

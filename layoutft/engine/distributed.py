@@ -51,13 +51,14 @@ def broadcast_object(obj: Any) -> Any:
     return box[0]
 
 
-def _torchrun_env() -> bool:
+def is_torchrun() -> bool:
+    """Whether torchrun started this process (its RANK/WORLD_SIZE/LOCAL_RANK are set)."""
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
 
 def launched_rank() -> int:
     """This process's global rank as torchrun set it (before :func:`launch`), else 0."""
-    return int(os.environ["RANK"]) if _torchrun_env() else 0
+    return int(os.environ["RANK"]) if is_torchrun() else 0
 
 
 def _free_port() -> int:
@@ -71,7 +72,7 @@ def launch(fn: Callable[..., Any], num_procs: int, device: str, args: tuple[Any,
 
     ``device`` is "cpu" (gloo) or "cuda" (NCCL, one GPU per local rank).
     """
-    if _torchrun_env():
+    if is_torchrun():
         _init(device, int(os.environ["LOCAL_RANK"]), init_method="env://")
         _run(fn, args)
         return

@@ -8,9 +8,12 @@ iterations with ``last_checkpoint``, ``model_best.pth`` (best bbox AP on ``--val
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,7 @@ from layoutft.engine.setup import (
     resolve_config_path,
     resolve_weights,
 )
+from layoutft.errors import OptionError
 
 if TYPE_CHECKING:
     from layoutft.config import Config
@@ -67,6 +71,8 @@ def train(options: TrainOptions) -> Path:
     resolve_config_path(options.config)  # fail before spawning
     check_output(options)
     resolved = dataclasses.replace(options, device=device)
+    if options.budget is not None and not options.resume:
+        resolved = _timed(resolved)
     if comm.launched_rank() != 0:  # torchrun: global rank 0 holds the folder for all
         comm.launch(_worker, options.num_gpus, device, (resolved,))
         return options.output
@@ -74,6 +80,29 @@ def train(options: TrainOptions) -> Path:
         check_output(options)  # again, holding the folder: no other run got in between
         comm.launch(_worker, options.num_gpus, device, (resolved,))
     return options.output
+
+
+def _timed(options: TrainOptions) -> TrainOptions:
+    """``options`` with the seconds per iteration measured and what remains of the budget
+    (see :mod:`layoutft.engine.budget`)."""
+    from layoutft.engine.budget import TimingDone, TimingHook
+
+    if options.num_gpus > 1 or comm.is_torchrun():
+        raise OptionError("{budget} times one process; with several, pass SOLVER.MAX_ITER instead")
+    assert options.budget is not None
+    say("--budget: timing a few iterations ...")
+    begin = time.perf_counter()
+    timing = TimingHook()
+    with tempfile.TemporaryDirectory(prefix="layoutft-budget.") as tmp:
+        probe = dataclasses.replace(
+            options, output=Path(tmp), val=None, val_images=None, progress=False, budget=None
+        )
+        run = prepare_run(probe, quiet=True)
+        run.hooks[:] = [timing]  # no checkpoints, metrics or evaluation while timing
+        with contextlib.suppress(TimingDone):
+            fit(run)
+    left = options.budget - (time.perf_counter() - begin)
+    return dataclasses.replace(options, budget=left, s_per_iter=timing.s_per_iter())
 
 
 @dataclass(frozen=True)
@@ -153,6 +182,7 @@ def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
     cfg.MODEL.WEIGHTS = "" if weights is None else str(weights)
     notes += check_norm(cfg, weights)
     notes += scale_solver(cfg, world_size, len(pages))
+    notes += _budget_schedule(cfg, options)
     if int(cfg.SEED) < 0:  # a random seed; a resumed run keeps the one it started with
         previous = _previous_seed(options) if options.resume else None
         cfg.SEED = comm.broadcast_object(previous if previous is not None else pick_seed(cfg))
@@ -160,14 +190,40 @@ def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
     return RunInputs(cfg, labels, pages, weights, notes)
 
 
-def _previous_seed(options: TrainOptions) -> int | None:
-    """The seed a run being resumed started with (its data order depends on it)."""
+def _budget_schedule(cfg: Config, options: TrainOptions) -> list[str]:
+    """With ``--budget``: the schedule fitted to it, or (resumed) the one the run started
+    with; notes."""
+    from layoutft.engine.budget import fit_schedule
+
+    if options.budget is None:
+        return []
+    if options.resume:
+        saved = _saved_config(options)
+        if saved is None:
+            raise OptionError("{budget} with --resume needs the run's config.yaml")
+        solver = saved.get("SOLVER", {})
+        cfg.SOLVER.MAX_ITER = int(solver["MAX_ITER"])
+        cfg.SOLVER.STEPS = tuple(int(s) for s in solver["STEPS"])
+        cfg.SOLVER.WARMUP_ITERS = int(solver["WARMUP_ITERS"])
+        return [f"--budget: the run's own schedule kept, SOLVER.MAX_ITER {cfg.SOLVER.MAX_ITER}"]
+    assert options.s_per_iter is not None
+    return fit_schedule(cfg, options.budget, options.s_per_iter)
+
+
+def _saved_config(options: TrainOptions) -> dict[str, Any] | None:
+    """The ``config.yaml`` of the run in ``options.output`` as plain data, None if absent."""
     import yaml
 
     saved = Path(options.output) / "config.yaml"
     if not saved.exists():
         return None
-    seed = (yaml.safe_load(saved.read_text(encoding="utf-8")) or {}).get("SEED")
+    data = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else None
+
+
+def _previous_seed(options: TrainOptions) -> int | None:
+    """The seed a run being resumed started with (its data order depends on it)."""
+    seed = (_saved_config(options) or {}).get("SEED")
     return int(seed) if isinstance(seed, int) else None
 
 
@@ -176,16 +232,17 @@ def _worker(options: TrainOptions) -> None:
     fit(prepare_run(options))
 
 
-def _noted(notes: list[str], new: list[str]) -> None:
-    for note in new:
-        say(note)
-    notes.extend(new)
-
-
-def prepare_run(options: TrainOptions) -> TrainRun:
+def prepare_run(options: TrainOptions, quiet: bool = False) -> TrainRun:
     """Build this process's run: resolve the config, write ``config.yaml`` (rank 0), seed,
     build and initialise the model, solver and checkpointer, resume, then the data loader
-    and hooks (in this order, so a seeded run is reproducible)."""
+    and hooks (in this order, so a seeded run is reproducible). ``quiet``: collect the
+    notes without printing them."""
+
+    def _noted(notes: list[str], new: list[str]) -> None:
+        for note in new if not quiet else ():
+            say(note)
+        notes.extend(new)
+
     from layoutft.checkpoint import apply_weights, load_weights
     from layoutft.checkpoint.heads import resolve_class_map
     from layoutft.engine.checkpointer import Checkpointer

@@ -88,6 +88,10 @@ class TrainOptions:
     device: str = "auto"
     overrides: Sequence[str] = ()
     progress: bool = True
+    #: wall-clock seconds for the whole run (``--budget``), None: the config's schedule
+    budget: float | None = None
+    #: seconds per iteration measured for ``budget`` (set by :func:`run.train`)
+    s_per_iter: float | None = None
 
 
 def fit_labels(cfg: Config, labels: list[str]) -> list[str]:

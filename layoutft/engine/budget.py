@@ -1,0 +1,108 @@
+"""``layoutft train --budget 45m``: the schedule that fits a wall-clock budget.
+
+Before the run, :func:`layoutft.engine.run.train` times a few iterations of the same model
+on the same data and device (:class:`TimingHook`, in a throw-away folder); the run then gets
+as many iterations as the rest of the budget holds, with the config's LR steps kept at their
+share of the schedule (:func:`fit_schedule`). The run itself starts afresh from the same
+seed, so it is the run a user would get by passing the resulting ``SOLVER.MAX_ITER`` and
+``SOLVER.STEPS`` by hand. Evaluation on ``--val`` is not part of the budget.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from typing import TYPE_CHECKING
+
+from layoutft.engine.trainer import HookBase, Trainer
+from layoutft.errors import ConfigError, OptionError
+
+if TYPE_CHECKING:
+    from layoutft.config import Config
+
+#: iterations run before timing starts (first batches: allocation, caches, lazy init)
+WARM_ITERS = 2
+#: iterations timed
+TIMED_ITERS = 4
+#: share of the remaining budget given to iterations; the rest covers building the model,
+#: loading data and saving checkpoints, which the timed iterations do not include
+ITERATION_SHARE = 0.95
+#: the warm-up never takes more than this share of a budgeted run
+MAX_WARMUP_SHARE = 0.1
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``text``: ``90s``, ``45m``, ``1.5h``, ``1h30m`` (a bare number: minutes).
+
+    Raises OptionError for anything else or a non-positive duration.
+    """
+    spec = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", spec):
+        spec += "m"
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smh])", spec)
+    if not parts or "".join(n + u for n, u in parts) != spec:
+        raise OptionError(
+            "{budget} {value!r} is not a duration; write e.g. 45m, 90s, 1.5h or 1h30m",
+            value=text,
+        )
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise OptionError("{budget} must be longer than 0, got {value!r}", value=text)
+    return seconds
+
+
+def fit_schedule(cfg: Config, seconds: float, s_per_iter: float) -> list[str]:
+    """Set, in place, ``SOLVER.MAX_ITER`` to the iterations of ``s_per_iter`` seconds that
+    fit :data:`ITERATION_SHARE` of ``seconds``, ``SOLVER.STEPS`` to the same shares of it
+    as in the config, and cap ``SOLVER.WARMUP_ITERS`` at :data:`MAX_WARMUP_SHARE` of it.
+    Returns the note that says so.
+
+    Raises ConfigError when the budget does not hold a single iteration.
+    """
+    sol = cfg.SOLVER
+    iters = int(max(0.0, seconds) * ITERATION_SHARE / s_per_iter)
+    if iters < 1:
+        raise ConfigError(
+            f"--budget: what is left after timing ({max(0.0, seconds):.0f} s) holds no "
+            f"iteration of {s_per_iter:.1f} s; give a longer budget or a smaller "
+            "INPUT.MIN_SIZE_TRAIN"
+        )
+    old = int(sol.MAX_ITER)
+    sol.STEPS = tuple(s for s in (round(int(s) * iters / old) for s in sol.STEPS) if s < iters)
+    sol.MAX_ITER = iters
+    sol.WARMUP_ITERS = min(int(sol.WARMUP_ITERS), max(1, int(MAX_WARMUP_SHARE * iters)))
+    return [
+        f"--budget: {s_per_iter:.2f} s/iteration measured, {seconds / 60:.1f} min left -> "
+        f"SOLVER.MAX_ITER {iters} (config: {old}), STEPS {list(sol.STEPS)}, WARMUP_ITERS "
+        f"{sol.WARMUP_ITERS}; to repeat without timing pass these as overrides"
+    ]
+
+
+class TimingDone(Exception):
+    """Raised by the timing hook once enough iterations were timed."""
+
+
+class TimingHook(HookBase):
+    """Times each step; stops the trainer after the warm and timed iterations."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.seconds: list[float] = []
+
+    def s_per_iter(self) -> float:
+        """Median seconds of the timed steps (all steps when fewer ran)."""
+        timed = self.seconds[WARM_ITERS:] or self.seconds
+        if not timed:
+            raise ConfigError("--budget: the config runs no iteration to time (SOLVER.MAX_ITER 0)")
+        return statistics.median(timed)
+
+    def before_step(self, trainer: Trainer) -> None:
+        self.starts.append(time.perf_counter())
+
+    def after_step(self, trainer: Trainer) -> None:
+        self.seconds.append(time.perf_counter() - self.starts[-1])
+        if len(self.seconds) >= WARM_ITERS + TIMED_ITERS:
+            raise TimingDone

@@ -1,0 +1,108 @@
+"""``layoutft train --budget``: the schedule fitted to a wall-clock budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+import layoutft.cli  # noqa: F401  (registers the commands)
+from layoutft.cli.app import app
+from layoutft.config import default_config
+from layoutft.engine.budget import fit_schedule, parse_duration
+from layoutft.errors import ConfigError, OptionError
+from tests.train_helpers import DATA, TINY
+
+BUDGETED = [*TINY, "SOLVER.CHECKPOINT_PERIOD", "0", "SOLVER.MAX_ITER", "100"]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("45m", 2700), ("90s", 90), ("1.5h", 5400), ("1h30m", 5400), ("20", 1200)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "m", "45 min", "-5m", "0s", "1h-3m", "10x"])
+def test_bad_durations_say_how_to_write_one(text: str) -> None:
+    with pytest.raises(OptionError, match="budget"):
+        parse_duration(text)
+
+
+def test_schedule_keeps_step_shares_and_caps_warmup() -> None:
+    cfg = default_config()
+    cfg.SOLVER.MAX_ITER, cfg.SOLVER.STEPS, cfg.SOLVER.WARMUP_ITERS = 1000, (700, 900), 100
+    notes = fit_schedule(cfg, 600.0, 2.0)  # 0.95 * 600 / 2 = 285 iterations
+    assert cfg.SOLVER.MAX_ITER == 285
+    assert tuple(cfg.SOLVER.STEPS) == (200, 256)
+    assert cfg.SOLVER.WARMUP_ITERS == 28
+    assert "SOLVER.MAX_ITER 285 (config: 1000)" in notes[0]
+    with pytest.raises(ConfigError, match="no iteration"):
+        fit_schedule(cfg, 1.0, 5.0)
+
+
+def _final(out: Path) -> dict[str, torch.Tensor]:
+    return torch.load(out / "model_final.pth", map_location="cpu", weights_only=True)["model"]
+
+
+@pytest.mark.timeout(300)
+def test_budgeted_run_equals_the_run_with_its_schedule_by_hand(tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["train", "--config", "quick_cpu", "--train", str(DATA / "annotations.json")]
+    budgeted = tmp_path / "budget"
+    res = runner.invoke(
+        app,
+        [
+            *base,
+            "--output",
+            str(budgeted),
+            "--device",
+            "cpu",
+            "--quiet",
+            "--budget",
+            "45s",
+            *BUDGETED,
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    solver = yaml.safe_load((budgeted / "config.yaml").read_text())["SOLVER"]
+    iters = int(solver["MAX_ITER"])
+    assert 1 <= iters < 100 and f"SOLVER.MAX_ITER {iters} (config: 100)" in res.output
+    rows = [json.loads(line) for line in (budgeted / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["iteration"] for r in rows if "iteration" in r) == iters - 1
+    # the schedule it printed, passed by hand, trains the same weights bit for bit
+    by_hand = tmp_path / "by_hand"
+    schedule = [
+        "SOLVER.MAX_ITER", str(iters),
+        "SOLVER.STEPS", str(tuple(solver["STEPS"])),
+        "SOLVER.WARMUP_ITERS", str(solver["WARMUP_ITERS"]),
+    ]  # fmt: skip
+    res = runner.invoke(
+        app, [*base, "--output", str(by_hand), "--device", "cpu", "--quiet", *BUDGETED, *schedule]
+    )
+    assert res.exit_code == 0, res.output
+    a, b = _final(budgeted), _final(by_hand)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # resumed with the same command: the run's own schedule, nothing left to do
+    res = runner.invoke(
+        app,
+        [
+            *base,
+            "--output",
+            str(budgeted),
+            "--device",
+            "cpu",
+            "--quiet",
+            "--budget",
+            "45s",
+            "--resume",
+            *BUDGETED,
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert f"the run's own schedule kept, SOLVER.MAX_ITER {iters}" in res.output
