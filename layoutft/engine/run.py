@@ -362,7 +362,7 @@ def _evaluator(
     from layoutft.data.coco import default_images_dir, load_coco
     from layoutft.engine.checkpointer import unwrap
     from layoutft.engine.evaluation import evaluate_model, format_table
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     assert options.val is not None
     val = Path(options.val)
