@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from layoutft.device import resolve_device
-from layoutft.engine import distributed as comm
+from layoutft.engine import ddp as comm
 from layoutft.engine.run_folder import (
     check_output,
     check_resume_config,
