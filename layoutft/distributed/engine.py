@@ -71,8 +71,9 @@ from layoutft.distributed.workers import (
 )
 from layoutft.errors import LayoutftError
 from layoutft.parsing.options import ParseOptions
+from layoutft.parsing.output_formats import output_format
 from layoutft.parsing.parser import Parser, deliver
-from layoutft.parsing.results import WITH_IMAGES, ResultSink
+from layoutft.parsing.results import ResultSink
 from layoutft.render.types import RenderedPage
 from layoutft.schema import Document, Page
 
@@ -258,7 +259,7 @@ class RayEngine:
         complete; yields each item with its manifest entry (not recorded), in the order
         they finish. Closing the iterator cancels what is still running."""
         if keep_images is None:
-            keep_images = str(run.options.get("format")) in WITH_IMAGES
+            keep_images = output_format(str(run.options.get("format"))).images
         pipeline = _Pipeline(self, list(items), Path(out), run, extra_sinks, keep_images)
         try:
             yield from pipeline.entries()
