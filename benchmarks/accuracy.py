@@ -61,7 +61,7 @@ def evaluate(weights: Path, val_coco: Path, device: str) -> dict[str, float]:
     """bbox/segm AP, AP50, AP75 (percent) of a layoutft checkpoint on a COCO dataset."""
     from layoutft.data.coco import load_coco
     from layoutft.engine.evaluation import evaluate_model
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     model = LayoutModel.from_checkpoint(weights, device=device)
     metrics = evaluate_model(model, load_coco(val_coco), val_coco.parent / "images")

@@ -256,7 +256,7 @@ def evaluate_run(
 ) -> tuple[dict[str, Any], dict[str, float], list[dict[str, Any]]]:
     """(COCO metrics of the held-out pages, per-class bbox AP50, predictions as COCO results)."""
     from layoutft.engine.evaluation import IOU_TYPES, evaluate_coco, predict_dataset
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     model = LayoutModel.from_checkpoint(weights, device=device)
     results = predict_dataset(model, test, images)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
 ROOT = Path(__file__).resolve().parent.parent
 PARITY_DIR = ROOT / "tests" / "fixtures" / "d2_parity" / "narrow_r50_mask"
@@ -39,7 +39,7 @@ def load_model(name: str, device: str = "cpu", overrides: Sequence[str] = ()) ->
     """
     import torch
 
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     if name == "narrow":
         return LayoutModel.from_checkpoint(

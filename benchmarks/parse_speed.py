@@ -128,13 +128,13 @@ def _timed_rendering(times: dict[str, float], starts: dict[int, float]) -> Itera
 def _timed_predictor_steps(times: dict[str, float]) -> Iterator[None]:
     """Time two steps inside ``LayoutModel.predict``: input resizing and mask pasting.
 
-    ``resize``: ``layoutft.parsing.preprocess.resize_shortest_edge``; ``paste``:
+    ``resize``: ``layoutft.model.preprocess.resize_shortest_edge``; ``paste``:
     ``layoutft.modeling.paste.paste_masks_in_image`` (full-page masks). The predictor imports
     them at call time, so replacing the module attributes times every call; the smoke test
     checks both clocks run, so a refactor that hides them is noticed.
     """
+    import layoutft.model.preprocess as preprocess
     import layoutft.modeling.paste as paste
-    import layoutft.parsing.preprocess as preprocess
 
     targets = [
         (preprocess, "resize_shortest_edge", "resize"),
@@ -348,10 +348,10 @@ def compare_backends(
     load on a shared machine is not counted). Returns per-backend rows (s/page of model +
     post-processing, pages/s with each of ``workers``, best of ``repeats``) and the
     equality summary over every page."""
-    from layoutft.parsing.postprocess import postprocess, score_thresholds
+    from layoutft.parsing.postprocess import parse_score_threshold, postprocess
 
     labels = list(models["torch"].labels)
-    thresholds = score_thresholds(None, labels, models["torch"].config)
+    thresholds = parse_score_threshold(None, labels, models["torch"].default_score_threshold)
     times = {name: 0.0 for name in models}
     found: dict[str, Any] = {}
     diffs = []

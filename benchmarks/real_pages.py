@@ -70,7 +70,7 @@ from benchmarks.inputs import ROOT
 from layoutft.labels import DOCLAYNET_CLASSES, PUBLAYNET_CLASSES
 
 if TYPE_CHECKING:
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
 NAME = "real_pages"
 DEFAULT_REAL = ROOT.parent / "shared" / "real"
@@ -276,7 +276,7 @@ def model_name(weights: str | None) -> str:
 
 def load_models(weights: str | None, device: str) -> tuple[LayoutModel, LayoutModel]:
     """(model keeping detections >= 0.05 for AP, model with its parse threshold)."""
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
     from layoutft.pretrained import BUNDLED_MODEL
 
     source = weights or BUNDLED_MODEL
@@ -525,9 +525,7 @@ def cover_words_entry(parse_model: LayoutModel, docbank: Any, icdar: Any) -> dic
 
 
 def _threshold(model: LayoutModel) -> float:
-    from layoutft.parsing.postprocess import config_score_threshold
-
-    return config_score_threshold(model.config)
+    return model.default_score_threshold
 
 
 def _load_images(sample: Any) -> Any:

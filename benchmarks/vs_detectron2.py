@@ -150,7 +150,7 @@ def _models(name: str, device: str, work: Path) -> tuple[Any, Any]:
     from detectron2.engine import DefaultPredictor
 
     from layoutft.checkpoint import save_detectron2
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     base = load_model(name, "cpu")
     if name == "narrow":

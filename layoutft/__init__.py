@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "load_config": "layoutft.config",
-    "LayoutModel": "layoutft.parsing.model",
+    "LayoutModel": "layoutft.model.layout_model",
     "OnnxDetector": "layoutft.parsing.onnx_model",
     "load_model": "layoutft.parsing.parser",
     "Detections": "layoutft.parsing.detector",
@@ -46,8 +46,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from layoutft.config import load_config as load_config
+    from layoutft.model import LayoutModel as LayoutModel
     from layoutft.parsing.detector import Detections as Detections
-    from layoutft.parsing.model import LayoutModel as LayoutModel
     from layoutft.parsing.onnx_model import OnnxDetector as OnnxDetector
     from layoutft.parsing.parser import load_model as load_model
     from layoutft.parsing.parser import parse as parse

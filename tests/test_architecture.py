@@ -45,6 +45,16 @@ FORBIDDEN = {
         "layoutft.model_export",
         "layoutft.corpus",
     ],
+    # the loaded model sits below everything that runs it
+    "layoutft.model": [
+        "layoutft.parsing",
+        "layoutft.engine",
+        "layoutft.data",
+        "layoutft.model_export",
+        "layoutft.corpus",
+        "layoutft.distributed",
+        "layoutft.serving",
+    ],
     # corpus runs sit above parsing/ and below cli/
     "layoutft.corpus": ["layoutft.engine", "layoutft.data", "layoutft.model_export"],
     "layoutft.modeling": ["layoutft.parsing", "layoutft.engine", "layoutft.data"],

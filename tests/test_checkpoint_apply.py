@@ -248,7 +248,7 @@ def test_caffe2_weights_reproduce_detectron2_c2_predictions(parity_case: Path) -
     import cv2
     import numpy as np
 
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     expected = json.loads((parity_case / "expected_c2.json").read_text())["images"][0]
     model = LayoutModel.from_checkpoint(
@@ -270,7 +270,7 @@ def test_inference_refuses_a_checkpoint_missing_most_of_the_model(
 
     import layoutft.cli  # noqa: F401  (registers the commands)
     from layoutft.cli.app import app
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     full = load_weights(parity_case / "model_final.pth").state_dict
     key = "backbone.bottom_up.stem.conv1.weight"

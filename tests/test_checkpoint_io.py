@@ -57,15 +57,20 @@ def test_save_checkpoint_round_trip(tmp_path: Path, cfg) -> None:
     assert loaded.source_format == "layoutft"
     assert loaded.labels == LABELS
     assert loaded.extra == {"iteration": 7}
-    assert loaded.input_contract == {
-        "format": "BGR",
-        "pixel_mean": [103.53, 116.28, 123.675],
-        "pixel_std": [1.0, 1.0, 1.0],
-        "min_size_test": 800,
-        "max_size_test": 1333,
-        "size_divisibility": 32,  # FPN over res2..res5
-        "dpi": 150,
-    }
+    assert loaded.input_contract is not None
+    assert (
+        loaded.input_contract.to_dict()
+        == raw["input_contract"]
+        == {
+            "format": "BGR",
+            "pixel_mean": [103.53, 116.28, 123.675],
+            "pixel_std": [1.0, 1.0, 1.0],
+            "min_size_test": 800,
+            "max_size_test": 1333,
+            "size_divisibility": 32,  # FPN over res2..res5
+            "dpi": 150,
+        }
+    )
     assert loaded.config is not None
     assert loaded.config["MODEL"]["ROI_HEADS"]["NUM_CLASSES"] == 5
     assert loaded.config["MODEL"]["RESNETS"]["WIDTH_PER_GROUP"] == 16

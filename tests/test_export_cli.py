@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 import layoutft.cli
 from layoutft.checkpoint import load_weights
+from layoutft.model import LayoutModel
 from layoutft.model_export import ExportedModel
-from layoutft.parsing.model import LayoutModel
 
 CASE = Path(__file__).parent / "fixtures" / "d2_parity" / "narrow_r50_mask"
 LABELS = ["text", "title", "list", "table", "figure"]

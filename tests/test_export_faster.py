@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from layoutft.model import Detections, LayoutModel
 from layoutft.model_export import ExportedModel, export_onnx, export_torchscript
-from layoutft.parsing.model import Detections, LayoutModel
 
 # float results against references: .ci/run reruns them under other CPU kernels
 pytestmark = pytest.mark.numerics

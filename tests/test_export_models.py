@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
+from layoutft.model import Detections, LayoutModel
 from layoutft.model_export import ExportedModel, export_onnx, export_torchscript
 from layoutft.model_export.core import ExportableModel, example_image
 from layoutft.model_export.torchscript import trace
-from layoutft.parsing.model import Detections, LayoutModel
 
 # float results against references: .ci/run reruns them under other CPU kernels
 pytestmark = pytest.mark.numerics

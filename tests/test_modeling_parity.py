@@ -17,7 +17,7 @@ import torch
 from pycocotools import mask as mask_util
 
 from layoutft.geometry import pairwise_iou
-from layoutft.parsing.model import Detections, LayoutModel
+from layoutft.model import Detections, LayoutModel
 
 # float results against references: .ci/run reruns them under other CPU kernels
 pytestmark = pytest.mark.numerics

@@ -12,13 +12,13 @@ from PIL import Image
 
 from layoutft.config import Config, load_config
 from layoutft.errors import ConfigError, RenderError
+from layoutft.model.preprocess import resize_shortest_edge, shortest_edge_size
 from layoutft.modeling import build_model
 from layoutft.modeling.anchors import AnchorGenerator
 from layoutft.modeling.box_coder import decode_boxes, encode_boxes
 from layoutft.modeling.layers import FrozenBatchNorm2d
 from layoutft.modeling.paste import paste_masks_in_image
 from layoutft.modeling.poolers import assign_levels
-from layoutft.parsing.preprocess import resize_shortest_edge, shortest_edge_size
 
 # float results against references: .ci/run reruns them under other CPU kernels
 pytestmark = pytest.mark.numerics
@@ -337,7 +337,7 @@ def test_stem_max_pool_shortcut_is_exact() -> None:
 
 def test_predict_batches_only_pages_of_one_padded_size() -> None:
     """A page of another padded size is run apart, so batching never changes results."""
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     torch.manual_seed(0)
     cfg = _cfg("INPUT.MIN_SIZE_TEST", "64", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0")
@@ -372,7 +372,7 @@ def test_predict_batches_only_pages_of_one_padded_size() -> None:
 
 
 def test_save_and_reload_layoutft_checkpoint(tmp_path: Path) -> None:
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     cfg = _cfg("LAYOUTFT.LABELS", "['text', 'title', 'list', 'table', 'figure']")
     model = LayoutModel.from_config(cfg, device="cpu")
@@ -401,7 +401,7 @@ def test_bad_configs_raise_config_error() -> None:
 
 
 def test_predictor_input_errors(tmp_path: Path) -> None:
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     model = LayoutModel.from_config(_cfg("INPUT.MIN_SIZE_TEST", "64"), device="cpu")
     assert model.labels == [f"class_{i}" for i in range(5)]

@@ -31,3 +31,18 @@ def test_shipped_configs_are_package_data() -> None:
     assert configs.joinpath("Base-RCNN-FPN.yaml").is_file()
     assert configs.joinpath("zoo", "publaynet_mask_rcnn_R_50_FPN_3x.yaml").is_file()
     assert resources.files("layoutft.pretrained_data").joinpath("manifest.yaml").is_file()
+
+
+def test_the_viewer_page_ships_as_package_data() -> None:
+    from importlib import resources
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    names = ["viewer.html", "viewer.css", "viewer.js"]
+    assert set(names) <= set(config["package-data"]["layoutft.parsing"])
+    folder = resources.files("layoutft.parsing")
+    page = folder.joinpath("viewer.html").read_text(encoding="utf-8")
+    # the template's placeholders, each once; the style sheet and script are filled in
+    for mark in ("__TITLE__", "__STYLE__", "__SCRIPT__", "__DATA__"):
+        assert page.count(mark) == 1, mark
+    assert "</script>" not in folder.joinpath("viewer.js").read_text(encoding="utf-8")
+    assert folder.joinpath("viewer.css").read_text(encoding="utf-8").count("{") > 10

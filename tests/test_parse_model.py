@@ -25,7 +25,7 @@ IMAGE = CASE / "images" / "doc000_p0.png"  # 850 x 1100 px, 100 dpi
 
 @pytest.fixture(scope="module")
 def model() -> Any:
-    predictor = pytest.importorskip("layoutft.parsing.model")
+    predictor = pytest.importorskip("layoutft.model.layout_model")
     return predictor.LayoutModel.from_checkpoint(
         CASE / "model_final.pth", config=CASE / "config.yaml", device="cpu", labels=LABELS
     )
@@ -106,7 +106,7 @@ def test_cli_loads_weights_and_writes_files(
 
     import layoutft.cli  # noqa: F401  (registers the commands)
     from layoutft.cli.app import app
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     calls: list[dict[str, Any]] = []
 
@@ -252,7 +252,7 @@ def test_default_workers_two_pages_at_once_on_a_multicore_cpu(model: Any) -> Non
 
 def test_labels_name_the_classes_of_a_detectron2_checkpoint() -> None:
     from layoutft.errors import ConfigError
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     weights, config = CASE / "model_final.pth", CASE / "config.yaml"
     unnamed = LayoutModel.from_checkpoint(weights, config=config, device="cpu")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from layoutft.errors import LayoutftError
+from layoutft.model.settings import config_score_threshold
 from layoutft.parsing.postprocess import (
     ScoreThresholds,
-    config_score_threshold,
     mask_polygons,
     parse_score_threshold,
     postprocess,

@@ -94,7 +94,7 @@ def test_masking_keeps_the_text_a_table_only_fine_tune_would_lose(tmp_path: Path
     from layoutft.data.synth import generate_dataset
     from layoutft.engine.run import train
     from layoutft.engine.setup import TrainOptions
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     train_coco = table_only(generate_dataset(tmp_path / "train", 6, 2, dpi=72, seed=5, quiet=True))
     val_coco = generate_dataset(tmp_path / "val", 4, 2, dpi=72, seed=6, quiet=True)

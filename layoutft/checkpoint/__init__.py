@@ -10,12 +10,14 @@ plain containers.
 from __future__ import annotations
 
 from layoutft.checkpoint.apply import LoadReport, apply_weights
+from layoutft.checkpoint.contract import InputContract
 from layoutft.checkpoint.io import input_contract, save_checkpoint, save_detectron2
 from layoutft.checkpoint.loading import LAYOUTFT_FORMAT, SOURCE_FORMATS, LoadedWeights, load_weights
 
 __all__ = [
     "LAYOUTFT_FORMAT",
     "SOURCE_FORMATS",
+    "InputContract",
     "LoadReport",
     "LoadedWeights",
     "apply_weights",

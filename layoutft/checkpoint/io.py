@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from layoutft.checkpoint.contract import InputContract
 from layoutft.checkpoint.heads import HEADS
 from layoutft.checkpoint.loading import LAYOUTFT_FORMAT
 from layoutft.errors import CheckpointError
@@ -86,34 +87,16 @@ def save_detectron2(
 
 
 def input_contract(cfg: Any, model: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    """How images must be prepared for the model, as plain values read from ``cfg``.
-
-    ``format`` (channel order, "BGR"/"RGB"), ``pixel_mean``/``pixel_std`` (0-255 scale,
-    in that channel order), ``min_size_test``/``max_size_test`` (shortest-edge resize, pixels),
-    ``size_divisibility`` (padding multiple) and ``dpi`` (PDF rendering resolution).
+    """How images must be prepared for the model (:class:`InputContract`), as the plain
+    values a checkpoint stores: ``format`` (channel order, "BGR"/"RGB"),
+    ``pixel_mean``/``pixel_std`` (0-255 scale, in that channel order),
+    ``min_size_test``/``max_size_test`` (shortest-edge resize, pixels), ``size_divisibility``
+    (padding multiple) and ``dpi`` (PDF rendering resolution).
     """
-    return {
-        "format": str(cfg.INPUT.FORMAT),
-        "pixel_mean": [float(v) for v in cfg.MODEL.PIXEL_MEAN],
-        "pixel_std": [float(v) for v in cfg.MODEL.PIXEL_STD],
-        "min_size_test": int(cfg.INPUT.MIN_SIZE_TEST),
-        "max_size_test": int(cfg.INPUT.MAX_SIZE_TEST),
-        "size_divisibility": _size_divisibility(cfg, model),
-        "dpi": _optional(cfg, "LAYOUTFT", "INPUT_DPI"),
-    }
+    return InputContract.from_config(cfg, size_divisibility(cfg, model)).to_dict()
 
 
-def _optional(cfg: Any, *keys: str) -> Any:
-    node = cfg
-    for key in keys:
-        try:
-            node = getattr(node, key)
-        except (AttributeError, KeyError):
-            return None
-    return node
-
-
-def _size_divisibility(cfg: Any, model: nn.Module | Mapping[str, torch.Tensor]) -> int:
+def size_divisibility(cfg: Any, model: nn.Module | Mapping[str, torch.Tensor]) -> int:
     """The backbone's padding multiple: the model's own value, else derived like detectron2.
 
     detectron2's FPN pads to the stride of its coarsest input feature (``res5``: 32);

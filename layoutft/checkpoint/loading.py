@@ -25,6 +25,7 @@ import torch
 import yaml
 
 from layoutft.checkpoint.caffe2 import convert_caffe2, looks_like_caffe2
+from layoutft.checkpoint.contract import InputContract
 from layoutft.checkpoint.detectron2 import complete_names, looks_like_detectron2, strip_ddp_prefix
 from layoutft.checkpoint.safe_load import EXPECTED, read_checkpoint, tensor_state_dict
 from layoutft.checkpoint.torchvision_resnet import (
@@ -50,16 +51,17 @@ class LoadedWeights:
     their dtypes). ``source_format``: one of :data:`SOURCE_FORMATS`. ``labels``: class
     names in model order when the file records them (layoutft checkpoints, or a top-level
     ``labels`` list in a detectron2 file), else None. ``config``: the training config as a
-    dict (layoutft checkpoints), else None. ``input_contract``: how images must
-    be prepared (layoutft checkpoints). ``extra``: the file's other top-level entries
-    (e.g. ``iteration``, ``optimizer``). ``path``: the file read.
+    dict (layoutft checkpoints), else None. ``input_contract``: how images must be
+    prepared (an :class:`~layoutft.checkpoint.contract.InputContract`; layoutft
+    checkpoints). ``extra``: the file's other top-level entries (e.g. ``iteration``,
+    ``optimizer``). ``path``: the file read.
     """
 
     state_dict: dict[str, torch.Tensor]
     source_format: str
     labels: list[str] | None = None
     config: dict[str, Any] | None = None
-    input_contract: dict[str, Any] | None = None
+    input_contract: InputContract | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
 
@@ -133,7 +135,11 @@ def _from_layoutft(obj: Mapping[str, Any], file: Path) -> LoadedWeights:
         labels=_labels(obj.get("labels"), file),
         config=_config(obj.get("config"), file),
         source_format="layoutft",
-        input_contract=dict(contract) if isinstance(contract, Mapping) else None,
+        input_contract=(
+            InputContract.from_dict(contract, f"{file}: input_contract")
+            if isinstance(contract, Mapping)
+            else None
+        ),
         path=str(file),
     )
 

@@ -12,7 +12,7 @@ from layoutft.cli.parse import split_overrides
 from layoutft.errors import LayoutftError
 
 if TYPE_CHECKING:
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
 FORMATS = ("layoutft", "detectron2", "torchscript", "onnx")
 
@@ -69,6 +69,6 @@ def export_cmd(
 
 def _load(ckpt: str, config: Path | None, overrides: list[str]) -> LayoutModel:
     """The CPU LayoutModel of a file or registry name (its card gives config and labels)."""
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     return LayoutModel.from_checkpoint(ckpt, config=config, overrides=overrides, device="cpu")

@@ -342,9 +342,9 @@ def _xml_labels(path: Path | None, fmt: str) -> Any:
     if path is None:
         return None
     from layoutft.formats.types import load_xml_labels
-    from layoutft.parsing.results import XML_FORMATS
+    from layoutft.parsing.output_formats import output_format
 
-    if fmt not in XML_FORMATS:
+    if output_format(fmt).writer != "xml":
         raise LayoutftError("--xml-labels is for --format pagexml, alto or hocr")
     return load_xml_labels(path)
 

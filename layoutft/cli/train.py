@@ -128,8 +128,8 @@ def eval_command(
     from layoutft.data.coco import default_images_dir, load_coco
     from layoutft.engine.evaluation import evaluate_model, format_table, write_json_nan_safe
     from layoutft.engine.setup import resolve_config_path
+    from layoutft.model import LayoutModel
     from layoutft.outputs import check_writable, refuse_inputs
-    from layoutft.parsing.model import LayoutModel
 
     written = [p for p in (output, predictions) if p is not None]
     refuse_inputs(written, [data], "choose another -o/--predictions file")

@@ -12,9 +12,12 @@ from layoutft.errors import LayoutftError
 
 def results_files(inputs: list[Path]) -> list[Path]:
     """The results files named by ``inputs``: files as given, folders searched (recursively,
-    sorted) for ``*.json`` and ``*.jsonl`` (COCO results, ``*.coco.json``, and a corpus
-    run's ``layoutft-manifest.jsonl`` are skipped)."""
+    sorted) for results of the formats the viewer reads (``*.json`` and ``*.jsonl``: the
+    ``viewable`` ones of :mod:`layoutft.parsing.output_formats`; COCO results,
+    ``*.coco.json``, the other formats and a corpus run's ``layoutft-manifest.jsonl`` are
+    skipped)."""
     from layoutft.corpus.plan import MANIFEST_NAME
+    from layoutft.parsing.output_formats import viewable_file
 
     files: list[Path] = []
     for item in inputs:
@@ -23,8 +26,7 @@ def results_files(inputs: list[Path]) -> list[Path]:
                 p
                 for p in item.rglob("*")
                 if p.is_file()
-                and p.suffix in (".json", ".jsonl")
-                and not p.name.endswith(".coco.json")
+                and viewable_file(p.name)
                 and p.name != MANIFEST_NAME  # a corpus run's manifest
             )
             if not found:

@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 from layoutft.corpus.plan import MANIFEST_NAME, CorpusItem
 from layoutft.errors import LayoutftError
+from layoutft.model.identity import weights_ref
+from layoutft.pretrained import file_sha256
 
 SCHEMA = "layoutft.manifest/1"
 
@@ -79,15 +81,6 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def model_identity(
     name: str,
     labels: Sequence[str],
@@ -103,18 +96,9 @@ def model_identity(
 
     Call it after the model is loaded (a registry model is then in the cache).
     """
-    from layoutft import pretrained
-
-    if weights is None:
-        sha = file_sha256(pretrained.weights_path(pretrained.BUNDLED_MODEL, download=False))
-    elif pretrained.is_model_name(str(weights)):
-        card = pretrained.get_card(str(weights))
-        sha = card.sha256 or file_sha256(pretrained.weights_path(str(weights), download=False))
-    else:
-        sha = file_sha256(Path(weights).expanduser())
     return {
         "name": name,
-        "weights_sha256": sha.lower(),
+        "weights_sha256": weights_ref(weights).sha256(),
         "config_sha256": None if config is None else file_sha256(config),
         "overrides": [str(o) for o in overrides],
         "labels": [str(label) for label in labels],

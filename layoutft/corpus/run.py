@@ -1,10 +1,18 @@
-"""The local corpus engine: plan, skip what the manifest says is done, parse the rest one
-input at a time, recording each in the manifest as soon as its output is in place.
+"""The corpus runner: one loop for every engine (plan, lock, skip, parse, record, summary,
+strict), with the engine as a strategy that parses the inputs left.
 
 :func:`parse_item` is the unit of work (one input -> its output file and its
 :class:`~layoutft.corpus.manifest.ManifestEntry`); :func:`classify` says which inputs are
-left; :func:`run_corpus` is the loop over them. Another engine (several processes or
-machines) reuses the first two and records the entries it gets back in the manifest.
+left; :func:`run_corpus` is the loop. An engine is anything with
+:meth:`CorpusEngine.parse_items`: :class:`LocalEngine` (one input at a time, in this
+process) or the Ray engine (:class:`layoutft.distributed.RayEngine`, inputs concurrently on
+a cluster).
+
+Order of reporting, the same for every engine: first each skipped input
+(``on_skipped``, plan order), then each parsed input as the engine yields it, recorded in
+the manifest before ``on_parsed`` is called (plan order locally; the order inputs finish
+on Ray). With ``strict`` the loop stops after the first failed input and the engine's
+iterator is closed (cancelling what it still runs).
 """
 
 from __future__ import annotations
@@ -12,10 +20,10 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 from layoutft.corpus.manifest import (
     ItemState,
@@ -34,6 +42,42 @@ if TYPE_CHECKING:
 #: builds extra sinks for an item (visualizations, a viewer); called inside parse_item, so
 #: an input that cannot be opened becomes a failed entry there too
 SinkFactory = Callable[[CorpusItem], Sequence[ResultSink]]
+
+#: what an engine yields: each input parsed, with its manifest entry (not yet recorded)
+Parsed = Generator[tuple[CorpusItem, ManifestEntry], None, None]
+
+
+class CorpusEngine(Protocol):
+    """A strategy for parsing the inputs of a corpus run that are left to do."""
+
+    def parse_items(
+        self,
+        items: Sequence[CorpusItem],
+        out: str | Path,
+        run: RunRecord,
+        extra_sinks: SinkFactory | None = None,
+    ) -> Parsed:
+        """Parse ``items`` into ``out`` (each result written before its entry is yielded);
+        yield each item with its entry. Closing the generator stops the work left."""
+        ...
+
+
+@dataclass
+class LocalEngine:
+    """The local engine: one input at a time in this process, in plan order."""
+
+    parser: Parser
+
+    def parse_items(
+        self,
+        items: Sequence[CorpusItem],
+        out: str | Path,
+        run: RunRecord,
+        extra_sinks: SinkFactory | None = None,
+    ) -> Parsed:
+        for item in items:
+            yield item, parse_item(self.parser, item, out, run, extra_sinks)
+
 
 #: OSErrors that are the machine's fault, not the input's: they stop the run
 _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO}
@@ -224,7 +268,7 @@ class CorpusSummary:
 
 
 def run_corpus(
-    parser: Parser,
+    engine: Parser | CorpusEngine,
     items: Sequence[CorpusItem],
     out: str | Path,
     run: RunRecord,
@@ -237,10 +281,11 @@ def run_corpus(
     on_skipped: Callable[[CorpusItem, ItemState], None] | None = None,
 ) -> CorpusSummary:
     """Parse the ``items`` (from :func:`~layoutft.corpus.plan.plan_corpus`) into ``out``
-    that the manifest does not list as done with ``run``'s fingerprint, in order.
+    that the manifest does not list as done with ``run``'s fingerprint.
 
     Args:
-        parser: the parser (its options without ``visualize``: pass sinks instead).
+        engine: a :class:`CorpusEngine`, or a parser (its options without ``visualize``:
+            pass sinks instead) for the :class:`LocalEngine`.
         run: this run's record (:meth:`RunRecord.create`), appended to the manifest.
         retry_failed: parse inputs that failed earlier again (default: skip and count them).
         overwrite: accept an ``out`` made with other settings (its files are parsed again);
@@ -250,8 +295,14 @@ def run_corpus(
         on_parsed: called after each input is parsed and recorded.
         on_skipped: called for each input skipped (``done``, or ``failed`` earlier).
 
-    Raises LayoutftError when another process writes ``out``, SettingsMismatchError.
+    Callbacks come in the order the module docstring gives. Raises LayoutftError when
+    another process writes ``out``, SettingsMismatchError.
     """
+    strategy: CorpusEngine = (
+        cast(CorpusEngine, engine)
+        if hasattr(engine, "parse_items")
+        else LocalEngine(cast("Parser", engine))
+    )
     out = Path(out)
     manifest = Manifest(out)
     start = time.monotonic()
@@ -259,20 +310,23 @@ def run_corpus(
         states, summary = start_run(
             manifest, items, run, retry_failed=retry_failed, overwrite=overwrite
         )
+        todo = []
         for item in items:
-            state = states[item.input]
-            if state != "todo":
-                if on_skipped is not None:
-                    on_skipped(item, state)
-                continue
-            if summary.stopped:
-                continue
-            entry = parse_item(parser, item, out, run, extra_sinks)
-            manifest.record(entry)
-            summary.add(entry)
-            if on_parsed is not None:
-                on_parsed(item, entry)
-            if strict and entry.status == "failed":
-                summary.stopped = True
+            if states[item.input] == "todo":
+                todo.append(item)
+            elif on_skipped is not None:
+                on_skipped(item, states[item.input])
+        entries = strategy.parse_items(todo, out, run, extra_sinks)
+        try:
+            for item, entry in entries:
+                manifest.record(entry)
+                summary.add(entry)
+                if on_parsed is not None:
+                    on_parsed(item, entry)
+                if strict and entry.status == "failed":
+                    summary.stopped = True
+                    break
+        finally:
+            entries.close()
     summary.seconds = time.monotonic() - start
     return summary

@@ -56,7 +56,7 @@ from layoutft.corpus import (
     output_options,
     parse_item,
     plan_corpus,
-    start_run,
+    run_corpus,
 )
 from layoutft.corpus.run import SinkFactory
 from layoutft.distributed.cluster import Connection, RayOptions
@@ -71,8 +71,9 @@ from layoutft.distributed.workers import (
 )
 from layoutft.errors import LayoutftError
 from layoutft.parsing.options import ParseOptions
+from layoutft.parsing.output_formats import output_format
 from layoutft.parsing.parser import Parser, deliver
-from layoutft.parsing.results import WITH_IMAGES, ResultSink
+from layoutft.parsing.results import ResultSink
 from layoutft.render.types import RenderedPage
 from layoutft.schema import Document, Page
 
@@ -225,41 +226,26 @@ class RayEngine:
         on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
         on_skipped: Callable[[CorpusItem, ItemState], None] | None = None,
     ) -> CorpusSummary:
-        """:func:`layoutft.corpus.run_corpus` on the cluster: the same arguments (less the
-        parser), manifest, skipping and summary; inputs are parsed concurrently and
-        recorded as they finish.
+        """:func:`layoutft.corpus.run_corpus` on the cluster, with this engine as its
+        strategy: the same loop, manifest, skipping, reporting order and summary; inputs are
+        parsed concurrently and recorded as they finish.
 
         ``keep_images``: hand the page images to the sinks (they travel back to the driver);
         None: only for the formats that write page images. Pass True when ``extra_sinks``
         draw pages (visualizations, a viewer).
         """
-        out = Path(out)
-        manifest = Manifest(out)
-        start = time.monotonic()
-        with manifest.lock():
-            states, summary = start_run(
-                manifest, items, run, retry_failed=retry_failed, overwrite=overwrite
-            )
-            todo = []
-            for item in items:
-                if states[item.input] == "todo":
-                    todo.append(item)
-                elif on_skipped is not None:
-                    on_skipped(item, states[item.input])
-            entries = self.parse_items(todo, out, run, extra_sinks, keep_images)
-            try:
-                for item, entry in entries:
-                    manifest.record(entry)
-                    summary.add(entry)
-                    if on_parsed is not None:
-                        on_parsed(item, entry)
-                    if strict and entry.status == "failed":
-                        summary.stopped = True
-                        break
-            finally:
-                entries.close()
-        summary.seconds = time.monotonic() - start
-        return summary
+        return run_corpus(
+            _Strategy(self, keep_images),
+            items,
+            out,
+            run,
+            retry_failed=retry_failed,
+            overwrite=overwrite,
+            strict=strict,
+            extra_sinks=extra_sinks,
+            on_parsed=on_parsed,
+            on_skipped=on_skipped,
+        )
 
     def parse_items(
         self,
@@ -273,7 +259,7 @@ class RayEngine:
         complete; yields each item with its manifest entry (not recorded), in the order
         they finish. Closing the iterator cancels what is still running."""
         if keep_images is None:
-            keep_images = str(run.options.get("format")) in WITH_IMAGES
+            keep_images = output_format(str(run.options.get("format"))).images
         pipeline = _Pipeline(self, list(items), Path(out), run, extra_sinks, keep_images)
         try:
             yield from pipeline.entries()
@@ -340,6 +326,23 @@ def parse_corpus(
             on_parsed=on_parsed,
         )
     return Manifest(out)
+
+
+@dataclass
+class _Strategy:
+    """A :class:`~layoutft.corpus.run.CorpusEngine` over a :class:`RayEngine`."""
+
+    engine: RayEngine
+    keep_images: bool | None
+
+    def parse_items(
+        self,
+        items: Sequence[CorpusItem],
+        out: str | Path,
+        run: RunRecord,
+        extra_sinks: SinkFactory | None = None,
+    ) -> Generator[tuple[CorpusItem, ManifestEntry], None, None]:
+        return self.engine.parse_items(items, out, run, extra_sinks, self.keep_images)
 
 
 @dataclass

@@ -94,11 +94,11 @@ class ModelFacts:
     """What the driver needs of the workers' model to write document headers, without the
     model: a :class:`~layoutft.parsing.detector.Detector` whose ``predict`` is never
     called. A :class:`~layoutft.parsing.parser.Parser` over it writes the same ``model``
-    block (labels, thresholds from the config) as one over the model itself.
+    block (labels, default score threshold) as one over the model itself.
     """
 
     labels: tuple[str, ...]
-    config: Any
+    default_score_threshold: float
     device_type: str
     default_batch_size: int
     default_workers: int
@@ -119,7 +119,7 @@ def model_facts(detector: Detector, node_id: str | None = None) -> ModelFacts:
     facts = detector_defaults(detector)
     return ModelFacts(
         labels=tuple(str(label) for label in detector.labels),
-        config=facts.config,
+        default_score_threshold=facts.score_threshold,
         device_type=facts.device_type,
         default_batch_size=facts.batch_size,
         default_workers=facts.workers,

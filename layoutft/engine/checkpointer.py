@@ -21,7 +21,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from layoutft.engine import distributed as comm
+from layoutft.engine import ddp as comm
 from layoutft.errors import CheckpointError
 from layoutft.outputs import write_text_atomic
 

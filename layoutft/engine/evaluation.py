@@ -21,7 +21,7 @@ import numpy as np
 from layoutft.errors import DatasetError
 
 if TYPE_CHECKING:
-    from layoutft.parsing.model import Detections, LayoutModel
+    from layoutft.model import Detections, LayoutModel
 
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 #: Per-class columns of :func:`format_table`: (heading, metrics key).
@@ -291,13 +291,12 @@ def evaluate_model(
     to save the COCO result records (predictions), when given.
     """
     from layoutft.engine.layout_checks import document_checks
-    from layoutft.parsing.postprocess import score_thresholds
 
     results = predict_dataset(model, gt, images_dir, batch_size=batch_size, progress=progress)
     types = IOU_TYPES if bool(model.config.MODEL.MASK_ON) else ("bbox",)
     max_dets = int(model.config.TEST.DETECTIONS_PER_IMAGE)
     metrics = evaluate_coco(gt, results, types, max_dets=max_dets)
-    threshold = score_thresholds(None, model.labels, model.config).default
+    threshold = model.default_score_threshold
     metrics["document"] = document_checks(gt, results, pdf_folders, threshold)
     if results_path is not None:
         write_json_nan_safe(results_path, results)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from layoutft.engine import distributed as comm
+from layoutft.engine import ddp as comm
 from layoutft.engine.checkpointer import Checkpointer, rng_state, set_rng_state
 from layoutft.engine.events import MetricsLog
 from layoutft.engine.trainer import HookBase, Trainer

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from layoutft.device import resolve_device
-from layoutft.engine import distributed as comm
+from layoutft.engine import ddp as comm
 from layoutft.engine.run_folder import (
     check_output,
     check_resume_config,
@@ -419,7 +419,7 @@ def _evaluator(
     from layoutft.data.coco import default_images_dir, load_coco
     from layoutft.engine.checkpointer import unwrap
     from layoutft.engine.evaluation import evaluate_model, format_table
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     assert options.val is not None
     val = Path(options.val)

@@ -28,8 +28,8 @@ from layoutft.parsing.onnx_model import (
 
 if TYPE_CHECKING:
     from layoutft.config import Config
+    from layoutft.model import LayoutModel
     from layoutft.modeling.meta_arch import GeneralizedRCNN
-    from layoutft.parsing.model import LayoutModel
 
 
 class ExportableModel(nn.Module):

@@ -25,7 +25,7 @@ from layoutft.model_export.core import (
 from layoutft.outputs import atomic_path
 
 if TYPE_CHECKING:
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
 OPSET = 17
 

@@ -23,7 +23,7 @@ from layoutft.model_export.core import (
 from layoutft.outputs import atomic_path
 
 if TYPE_CHECKING:
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
 
 def trace(model: LayoutModel, example: torch.Tensor | None = None) -> torch.jit.ScriptModule:

@@ -1,9 +1,9 @@
 """The parse wing: PDFs and page images to layout documents, in the order data flows.
 
 ``render`` (:mod:`layoutft.render`: PDF/image -> page images with their pixel<->point
-transform and text layer) -> :mod:`~layoutft.parsing.preprocess` (resize like detectron2)
--> :mod:`~layoutft.parsing.detector` (the :class:`Detector` protocol;
-:mod:`~layoutft.parsing.model` is layoutft's Mask R-CNN behind it) ->
+transform and text layer) -> :mod:`~layoutft.parsing.detector` (the :class:`Detector`
+protocol; :mod:`layoutft.model` below this package is layoutft's Mask R-CNN behind it, with
+its test-time resize in :mod:`~layoutft.model.preprocess`) ->
 :mod:`~layoutft.parsing.postprocess` (score thresholds, duplicates, polygons: one function)
 -> :mod:`~layoutft.parsing.assemble` (points, PDF text, :mod:`reading order
 <layoutft.parsing.reading_order>`) -> sinks that receive the pages

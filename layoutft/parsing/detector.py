@@ -1,43 +1,20 @@
 """The detector seen by the parser: what it is given and what it returns.
 
-:class:`~layoutft.parsing.model.LayoutModel` is the detector layoutft ships; anything with
+:class:`~layoutft.model.LayoutModel` is the detector layoutft ships; anything with
 the same ``labels`` and ``predict`` (a test stand-in, another backend) can take its place.
-No torch here.
+:class:`Detections` lives with the model (:mod:`layoutft.model.detections`). No torch here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-
-@dataclass
-class Detections:
-    """Detections on one input image, in that image's pixels (top-left origin).
-
-    Attributes:
-        boxes: float32 [N, 4] XYXY.
-        scores: float32 [N], best first.
-        classes: int64 [N] model class indices (0-based).
-        labels: N class names.
-        masks: bool [N, H, W] instance masks, or None for a model without a mask head
-            (on the CPU they start as calloc'd memory and only each box's window is
-            written, so the OS commits little more than the rows the boxes span).
-        image_size: (H, W) of the input image.
-    """
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    classes: np.ndarray
-    labels: list[str]
-    masks: np.ndarray | None
-    image_size: tuple[int, int]
-
-    def __len__(self) -> int:
-        return len(self.scores)
+from layoutft.model.detections import Detections
+from layoutft.model.settings import DEFAULT_SCORE_THRESHOLD, config_score_threshold
 
 
 class PageDetections(Protocol):
@@ -59,8 +36,9 @@ class Detector(Protocol):
     may leave out detections scored below ``min_score`` (the parser drops them anyway).
 
     Optional attributes the parser reads when present (see :func:`detector_defaults`):
-    ``device`` (a torch device; its ``type`` decides the CPU/GPU defaults), ``config``
-    (the detectron2 config: the default score threshold), ``name``,
+    ``device`` (a torch device; its ``type`` decides the CPU/GPU defaults),
+    ``default_score_threshold`` (a float: the threshold of classes the user sets none for),
+    ``name``,
     ``default_batch_size``, ``default_workers`` and ``supported_precisions`` (the ``precision``
     values ``predict`` takes).
     """
@@ -86,7 +64,7 @@ class DetectorDefaults:
     device_type: str = "cpu"
     batch_size: int = 1
     workers: int = 1
-    config: Any = None
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD
     name: str | None = None
     supported_precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
 
@@ -98,9 +76,22 @@ def detector_defaults(detector: Detector) -> DetectorDefaults:
         device_type=str(getattr(device, "type", "cpu")),
         batch_size=int(getattr(detector, "default_batch_size", 1)),
         workers=int(getattr(detector, "default_workers", 1)),
-        config=getattr(detector, "config", None),
+        score_threshold=_score_threshold(detector),
         name=getattr(detector, "name", None),
         supported_precisions=tuple(
             getattr(detector, "supported_precisions", DetectorDefaults.supported_precisions)
         ),
     )
+
+
+def _score_threshold(detector: Detector) -> float:
+    """``default_score_threshold`` when the detector has one; a detector that exposes only a
+    detectron2-style ``config`` (``MODEL.ROI_HEADS.SCORE_THRESH_TEST``) has it read from
+    there (see :func:`~layoutft.model.settings.config_score_threshold`)."""
+    value = getattr(detector, "default_score_threshold", None)
+    if value is not None:
+        return float(value)
+    return config_score_threshold(getattr(detector, "config", None))
+
+
+__all__ = ["Detections", "Detector", "DetectorDefaults", "PageDetections", "detector_defaults"]

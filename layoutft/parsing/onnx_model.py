@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from layoutft.errors import LayoutftError, OptionError
+from layoutft.model.preprocess import ImageInput, as_list, prepare_pixels
 from layoutft.parsing.detector import Detections
-from layoutft.parsing.preprocess import ImageInput, as_list, prepare_pixels
 
 EXPORT_FORMAT = "layoutft.export/1"
 METADATA_KEY = "layoutft.json"

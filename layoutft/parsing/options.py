@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from layoutft.errors import OptionError
+from layoutft.model.settings import PRECISIONS, check_choice, check_precision, resolve_workers
 from layoutft.parsing.cover import COVER_MODES
 from layoutft.parsing.ocr import OCR_MODES
 from layoutft.parsing.postprocess import MODES, ScoreThresholds, parse_score_threshold
@@ -25,7 +26,6 @@ from layoutft.render.pdf import RENDERERS
 DEFAULT_DPI = 200
 MIN_DPI, MAX_DPI = 1, 4800  # resolutions accepted (dpi, image_dpi)
 DEFAULT_MAX_PIXELS = 50_000_000  # ~150 MB per RGB page; A0 at 200 dpi is 62 Mpx
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class ParseOptions:
             else 1; see ``LayoutModel.predict``).
         precision: ``"fp32"`` (detectron2's detections), ``"bf16"`` (faster on CPUs with
             AMX and on GPUs, approximate) or ``"fp16"`` (CUDA); see
-            :meth:`LayoutModel.predict <layoutft.parsing.model.LayoutModel.predict>`.
+            :meth:`LayoutModel.predict <layoutft.model.LayoutModel.predict>`.
         renderer: ``"pymupdf"`` or ``"pdf2image"`` (poppler).
         text: fill ``Region.text`` from the PDF text layer.
         postprocess: ``"default"`` (thresholds, duplicate removal, clipping) or ``"none"``
@@ -115,17 +115,6 @@ def parse_options(options: ParseOptions | None = None, **changes: Any) -> ParseO
     return base.replace(**changes) if changes else base
 
 
-def check_choice(parameter: str, value: object, choices: tuple[str, ...]) -> None:
-    """OptionError naming ``parameter`` and its choices when ``value`` is not one of them."""
-    if value in choices:
-        return
-    if parameter == "precision":  # the value's name first: "unknown precision 'int8'"
-        template = "unknown precision {value!r} ({precision}); use one of {choices}"
-    else:
-        template = "unknown {" + parameter + "} {value!r}; choose one of {choices}"
-    raise OptionError(template, value=value, choices=", ".join(choices))
-
-
 def check_numbers(opts: ParseOptions) -> None:
     """OptionError naming the parameter and its valid range for a bad number."""
     if opts.batch_size is not None and opts.batch_size < 1:
@@ -147,33 +136,13 @@ def check_numbers(opts: ParseOptions) -> None:
         )
 
 
-def check_precision(precision: str, device_type: str) -> None:
-    """OptionError for an unknown ``predict`` precision, or fp16 off CUDA (CPUs lack fast
-    fp16 convolutions). ``device_type``: ``"cpu"`` or ``"cuda"``."""
-    check_choice("precision", precision, PRECISIONS)
-    if precision == "fp16" and device_type != "cuda":
-        raise OptionError("{precision} fp16 needs a CUDA device; on CPU use bf16 (or fp32)")
-
-
-def resolve_workers(workers: int | None, batch_size: int, device_type: str, default: int) -> int:
-    """The number of pages ``predict`` runs at once: ``workers``, or ``default`` when None
-    and pages go one per forward pass (``batch_size`` 1), else 1.
-
-    OptionError for workers below 1, above 1 off the CPU (a GPU batches pages instead), or
-    above 1 together with a batch size above 1 (workers run one page per forward pass).
-    ``device_type``: ``"cpu"`` or ``"cuda"``.
-    """
-    if workers is None:
-        return default if batch_size == 1 and device_type == "cpu" else 1
-    if workers < 1:
-        raise OptionError("{workers} must be >= 1, got {got}", got=workers)
-    if workers > 1 and device_type != "cpu":
-        raise OptionError("{workers} > 1 is for CPU inference; on a GPU use {batch_size}")
-    if workers > 1 and batch_size > 1:
-        raise OptionError(
-            "{workers} {w} runs one page per forward pass; drop {batch_size} {b} or use "
-            "{workers} 1",
-            w=workers,
-            b=batch_size,
-        )
-    return workers
+__all__ = [
+    "DEFAULT_DPI",
+    "PRECISIONS",
+    "ParseOptions",
+    "check_choice",
+    "check_numbers",
+    "check_precision",
+    "parse_options",
+    "resolve_workers",
+]

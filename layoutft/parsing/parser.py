@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from layoutft._compat import require_torch, torch_installed
 from layoutft.errors import OptionError
+from layoutft.model.identity import weights_ref
 from layoutft.parsing.assemble import assemble_page, empty_page
 from layoutft.parsing.cover import cover_label, cover_words
 from layoutft.parsing.detector import Detector, PageDetections, detector_defaults
@@ -32,7 +33,7 @@ from layoutft.parsing.options import (
     parse_options,
     resolve_workers,
 )
-from layoutft.parsing.postprocess import postprocess, score_thresholds
+from layoutft.parsing.postprocess import parse_score_threshold, postprocess
 from layoutft.parsing.results import ResultSink
 from layoutft.parsing.views import maps_labels, publaynet_view, view_labels
 from layoutft.render import (
@@ -49,7 +50,7 @@ from layoutft.schema import Document, Page
 if TYPE_CHECKING:
     import numpy as np
 
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
     from layoutft.parsing.onnx_model import OnnxDetector
 
 #: what the model thread hands back per page: its detections, or why predicting failed
@@ -61,7 +62,7 @@ BACKENDS = ("auto", "onnx", "torch")
 
 def default_model(device: str = "auto", overrides: Sequence[str] | None = None) -> LayoutModel:
     """The bundled default model in torch (ships inside the package: offline, no download)."""
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
     from layoutft.pretrained import BUNDLED_MODEL
 
     require_torch("the torch backend")
@@ -80,7 +81,7 @@ def load_model(
 ) -> Detector:
     """The detector of a weights file or registry name, else of the bundled default model.
 
-    ``backend``: ``"torch"`` (a :class:`~layoutft.parsing.model.LayoutModel`), ``"onnx"``
+    ``backend``: ``"torch"`` (a :class:`~layoutft.model.LayoutModel`), ``"onnx"``
     (an :class:`~layoutft.parsing.onnx_model.OnnxDetector`: the bundled model's ONNX export
     or a ``.onnx`` file from ``layoutft export -f onnx``; CPU, no torch) or ``"auto"``
     (:func:`choose_backend`). ``labels``: class names in model order, for checkpoints that
@@ -97,7 +98,7 @@ def load_model(
         return load_onnx(weights, device, config, overrides, labels)
     if weights is None:
         return default_model(device, overrides)
-    from layoutft.parsing.model import LayoutModel
+    from layoutft.model import LayoutModel
 
     require_torch(f"{Path(str(weights)).name} (a torch checkpoint)")
     return LayoutModel.from_checkpoint(
@@ -124,7 +125,7 @@ def choose_backend(
     ImportError.
     """
     check_choice("backend", backend, BACKENDS)
-    is_file = weights is not None and str(weights).lower().endswith(".onnx")
+    is_file = weights_ref(weights).kind == "onnx"
     if is_file and backend == "torch":
         raise OptionError(
             "{weights} {file} is an ONNX model; use {backend} onnx (or auto)", file=str(weights)
@@ -154,14 +155,9 @@ def choose_backend(
 
 def onnx_file(weights: str | Path | None) -> Path | None:
     """The ONNX file of ``weights``: the bundled model's export for None, a registry
-    model's ``onnx`` file, the path itself for a ``.onnx`` file; None for torch checkpoints."""
-    from layoutft import pretrained
-
-    if weights is None:
-        return pretrained.onnx_path(pretrained.BUNDLED_MODEL)
-    if pretrained.is_model_name(str(weights)):
-        return pretrained.onnx_path(str(weights))
-    return Path(weights) if str(weights).lower().endswith(".onnx") else None
+    model's ``onnx`` file, the path itself for a ``.onnx`` file; None for torch checkpoints
+    (:meth:`~layoutft.model.identity.WeightsRef.onnx_path`)."""
+    return weights_ref(weights).onnx_path()
 
 
 def load_onnx(
@@ -174,7 +170,6 @@ def load_onnx(
     """The :class:`~layoutft.parsing.onnx_model.OnnxDetector` of ``weights`` (see
     :func:`onnx_file`); OptionError for settings only the torch backend takes."""
     from layoutft.parsing.onnx_model import OnnxDetector
-    from layoutft.pretrained import BUNDLED_MODEL, is_model_name
 
     settings = {"{config}": config, "{labels}": labels, "config overrides (KEY VALUE)": overrides}
     for setting, given in settings.items():
@@ -185,30 +180,24 @@ def load_onnx(
             )
     if device.startswith("cuda"):
         raise OptionError("{device} " + device + " needs {backend} torch (ONNX runs on the CPU)")
-    path = onnx_file(weights)
+    ref = weights_ref(weights)
+    path = ref.onnx_path()
     if path is None:
         raise OptionError("{weights} {file} is no ONNX model", file=str(weights))
-    if weights is None:
-        name: str | None = BUNDLED_MODEL
-    else:
-        name = str(weights) if is_model_name(str(weights)) else None  # None: the file stem
-    return OnnxDetector(path, name=name)
+    return OnnxDetector(path, name=ref.registry_name)  # None: the file's stem
 
 
 def model_display_name(weights: str | Path | None) -> str:
-    """The JSON ``model.name``: a registry name as given, else the weights file stem."""
-    from layoutft.pretrained import BUNDLED_MODEL, is_model_name
-
-    if weights is None:
-        return BUNDLED_MODEL
-    return str(weights) if is_model_name(str(weights)) else Path(weights).stem
+    """The JSON ``model.name``: a registry name as given, else the weights file stem
+    (:attr:`~layoutft.model.identity.WeightsRef.name`)."""
+    return weights_ref(weights).name
 
 
 class Parser:
     """A detector plus parse settings, reusable across many inputs.
 
     Args:
-        model: the detector (a :class:`~layoutft.parsing.model.LayoutModel` or anything
+        model: the detector (a :class:`~layoutft.model.LayoutModel` or anything
             satisfying :class:`~layoutft.parsing.detector.Detector`).
         options: see :class:`~layoutft.parsing.options.ParseOptions`.
         model_name: the name written to the JSON ``model`` block (weights stem or registry
@@ -240,7 +229,9 @@ class Parser:
             self.options.workers, self.batch_size, facts.device_type, facts.workers
         )
         self.labels = [str(name) for name in model.labels]
-        self.thresholds = score_thresholds(self.options.score_threshold, self.labels, facts.config)
+        self.thresholds = parse_score_threshold(
+            self.options.score_threshold, self.labels, facts.score_threshold
+        )
         self.maps_labels = maps_labels(self.options.labels_view, self.labels)
         self.model_name = model_name or str(facts.name or "model")
 

@@ -1,8 +1,9 @@
 """From a detector's detections to layout regions: thresholds, duplicate removal, clipping,
 polygons, in :func:`postprocess`, the one place a parse applies its score thresholds.
 
-The thresholds come from one source, :func:`score_thresholds` (the ``score_threshold``
-option over the model config's ``SCORE_THRESH_TEST`` over 0.5). The detector is handed
+The thresholds come from one source, :func:`parse_score_threshold` (the ``score_threshold``
+option over the detector's ``default_score_threshold``: its config's ``SCORE_THRESH_TEST``,
+else 0.5; see :func:`layoutft.model.settings.config_score_threshold`). The detector is handed
 their minimum only to skip work on detections this step would drop anyway (the box head's
 own ``SCORE_THRESH_TEST`` filter is part of the model, as in detectron2).
 
@@ -21,11 +22,8 @@ import numpy as np
 
 from layoutft.errors import OptionError
 from layoutft.geometry import box_area, clip_boxes, pairwise_intersection, pairwise_iou
+from layoutft.model.settings import DEFAULT_SCORE_THRESHOLD
 
-DEFAULT_SCORE_THRESHOLD = 0.5
-# detectron2's default MODEL.ROI_HEADS.SCORE_THRESH_TEST: a recall setting for evaluation
-# (AP needs low-score detections), not a choice of the model's author.
-D2_DEFAULT_SCORE_THRESH_TEST = 0.05
 DUPLICATE_IOU = 0.5
 CONTAINED_FRACTION = 0.9
 OVERLAP_OF_SMALLER = 0.5
@@ -53,36 +51,6 @@ class ScoreThresholds:
         return {"default": self.default, "per_class": dict(self.per_class)}
 
 
-def config_score_threshold(config: Any) -> float:
-    """The default per-class threshold for a model config (a :class:`~layoutft.config.Config`).
-
-    ``MODEL.ROI_HEADS.SCORE_THRESH_TEST`` when the config sets it (any value other than
-    detectron2's default 0.05, e.g. ``0.3`` in the YAML or as a ``KEY VALUE`` override), else
-    :data:`DEFAULT_SCORE_THRESHOLD` (0.5): at 0.05 a layout would be mostly noise. Configs
-    without that key (None, or a model without a config) also give 0.5.
-    """
-    try:
-        value = float(config.MODEL.ROI_HEADS.SCORE_THRESH_TEST)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return DEFAULT_SCORE_THRESHOLD
-    if abs(value - D2_DEFAULT_SCORE_THRESH_TEST) < 1e-9 or not 0.0 <= value <= 1.0:
-        return DEFAULT_SCORE_THRESHOLD
-    return value
-
-
-def score_thresholds(
-    spec: str | float | ScoreThresholds | None, labels: Sequence[str], config: Any
-) -> ScoreThresholds:
-    """The score thresholds of a parse: ``spec`` (the ``score_threshold`` option, see
-    :func:`parse_score_threshold`, class names checked against ``labels``) for the classes
-    it sets, the model ``config``'s default (:func:`config_score_threshold`) for the rest.
-
-    detectron2's 0.05 counts as "not set" because configs are stored whole: a checkpoint's
-    config carries every default, so an unset key and a key set to 0.05 look the same.
-    """
-    return parse_score_threshold(spec, labels, config_score_threshold(config))
-
-
 def parse_score_threshold(
     spec: str | float | ScoreThresholds | None,
     labels: Sequence[str] | None = None,
@@ -90,8 +58,10 @@ def parse_score_threshold(
 ) -> ScoreThresholds:
     """Parse a ``score_threshold``: ``"0.6"``, ``"table=0.7,figure=0.5"`` or ``"0.4,table=0.7"``.
 
-    ``default`` is the threshold of classes the spec does not set (see
-    :func:`config_score_threshold`). Class names are checked against ``labels`` when given.
+    ``default`` is the threshold of classes the spec does not set (a detector's
+    ``default_score_threshold``, see :func:`layoutft.model.settings.config_score_threshold`;
+    detectron2's 0.05 counts as "not set" there because configs are stored whole). Class
+    names are checked against ``labels`` when given.
     Raises OptionError with the fix for a malformed value, a value outside [0, 1] or an
     unknown class.
     """

@@ -33,15 +33,9 @@ import numpy as np
 
 from layoutft.formats.common import outline_px
 from layoutft.outputs import atomic_path
+from layoutft.parsing.output_formats import PREANNOTATION_FORMATS, output_format
 from layoutft.schema import Document, Page
 
-#: formats written with page images beside them
-FORMATS = ("labelstudio", "cvat", "coco-dataset")
-SUFFIX = {
-    "labelstudio": ".labelstudio.json",
-    "cvat": ".cvat.xml",
-    "coco-dataset": ".coco-dataset.json",
-}
 IMAGES = "images"
 CONFIG_NAME = "labeling-config.xml"
 
@@ -74,12 +68,13 @@ class PreannotationSink:
     labelling config) once the document is complete; ``abort`` removes the images."""
 
     def __init__(self, dest: Path, fmt: str) -> None:
-        if fmt not in FORMATS:
+        if fmt not in PREANNOTATION_FORMATS:
             raise ValueError(f"not a pre-annotation format: {fmt!r}")
         self.dest = Path(dest)
         self.fmt = fmt
         name = self.dest.name
-        self.stem = name[: -len(SUFFIX[fmt])] if name.endswith(SUFFIX[fmt]) else self.dest.stem
+        suffix = output_format(fmt).suffix
+        self.stem = name[: -len(suffix)] if name.endswith(suffix) else self.dest.stem
         self.images = self.dest.parent / IMAGES
         self.written: list[_Written] = []
 

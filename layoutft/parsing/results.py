@@ -23,34 +23,8 @@ import numpy as np
 
 from layoutft.errors import LayoutftError, OptionError
 from layoutft.outputs import atomic_path
+from layoutft.parsing.output_formats import FORMATS, WITH_IMAGES, XML_FORMATS, output_format
 from layoutft.schema import SCHEMA_ID, Document, Page
-
-FORMATS = (
-    "json",
-    "jsonl",
-    "coco",
-    "labelstudio",
-    "cvat",
-    "coco-dataset",
-    "pagexml",
-    "alto",
-    "hocr",
-)
-_SUFFIX = {
-    "json": ".json",
-    "jsonl": ".jsonl",
-    "coco": ".coco.json",
-    "labelstudio": ".labelstudio.json",
-    "cvat": ".cvat.xml",
-    "coco-dataset": ".coco-dataset.json",
-    "pagexml": ".mets.xml",
-    "alto": ".mets.xml",
-    "hocr": ".hocr",
-}
-#: formats that write page images beside their file (no stdout)
-WITH_IMAGES = ("labelstudio", "cvat", "coco-dataset", "pagexml", "alto", "hocr")
-#: the XML formats of OCR pipelines (:mod:`layoutft.parsing.xml_results`)
-XML_FORMATS = ("pagexml", "alto", "hocr")
 
 
 class ResultSink(Protocol):
@@ -66,19 +40,13 @@ class ResultSink(Protocol):
 
 
 def check_format(fmt: str) -> str:
-    """``fmt`` if it is a known output format, else LayoutftError naming the choices."""
-    if fmt not in FORMATS:
-        raise OptionError(
-            "unknown {format} {value!r}; choose one of {choices}",
-            value=fmt,
-            choices=", ".join(FORMATS),
-        )
-    return fmt
+    """``fmt`` if it is a known output format, else OptionError naming the choices."""
+    return output_format(fmt).name
 
 
 def output_suffix(fmt: str) -> str:
     """The file suffix of results in ``fmt`` (``.json``, ``.jsonl``, ``.coco.json``, ...)."""
-    return _SUFFIX[check_format(fmt)]
+    return output_format(fmt).suffix
 
 
 def output_path(files: Sequence[Path], out: Path | None, fmt: str, many: bool) -> Path | None:
@@ -91,8 +59,7 @@ def output_path(files: Sequence[Path], out: Path | None, fmt: str, many: bool) -
     """
     from layoutft.outputs import refuse_inputs
 
-    check_format(fmt)
-    if out is None and fmt in WITH_IMAGES:
+    if out is None and output_format(fmt).images:
         raise OptionError(
             "{format} {value} writes page images beside its file: pass {output} FILE "
             "(one input) or DIR",
@@ -116,7 +83,7 @@ def output_folders(
     from layoutft.parsing.preannotations import IMAGES
 
     folders: list[tuple[str, Path]] = []
-    if out is not None and fmt in WITH_IMAGES:
+    if out is not None and output_format(fmt).images:
         folders.append(("-o", out) if corpus else ("page images", out.parent / IMAGES))
     folders += [(flag, p) for flag, p in (("--visualize", visualize), ("--view", view)) if p]
     return folders
@@ -234,20 +201,36 @@ class JsonLinesSink:
 
 
 def result_sink(dest: Path | None, fmt: str, xml_labels: Any = None) -> ResultSink:
-    """The sink writing ``fmt`` (one of :data:`FORMATS`) to ``dest`` (None: stdout, except
-    for the formats that write page images). ``xml_labels``: the
+    """The sink writing ``fmt`` (one of :data:`FORMATS`; its ``writer`` in the
+    :mod:`~layoutft.parsing.output_formats` table) to ``dest`` (None: stdout, except for the
+    formats that write page images). ``xml_labels``: the
     :class:`~layoutft.formats.types.XmlLabels` of the XML formats (default: the built-in
     map)."""
-    if check_format(fmt) in XML_FORMATS:
-        from layoutft.parsing.xml_results import XmlSink
-
+    spec = output_format(fmt)
+    if spec.writer in ("xml", "preannotation"):
         if dest is None:
             raise OptionError("{format} {value} needs an output file", value=fmt)
-        return XmlSink(dest, fmt, xml_labels)
-    if check_format(fmt) in WITH_IMAGES:
+        if spec.writer == "xml":
+            from layoutft.parsing.xml_results import XmlSink
+
+            return XmlSink(dest, fmt, xml_labels)
         from layoutft.parsing.preannotations import PreannotationSink
 
-        if dest is None:
-            raise OptionError("{format} {value} needs an output file", value=fmt)
         return PreannotationSink(dest, fmt)
-    return JsonLinesSink(dest) if check_format(fmt) == "jsonl" else DocumentSink(dest, fmt)
+    return JsonLinesSink(dest) if spec.writer == "jsonl" else DocumentSink(dest, fmt)
+
+
+__all__ = [
+    "FORMATS",
+    "WITH_IMAGES",
+    "XML_FORMATS",
+    "DocumentSink",
+    "JsonLinesSink",
+    "ResultSink",
+    "check_format",
+    "output_folders",
+    "output_path",
+    "output_suffix",
+    "refuse_unrelated",
+    "result_sink",
+]

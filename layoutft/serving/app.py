@@ -159,7 +159,7 @@ class LayoutService:
     """A loaded detector with the server's parse options; parses one request at a time.
 
     Args:
-        model: the detector (a :class:`~layoutft.parsing.model.LayoutModel`, or any
+        model: the detector (a :class:`~layoutft.model.LayoutModel`, or any
             :class:`~layoutft.parsing.detector.Detector`).
         options: the defaults each request starts from (its fields change them).
         model_name: the JSON ``model.name`` (and default ``model_version``).

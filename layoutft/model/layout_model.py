@@ -1,10 +1,11 @@
 """The detector layoutft ships: load a detectron2-compatible model once, predict on pages.
 
 ``LayoutModel.predict`` reproduces detectron2's ``DefaultPredictor``: the uint8 image is
-resized with PIL like ``ResizeShortestEdge`` (:mod:`layoutft.parsing.preprocess`), the
+resized with PIL like ``ResizeShortestEdge`` (:mod:`layoutft.model.preprocess`), the
 network sees it in ``cfg.INPUT.FORMAT``, and boxes/masks are mapped back to the input image
-(:func:`detections_from_outputs`, detectron2's ``detector_postprocess``). It satisfies
-:class:`~layoutft.parsing.detector.Detector`. torch is imported when a model is built.
+(:func:`detections_from_outputs`, detectron2's ``detector_postprocess``). It satisfies the
+parser's :class:`~layoutft.parsing.detector.Detector` protocol (structurally: nothing here
+imports the parse wing). torch is imported when a model is built.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import numpy as np
 
 from layoutft.device import resolve_device
 from layoutft.errors import ConfigError
-from layoutft.parsing.detector import Detections
-from layoutft.parsing.options import check_precision, resolve_workers
-from layoutft.parsing.preprocess import ImageInput, as_list, prepare_image
+from layoutft.model.detections import Detections
+from layoutft.model.preprocess import ImageInput, as_list, prepare_image
+from layoutft.model.settings import check_precision, config_score_threshold, resolve_workers
 
 if TYPE_CHECKING:
     import torch
 
+    from layoutft.checkpoint.contract import InputContract
     from layoutft.config import Config
     from layoutft.modeling.meta_arch import GeneralizedRCNN
 
@@ -83,6 +85,22 @@ class LayoutModel:
 
         return 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 else 1
 
+    @property
+    def input_contract(self) -> InputContract:
+        """How this model's images are prepared (channel order, test-time resize, padding,
+        training dpi), read from its config: the object layoutft checkpoints store."""
+        from layoutft.checkpoint.contract import InputContract
+
+        size_divisibility = int(getattr(self.model.backbone, "size_divisibility", 0))
+        return InputContract.from_config(self.config, size_divisibility)
+
+    @property
+    def default_score_threshold(self) -> float:
+        """The score threshold of classes a parse sets none for: the config's
+        ``MODEL.ROI_HEADS.SCORE_THRESH_TEST`` unless it is detectron2's 0.05, else 0.5
+        (:func:`~layoutft.model.settings.config_score_threshold`)."""
+        return config_score_threshold(self.config)
+
     # ----- construction -----------------------------------------------------------------
     @classmethod
     def from_config(
@@ -120,9 +138,10 @@ class LayoutModel:
         """
         from layoutft import pretrained
         from layoutft.checkpoint import apply_weights, load_weights
+        from layoutft.model.identity import weights_ref
 
         card_labels: list[str] | None = None
-        if pretrained.is_model_name(str(weights)):
+        if weights_ref(weights).kind == "registry":
             card = pretrained.get_card(str(weights))
             card_labels = card.labels
             weights = pretrained.weights_path(card.name)
@@ -296,9 +315,9 @@ class LayoutModel:
     def _prepare(
         self, item: ImageInput, format: str | None
     ) -> tuple[torch.Tensor, tuple[int, int]]:
-        cfg = self.config.INPUT
+        contract = self.input_contract
         return prepare_image(
-            item, format, str(cfg.FORMAT), int(cfg.MIN_SIZE_TEST), int(cfg.MAX_SIZE_TEST)
+            item, format, contract.format, contract.min_size_test, contract.max_size_test
         )
 
 
