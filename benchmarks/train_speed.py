@@ -65,6 +65,7 @@ def measure_train(
     from layoutft.config import load_config
     from layoutft.data.loader import build_train_loader, load_pages
     from layoutft.engine.hooks import LRSchedulerHook
+    from layoutft.engine.settings import SolverSettings
     from layoutft.engine.setup import amp_dtype, fit_labels
     from layoutft.engine.solver import build_lr_scheduler, build_optimizer
     from layoutft.engine.trainer import HookBase, Trainer
@@ -79,7 +80,7 @@ def measure_train(
     dtype, _ = amp_dtype(cfg, device)
     torch.manual_seed(0)
     model = build_model(cfg).to(device)
-    optimizer = build_optimizer(cfg, model)
+    optimizer = build_optimizer(SolverSettings.from_config(cfg), model)
     stamps: list[float] = []
     data_times: list[float] = []
 
@@ -96,7 +97,10 @@ def measure_train(
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    hooks = [LRSchedulerHook(build_lr_scheduler(cfg, optimizer)), Clock()]
+    hooks = [
+        LRSchedulerHook(build_lr_scheduler(SolverSettings.from_config(cfg), optimizer)),
+        Clock(),
+    ]
     data = build_train_loader(pages, cfg, seed=0)
     trainer = Trainer(
         model, optimizer, data, max_iter=warmup + iters, amp_dtype=dtype, scaler=scaler, hooks=hooks

@@ -439,9 +439,9 @@ class FakeActor:
 @pytest.fixture
 def quick_pings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pings of a lost worker 1 ms apart (the engine waits up to 1 s between them)."""
-    from layoutft.distributed import engine as engine_module
+    from layoutft.distributed import pipeline
 
-    monkeypatch.setattr(engine_module, "PING_WAIT_S", 0.001)
+    monkeypatch.setattr(pipeline, "PING_WAIT_S", 0.001)
 
 
 def fake_engine(actors: int = 1, **actor_kw: Any) -> tuple[RayEngine, list[FakeActor]]:

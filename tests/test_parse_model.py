@@ -125,7 +125,7 @@ def test_cli_loads_weights_and_writes_files(
     assert calls == [
         {
             "weights": str(CASE / "model_final.pth"),
-            "config": CASE / "config.yaml",
+            "config": str(CASE / "config.yaml"),  # as the ModelSpec holds it
             "overrides": ["MODEL.ROI_HEADS.NMS_THRESH_TEST", "0.4"],
             "device": "cpu",
             "labels": LABELS,

@@ -22,6 +22,7 @@ from layoutft.cli.app import app
 from layoutft.data.labelmap import DOCLAYNET_CLASSES
 from layoutft.engine.run import prepare_run, train
 from layoutft.engine.setup import TrainOptions
+from layoutft.errors import ConfigError
 from layoutft.pretrained import resolve_weights
 from tests.train_helpers import DATA, TINY
 
@@ -122,6 +123,11 @@ def test_the_printed_command_initialises_11_classes_from_the_bundled_model(
     args, _ = recipe
     run = prepare_run(options(args, tmp_path / "run0", 1))
     assert run.inputs.labels == list(DOCLAYNET_CLASSES)
+    cfg = run.inputs.config  # resolved once, then frozen: the run reads TrainSettings
+    assert cfg.is_frozen() and run.inputs.settings.seed == int(cfg.SEED) >= 0
+    assert run.max_iter == run.inputs.settings.solver.max_iter == int(cfg.SOLVER.MAX_ITER)
+    with pytest.raises(ConfigError, match="frozen"):
+        cfg.SOLVER.BASE_LR = 1.0
     note = next(n for n in run.notes if n.startswith("initialised from"))
     assert "3 of 11 classes matched by name; from INIT_CLASS_MAP: Caption<-text" in note
     assert "Section-header<-title" in note and "start from fresh weights" not in note

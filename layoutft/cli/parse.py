@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -194,18 +195,9 @@ def parse_cmd(
     Prints the model used, one line per failed input or page and a summary on stderr; exits
     with status 1 when any input or page failed.
     """
-    from layoutft.errors import RenderError
-    from layoutft.outputs import check_writable, refuse_input_folders
-    from layoutft.parsing.parser import ParseOptions, Parser, load_model, model_display_name
-    from layoutft.parsing.results import (
-        check_format,
-        output_folders,
-        output_path,
-        refuse_unrelated,
-        result_sink,
-    )
-    from layoutft.parsing.viewer import Viewer
-    from layoutft.render import expand_inputs
+    flags = dict(locals())
+    from layoutft.cli.flags import model_spec, parse_options
+    from layoutft.parsing.results import check_format
 
     check_options(args)
     inputs, overrides = split_overrides(args)
@@ -218,51 +210,33 @@ def parse_cmd(
         if xml_labels is not None:
             raise LayoutftError("--xml-labels is for one input with -o FILE, not corpus runs")
         assert output is not None
-        _parse_corpus(
-            inputs,
-            overrides,
-            output,
-            CorpusFlags(
-                weights=weights,
-                config=config,
-                labels=labels,
-                device=device,
-                allow_partial=allow_partial,
-                format=format,
-                backend=backend,
-                visualize=visualize,
-                view=view,
-                include=include or [],
-                exclude=exclude or [],
-                retry_failed=retry_failed,
-                overwrite=overwrite,
-                strict=strict,
-                quiet=quiet,
-                engine=engine,
-                address=address,
-                ray_workers=ray_workers,
-                gpus_per_worker=gpus_per_worker,
-            ),
-            ParseOptions(
-                dpi=dpi,
-                pages=pages,
-                batch_size=batch_size,
-                workers=workers,
-                precision=precision,
-                renderer=renderer,
-                text=not no_text,
-                postprocess=postprocess,
-                score_threshold=score_threshold,
-                max_pixels=max_pixels,
-                image_dpi=image_dpi,
-                progress=False,
-                labels_view=labels_view,
-                cover_words=cover_words,
-                ocr=ocr,
-                ocr_lang=ocr_lang,
-            ),
+        corpus = CorpusFlags(
+            format=format,
+            visualize=visualize,
+            view=view,
+            include=include or [],
+            exclude=exclude or [],
+            retry_failed=retry_failed,
+            overwrite=overwrite,
+            strict=strict,
+            quiet=quiet,
+            engine=engine,
+            address=address,
+            ray_workers=ray_workers,
+            gpus_per_worker=gpus_per_worker,
         )
+        options = parse_options(flags, visualize=None, progress=False)  # sinks draw pages
+        _parse_corpus(inputs, output, model_spec(flags, overrides), options, corpus)
         return
+    _refuse_corpus_flags(include, exclude, retry_failed, engine)
+    files = FileRun(output, format, xml_map, view, overwrite, strict)
+    _parse_files(inputs, files, flags, overrides)
+
+
+def _refuse_corpus_flags(
+    include: list[str] | None, exclude: list[str] | None, retry_failed: bool, engine: str
+) -> None:
+    """One-line error for a corpus-run flag given to a one-input run."""
     corpus_flags = [
         name
         for name, given in (
@@ -277,49 +251,54 @@ def parse_cmd(
         raise LayoutftError(
             f"{corpus_flags[0]} is for corpus runs: pass a folder or several inputs with -o DIR"
         )
+
+
+@dataclass(frozen=True)
+class FileRun:
+    """The flags of a one-input `layoutft parse` (stdout or ``-o FILE``) besides its
+    ParseOptions and model."""
+
+    output: Path | None
+    format: str
+    xml_labels: Any
+    view: Path | None
+    overwrite: bool
+    strict: bool
+
+
+def _parse_files(
+    inputs: list[str], run: FileRun, flags: dict[str, Any], overrides: list[str]
+) -> None:
+    """`layoutft parse INPUT [-o FILE]`: one input to stdout or a file."""
+    from layoutft.cli.flags import model_spec, parse_options
+    from layoutft.errors import RenderError
+    from layoutft.outputs import check_writable, refuse_input_folders
+    from layoutft.parsing.parser import Parser
+    from layoutft.parsing.results import output_folders, output_path, refuse_unrelated, result_sink
+    from layoutft.parsing.viewer import Viewer
+    from layoutft.render import expand_inputs
+
     files = expand_inputs(inputs)
     many = len(files) > 1 or any(Path(p).is_dir() for p in inputs)
-    dest = output_path(files, output, format, many)
-    refuse_input_folders(output_folders(dest, format, visualize, view, corpus=False), inputs)
+    dest = output_path(files, run.output, run.format, many)
+    visualize = flags["visualize"]
+    folders = output_folders(dest, run.format, visualize, run.view, corpus=False)
+    refuse_input_folders(folders, inputs)
     if dest is not None:
-        refuse_unrelated(dest, files[0], format, overwrite)
+        refuse_unrelated(dest, files[0], run.format, run.overwrite)
     check_writable([] if dest is None else [dest.parent])
-    if visualize is not None:
-        check_writable([visualize], "--visualize")
-    if view is not None:
-        check_writable([view], "--view")
-    options = ParseOptions(
-        dpi=dpi,
-        pages=pages,
-        batch_size=batch_size,
-        workers=workers,
-        precision=precision,
-        renderer=renderer,
-        text=not no_text,
-        postprocess=postprocess,
-        score_threshold=score_threshold,
-        max_pixels=max_pixels,
-        image_dpi=image_dpi,
-        visualize=visualize,
-        progress=not quiet,
-        labels_view=labels_view,
-        cover_words=cover_words,
-        ocr=ocr,
-        ocr_lang=ocr_lang,
-    )
-    names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
-    model = load_model(
-        weights, config, overrides, device, names, allow_partial=allow_partial, backend=backend
-    )
-    parser = Parser(model, options, model_name=model_display_name(weights))
-    shown = parser.model_name if weights is None or parser.model_name == weights else weights
-    typer.echo(f"model: {shown} ({len(parser.labels)} labels{backend_of(model)})", err=True)
+    _check_drawn_folders(visualize, run.view)
+    options = parse_options(flags, progress=not flags["quiet"])
+    spec = model_spec(flags, overrides)
+    model = spec.load()
+    parser = Parser(model, options, model_name=spec.display_name)
+    _echo_model(parser, spec.weights, backend_of(model))
     tally = _Tally()
-    viewer = None if view is None else Viewer(view)
+    viewer = None if run.view is None else Viewer(run.view)
     for path in files:
         try:
-            sinks = [result_sink(dest, format, xml_map)] + ([viewer.sink()] if viewer else [])
-            document = parser.run(path, sinks)
+            sinks = [result_sink(dest, run.format, run.xml_labels)]
+            document = parser.run(path, sinks + ([viewer.sink()] if viewer else []))
         except RenderError as exc:
             tally.failed_inputs += 1
             typer.echo(f"Error: {exc}", err=True)
@@ -327,14 +306,31 @@ def parse_cmd(
             tally.add(document)
             for page in document.failed_pages:
                 typer.echo(f"Error: {path} page {page.number}: {page.error}", err=True)
-        if strict and tally.failures:
+        if run.strict and tally.failures:
             break
     if viewer is not None:
         typer.echo(f"viewer: {viewer.write()}", err=True)
-    where = "stdout" if dest is None else str(output)
-    typer.echo(tally.summary(len(files), where, stopped=strict and tally.failures > 0), err=True)
+    where = "stdout" if dest is None else str(run.output)
+    stopped = run.strict and tally.failures > 0
+    typer.echo(tally.summary(len(files), where, stopped=stopped), err=True)
     if tally.failures:
         raise typer.Exit(1)
+
+
+def _check_drawn_folders(visualize: Path | None, view: Path | None) -> None:
+    """OSError-free one-line errors for unwritable ``--visualize`` / ``--view`` folders."""
+    from layoutft.outputs import check_writable
+
+    if visualize is not None:
+        check_writable([visualize], "--visualize")
+    if view is not None:
+        check_writable([view], "--view")
+
+
+def _echo_model(parser: Any, weights: str | None, backend: str = "") -> None:
+    """``model: NAME (K labels, BACKEND)`` on stderr: the weights as given, or the name."""
+    shown = parser.model_name if weights is None or parser.model_name == weights else weights
+    typer.echo(f"model: {shown} ({len(parser.labels)} labels{backend})", err=True)
 
 
 def _xml_labels(path: Path | None, fmt: str) -> Any:
@@ -402,13 +398,8 @@ def is_corpus_run(inputs: list[str], output: Path | None) -> bool:
 
 @dataclass(frozen=True)
 class CorpusFlags:
-    """The flags of `layoutft parse` a corpus run uses besides its ParseOptions."""
+    """The flags of `layoutft parse` a corpus run uses besides its ParseOptions and model."""
 
-    weights: str | None
-    config: Path | None
-    labels: str | None
-    device: str
-    allow_partial: bool
     format: str
     visualize: Path | None
     view: Path | None
@@ -419,32 +410,54 @@ class CorpusFlags:
     strict: bool
     quiet: bool
     engine: str = "local"
-    backend: str = "auto"
     address: str | None = None
     ray_workers: int | None = None
     gpus_per_worker: float = 0.0
 
 
 def _parse_corpus(
-    inputs: list[str], overrides: list[str], out: Path, flags: CorpusFlags, options: Any
+    inputs: list[str], out: Path, spec: Any, options: Any, flags: CorpusFlags
 ) -> None:
-    """`layoutft parse INPUT... -o DIR`: the resumable corpus run (layoutft.corpus)."""
-    from layoutft.corpus import (
-        Manifest,
-        RunRecord,
-        corpus_root,
-        model_identity,
-        output_options,
-        plan_corpus,
-        run_corpus,
-    )
+    """`layoutft parse INPUT... -o DIR`: the resumable corpus run (layoutft.corpus), on this
+    process or on Ray (``spec``: the :class:`~layoutft.parsing.model_spec.ModelSpec`)."""
+    from layoutft.corpus import RunRecord, corpus_root, model_identity, output_options, run_corpus
+    from layoutft.parsing.parser import Parser
+
+    items = _plan(inputs, out, options, flags)
+    with contextlib.ExitStack() as stack:
+        ray_engine = None
+        if flags.engine == "ray":  # the model loads on the cluster's workers, not here
+            ray_engine = stack.enter_context(_ray_engine(flags, spec, options))
+            parser = ray_engine.parser
+        else:
+            parser = Parser(spec.load(), options, model_name=spec.display_name)
+        _echo_model(parser, spec.weights)
+        if ray_engine is not None:
+            typer.echo(f"ray: {ray_engine.describe()}", err=True)
+        identity = model_identity(
+            parser.model_name, parser.labels, spec.weights, spec.config, spec.overrides
+        )
+        settings = output_options(options, flags.format)
+        run = RunRecord.create(identity, settings, corpus_root(inputs), inputs, len(items))
+        report = _CorpusReport(out, len(items), flags)
+        stack.callback(report.bar.close)  # before the Ray engine stops
+        if ray_engine is None:
+            summary = run_corpus(parser, items, out, run, **report.settings())
+        else:
+            drawn = flags.visualize is not None or flags.view is not None
+            summary = ray_engine.run_corpus(items, out, run, keep_images=drawn, **report.settings())
+    if ray_engine is not None and ray_engine.nodes_used:
+        count = len(ray_engine.nodes_used)
+        typer.echo(f"ray: pages parsed on {count} {'node' if count == 1 else 'nodes'}", err=True)
+    report.finish(summary)
+
+
+def _plan(inputs: list[str], out: Path, options: Any, flags: CorpusFlags) -> list[Any]:
+    """The items of a corpus run, after the checks that come before the model loads (output
+    folders, writable folders, the manifest's settings)."""
+    from layoutft.corpus import Manifest, corpus_root, output_options, plan_corpus
     from layoutft.outputs import check_writable, refuse_input_folders
-    from layoutft.parsing.parser import Parser, load_model, model_display_name
-    from layoutft.parsing.results import output_folders, output_suffix
-    from layoutft.parsing.viewer import Viewer
-    from layoutft.parsing.visualize import VisualizationSink
-    from layoutft.render import resolve_source
-    from layoutft.schema import Document
+    from layoutft.parsing.results import output_folders
 
     written = [p for p in (flags.visualize, flags.view) if p is not None]
     refuse_input_folders(
@@ -452,110 +465,89 @@ def _parse_corpus(
     )
     items = plan_corpus(inputs, out, flags.include, flags.exclude, flags.format, skip=written)
     check_writable([out])
-    if flags.visualize is not None:
-        check_writable([flags.visualize], "--visualize")
-    if flags.view is not None:
-        check_writable([flags.view], "--view")
+    _check_drawn_folders(flags.visualize, flags.view)
     if not flags.overwrite:  # options first: before the model loads
         Manifest(out).check(None, output_options(options, flags.format), corpus_root(inputs))
-    weights = flags.weights
-    names = (
-        None if flags.labels is None else [n.strip() for n in flags.labels.split(",") if n.strip()]
-    )
-    ray_engine = None
-    if flags.engine == "ray":  # the model loads on the cluster's workers, not here
-        ray_engine = _ray_engine(flags, overrides, names, options)
-        parser = ray_engine.parser
-    else:
-        model = load_model(
-            weights,
-            flags.config,
-            overrides,
-            flags.device,
-            names,
-            allow_partial=flags.allow_partial,
-            backend=flags.backend,
-        )
-        parser = Parser(model, options, model_name=model_display_name(weights))
-    shown = parser.model_name if weights is None or parser.model_name == weights else weights
-    typer.echo(f"model: {shown} ({len(parser.labels)} labels)", err=True)
-    if ray_engine is not None:
-        typer.echo(f"ray: {ray_engine.describe()}", err=True)
-    identity = model_identity(parser.model_name, parser.labels, weights, flags.config, overrides)
-    run = RunRecord.create(
-        identity, output_options(options, flags.format), corpus_root(inputs), inputs, len(items)
-    )
-    viewer = None if flags.view is None else Viewer(flags.view)
-    readable = flags.format in ("json", "jsonl")
-    unviewed = 0
+    return items
 
-    def extra_sinks(item: Any) -> list[Any]:
+
+class _CorpusReport:
+    """What a corpus run shows and draws: the progress bar, error lines, extra sinks
+    (``--visualize``, ``--view``) and the closing lines."""
+
+    def __init__(self, out: Path, total: int, flags: CorpusFlags) -> None:
+        from layoutft.parsing.output_formats import output_format
+        from layoutft.parsing.viewer import Viewer
+
+        self.out, self.flags = out, flags
+        self.viewer = None if flags.view is None else Viewer(flags.view)
+        self.readable = output_format(flags.format).viewable
+        self.unviewed = 0
+        self.bar = _FilesProgress(total, not flags.quiet)
+
+    def settings(self) -> dict[str, Any]:
+        """The keyword arguments of ``run_corpus`` this report and the flags give."""
+        return {
+            "retry_failed": self.flags.retry_failed,
+            "overwrite": self.flags.overwrite,
+            "strict": self.flags.strict,
+            "extra_sinks": self.extra_sinks,
+            "on_parsed": self.on_parsed,
+            "on_skipped": self.on_skipped,
+        }
+
+    def extra_sinks(self, item: Any) -> list[Any]:
+        from layoutft.parsing.results import output_suffix
+        from layoutft.parsing.visualize import VisualizationSink
+        from layoutft.render import resolve_source
+
         sinks: list[Any] = []
-        if flags.visualize is not None:
-            folder = flags.visualize / Path(item.output).parent
+        if self.flags.visualize is not None:
+            folder = self.flags.visualize / Path(item.output).parent
             # the result's name without its suffix: ``x.pdf``/``x.png`` when both are inputs
-            stem = Path(item.output).name[: -len(output_suffix(flags.format))]
+            stem = Path(item.output).name[: -len(output_suffix(self.flags.format))]
             sinks.append(VisualizationSink(folder, resolve_source(item.path), stem))
-        if viewer is not None:
-            sinks.append(viewer.sink())
+        if self.viewer is not None:
+            sinks.append(self.viewer.sink())
         return sinks
 
-    bar = _FilesProgress(len(items), not flags.quiet)
-
-    def on_parsed(item: Any, entry: Any) -> None:
-        bar.update(entry.pages)
+    def on_parsed(self, item: Any, entry: Any) -> None:
+        self.bar.update(entry.pages)
         if entry.error is not None:
             where = str(item.path)
             line = entry.error if entry.error.startswith(where) else f"{where}: {entry.error}"
-            bar.write(f"Error: {line}")
+            self.bar.write(f"Error: {line}")
 
-    def on_skipped(item: Any, state: str) -> None:
-        nonlocal unviewed
-        bar.update(0)
-        result = out / item.output
-        if viewer is None or not result.is_file():  # done, or failed with pages written
+    def on_skipped(self, item: Any, state: str) -> None:
+        from layoutft.schema import Document
+
+        self.bar.update(0)
+        result = self.out / item.output
+        if self.viewer is None or not result.is_file():  # done, or failed with pages written
             return
-        if not readable:
-            unviewed += 1
+        if not self.readable:
+            self.unviewed += 1
             return
         try:
-            viewer.add(Document.from_json(result), results=result)
+            self.viewer.add(Document.from_json(result), results=result)
         except (LayoutftError, ValueError, KeyError, TypeError) as exc:  # edited by hand
             # since: the run goes on without it
-            bar.write(f"viewer: left out {result}: {exc}")
+            self.bar.write(f"viewer: left out {result}: {exc}")
 
-    try:
-        settings: dict[str, Any] = {
-            "retry_failed": flags.retry_failed,
-            "overwrite": flags.overwrite,
-            "strict": flags.strict,
-            "extra_sinks": extra_sinks,
-            "on_parsed": on_parsed,
-            "on_skipped": on_skipped,
-        }
-        if ray_engine is None:
-            summary = run_corpus(parser, items, out, run, **settings)
-        else:
-            drawn = flags.visualize is not None or flags.view is not None
-            summary = ray_engine.run_corpus(items, out, run, keep_images=drawn, **settings)
-    finally:
-        bar.close()
-        if ray_engine is not None:
-            ray_engine.__exit__(None, None, None)
-    if ray_engine is not None and ray_engine.nodes_used:
-        count = len(ray_engine.nodes_used)
-        typer.echo(f"ray: pages parsed on {count} {'node' if count == 1 else 'nodes'}", err=True)
-    if viewer is not None:
-        if unviewed:
-            typer.echo(
-                f"viewer: {unviewed} files done earlier are not in it (--format "
-                f"{flags.format} cannot be read back; layoutft view reads json and jsonl)",
-                err=True,
-            )
-        typer.echo(f"viewer: {viewer.write()}", err=True)
-    typer.echo(summary.line(out), err=True)
-    if not summary.ok:
-        raise typer.Exit(1)
+    def finish(self, summary: Any) -> None:
+        """The viewer's lines and the summary on stderr; exit status 1 unless all is done."""
+        if self.viewer is not None:
+            if self.unviewed:
+                typer.echo(
+                    f"viewer: {self.unviewed} files done earlier are not in it (--format "
+                    f"{self.flags.format} cannot be read back; layoutft view reads json and "
+                    "jsonl)",
+                    err=True,
+                )
+            typer.echo(f"viewer: {self.viewer.write()}", err=True)
+        typer.echo(summary.line(self.out), err=True)
+        if not summary.ok:
+            raise typer.Exit(1)
 
 
 ENGINES = ("local", "ray")
@@ -583,28 +575,16 @@ def _check_engine(
         raise LayoutftError(f"{given[0]} is for --engine ray; add --engine ray or drop it")
 
 
-def _ray_engine(
-    flags: CorpusFlags, overrides: list[str], names: list[str] | None, options: Any
-) -> Any:
-    """The started :class:`layoutft.distributed.RayEngine` of a corpus run (the caller
-    leaves it)."""
-    from layoutft.distributed import ModelSpec, RayEngine, RayOptions
+def _ray_engine(flags: CorpusFlags, spec: Any, options: Any) -> Any:
+    """The :class:`layoutft.distributed.RayEngine` of a corpus run (not yet entered)."""
+    from layoutft.distributed import RayEngine, RayOptions
 
-    spec = ModelSpec(
-        weights=flags.weights,
-        config=None if flags.config is None else str(flags.config),
-        overrides=tuple(overrides),
-        labels=None if names is None else tuple(names),
-        allow_partial=flags.allow_partial,
-        device=flags.device,
-        backend=flags.backend,
-    )
     cluster = RayOptions(
         address=flags.address,
         ray_workers=flags.ray_workers,
         gpus_per_worker=flags.gpus_per_worker,
     )
-    return RayEngine(spec, options, cluster).__enter__()
+    return RayEngine(spec, options, cluster)
 
 
 class _FilesProgress:

@@ -4,6 +4,7 @@ ML backend endpoints); see layoutft.serving and docs/serving.md."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -146,14 +147,15 @@ def serve_cmd(
     The model runs one request at a time; the rest wait in a queue (run several processes
     behind a proxy for more). Stop it with Ctrl-C.
     """
+    flags = dict(locals())
     check_serve_extra()
     import logging
 
     import uvicorn
 
-    from layoutft.parsing.parser import ParseOptions, load_model, model_display_name
-    from layoutft.serving import FetchSettings, LayoutService, ServeSettings, create_app
-    from layoutft.serving.server import ConnectionLimits, is_loopback, uvicorn_config
+    from layoutft.cli.flags import model_spec, parse_options
+    from layoutft.serving import LayoutService, create_app
+    from layoutft.serving.server import is_loopback, uvicorn_config
 
     args = list(overrides_args or [])
     check_options(args)
@@ -168,60 +170,12 @@ def serve_cmd(
         raise LayoutftError(f"--files-root {files_root}: no such folder")
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise LayoutftError(f"unknown --log-level {log_level!r}; use debug, info, warning or error")
-    options = ParseOptions(
-        dpi=dpi,
-        batch_size=batch_size,
-        workers=workers,
-        precision=precision,
-        renderer=renderer,
-        text=not no_text,
-        postprocess=postprocess,
-        score_threshold=score_threshold,
-        max_pixels=max_pixels,
-        image_dpi=image_dpi,
-        labels_view=labels_view,
-        cover_words=cover_words,
-    )
-    max_bytes = int(max_upload_mb * 1024 * 1024)
-    fetch = FetchSettings.from_env(
-        label_studio_url=label_studio_url,
-        api_key=label_studio_api_key,
-        files_root=files_root,
-        max_bytes=max_bytes,
-        timeout_s=fetch_timeout,
-        allow_hosts=tuple(fetch_allow_host),
-    )
-    if (basic_auth_user is None) != (basic_auth_pass is None):
-        raise LayoutftError("give both --basic-auth-user and --basic-auth-pass, or neither")
-    bind = [] if host in ("0.0.0.0", "::", "") else [host]
-    settings = ServeSettings(
-        max_upload_bytes=max_bytes,
-        max_pages=max_pages,
-        max_queue=max_queue,
-        max_downloads=max_downloads,
-        model_version=model_version,
-        fetch=fetch,
-        allowed_hosts=(*bind, *allowed_host),
-        api_token=api_token,
-        basic_auth=None if basic_auth_user is None else (basic_auth_user, basic_auth_pass or ""),
-    )
-    limits = ConnectionLimits(
-        header_timeout=header_timeout,
-        body_timeout=body_timeout,
-        max_connections=max_connections,
-    )
-    if limits.max_connections <= (settings.max_requests or 0):
-        raise LayoutftError(
-            f"--max-connections must be above the {settings.max_requests} requests served at "
-            "once (2 x --max-queue + 8), so /health always finds a connection"
-        )
-    names = None if labels is None else [n.strip() for n in labels.split(",") if n.strip()]
-    model = load_model(
-        weights, config, overrides, device, names, allow_partial=allow_partial, backend=backend
-    )
-    service = LayoutService(model, options, model_display_name(weights), settings)
+    options = parse_options(flags)
+    settings, limits = _serve_settings(flags)
+    spec = model_spec(flags, overrides)
+    service = LayoutService(spec.load(), options, spec.display_name, settings)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
-    where = fetch.label_studio_url or "not set (LABEL_STUDIO_URL)"
+    where = settings.fetch.label_studio_url or "not set (LABEL_STUDIO_URL)"
     typer.echo(
         f"model: {service.model_name} ({len(service.labels)} labels); Label Studio: {where}; "
         f"listening on http://{host}:{port}",
@@ -236,3 +190,48 @@ def serve_cmd(
         )
     config_ = uvicorn_config(create_app(service), host, port, limits, log_level.lower())
     uvicorn.Server(config_).run()
+
+
+def _serve_settings(flags: dict[str, Any]) -> tuple[Any, Any]:
+    """The service's :class:`~layoutft.serving.ServeSettings` (limits, task image fetching,
+    credentials) and the server's :class:`~layoutft.serving.server.ConnectionLimits`, from
+    the flags; one-line errors for pairs that do not fit."""
+    from layoutft.serving import FetchSettings, ServeSettings
+    from layoutft.serving.server import ConnectionLimits
+
+    max_bytes = int(flags["max_upload_mb"] * 1024 * 1024)
+    fetch = FetchSettings.from_env(
+        label_studio_url=flags["label_studio_url"],
+        api_key=flags["label_studio_api_key"],
+        files_root=flags["files_root"],
+        max_bytes=max_bytes,
+        timeout_s=flags["fetch_timeout"],
+        allow_hosts=tuple(flags["fetch_allow_host"]),
+    )
+    user, password = flags["basic_auth_user"], flags["basic_auth_pass"]
+    if (user is None) != (password is None):
+        raise LayoutftError("give both --basic-auth-user and --basic-auth-pass, or neither")
+    host = flags["host"]
+    bind = [] if host in ("0.0.0.0", "::", "") else [host]
+    settings = ServeSettings(
+        max_upload_bytes=max_bytes,
+        max_pages=flags["max_pages"],
+        max_queue=flags["max_queue"],
+        max_downloads=flags["max_downloads"],
+        model_version=flags["model_version"],
+        fetch=fetch,
+        allowed_hosts=(*bind, *flags["allowed_host"]),
+        api_token=flags["api_token"],
+        basic_auth=None if user is None else (user, password or ""),
+    )
+    limits = ConnectionLimits(
+        header_timeout=flags["header_timeout"],
+        body_timeout=flags["body_timeout"],
+        max_connections=flags["max_connections"],
+    )
+    if limits.max_connections <= (settings.max_requests or 0):
+        raise LayoutftError(
+            f"--max-connections must be above the {settings.max_requests} requests served at "
+            "once (2 x --max-queue + 8), so /health always finds a connection"
+        )
+    return settings, limits

@@ -17,7 +17,8 @@ from __future__ import annotations
 from layoutft.distributed.cluster import RayOptions, require_ray
 from layoutft.distributed.data import detect_pages, page_dataset, page_from_row
 from layoutft.distributed.engine import RayEngine, parse_corpus
-from layoutft.distributed.workers import ModelFacts, ModelSpec, PageWorker
+from layoutft.distributed.workers import ModelFacts, PageWorker
+from layoutft.parsing.model_spec import ModelSpec
 
 __all__ = [
     "ModelFacts",

@@ -1,4 +1,5 @@
-"""What runs on the Ray workers: the model spec, the page-parsing actor and the render steps.
+"""What runs on the Ray workers: the page-parsing actor and the render steps (the model
+they load is a :class:`~layoutft.parsing.model_spec.ModelSpec`).
 
 Nothing here imports Ray: these are plain classes and functions that
 :mod:`layoutft.distributed.engine` and :mod:`layoutft.distributed.data` turn into Ray
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from layoutft.parsing.detector import Detector, detector_defaults
+from layoutft.parsing.model_spec import ModelSpec
 from layoutft.parsing.options import ParseOptions
 from layoutft.render import iter_pages
 from layoutft.render.pages import parse_page_spec
@@ -32,52 +34,6 @@ from layoutft.schema import Document, Page
 
 if TYPE_CHECKING:
     from layoutft.parsing.parser import Parser
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How a worker loads its model (once, when the actor starts): the arguments of
-    :func:`~layoutft.parsing.parser.load_model`. The default is the bundled model.
-
-    Attributes:
-        weights: a weights file (.pth/.pkl/layoutft) or registry name; None: the bundled
-            model. A file must exist at that path on every node.
-        config: detectron2 YAML of ``weights`` (None: the checkpoint's or the registry's).
-        overrides: ``KEY VALUE`` config overrides, flat.
-        labels: class names in model order, for checkpoints without them.
-        allow_partial: load a checkpoint that lacks some parameters.
-        device: ``auto`` (CUDA when the worker was given a GPU), ``cpu`` or ``cuda``.
-        backend: ``auto``, ``onnx`` or ``torch`` (see :func:`~layoutft.parsing.parser.load_model`).
-    """
-
-    weights: str | None = None
-    config: str | None = None
-    overrides: tuple[str, ...] = ()
-    labels: tuple[str, ...] | None = None
-    allow_partial: bool = False
-    device: str = "auto"
-    backend: str = "auto"
-
-    def load(self) -> Detector:
-        """The loaded model (on this process's device)."""
-        from layoutft.parsing.parser import load_model
-
-        return load_model(
-            self.weights,
-            self.config,
-            list(self.overrides),
-            self.device,
-            None if self.labels is None else list(self.labels),
-            allow_partial=self.allow_partial,
-            backend=self.backend,
-        )
-
-    @property
-    def display_name(self) -> str:
-        """The JSON ``model.name`` the local engine writes for these weights."""
-        from layoutft.parsing.parser import model_display_name
-
-        return model_display_name(self.weights)
 
 
 #: a model for the workers: a spec, or a picklable function returning a detector

@@ -30,6 +30,7 @@ from layoutft.engine.run_folder import (
     lock_run_folder,
     remove_run_files,
 )
+from layoutft.engine.settings import TrainSettings
 from layoutft.engine.setup import (
     TrainOptions,
     amp_dtype,
@@ -110,11 +111,13 @@ class RunInputs:
     """What a run trains on, decided before the model exists (:func:`setup_config`).
 
     Attributes:
-        config: the fully resolved config (written to ``config.yaml``).
+        config: the fully resolved config (written to ``config.yaml``), frozen.
         labels: class names in model order, from the training data.
         pages: the training pages.
         weights: the checkpoint to initialise from, None for training from scratch.
         notes: what was adapted or is worth a warning (printed once).
+        settings: the typed solver and run settings read from ``config`` once
+            (:class:`~layoutft.engine.settings.TrainSettings`).
     """
 
     config: Config
@@ -122,6 +125,7 @@ class RunInputs:
     pages: list[PageRecord]
     weights: Path | None
     notes: list[str]
+    settings: TrainSettings
 
 
 @dataclass
@@ -157,7 +161,7 @@ class TrainRun:
 
     @property
     def max_iter(self) -> int:
-        return int(self.inputs.config.SOLVER.MAX_ITER)
+        return self.inputs.settings.solver.max_iter
 
 
 def _seed_all(seed: int) -> None:
@@ -187,7 +191,8 @@ def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
         previous = _previous_seed(options) if options.resume else None
         cfg.SEED = comm.broadcast_object(previous if previous is not None else pick_seed(cfg))
     cfg.OUTPUT_DIR = str(options.output)
-    return RunInputs(cfg, labels, pages, weights, notes)
+    cfg.freeze()  # resolved: from here on the run reads TrainSettings, and nothing writes
+    return RunInputs(cfg, labels, pages, weights, notes, TrainSettings.from_config(cfg))
 
 
 def _budget_schedule(cfg: Config, options: TrainOptions) -> list[str]:
@@ -268,20 +273,21 @@ def prepare_run(options: TrainOptions, quiet: bool = False) -> TrainRun:
                 )
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.yaml", cfg.dump())
-    _seed_all(int(cfg.SEED) + rank)
+    settings = inputs.settings
+    _seed_all(settings.seed + rank)
     device = comm.local_device(options.device)
     model = build_model(cfg).to(device)
     if inputs.weights is not None:
-        aliases = resolve_class_map(list(cfg.LAYOUTFT.INIT_CLASS_MAP or []))
+        aliases = resolve_class_map(list(settings.init_class_map))
         report = apply_weights(
             model, load_weights(inputs.weights), labels=inputs.labels, aliases=aliases
         )
         _noted(notes, [f"initialised from {inputs.weights}: {report.message()}"])
-    optimizer = build_optimizer(cfg, model)
-    scheduler = build_lr_scheduler(cfg, optimizer)
+    optimizer = build_optimizer(settings.solver, model)
+    scheduler = build_lr_scheduler(settings.solver, optimizer)
     dtype, amp_notes = amp_dtype(cfg, options.device)
     _noted(notes, amp_notes)
-    max_iter = int(cfg.SOLVER.MAX_ITER)
+    max_iter = settings.solver.max_iter
     trainer_model: torch.nn.Module = model
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
@@ -338,11 +344,10 @@ def _resume(checkpointer: Checkpointer, max_iter: int, out: Path) -> int:
 def _train_loader(inputs: RunInputs, start: int) -> Iterator[Batch]:
     from layoutft.data.loader import build_train_loader
 
-    cfg = inputs.config
     return build_train_loader(
         inputs.pages,
-        cfg,
-        seed=int(cfg.SEED),
+        inputs.config,
+        seed=inputs.settings.seed,
         rank=comm.get_rank(),
         world_size=comm.get_world_size(),
         start_iter=start,
@@ -360,20 +365,18 @@ def _hooks(
     from layoutft.engine.events import MetricsLog
     from layoutft.engine.hooks import CheckpointHook, EvalHook, LRSchedulerHook, MetricsHook
 
-    cfg = inputs.config
-    max_iter = int(cfg.SOLVER.MAX_ITER)
+    settings = inputs.settings
+    max_iter = settings.solver.max_iter
     log = None
     if comm.is_main_process():
-        log = MetricsLog(
-            Path(options.output), period=int(cfg.LAYOUTFT.LOG_PERIOD), max_iter=max_iter
-        )
+        log = MetricsLog(Path(options.output), period=settings.log_period, max_iter=max_iter)
     hooks: list[HookBase] = [
         LRSchedulerHook(scheduler),
-        CheckpointHook(checkpointer, int(cfg.SOLVER.CHECKPOINT_PERIOD)),
+        CheckpointHook(checkpointer, settings.solver.checkpoint_period),
     ]
     if options.val is not None:
         evaluate = _evaluator(options, inputs, model)
-        hooks.append(EvalHook(int(cfg.TEST.EVAL_PERIOD) or max_iter, evaluate, checkpointer, log))
+        hooks.append(EvalHook(settings.eval_period or max_iter, evaluate, checkpointer, log))
     hooks.append(MetricsHook(log, progress=options.progress))
     return hooks
 
@@ -385,14 +388,14 @@ def fit(run: TrainRun) -> None:
     from layoutft.engine.trainer import Trainer, out_of_memory_advice
     from layoutft.errors import LayoutftError
 
-    cfg = run.inputs.config
+    solver = run.inputs.settings.solver
     trainer = Trainer(
         run.model,
         run.optimizer,
         run.data,
         max_iter=run.max_iter,
         start_iter=run.start_iter,
-        clip=lambda params: clip_gradients(cfg, params),
+        clip=lambda params: clip_gradients(solver.clip, params),
         amp_dtype=run.amp_dtype,
         scaler=run.checkpointer.scaler,
         hooks=run.hooks,
@@ -402,7 +405,7 @@ def fit(run: TrainRun) -> None:
     except FloatingPointError as err:  # non-finite loss, boxes or weights
         raise LayoutftError(
             f"training diverged at iteration {trainer.iter} ({err}); lower SOLVER.BASE_LR "
-            f"(now {float(cfg.SOLVER.BASE_LR):g}), enable SOLVER.CLIP_GRADIENTS or check the "
+            f"(now {solver.base_lr:g}), enable SOLVER.CLIP_GRADIENTS or check the "
             "annotations"
         ) from None
     except (RuntimeError, torch.OutOfMemoryError) as err:

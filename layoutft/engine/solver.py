@@ -19,6 +19,7 @@ from layoutft.errors import ConfigError
 
 if TYPE_CHECKING:
     from layoutft.config import Config
+    from layoutft.engine.settings import ClipSettings, SolverSettings
 
 _NORM_TYPES = (
     torch.nn.modules.batchnorm._BatchNorm,
@@ -78,15 +79,14 @@ def scale_solver(cfg: Config, world_size: int, num_images: int) -> list[str]:
     return notes
 
 
-def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+def build_optimizer(solver: SolverSettings, model: torch.nn.Module) -> torch.optim.Optimizer:
     """SGD (momentum, nesterov) or AdamW over trainable parameters, detectron2's groups.
 
-    Norm-layer parameters use ``WEIGHT_DECAY_NORM``; biases use ``BASE_LR *
-    BIAS_LR_FACTOR`` and ``WEIGHT_DECAY_BIAS`` (None: ``WEIGHT_DECAY``).
+    Norm-layer parameters use ``weight_decay_norm``; biases use ``base_lr *
+    bias_lr_factor`` and ``weight_decay_bias`` (None: ``weight_decay``).
     """
-    sol = cfg.SOLVER
-    base_lr, wd = float(sol.BASE_LR), float(sol.WEIGHT_DECAY)
-    wd_bias = wd if sol.WEIGHT_DECAY_BIAS is None else float(sol.WEIGHT_DECAY_BIAS)
+    base_lr, wd = solver.base_lr, solver.weight_decay
+    wd_bias = wd if solver.weight_decay_bias is None else solver.weight_decay_bias
     groups: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
     seen: set[int] = set()
     for module in model.modules():
@@ -96,18 +96,18 @@ def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimize
             seen.add(id(param))
             lr, decay = base_lr, wd
             if isinstance(module, _NORM_TYPES):
-                decay = float(sol.WEIGHT_DECAY_NORM)
+                decay = solver.weight_decay_norm
             elif name == "bias":
-                lr, decay = base_lr * float(sol.BIAS_LR_FACTOR), wd_bias
+                lr, decay = base_lr * solver.bias_lr_factor, wd_bias
             groups.setdefault((lr, decay), []).append(param)
     params = [{"params": p, "lr": lr, "weight_decay": d} for (lr, d), p in groups.items()]
-    name = str(cfg.LAYOUTFT.SOLVER.OPTIMIZER)
+    name = solver.optimizer
     if name == "SGD":
         return torch.optim.SGD(
-            params, lr=base_lr, momentum=float(sol.MOMENTUM), nesterov=bool(sol.NESTEROV)
+            params, lr=base_lr, momentum=solver.momentum, nesterov=solver.nesterov
         )
     if name == "AdamW":
-        b1, b2 = (float(b) for b in cfg.LAYOUTFT.SOLVER.ADAM_BETAS)
+        b1, b2 = solver.adam_betas
         return torch.optim.AdamW(params, lr=base_lr, betas=(b1, b2))
     raise ConfigError(f"LAYOUTFT.SOLVER.OPTIMIZER {name!r} is not supported; use SGD or AdamW")
 
@@ -184,50 +184,48 @@ class WarmupLR(torch.optim.lr_scheduler.LRScheduler):
         return [float(base) * m for base in self.base_lrs]
 
 
-def build_lr_scheduler(cfg: Config, optimizer: torch.optim.Optimizer) -> WarmupLR:
+def build_lr_scheduler(solver: SolverSettings, optimizer: torch.optim.Optimizer) -> WarmupLR:
     """``SOLVER.LR_SCHEDULER_NAME``: WarmupMultiStepLR or WarmupCosineLR."""
-    sol = cfg.SOLVER
-    name = str(sol.LR_SCHEDULER_NAME)
+    name = solver.scheduler
     kinds = {"WarmupMultiStepLR": "step", "WarmupCosineLR": "cosine"}
     if name not in kinds:
         raise ConfigError(
             f"SOLVER.LR_SCHEDULER_NAME {name!r} is not supported; use {' or '.join(kinds)}"
         )
-    method = str(sol.WARMUP_METHOD)
+    method = solver.warmup_method
     if method not in ("linear", "constant"):
         raise ConfigError(f"SOLVER.WARMUP_METHOD {method!r}: use linear or constant")
-    base_lr = float(sol.BASE_LR)
+    base_lr = solver.base_lr
     return WarmupLR(
         optimizer,
-        max_iter=int(sol.MAX_ITER),
+        max_iter=solver.max_iter,
         kind=kinds[name],
-        steps=sol.STEPS,
-        gamma=float(sol.GAMMA),
-        end_factor=float(sol.BASE_LR_END) / base_lr if base_lr else 0.0,
-        warmup_iters=int(sol.WARMUP_ITERS),
-        warmup_factor=float(sol.WARMUP_FACTOR),
+        steps=solver.steps,
+        gamma=solver.gamma,
+        end_factor=solver.base_lr_end / base_lr if base_lr else 0.0,
+        warmup_iters=solver.warmup_iters,
+        warmup_factor=solver.warmup_factor,
         warmup_method=method,
     )
 
 
-def clip_gradients(cfg: Config, params: list[torch.nn.Parameter]) -> float | None:
+def clip_gradients(clip: ClipSettings, params: list[torch.nn.Parameter]) -> float | None:
     """Clip per ``SOLVER.CLIP_GRADIENTS``; returns the total norm for "full_model", else None.
 
     "value": each gradient element to [-v, v]; "norm": each parameter's gradient norm to v
     (detectron2's per-parameter rule); "full_model": the global norm over all parameters.
     """
-    clip = cfg.SOLVER.CLIP_GRADIENTS
-    if not clip.ENABLED:
+    if not clip.enabled:
         return None
     grads = [p for p in params if p.grad is not None]
-    value, kind = float(clip.CLIP_VALUE), str(clip.CLIP_TYPE)
+    value, kind = clip.value, clip.kind
     if kind == "value":
         torch.nn.utils.clip_grad_value_(grads, value)
     elif kind == "norm":
         for p in grads:
-            torch.nn.utils.clip_grad_norm_([p], value, float(clip.NORM_TYPE))
+            torch.nn.utils.clip_grad_norm_([p], value, clip.norm_type)
     elif kind == "full_model":
-        return float(torch.nn.utils.clip_grad_norm_(grads, value, float(clip.NORM_TYPE)))
+        return float(torch.nn.utils.clip_grad_norm_(grads, value, clip.norm_type))
     else:
         raise ConfigError(
             f"SOLVER.CLIP_GRADIENTS.CLIP_TYPE {kind!r}: use value, norm or full_model"

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 
 from layoutft.errors import LayoutftError
+from layoutft.model.detections import Detections
 from layoutft.model.layout_model import detections_from_outputs
 from layoutft.model.preprocess import ImageInput, as_list, prepare_image
 from layoutft.model_export.core import METADATA_KEY, ExportMetadata, quiet_tracing
-from layoutft.parsing.detector import Detections
 
 _ZIP_MAGIC = b"PK\x03\x04"  # TorchScript archives are zip files; ONNX files are protobuf
 
