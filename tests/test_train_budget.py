@@ -13,7 +13,13 @@ from typer.testing import CliRunner
 import layoutft.cli  # noqa: F401  (registers the commands)
 from layoutft.cli.app import app
 from layoutft.config import default_config
-from layoutft.engine.budget import fit_schedule, parse_duration
+from layoutft.engine.budget import (
+    TIMED_ITERS,
+    WARM_ITERS,
+    TimingHook,
+    fit_schedule,
+    parse_duration,
+)
 from layoutft.errors import ConfigError, OptionError
 from tests.train_helpers import DATA, TINY
 
@@ -51,7 +57,19 @@ def _final(out: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.timeout(300)
-def test_budgeted_run_equals_the_run_with_its_schedule_by_hand(tmp_path: Path) -> None:
+def test_budgeted_run_equals_the_run_with_its_schedule_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The iterations are timed for real (the hook must stop the probe after six of them, or
+    # it would train all 100); the figure they give is replaced by 1000 s so that the 1 h
+    # budget holds 3 iterations on any machine, loaded or idle.
+    timed: list[float] = []
+
+    def slow(self: TimingHook) -> float:
+        timed.extend(self.seconds)
+        return 1000.0
+
+    monkeypatch.setattr(TimingHook, "s_per_iter", slow)
     runner = CliRunner()
     base = ["train", "--config", "quick_cpu", "--train", str(DATA / "annotations.json")]
     budgeted = tmp_path / "budget"
@@ -65,14 +83,16 @@ def test_budgeted_run_equals_the_run_with_its_schedule_by_hand(tmp_path: Path) -
             "cpu",
             "--quiet",
             "--budget",
-            "45s",
+            "1h",
             *BUDGETED,
         ],
     )
     assert res.exit_code == 0, res.output
     solver = yaml.safe_load((budgeted / "config.yaml").read_text())["SOLVER"]
     iters = int(solver["MAX_ITER"])
-    assert 1 <= iters < 100 and f"SOLVER.MAX_ITER {iters} (config: 100)" in res.output
+    assert len(timed) == WARM_ITERS + TIMED_ITERS and all(t > 0 for t in timed)
+    assert iters == 3 and "1000.00 s/iteration measured" in res.output
+    assert "SOLVER.MAX_ITER 3 (config: 100)" in res.output
     rows = [json.loads(line) for line in (budgeted / "metrics.jsonl").read_text().splitlines()]
     assert max(r["iteration"] for r in rows if "iteration" in r) == iters - 1
     # the schedule it printed, passed by hand, trains the same weights bit for bit
@@ -99,7 +119,7 @@ def test_budgeted_run_equals_the_run_with_its_schedule_by_hand(tmp_path: Path) -
             "cpu",
             "--quiet",
             "--budget",
-            "45s",
+            "1h",
             "--resume",
             *BUDGETED,
         ],
