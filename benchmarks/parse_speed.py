@@ -513,7 +513,7 @@ def run_backends(
         "rows": rows,
         "summaries": summaries,
         "threads": threads,
-        "onnx": str(models["onnx"].path),
+        "onnx": f"{bundled.path.name} (bundled)" if onnx is None else str(onnx),
     }
 
 
