@@ -21,9 +21,12 @@ Target: rendering + post-processing under 15% of end-to-end time at 200 dpi.
 ``--backends`` runs the torch and ONNX backends side by side on the real pages of
 ``../shared/real`` (the 13-page report at each dpi, the PubLayNet page images as they are):
 seconds per page of the model and post-processing (not rendering), both backends in turns on
-each page; pages/s with ``--workers``; peak RSS of a parse in a fresh process per backend;
-and whether every page's detections are equal (same count and classes, boxes within 0.5 px,
-scores within 1e-4, mask IoU >= 0.99). Target: ONNX <= 0.5x torch's time per page.
+each page, with the same number of threads (``--threads``, default one per core) and both
+waiting passively for work (``OMP_WAIT_POLICY=PASSIVE`` for torch); CPU seconds per page and
+the steps (resize, network, mask pasting, post-processing); pages/s with ``--workers``; peak
+RSS of a parse in a fresh process per backend; and whether every page's detections are equal
+(same count and classes, boxes within 0.5 px, scores within 1e-4, mask IoU >= 0.99).
+Target: ONNX <= 0.5x torch's time per page.
 """
 
 from __future__ import annotations
@@ -340,45 +343,98 @@ def _pages(inputs: list[tuple[str, Path]], dpi: float) -> list[Any]:
     return images
 
 
+@contextmanager
+def _timed_backend_steps(times: dict[str, float]) -> Iterator[None]:
+    """Time the steps of both backends' ``predict`` that are not the network: ``resize``
+    (:func:`layoutft.parsing.preprocess.resize_shortest_edge`, shared) and ``paste`` (torch:
+    ``layoutft.modeling.paste.paste_masks_in_image``; ONNX:
+    ``layoutft.parsing.onnx_model.paste_masks``), and the ONNX graph itself (``graph``:
+    ``OnnxDetector.run``). Both look these names up at call time."""
+    import layoutft.parsing.onnx_model as onnx_model
+
+    targets = [(onnx_model, "paste_masks", "paste"), (onnx_model.OnnxDetector, "run", "graph")]
+    originals = [getattr(owner, attr) for owner, attr, _ in targets]
+    for (owner, attr, key), original in zip(targets, originals, strict=True):
+
+        def timed(*args: Any, _original: Any = original, _key: str = key, **kwargs: Any) -> Any:
+            with timer(times, _key):
+                return _original(*args, **kwargs)
+
+        setattr(owner, attr, timed)
+    try:
+        with _timed_predictor_steps(times):
+            yield
+    finally:
+        for (owner, attr, _), original in zip(targets, originals, strict=True):
+            setattr(owner, attr, original)
+
+
 def compare_backends(
     models: dict[str, Any], images: list[Any], workers: list[int], repeats: int = 2
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Both backends on the same ``images``, one page at a time and in turns (torch, then
-    ONNX, ``repeats`` times on each page; a page's time is its fastest run, so a burst of
-    load on a shared machine is not counted). Returns per-backend rows (s/page of model +
-    post-processing, pages/s with each of ``workers``, best of ``repeats``) and the
-    equality summary over every page."""
+    ONNX, ``repeats`` times on each page; a page's numbers are those of its fastest run, so
+    a burst of load on a shared machine is not counted). Returns per-backend rows and the
+    equality summary over every page.
+
+    Row columns (per page): ``s_per_page``, wall time of the model + post-processing;
+    ``cpu_s_per_page``, the process's CPU time meanwhile (all threads; steadier than wall
+    time on a loaded machine, though it counts threads waiting busily); the steps
+    ``resize_s``, ``network_s`` (the graph for ONNX; torch: the rest of ``predict``),
+    ``paste_s`` and ``post_s`` (thresholds, polygons: ``postprocess``); then pages/s with
+    each of ``workers`` (best of ``repeats``).
+    """
     from layoutft.parsing.postprocess import parse_score_threshold, postprocess
 
     labels = list(models["torch"].labels)
     thresholds = parse_score_threshold(None, labels, models["torch"].default_score_threshold)
-    times = {name: 0.0 for name in models}
+    steps = ("s_per_page", "cpu_s_per_page", "resize_s", "network_s", "paste_s", "post_s")
+    totals = {name: dict.fromkeys(steps, 0.0) for name in models}
     found: dict[str, Any] = {}
     diffs = []
     for image in images:
-        best = {name: float("inf") for name in models}
+        best: dict[str, dict[str, float]] = {}
         for _ in range(repeats):
             for name, model in models.items():
+                times: dict[str, float] = {}
+                cpu = time.process_time()
                 start = time.perf_counter()
-                (det,) = model.predict([image], 1, "RGB", thresholds.minimum, "fp32", 1)
-                postprocess(det, labels, image.shape[:2], "default", thresholds)
-                best[name] = min(best[name], time.perf_counter() - start)
+                with _timed_backend_steps(times):
+                    (det,) = model.predict([image], 1, "RGB", thresholds.minimum, "fp32", 1)
+                with timer(times, "post"):
+                    postprocess(det, labels, image.shape[:2], "default", thresholds)
+                wall = time.perf_counter() - start
                 found[name] = det
+                if name in best and best[name]["s_per_page"] <= wall:
+                    continue
+                resize, paste, post = (times.get(k, 0.0) for k in ("resize", "paste", "post"))
+                network = times.get("graph", wall - resize - paste - post)
+                best[name] = {
+                    "s_per_page": wall,
+                    "cpu_s_per_page": time.process_time() - cpu,
+                    "resize_s": resize,
+                    "network_s": network,
+                    "paste_s": paste,
+                    "post_s": post,
+                }
         for name in models:
-            times[name] += best[name]
+            for key in steps:
+                totals[name][key] += best[name][key]
         diffs.append(compare_detections(found["torch"], found["onnx"]))
-    rows = [{"backend": name, "pages": len(images)} for name in models]
-    for row in rows:
-        row["s_per_page"] = times[row["backend"]] / max(len(images), 1)
+    pages = max(len(images), 1)
+    rows: list[dict[str, Any]] = [
+        {"backend": name, "pages": len(images), **{k: v / pages for k, v in totals[name].items()}}
+        for name in models
+    ]
     for count in workers:
-        best = {name: float("inf") for name in models}
+        fastest = {name: float("inf") for name in models}
         for _ in range(repeats):
             for name, model in models.items():
                 start = time.perf_counter()
                 model.predict(images, 1, "RGB", thresholds.minimum, "fp32", count)
-                best[name] = min(best[name], time.perf_counter() - start)
+                fastest[name] = min(fastest[name], time.perf_counter() - start)
         for row in rows:
-            row[f"pages_per_s_w{count}"] = len(images) / best[row["backend"]]
+            row[f"pages_per_s_w{count}"] = len(images) / fastest[row["backend"]]
     equality = {
         "pages": len(diffs),
         "pages_equal": sum(d["equal"] for d in diffs),
@@ -403,15 +459,31 @@ def _backend_rss_worker(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_backends(
-    root: Path, dpis: list[int], workers: list[int], repeats: int = 2
+    root: Path,
+    dpis: list[int],
+    workers: list[int],
+    repeats: int = 2,
+    threads: int = 0,
+    onnx: Path | None = None,
 ) -> dict[str, Any]:
-    """``--backends``: the torch and ONNX backends on the real pages under ``root``."""
+    """``--backends``: the torch and ONNX backends on the real pages under ``root``, each with
+    ``threads`` intra-op threads (0: one per available core), the ONNX one from ``onnx``
+    (default: the bundled model's export)."""
+    import torch
+
+    from layoutft.parsing.onnx_model import OnnxDetector, available_cores
     from layoutft.parsing.parser import load_model
 
     inputs = real_inputs(root)
     if not inputs:
         raise SystemExit(f"no real pages under {root}")
-    models = {name: load_model(backend=name, device="cpu") for name in ("torch", "onnx")}
+    threads = threads or available_cores()
+    torch.set_num_threads(threads)
+    bundled = cast(OnnxDetector, load_model(backend="onnx", device="cpu"))
+    models: dict[str, Any] = {
+        "torch": load_model(backend="torch", device="cpu"),
+        "onnx": OnnxDetector(onnx or bundled.path, threads=threads, name=bundled.name),
+    }
     rows, summaries = [], []
     for dpi in dpis:
         print(f"backends: {dpi} dpi ...", file=sys.stderr)
@@ -425,10 +497,24 @@ def run_backends(
                 row["peak_rss_mb"] = run_worker(f"benchmarks.{NAME}", {"rss": payload})[
                     "peak_rss_mb"
                 ]
-        ratio = backend_rows[1]["s_per_page"] / backend_rows[0]["s_per_page"]
+        ratio, cpu_ratio = (
+            backend_rows[1][key] / backend_rows[0][key] for key in ("s_per_page", "cpu_s_per_page")
+        )
         rows += backend_rows
-        summaries.append({"dpi": dpi, "onnx_over_torch": round(ratio, 3), **equality})
-    return {"rows": rows, "summaries": summaries}
+        summaries.append(
+            {
+                "dpi": dpi,
+                "onnx_over_torch": round(ratio, 3),
+                "cpu_onnx_over_torch": round(cpu_ratio, 3),
+                **equality,
+            }
+        )
+    return {
+        "rows": rows,
+        "summaries": summaries,
+        "threads": threads,
+        "onnx": f"{bundled.path.name} (bundled)" if onnx is None else str(onnx),
+    }
 
 
 def check_target(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -503,7 +589,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="auto", help="auto (cpu, and cuda if any) or a list")
     ap.add_argument("--batch-size", type=int, default=None, help="default: parse's (1 on CPU)")
     ap.add_argument("--render-pages", type=int, default=10, help="pages for renderer timing")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (0: torch default); --backends: each backend's (0: one per core)",
+    )
     ap.add_argument("--no-cli", action="store_true", help="skip timing the CLI command")
     ap.add_argument(
         "--backends",
@@ -513,16 +604,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--real", type=Path, default=Path("../shared/real"), help="real pages")
     ap.add_argument("--workers", type=ints, default=[1, 2], help="--backends: pages in flight")
     ap.add_argument("--repeats", type=int, default=2, help="--backends: runs per page (fastest)")
+    ap.add_argument("--onnx", type=Path, help="--backends: ONNX file (default: the bundled one)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         emit(_worker(json.loads(args.worker)))
         return
     if args.backends:
-        found = run_backends(args.real, args.dpis, args.workers, args.repeats)
+        # torch's OpenMP threads wait busily for work by default while onnxruntime's sleep
+        # (OnnxDetector turns spinning off): on a loaded machine the spinning alone made
+        # torch 5x slower here. Both wait passively, unless the caller says otherwise.
+        if "torch" not in sys.modules:
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        found = run_backends(
+            args.real, args.dpis, args.workers, args.repeats, args.threads, args.onnx
+        )
         extra = {
             "command": command_line(NAME, argv),
             "input": f"real pages under {args.real}: icdar2021_slp.pdf and publaynet-20",
+            "onnx_model": found["onnx"],
+            "threads": f"{found['threads']} intra-op threads for each backend, OMP_WAIT_POLICY "
+            + os.environ.get("OMP_WAIT_POLICY", "unset"),
             "equality": found["summaries"],
         }
         save_results(f"{NAME}_backends", found["rows"], extra, started=started)

@@ -152,6 +152,24 @@ def test_onnx_equals_pytorch(
 
 
 @needs_onnx
+def test_onnx_min_score_filters_before_the_mask_head(
+    mask_model: LayoutModel, exports: dict[str, Path], pages: list[np.ndarray]
+) -> None:
+    """The graph's ``min_score`` input drops low scores inside the graph (no mask rows for
+    them) and keeps the others unchanged: the torch model's detections at that threshold."""
+    exported = ExportedModel(exports["onnx"])
+    image = mask_model._prepare(pages[0], "BGR")[0]
+    everything, kept = exported.run(image), exported.run(image, min_score=0.5)
+    scores = everything["scores"].numpy()
+    assert (scores < 0.5).sum() >= 3 and (scores >= 0.5).sum() >= 3  # the page tests both
+    assert len(kept["scores"]) == len(kept["mask_probs"]) == (scores >= 0.5).sum()
+    want = mask_model.predict(pages, format="BGR", min_score=0.5)
+    got = exported.predict(pages, format="BGR", min_score=0.5)
+    for page, ref, det in zip(pages, want, got, strict=True):
+        assert_same(ref, det, box_tol=1e-3 * _resize_factor(page, mask_model), score_tol=1e-4)
+
+
+@needs_onnx
 def test_onnx_raw_outputs_blank_page(mask_model: LayoutModel, exports: dict[str, Path]) -> None:
     """A page without regions gives N = 0 outputs with the documented shapes and dtypes."""
     out = ExportedModel(exports["onnx"]).run(torch.full((3, 352, 288), 255.0))

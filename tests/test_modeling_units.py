@@ -12,7 +12,7 @@ from PIL import Image
 
 from layoutft.config import Config, load_config
 from layoutft.errors import ConfigError, RenderError
-from layoutft.model.preprocess import resize_shortest_edge, shortest_edge_size
+from layoutft.model.preprocess import prepare_pixels, resize_shortest_edge, shortest_edge_size
 from layoutft.modeling import build_model
 from layoutft.modeling.anchors import AnchorGenerator
 from layoutft.modeling.box_coder import decode_boxes, encode_boxes
@@ -87,6 +87,19 @@ def test_resize_uses_pil_bilinear_on_uint8() -> None:
     want = np.asarray(Image.fromarray(image).resize((40, 52), Image.Resampling.BILINEAR))
     np.testing.assert_array_equal(out, want)
     assert resize_shortest_edge(image, 0, 1333) is image
+
+
+def test_prepare_pixels_swaps_channels_as_if_before_resizing() -> None:
+    # the swap runs on the resized image (cheaper); PIL resizes channels independently
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (230, 170, 3), dtype=np.uint8)
+    swapped, size = prepare_pixels(image, "RGB", "BGR", 40, 1333)
+    want = resize_shortest_edge(np.ascontiguousarray(image[:, :, ::-1]), 40, 1333)
+    assert size == (230, 170) and swapped.shape == (54, 40, 3)
+    assert swapped.flags.c_contiguous
+    np.testing.assert_array_equal(swapped, want)
+    kept, _ = prepare_pixels(image, "BGR", "BGR", 40, 1333)
+    np.testing.assert_array_equal(kept, resize_shortest_edge(image, 40, 1333))
 
 
 # ----- anchors, pooling, pasting --------------------------------------------------------------

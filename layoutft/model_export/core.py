@@ -21,6 +21,7 @@ from torch import Tensor, nn
 # the metadata lives with the ONNX backend, which reads it without torch
 from layoutft.parsing.onnx_model import (
     EXPORT_FORMAT,
+    INPUT_NAMES,
     METADATA_KEY,
     OUTPUT_NAMES,
     ExportMetadata,
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
 class ExportableModel(nn.Module):
     """Single-image inference of a GeneralizedRCNN with tensor-only inputs and outputs.
 
-    ``forward(image)``: ``image`` float32 [3, H, W], 0-255, channel order cfg.INPUT.FORMAT,
-    already resized (any H, W). Returns ``boxes`` float32 [N, 4] XYXY in pixels of that
+    ``forward(image, min_score=None)``: ``image`` float32 [3, H, W], 0-255, channel order
+    cfg.INPUT.FORMAT, already resized (any H, W); ``min_score`` float32 [] (optional): drop
+    detections scored below it before the mask head, as ``LayoutModel.predict(min_score=)``
+    does (the others are unchanged). Returns ``boxes`` float32 [N, 4] XYXY in pixels of that
     image, ``scores`` float32 [N], ``classes`` int64 [N] and ``mask_probs`` float32
     [N, 1, M, M] (per predicted class), or an empty float32 [0] tensor without a mask head.
     """
@@ -48,8 +51,10 @@ class ExportableModel(nn.Module):
         # eval as a whole: exporters restore the wrapper's mode, and with it the model's
         self.eval()
 
-    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        out = self.model([{"image": image}])[0]
+    def forward(
+        self, image: Tensor, min_score: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        out = self.model([{"image": image}], 0.0 if min_score is None else min_score)[0]
         masks = out["mask_probs"] if self.mask_on else out["scores"].new_zeros((0,))
         return out["boxes"], out["scores"], out["classes"], masks
 
@@ -106,6 +111,7 @@ def quiet_tracing() -> Iterator[None]:
 
 __all__ = [
     "EXPORT_FORMAT",
+    "INPUT_NAMES",
     "METADATA_KEY",
     "OUTPUT_NAMES",
     "ExportMetadata",

@@ -15,6 +15,7 @@ import torch
 
 from layoutft.errors import LayoutftError
 from layoutft.model_export.core import (
+    INPUT_NAMES,
     METADATA_KEY,
     OUTPUT_NAMES,
     ExportableModel,
@@ -48,8 +49,9 @@ def export_onnx(
     example: torch.Tensor | None = None,
     opset: int = OPSET,
 ) -> Path:
-    """Write ``model`` as an ONNX file with input ``image`` (float32 [3, H, W], H and W
-    dynamic) and outputs ``boxes``, ``scores``, ``classes``, ``mask_probs`` (see
+    """Write ``model`` as an ONNX file with inputs ``image`` (float32 [3, H, W], H and W
+    dynamic) and ``min_score`` (float32 [], 0 keeps every detection; those below it cost no
+    mask-head work) and outputs ``boxes``, ``scores``, ``classes``, ``mask_probs`` (see
     :class:`ExportableModel`); returns the path written.
 
     Args:
@@ -66,11 +68,12 @@ def export_onnx(
     with atomic_path(Path(path)) as tmp, quiet_tracing(), torch.no_grad():
         torch.onnx.export(
             wrapper,
-            (image,),
+            # min_score 0 while tracing: every detection goes through the mask head
+            (image, torch.zeros((), device=image.device)),
             tmp,
             dynamo=False,
             opset_version=opset,
-            input_names=["image"],
+            input_names=list(INPUT_NAMES),
             output_names=outputs,
             dynamic_axes={"image": {1: "height", 2: "width"}, **per_detection},
         )

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from layoutft.errors import LayoutftError
@@ -71,16 +72,20 @@ class ExportedModel:
     def labels(self) -> list[str]:
         return list(self.metadata.labels)
 
-    def run(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def run(self, image: torch.Tensor, min_score: float = 0.0) -> dict[str, torch.Tensor]:
         """Raw outputs for one resized image (float32 [3, H, W], model channel order, 0-255):
         ``boxes`` [N, 4] in its pixels, ``scores`` [N], ``classes`` int64 [N] and, for mask
-        models, ``mask_probs`` [N, 1, M, M]."""
+        models, ``mask_probs`` [N, 1, M, M]. ONNX graphs with a ``min_score`` input leave
+        out detections scored below ``min_score``; the others return them all."""
         image = image.to(torch.float32).cpu()
         if self._module is not None:
             with torch.no_grad():
                 boxes, scores, classes, masks = self._module(image)
         else:
-            arrays = self._session.run(None, {"image": image.numpy()})
+            feeds = {"image": image.numpy()}
+            if "min_score" in {i.name for i in self._session.get_inputs()}:
+                feeds["min_score"] = np.array(min_score, dtype=np.float32)
+            arrays = self._session.run(None, feeds)
             boxes, scores, classes, masks = (torch.from_numpy(a) for a in arrays)
         out = {"boxes": boxes, "scores": scores, "classes": classes}
         if self.metadata.mask_on:
@@ -107,7 +112,7 @@ class ExportedModel:
             tensor, size = prepare_image(
                 item, format, meta.input_format, meta.min_size_test, meta.max_size_test
             )
-            out = self.run(tensor)
+            out = self.run(tensor, min_score)
             results.append(
                 detections_from_outputs(out, tuple(tensor.shape[-2:]), size, meta.labels, min_score)
             )

@@ -96,7 +96,7 @@ def box_inference(
     score_thresh: float,
     nms_thresh: float,
     detections_per_img: int,
-    min_score: float = 0.0,
+    min_score: float | Tensor = 0.0,
 ) -> list[dict[str, Tensor]]:
     """Per image ``boxes`` [N, 4] XYXY (resized-image pixels), ``scores`` [N], ``classes``
     int64 [N] (0..K-1).
@@ -110,7 +110,8 @@ def box_inference(
         score_thresh: keep class scores strictly above it.
         nms_thresh: IoU of per-class NMS.
         detections_per_img: keep the best this many per image (negative: all).
-        min_score: also drop scores below it (0: off).
+        min_score: also drop scores below it (0: off); a 0-d tensor is always applied
+            (an exported graph's ``min_score`` input).
 
     Softmax over K+1, decode boxes, clip, keep scores > ``score_thresh`` (and >=
     ``min_score``), per-class NMS, top ``detections_per_img``. ``min_score`` changes no
@@ -131,8 +132,8 @@ def box_inference(
         num_reg = boxes.shape[1] // 4
         boxes = clip_boxes(boxes.reshape(-1, 4), size).view(-1, num_reg, 4)
         mask = scores > score_thresh
-        if min_score > 0:
-            mask &= scores >= min_score
+        if isinstance(min_score, Tensor) or min_score > 0:
+            mask = mask & (scores >= min_score)
         inds = mask.nonzero()
         boxes = boxes[inds[:, 0], 0] if num_reg == 1 else boxes[mask]
         scores = scores[mask]

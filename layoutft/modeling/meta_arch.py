@@ -96,7 +96,7 @@ class GeneralizedRCNN(nn.Module):
     def forward(
         self,
         batch: list[dict[str, Any]],
-        min_score: float = 0.0,
+        min_score: float | Tensor = 0.0,
         conv_dtype: torch.dtype | None = None,
     ) -> Any:
         """Eval: per image ``boxes`` [N, 4], ``scores`` [N], ``classes`` int64 [N] and, with

@@ -85,7 +85,7 @@ class StandardROIHeads(nn.Module):
         features: dict[str, Tensor],
         proposals: list[Tensor],
         image_sizes: list[tuple[int, int]],
-        min_score: float = 0.0,
+        min_score: float | Tensor = 0.0,
     ) -> list[dict[str, Tensor]]:
         """Inference: per image ``boxes``, ``scores``, ``classes`` (+ ``mask_probs``).
 

@@ -31,6 +31,8 @@ from layoutft.parsing.detector import Detections
 
 EXPORT_FORMAT = "layoutft.export/1"
 METADATA_KEY = "layoutft.json"
+#: graph inputs; files exported before ``min_score`` was added take ``image`` alone
+INPUT_NAMES = ("image", "min_score")
 OUTPUT_NAMES = ("boxes", "scores", "classes", "mask_probs")
 MASK_THRESHOLD = 0.5  # detectron2's paste_masks_in_image threshold
 
@@ -131,6 +133,7 @@ class OnnxDetector:
         meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY, "")
         self.metadata = ExportMetadata.from_json(meta, str(self.path))
         self.name = name or self.path.stem
+        self._takes_min_score = "min_score" in {i.name for i in self.session.get_inputs()}
         self._page_threads: tuple[int, ThreadPoolExecutor] | None = None
 
     @property
@@ -150,12 +153,16 @@ class OnnxDetector:
             MODEL=SimpleNamespace(ROI_HEADS=SimpleNamespace(SCORE_THRESH_TEST=thresh))
         )
 
-    def run(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, pixels: np.ndarray, min_score: float = 0.0) -> dict[str, np.ndarray]:
         """Raw outputs for one resized image (uint8 [h, w, 3], model channel order):
         ``boxes`` float32 [N, 4] in its pixels, ``scores`` [N], ``classes`` int64 [N] and,
-        for mask models, ``mask_probs`` float32 [N, 1, M, M]."""
-        image = np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
-        boxes, scores, classes, masks = self.session.run(None, {"image": image})
+        for mask models, ``mask_probs`` float32 [N, 1, M, M]. Detections scored below
+        ``min_score`` are left out by the graph before its mask head (files exported
+        before the graph took ``min_score`` return them all)."""
+        feeds = {"image": np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)}
+        if self._takes_min_score:
+            feeds["min_score"] = np.array(min_score, dtype=np.float32)
+        boxes, scores, classes, masks = self.session.run(None, feeds)
         out = {"boxes": boxes, "scores": scores, "classes": classes}
         if self.metadata.mask_on:
             out["mask_probs"] = masks
@@ -203,7 +210,7 @@ class OnnxDetector:
         pixels, size = prepare_pixels(
             item, format, meta.input_format, meta.min_size_test, meta.max_size_test
         )
-        out = self.run(pixels)
+        out = self.run(pixels, min_score)
         return detections_from_arrays(out, pixels.shape[:2], size, meta.labels, min_score)
 
 
@@ -259,15 +266,23 @@ def paste_masks(
     a product of rows and columns, so bilinear sampling is two small matrix products
     (rows [h, M] @ mask [M, M] @ columns [M, w]).
     """
+    import cv2
+
     height, width = size
     out = np.zeros((len(probs), height, width), dtype=np.bool_)  # calloc: see Detections
+    no_delta = np.empty((0, 0), dtype=np.float32)  # gemm's C term, unused (beta 0)
     for i, (mask, box) in enumerate(zip(probs, boxes, strict=True)):
         x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in box[:2])
         x1 = min(int(np.ceil(box[2])) + 1, width)
         y1 = min(int(np.ceil(box[3])) + 1, height)
         rows = _bilinear_weights(np.arange(y0, y1), box[1], box[3], mask.shape[0])
         cols = _bilinear_weights(np.arange(x0, x1), box[0], box[2], mask.shape[1])
-        out[i, y0:y1, x0:x1] = (rows @ mask @ cols.T) >= threshold
+        # cv2.gemm (on this thread), not numpy's @: OpenBLAS's worker threads spin after
+        # each product and took the cores from onnxruntime's threads (pasting took 0.36
+        # s/page on a loaded 2-core machine; benchmarks/parse_speed.py --backends)
+        along_rows = cv2.gemm(rows, mask, 1.0, no_delta, 0.0)
+        sampled = cv2.gemm(along_rows, cols, 1.0, no_delta, 0.0, flags=cv2.GEMM_2_T)
+        out[i, y0:y1, x0:x1] = sampled >= threshold
     return out
 
 
@@ -290,6 +305,7 @@ def _bilinear_weights(pixels: np.ndarray, lo: np.float32, hi: np.float32, m: int
 
 __all__ = [
     "EXPORT_FORMAT",
+    "INPUT_NAMES",
     "METADATA_KEY",
     "OUTPUT_NAMES",
     "ExportMetadata",
