@@ -50,7 +50,7 @@ class ParseOptions:
         score_threshold: ``0.6``, ``"table=0.7,figure=0.5"`` or both; classes it does not
             set use the model config's ``MODEL.ROI_HEADS.SCORE_THRESH_TEST`` when the config
             sets it (not detectron2's default 0.05), else 0.5 (see
-            :func:`~layoutft.parsing.postprocess.score_thresholds`).
+            :func:`~layoutft.parsing.postprocess.parse_score_threshold`).
         max_pixels: cap on a page image's ``width * height`` (the dpi drops for huge pages).
         image_dpi: resolution of images whose metadata has none.
         visualize: folder for a PNG per page with regions drawn (and an annotated PDF copy).

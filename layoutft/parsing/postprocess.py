@@ -170,7 +170,7 @@ def postprocess(
             kept as one of the winner's ``alternatives`` (:func:`resolve_duplicates`).
             ``"none"``: the detections unchanged.
         thresholds: per-class score thresholds (default 0.5 for every class; the parser
-            passes :func:`score_thresholds`).
+            passes :func:`parse_score_threshold`).
 
     Returns:
         Regions sorted by descending score (``"none"`` keeps the model's order).
