@@ -73,6 +73,8 @@ FORBIDDEN = {
         "layoutft.engine",
         "layoutft.corpus",
     ],
+    # the OCR-D processor sits above parsing/ and formats/, below cli/
+    "layoutft.ocrd": ["layoutft.engine", "layoutft.data", "layoutft.model_export"],
     # serving/ (layoutft serve) sits above parsing/ and below cli/
     "layoutft.serving": ["layoutft.engine", "layoutft.data", "layoutft.model_export"],
 }
