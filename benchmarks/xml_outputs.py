@@ -155,17 +155,24 @@ def main(argv: list[str] | None = None) -> int:
         stats["errors"] = stats["errors"][:10]
         report["sets"][name] = stats
         print(name, json.dumps({k: v for k, v in stats.items() if k != "errors"}), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "xml_outputs.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "xml_outputs.md").write_text(_markdown(report))
+        _write(report, args.out)  # after every set: a run cut short still reports
+    report["complete"] = True
+    _write(report, args.out)
     return 0
+
+
+def _write(report: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "xml_outputs.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "xml_outputs.md").write_text(_markdown(report))
 
 
 def _markdown(report: dict[str, Any]) -> str:
     lines = [
         "# PAGE XML / ALTO outputs of ../shared/real",
         "",
-        f"Model: {report['model']}. Produced by `python -m benchmarks.xml_outputs`.",
+        f"Model: {report['model']}. Produced by `python -m benchmarks.xml_outputs`"
+        + ("." if report.get("complete") else "; partial: the sets done so far."),
         "",
         "| set | files | pages | PAGE valid | ALTO valid | METS valid | regions | "
         "PAGE mismatches (count/label/order/box) | ALTO mismatches (count/label/box) | "

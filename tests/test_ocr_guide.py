@@ -108,6 +108,7 @@ def test_guide_blocks_are_the_commands_the_test_knows() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
 def test_every_command_of_the_guide_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import xmlschema
