@@ -140,15 +140,15 @@ def test_ocrd_process_writes_the_regions_parse_finds(tmp_path: Path) -> None:
         outputs.append(written_regions(out))
     got, from_page = outputs
     if cropped:  # the model saw another image (a region at its edge may go): every region it
-        # found is one of the first run's, its box within a few pixels (far below the crop)
+        # found is one of the first run's, its box within 25 px (the crop moved it by more than 100)
         border = ET.parse(next((workspace / "OCR-D-CROP").glob("*.xml"))).find(f".//{PC}Border")
         assert border is not None
         corner = min(tuple(map(int, p.split(","))) for p in border[0].get("points", "").split())
-        assert min(corner) > 50  # a real crop: without moving them back boxes would be off
+        assert min(corner) > 100  # a real crop: without moving them back boxes would be off
         assert len(got) - 1 <= len(from_page) <= len(got)
         for region in from_page:
             off = min(np.abs(np.subtract(region["box"], r["box"])).max() for r in got)
-            assert off <= 8, (region, got)
+            assert off <= 25, (region, got)
     else:
         assert [r["box"] for r in from_page] == [r["box"] for r in got]
 
