@@ -267,3 +267,64 @@ def linked_groups(count: int, links: Iterable[tuple[int, int]]) -> list[list[int
     for i in range(count):
         groups.setdefault(root(i), []).append(i)
     return list(groups.values())
+
+
+def clip_polygon(
+    points: np.ndarray | Sequence[Sequence[float]], box: Sequence[float]
+) -> np.ndarray:
+    """The part [K,2] float64 of polygon ``points`` [N,2] inside the XYXY ``box`` (any one
+    space), by Sutherland-Hodgman against the box's four sides; [0,2] when none is inside."""
+    ring = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    x0, y0, x1, y1 = (float(v) for v in box)
+    # (axis, limit, keep the side >= limit?)
+    for axis, limit, above in ((0, x0, True), (0, x1, False), (1, y0, True), (1, y1, False)):
+        if len(ring) == 0:
+            break
+        inside = ring[:, axis] >= limit if above else ring[:, axis] <= limit
+        out: list[np.ndarray] = []
+        for i in range(len(ring)):
+            cur, prev = ring[i], ring[i - 1]
+            if inside[i] != inside[i - 1]:  # the edge crosses the side: keep the crossing
+                t = (limit - prev[axis]) / (cur[axis] - prev[axis])
+                cross = prev + t * (cur - prev)
+                cross[axis] = limit
+                out.append(cross)
+            if inside[i]:
+                out.append(cur)
+        ring = np.array(out, dtype=np.float64).reshape(-1, 2)
+    return ring
+
+
+def _stretch_axis(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``values`` (one coordinate of a polygon inside ``[low, high]``) mapped so their
+    extent becomes ``[low, high]``: only the margins are stretched (a monotone piecewise
+    linear map, so the polygon stays simple); the middle of the polygon is unchanged."""
+    lo, hi = float(values.min()), float(values.max())
+    span = hi - lo
+    out = values.copy()
+    for short, edge, inner, sign in ((lo - low, low, lo, 1.0), (high - hi, high, hi, -1.0)):
+        if short <= 0:
+            continue
+        # the band [inner, inner + sign * margin] is stretched to reach the box's edge
+        margin = min(4.0 * short + 1.0, span / 3.0)
+        band = sign * (out - inner)
+        near = (band >= 0) & (band < margin)
+        out[near] = edge + sign * band[near] * (margin + short) / margin
+    return out
+
+
+def fit_polygon(points: np.ndarray | Sequence[Sequence[float]], box: Sequence[float]) -> np.ndarray:
+    """A region's outline ``points`` [N,2] (e.g. its mask's) made to agree with its XYXY
+    ``box`` (same space): clipped to the box, then its margins stretched so that its
+    bounding box is exactly ``box``. This is the polygon every writer of a region's
+    outline uses (PAGE, ALTO; annotation exports), so that reading the outline back gives
+    the region's box. Returns [K,2] float64 (K >= 3), the box's four corners (clockwise from
+    the top left) when less than a triangle of the outline lies inside the box."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+    ring = clip_polygon(points, box)
+    if len(ring) < 3 or np.ptp(ring[:, 0]) <= 0 or np.ptp(ring[:, 1]) <= 0:
+        return corners
+    ring[:, 0] = _stretch_axis(ring[:, 0], x0, x1)
+    ring[:, 1] = _stretch_axis(ring[:, 1], y0, y1)
+    return ring

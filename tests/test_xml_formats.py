@@ -267,23 +267,33 @@ def test_xml_labels_flag_needs_an_xml_format(
 
 
 @pytest.mark.skipif(not (REAL / "docbank-100" / "pdf").is_dir(), reason="../shared/real absent")
-def test_real_pdf_pagexml_and_alto_validate(tmp_path: Path, schemas: dict[str, Any]) -> None:
-    """A real born-digital PDF through the bundled model: PAGE and ALTO validate, and read
-    back as the same regions (see benchmarks/results/xml_outputs.md for every file)."""
+def test_real_pages_pagexml_and_alto_validate_and_round_trip(
+    tmp_path: Path, schemas: dict[str, Any]
+) -> None:
+    """Real pages through the bundled model (a born-digital PDF, a PubLayNet scan, a DTA book
+    page): PAGE and ALTO validate, and read back as the same regions, every box within 1 px
+    of ``bbox_px``, mask outlines included (benchmarks/results/xml_outputs.md: every file)."""
     from benchmarks.xml_outputs import round_trip
     from layoutft.parsing.parser import Parser, load_model
     from layoutft.parsing.xml_results import XmlSink
 
-    pdf = sorted((REAL / "docbank-100" / "pdf").glob("*.pdf"))[0]
+    files = [
+        sorted((REAL / "docbank-100" / "pdf").glob("*.pdf"))[0],
+        sorted((REAL / "publaynet-20").glob("*.jpg"))[0],
+        sorted((REAL / "dta-books").glob("*.png"))[0],
+    ]
     parser = Parser(load_model(None, None, [], "cpu", None))
-    sinks = [XmlSink(tmp_path / f / "d.mets.xml", f) for f in ("pagexml", "alto")]
-    document = parser.run(pdf, sinks)
-    assert document.pages[0].regions
-    for fmt, folder in (("pagexml", "page"), ("alto", "alto")):
-        schemas[fmt].validate(str(tmp_path / fmt / folder / "d-p1.xml"))
+    masks = 0
+    for n, path in enumerate(files):
+        sinks = [XmlSink(tmp_path / f"{fmt}{n}" / "d.mets.xml", fmt) for fmt in ("pagexml", "alto")]
+        document = parser.run(path, sinks)
+        assert document.pages[0].regions, path
         document.source["path"] = "d.pdf"
-        counts = round_trip(
-            document, tmp_path / fmt / folder, tmp_path / fmt / "images", fmt, tmp_path
-        )
-        assert counts["regions"] == len(document.pages[0].regions)
-        assert (counts["count"], counts["label"], counts["order"], counts["box"]) == (0, 0, 0, 0)
+        for fmt, folder in (("pagexml", "page"), ("alto", "alto")):
+            out = tmp_path / f"{fmt}{n}"
+            schemas[fmt].validate(str(out / folder / "d-p1.xml"))
+            counts = round_trip(document, out / folder, out / "images", fmt, tmp_path)
+            assert counts["regions"] == len(document.pages[0].regions)
+            assert (counts["count"], counts["label"], counts["order"], counts["box"]) == (0,) * 4
+            masks += counts["masks"] if fmt == "pagexml" else 0
+    assert masks >= 3  # mask outlines (not just boxes) made the trip

@@ -15,8 +15,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from layoutft.formats.common import int_box, int_points, ordered, region_id, text_lines
-from layoutft.formats.common import outline_px as _outline
+from layoutft.formats.common import (
+    int_box,
+    ordered,
+    outline_px,
+    region_id,
+    region_points,
+    text_lines,
+)
 from layoutft.formats.types import XmlLabels
 from layoutft.schema import Document, Page
 
@@ -99,10 +105,9 @@ def alto_xml(
         box = int_box(region.bbox_px, page)
         attrs = {"ID": region_id(region), **_box_attrs(box), "TAGREFS": tag_ids[region.label]}
         element = ET.SubElement(space, q(block), attrs)
-        ring = _outline(region, page)
-        if ring is not None and len(set(int_points(ring, page))) >= 3:
+        if outline_px(region, page) is not None:  # a mask outline, fitted to the box
             shape = ET.SubElement(element, q("Shape"))
-            points = " ".join(f"{x},{y}" for x, y in int_points(ring, page))
+            points = " ".join(f"{x},{y}" for x, y in region_points(region, page))
             ET.SubElement(shape, q("Polygon"), {"POINTS": points})
         if block != "TextBlock":
             continue

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from layoutft.geometry import fit_polygon
 from layoutft.schema import Page, Region
 
 _TOL_PT = 0.01
@@ -62,16 +63,20 @@ def box_points(box: tuple[int, int, int, int]) -> list[tuple[int, int]]:
 
 
 def region_points(region: Region, page: Page) -> list[tuple[int, int]]:
-    """The region's outline in whole page pixels: its mask outline when it has one that is
-    not its box (at least 3 distinct points), else its box's corners."""
+    """The region's outline in whole page pixels, its bounding box exactly the region's box
+    (``int_box(bbox_px)``): its mask outline fitted to the box
+    (:func:`layoutft.geometry.fit_polygon`) when it has one that is not its box (at least 3
+    distinct points), else the box's corners. Every writer of region outlines uses this, so
+    that the outline read back gives the box."""
+    box = int_box(region.bbox_px, page)
     ring = outline_px(region, page)
     if ring is not None:
-        points = int_points(ring, page)
+        points = int_points(fit_polygon(ring, box).tolist(), page)
         if len(points) > 1 and points[0] == points[-1]:
             points.pop()
         if len(set(points)) >= 3:
             return points
-    return box_points(int_box(region.bbox_px, page))
+    return box_points(box)
 
 
 @dataclass

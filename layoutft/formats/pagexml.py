@@ -3,8 +3,9 @@ eScriptorium exchange it.
 
 A region is its element and ``type`` from :class:`~layoutft.formats.types.XmlLabels`
 (``TextRegion type="heading"``, ``TableRegion``, ...), with ``id="r<region id>"`` and
-``<Coords points="x,y ...">`` in page-image pixels: its mask outline when it has one that is
-not its box, else the box. ``Coords@conf`` is the detector's score. The page's reading order
+``<Coords points="x,y ...">`` in page-image pixels: its mask outline (fitted to the box:
+:func:`layoutft.formats.common.region_points`) when it has one that is not its box, else
+the box. ``Coords@conf`` is the detector's score. The page's reading order
 is one ``ReadingOrder/OrderedGroup`` of ``RegionRefIndexed`` in region ``order``. Text
 regions carry their text: with OCR words, ``TextLine``/``Word`` with their boxes and
 ``TextEquiv@conf``; the region's whole text is its own ``TextEquiv/Unicode`` (lines joined
