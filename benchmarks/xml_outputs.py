@@ -54,9 +54,12 @@ def round_trip(document: Any, folder: Path, images: Path, fmt: str, tmp: Path) -
     from layoutft.data.convert import convert
     from layoutft.data.labelmap import load_label_map
     from layoutft.formats.common import ordered, outline_px
+    from layoutft.labels import DOCLAYNET_CLASSES
 
     out = tmp / f"convert-{fmt}"
-    labels = load_label_map("pagexml-publaynet") if fmt == "pagexml" else None
+    doclaynet = set(document.model.get("labels", [])) <= set(DOCLAYNET_CLASSES)
+    page_map = "pagexml-doclaynet" if doclaynet else "pagexml-publaynet"
+    labels = load_label_map(page_map) if fmt == "pagexml" else None
     result = convert(
         fmt, [folder], out, images_dir=images, labels=labels, overwrite=True, keep_unmapped=True
     )

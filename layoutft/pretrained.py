@@ -34,7 +34,7 @@ from layoutft.errors import CheckpointError
 
 _CHUNK = 1 << 20
 # The bundled default model ships inside the package: no download, works offline.
-BUNDLED_MODEL = "layoutft-docs-narrow-r50"
+BUNDLED_MODEL = "layoutft-doclaynet-narrow-r50"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from layoutft.corpus import (
 from layoutft.corpus.manifest import manifest_schema
 from layoutft.errors import LayoutftError
 from layoutft.parsing.parser import ParseOptions, Parser
+from layoutft.pretrained import BUNDLED_MODEL
 from tests.test_parse_pipeline import ColorBoxModel, page_png
 
 MODEL: dict[str, Any] = {
@@ -317,7 +318,7 @@ def test_other_settings_are_refused_unless_overwrite(
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"other weights")
     result = cli.parse(str(root), "-o", str(out), "--dpi", "72", "--weights", str(weights))
-    assert result.exit_code == 1 and "model name layoutft-docs-narrow-r50 -> w" in (result.stderr)
+    assert result.exit_code == 1 and f"model name {BUNDLED_MODEL} -> w" in (result.stderr)
     assert "model weights_sha256" in result.stderr and snapshot(out) == before
     result = cli.parse(str(root), "-o", str(out), "--dpi", "100", "--overwrite")
     assert result.exit_code == 0, result.output
@@ -387,7 +388,7 @@ def test_status_reads_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app, ["status", str(out)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[1].startswith("model: layoutft-docs-narrow-r50 (weights sha256 ")
+    assert lines[1].startswith(f"model: {BUNDLED_MODEL} (weights sha256 ")
     assert lines[2].startswith("options: format=json, dpi=72.0, pages=None, ")
     assert lines[3] == "inputs: 6 planned, 5 ok, 1 failed, 0 not done"
     assert lines[4].startswith("pages: 6 (1 failed), 0 regions, ")

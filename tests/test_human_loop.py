@@ -89,7 +89,7 @@ def test_parse_correct_convert_train_eval_loop(tmp_path: Path, monkeypatch: Any)
     # 1. parse: Label Studio tasks with predictions, and the viewer, in one run
     cli(
         "parse", "new/pdfs", "--dpi", "72", "-o", "review", "--format", "labelstudio",
-        "--view", "viewer", "--quiet",
+        "--view", "viewer", "--quiet", "--labels-view", "publaynet",
     )  # fmt: skip
     assert Path("viewer/index.html").is_file()
     assert '<Label value="table"' in Path("review/labeling-config.xml").read_text()

@@ -18,6 +18,7 @@ from benchmarks.parse_speed import BOX_PX, SCORE_TOL, compare_detections
 from layoutft.errors import OptionError
 from layoutft.parsing.onnx_model import OnnxDetector, paste_masks
 from layoutft.parsing.parser import ParseOptions, Parser, choose_backend, load_model
+from layoutft.pretrained import BUNDLED_MODEL
 from layoutft.render import iter_pages
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,7 +120,7 @@ def test_parse_runs_without_torch_and_gives_the_torch_regions(
         tmp_path, "parse", str(SAMPLE), "--dpi", "100", "-o", str(out), "--quiet"
     )
     assert result.returncode == 0, result.stderr
-    assert "layoutft-docs-narrow-r50 (5 labels, onnx)" in result.stderr
+    assert f"{BUNDLED_MODEL} (11 labels, onnx)" in result.stderr
     onnx_doc = json.loads(out.read_text())
     torch_doc = Parser(models["torch"], ParseOptions(dpi=100)).parse(SAMPLE).to_dict()
     assert len(onnx_doc["pages"]) == len(torch_doc["pages"]) == 2

@@ -26,7 +26,9 @@ import layoutft.cli
 from layoutft.cli.app import app
 from layoutft.corpus import MANIFEST_NAME
 from layoutft.errors import LayoutftError
+from layoutft.labels import DOCLAYNET_CLASSES
 from layoutft.parsing.parser import ParseOptions, Parser, parse
+from layoutft.pretrained import BUNDLED_MODEL
 from layoutft.schema import Document, json_schema
 
 LABELS = ["text", "title", "list", "table", "figure"]
@@ -283,8 +285,8 @@ def test_no_model_uses_the_bundled_model_offline(
 ) -> None:
     monkeypatch.setenv("LAYOUTFT_OFFLINE", "1")
     doc = parse(pdf_path, dpi=72)
-    assert doc.model["name"] == "layoutft-docs-narrow-r50"
-    assert doc.model["labels"] == ["text", "title", "list", "table", "figure"]
+    assert doc.model["name"] == BUNDLED_MODEL == "layoutft-doclaynet-narrow-r50"
+    assert doc.model["labels"] == list(DOCLAYNET_CLASSES)
     assert [page.status for page in doc.pages] == ["ok", "ok"]
     assert all(0.0 <= r.score <= 1.0 for page in doc.pages for r in page.regions)
     with pytest.raises(LayoutftError, match="config and labels need weights"):
@@ -474,14 +476,14 @@ def test_cli_every_page_failed_exits_1_and_says_so(
     result = run_cli([str(black), "-o", str(out)], monkeypatch)
     assert result.exit_code == 1, result.output
     lines = result.stderr.splitlines()
-    assert lines[0] == "model: layoutft-docs-narrow-r50 (5 labels)"  # named once, first
+    assert lines[0] == f"model: {BUNDLED_MODEL} (5 labels)"  # named once, first (a stand-in model)
     assert lines[1] == (f"Error: {black} page 1: prediction failed: cannot predict on a black page")
     assert lines[2] == (
         f"parsed 1 file, 1 pages, 0 regions, 1 failure (1 of 1 pages failed) -> {out}"
     )
     assert len(lines) == 3 and "Traceback" not in result.output
     data = json.loads(out.read_text())  # the document is still written, marked as failed
-    assert data["status"] == "error" and data["model"]["name"] == "layoutft-docs-narrow-r50"
+    assert data["status"] == "error" and data["model"]["name"] == BUNDLED_MODEL
 
 
 def test_cli_keep_going_is_the_default_and_strict_stops(
