@@ -87,6 +87,13 @@ def parse_cmd(
         "coco-dataset, pagexml (PAGE 2019, a file per page, and a METS file: -o DOC.mets.xml), "
         "alto (ALTO 4, likewise) or hocr (-o DOC.hocr).",
     ),
+    shape: str = typer.Option(
+        "rect",
+        "--shape",
+        help="--format labelstudio/cvat/coco-dataset: region shape: rect (each region's box), "
+        "polygon (its mask outline, else its box's corners) or auto (an outline where it is "
+        "not the box).",
+    ),
     xml_labels: Path | None = typer.Option(
         None,
         "--xml-labels",
@@ -197,6 +204,7 @@ def parse_cmd(
     from layoutft.errors import RenderError
     from layoutft.outputs import check_writable, refuse_input_folders
     from layoutft.parsing.parser import ParseOptions, Parser, load_model, model_display_name
+    from layoutft.parsing.preannotations import check_shape
     from layoutft.parsing.results import (
         check_format,
         output_folders,
@@ -214,6 +222,7 @@ def parse_cmd(
     check_format(format)
     _check_engine(engine, address, ray_workers, gpus_per_worker)
     xml_map = _xml_labels(xml_labels, format)
+    check_shape(shape)
     if is_corpus_run(inputs, output):
         if xml_labels is not None:
             raise LayoutftError("--xml-labels is for one input with -o FILE, not corpus runs")
@@ -229,6 +238,7 @@ def parse_cmd(
                 device=device,
                 allow_partial=allow_partial,
                 format=format,
+                shape=shape,
                 backend=backend,
                 visualize=visualize,
                 view=view,
@@ -318,7 +328,8 @@ def parse_cmd(
     viewer = None if view is None else Viewer(view)
     for path in files:
         try:
-            sinks = [result_sink(dest, format, xml_map)] + ([viewer.sink()] if viewer else [])
+            sink = result_sink(dest, format, xml_map, shape)
+            sinks = [sink] + ([viewer.sink()] if viewer else [])
             document = parser.run(path, sinks)
         except RenderError as exc:
             tally.failed_inputs += 1
@@ -423,6 +434,16 @@ class CorpusFlags:
     address: str | None = None
     ray_workers: int | None = None
     gpus_per_worker: float = 0.0
+    shape: str = "rect"
+
+
+def _output_options(options: Any, flags: CorpusFlags) -> dict[str, Any]:
+    """The manifest's output options; ``shape`` only when not the default (rect), so the
+    runs made before --shape existed keep their fingerprint."""
+    from layoutft.corpus import output_options
+
+    values = output_options(options, flags.format)
+    return values if flags.shape == "rect" else {**values, "shape": flags.shape}
 
 
 def _parse_corpus(
@@ -434,7 +455,6 @@ def _parse_corpus(
         RunRecord,
         corpus_root,
         model_identity,
-        output_options,
         plan_corpus,
         run_corpus,
     )
@@ -457,7 +477,7 @@ def _parse_corpus(
     if flags.view is not None:
         check_writable([flags.view], "--view")
     if not flags.overwrite:  # options first: before the model loads
-        Manifest(out).check(None, output_options(options, flags.format), corpus_root(inputs))
+        Manifest(out).check(None, _output_options(options, flags), corpus_root(inputs))
     weights = flags.weights
     names = (
         None if flags.labels is None else [n.strip() for n in flags.labels.split(",") if n.strip()]
@@ -483,7 +503,7 @@ def _parse_corpus(
         typer.echo(f"ray: {ray_engine.describe()}", err=True)
     identity = model_identity(parser.model_name, parser.labels, weights, flags.config, overrides)
     run = RunRecord.create(
-        identity, output_options(options, flags.format), corpus_root(inputs), inputs, len(items)
+        identity, _output_options(options, flags), corpus_root(inputs), inputs, len(items)
     )
     viewer = None if flags.view is None else Viewer(flags.view)
     readable = flags.format in ("json", "jsonl")

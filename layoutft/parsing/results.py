@@ -233,11 +233,14 @@ class JsonLinesSink:
             target.__exit__(type(error), error, error.__traceback__)
 
 
-def result_sink(dest: Path | None, fmt: str, xml_labels: Any = None) -> ResultSink:
+def result_sink(
+    dest: Path | None, fmt: str, xml_labels: Any = None, shape: str = "rect"
+) -> ResultSink:
     """The sink writing ``fmt`` (one of :data:`FORMATS`) to ``dest`` (None: stdout, except
     for the formats that write page images). ``xml_labels``: the
     :class:`~layoutft.formats.types.XmlLabels` of the XML formats (default: the built-in
-    map)."""
+    map); ``shape``: the region shape of the pre-annotation formats (rect, polygon, auto;
+    :mod:`layoutft.parsing.preannotations`)."""
     if check_format(fmt) in XML_FORMATS:
         from layoutft.parsing.xml_results import XmlSink
 
@@ -249,5 +252,5 @@ def result_sink(dest: Path | None, fmt: str, xml_labels: Any = None) -> ResultSi
 
         if dest is None:
             raise OptionError("{format} {value} needs an output file", value=fmt)
-        return PreannotationSink(dest, fmt)
+        return PreannotationSink(dest, fmt, shape)
     return JsonLinesSink(dest) if check_format(fmt) == "jsonl" else DocumentSink(dest, fmt)
