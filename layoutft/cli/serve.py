@@ -138,6 +138,31 @@ def serve_cmd(
     model_version: str | None = typer.Option(
         None, help="model_version of Label Studio predictions (default: the model's name)."
     ),
+    shape: str = typer.Option(
+        "rect", help="Region shape of /predict results: rect, polygon or auto."
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        help="Folder for the models fine-tuned from Label Studio annotations (/webhook, "
+        "/train; a manifest per project; a restart serves the last good one). Default: no "
+        "training.",
+    ),
+    train_config: str = typer.Option(
+        "finetune_cpu", help="layoutft train config of those fine-tunes (name or YAML)."
+    ),
+    train_set: list[str] = typer.Option(
+        [], help="A config override of those fine-tunes, KEY=VALUE (repeatable)."
+    ),
+    train_delay: float = typer.Option(
+        10, help="Seconds without a new annotation before a fine-tune starts."
+    ),
+    train_epochs: float | None = typer.Option(
+        None,
+        help="Passes over the annotated pages per fine-tune (its iterations grow with the "
+        "pages); default: the config's SOLVER.MAX_ITER.",
+    ),
+    max_jobs: int = typer.Option(32, help="Async /parse jobs queued or running; more get 429."),
+    job_ttl: float = typer.Option(3600, help="Seconds an async job's result is kept."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
 ) -> None:
     """Serve the model over HTTP: POST /parse (PDF or image -> layout JSON), GET /health,
@@ -152,8 +177,10 @@ def serve_cmd(
     import uvicorn
 
     from layoutft.parsing.parser import ParseOptions, load_model, model_display_name
+    from layoutft.pretrained import BUNDLED_MODEL
     from layoutft.serving import FetchSettings, LayoutService, ServeSettings, create_app
     from layoutft.serving.server import ConnectionLimits, is_loopback, uvicorn_config
+    from layoutft.serving.training import BaseModel, Trainer, TrainSettings, loading_switch
 
     args = list(overrides_args or [])
     check_options(args)
@@ -204,6 +231,9 @@ def serve_cmd(
         allowed_hosts=(*bind, *allowed_host),
         api_token=api_token,
         basic_auth=None if basic_auth_user is None else (basic_auth_user, basic_auth_pass or ""),
+        shape=shape,
+        max_jobs=max_jobs,
+        job_ttl_s=job_ttl,
     )
     limits = ConnectionLimits(
         header_timeout=header_timeout,
@@ -221,6 +251,31 @@ def serve_cmd(
     )
     service = LayoutService(model, options, model_display_name(weights), settings)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    trainer = None
+    if data_dir is not None:
+        pairs = [part for item in train_set for part in item.partition("=")[::2]]
+        if any("=" not in item for item in train_set):
+            raise LayoutftError("--train-set takes KEY=VALUE, e.g. SOLVER.MAX_ITER=200")
+        trainer = Trainer(
+            TrainSettings(
+                data_dir,
+                config=train_config,
+                overrides=tuple(pairs),
+                delay_s=train_delay,
+                epochs=train_epochs,
+                device=device,
+            ),
+            fetch,
+            BaseModel(
+                weights or BUNDLED_MODEL,
+                None if config is None else str(config),
+                tuple(overrides),
+                None if names is None else tuple(names),
+            ),
+            loading_switch(service.switch, device),
+        )
+        for project in trainer.resume():
+            typer.echo(f"project {project}: {service.version_of(project)}", err=True)
     where = fetch.label_studio_url or "not set (LABEL_STUDIO_URL)"
     typer.echo(
         f"model: {service.model_name} ({len(service.labels)} labels); Label Studio: {where}; "
@@ -234,5 +289,9 @@ def serve_cmd(
             "BASIC_AUTH_USER/BASIC_AUTH_PASS for Label Studio)",
             err=True,
         )
-    config_ = uvicorn_config(create_app(service), host, port, limits, log_level.lower())
-    uvicorn.Server(config_).run()
+    config_ = uvicorn_config(create_app(service, trainer), host, port, limits, log_level.lower())
+    try:
+        uvicorn.Server(config_).run()
+    finally:
+        if trainer is not None:
+            trainer.close()
