@@ -73,7 +73,7 @@ TARGET_PAGES = 40
 TARGET_AP50 = 75.0
 AGREE = 3.0
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
-PROBE_EVERY_S = 5.0
+PROBE_EVERY_S = 20.0
 
 
 def labelstudio_result(ann: dict[str, Any], img: dict[str, Any], name: str) -> dict[str, Any]:
@@ -193,6 +193,7 @@ def start(args: list[str], env: dict[str, str], log: Path, url: str, seconds: fl
 
 
 def label_studio(executable: str, root: Path) -> Process:
+    root.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     env = {
         **os.environ,
@@ -365,23 +366,33 @@ def main(argv: list[str] | None = None) -> None:
     tmp = None if args.work is not None else tempfile.mkdtemp(prefix="active_loop.")
     work = args.work if args.work is not None else Path(str(tmp))
     work.mkdir(parents=True, exist_ok=True)
+
+    def write(rows: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+        """The results so far (after every round: a cut-short run leaves its rounds)."""
+        extra["command"] = command_line(NAME, argv)
+        extra["time"] = f"{(time.perf_counter() - begin) / 60:.1f} min so far"
+        json_path = save_results(NAME, rows, extra, out_dir=args.out, started=started)
+        md = json_path.with_suffix(".md")
+        head, _, rest = md.read_text().partition("\n\n")
+        lines = "\n".join(t["line"] for t in extra["targets"])
+        md.write_text(f"{head}\n\n{lines}\n\n{rest}")
+
     try:
-        rows, extra = run(args, rounds, source, work, executable)
+        run(args, rounds, source, work, executable, write)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    extra["command"] = command_line(NAME, argv)
-    extra["time"] = f"total {(time.perf_counter() - begin) / 60:.1f} min"
-    json_path = save_results(NAME, rows, extra, out_dir=args.out, started=started)
-    md = json_path.with_suffix(".md")
-    head, _, rest = md.read_text().partition("\n\n")
-    lines = "\n".join(t["line"] for t in extra["targets"])
-    md.write_text(f"{head}\n\n{lines}\n\n{rest}")
 
 
 def run(
-    args: argparse.Namespace, rounds: list[int], source: Path, work: Path, executable: str
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    args: argparse.Namespace,
+    rounds: list[int],
+    source: Path,
+    work: Path,
+    executable: str,
+    write: Callable[[list[dict[str, Any]], dict[str, Any]], None],
+) -> None:
+    """The rounds (see the module docstring); ``write(rows, extra)`` after each."""
     from layoutft.data.coco import write_coco
     from layoutft.data.convert import convert
     from layoutft.parsing.preannotations import labeling_config
@@ -508,6 +519,11 @@ def run(
             rows.append(row)
             print(f"active_loop: {row}", file=sys.stderr)
             done = n
+            parts = (train_part, test_part, train_books, test_books)
+            extra = summary(rows, rounds, classes, prober, parts, args)
+            if n != rounds[-1]:
+                extra["partial"] = f"rounds done: {[r['pages'] for r in rows]} of {rounds}"
+            write(rows, extra)
     finally:
         if prober is not None:
             prober.stop.set()
@@ -515,8 +531,6 @@ def run(
         if serve is not None:
             serve.stop()
         ls.stop()
-    parts = (train_part, test_part, train_books, test_books)
-    return rows, summary(rows, rounds, classes, prober, parts, args)
 
 
 def summary(

@@ -240,7 +240,8 @@ class Trainer:
             state.requests += 1
             state.last_request = time.monotonic()
             log.info("project %s: fine-tune requested (%s)", pid, reason)
-            if state.thread is not None and state.thread.is_alive():
+            if state.thread is not None:  # the worker picks the request up (it clears
+                # ``thread`` under this lock when it ends, so none is left behind)
                 return {"status": "queued", "project": pid, "state": state.state}
             state.thread = threading.Thread(
                 target=self._worker, args=(pid,), name=f"layoutft-train-{pid}", daemon=True
@@ -279,7 +280,7 @@ class Trainer:
         while time.monotonic() < deadline:
             with self._lock:
                 thread = self._projects.get(pid, _Project()).thread
-            if thread is None or not thread.is_alive():
+            if thread is None:
                 break
             thread.join(min(1.0, max(deadline - time.monotonic(), 0.0)))
         return self.status(pid)
@@ -328,6 +329,7 @@ class Trainer:
                 state.started = _now()
                 if self._closed:
                     state.state = "idle"
+                    state.thread = None
                     return
             try:
                 result = self._fine_tune(pid)
@@ -346,6 +348,7 @@ class Trainer:
                 if state.requests == 0 or self._closed:
                     state.state = "idle"
                     state.detail = ""
+                    state.thread = None
                     return
                 state.state = "waiting"  # requests came while it ran: one more fine-tune
 
