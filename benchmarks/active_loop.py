@@ -209,7 +209,7 @@ def label_studio(executable: str, root: Path) -> Process:
         "--data-dir", str(root / "data"), "--username", "admin@example.com",
         "--password", "layoutft-bench-pw", "--user-token", TOKEN, "--enable-legacy-api-token",
     ]  # fmt: skip
-    return start(args, env, root / "label-studio.log", f"http://127.0.0.1:{port}", 600)
+    return start(args, env, root / "label-studio.log", f"http://127.0.0.1:{port}", 2400)
 
 
 class Rest:
@@ -434,7 +434,9 @@ def run(
             "LABEL_STUDIO_API_KEY": TOKEN,
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
         }
-        sets = [f"{k}={v}" for k, v in zip(overrides[::2], overrides[1::2], strict=True)]
+        # a fixed seed: the server's and the by-hand run differ only in how they got the data
+        pairs = [*overrides, "SEED", "0"]
+        sets = [f"{k}={v}" for k, v in zip(pairs[::2], pairs[1::2], strict=True)]
         serve_args = [
             sys.executable, "-m", "layoutft", "serve", "--port", str(port), "--device", "cpu",
             "--data-dir", str(work / "serve"), "--train-config", str(CONFIG),

@@ -11,9 +11,9 @@ project). A fine-tune:
    order, are the model's) and its annotated tasks (``GET /api/projects/<id>/export``), and
    downloads their images, all with the server's Label Studio URL and key
    (:class:`~layoutft.serving.fetch.FetchSettings`);
-2. runs :mod:`layoutft.serving.train_job` in a separate process: ``layoutft train``'s recipe
-   (``TrainSettings.config`` and overrides) from the project's current model, some pages
-   held out, both models evaluated on them;
+2. runs :mod:`layoutft.engine.labelstudio_finetune` in a separate process: ``layoutft
+   train``'s recipe (``TrainSettings.config`` and overrides) from the project's current
+   model, some pages held out, both models evaluated on them;
 3. switches the project's served model to the new one only when its held-out bbox AP50 is
    higher than the current model's (else it keeps the current one and says why): the switch
    replaces one reference, so a request in flight finishes with the model it started with
@@ -60,6 +60,9 @@ TRAIN_ACTIONS = (
     "START_TRAINING",
 )
 MANIFEST = "manifest.json"
+#: the fine-tune process (:mod:`layoutft.engine.labelstudio_finetune`) and its result file
+JOB_MODULE = "layoutft.engine.labelstudio_finetune"
+RESULT = "result.json"
 MANIFEST_SCHEMA = "layoutft.serve-models/1"
 _PROJECT = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
@@ -77,7 +80,8 @@ class TrainSettings:
         delay_s: seconds without a new request before a fine-tune starts (coalescing).
         device: where the fine-tune runs (auto, cpu, cuda).
         epochs: None: the config's schedule; else that many passes over the training pages
-            (:func:`layoutft.serving.train_job.schedule`), so a fine-tune grows with them.
+            (:func:`layoutft.engine.labelstudio_finetune.schedule`), so a fine-tune grows
+            with them.
     """
 
     data_dir: Path
@@ -462,12 +466,11 @@ class Trainer:
 
     def _run_job(self, pid: str, work: Path, spec: dict[str, Any]) -> dict[str, Any]:
         """Run the job process; its result (``{"ok": false, "error"}`` if it wrote none)."""
-        from layoutft.serving.train_job import RESULT
-
+        spec = {**spec, "result": str(work / RESULT)}
         (work / "spec.json").write_text(json.dumps(spec, indent=2) + "\n")
         with (work / "train.log").open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "layoutft.serving.train_job", str(work / "spec.json")],
+                [sys.executable, "-m", JOB_MODULE, str(work / "spec.json")],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},

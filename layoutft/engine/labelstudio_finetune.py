@@ -1,6 +1,7 @@
 """One fine-tune of ``layoutft serve`` from Label Studio annotations, run as its own process
-(``python -m layoutft.serving.train_job SPEC.json``) so the server keeps answering while it
-trains and a crash of the training cannot take the server down.
+(``python -m layoutft.engine.labelstudio_finetune SPEC.json``) so the server keeps answering
+while it trains and a crash of the training cannot take the server down. (It lives in
+``engine/`` because it converts and trains; ``serving/`` imports neither.)
 
 The server (:mod:`layoutft.serving.training`) has already fetched the project's annotated
 tasks (``export.json``, each task's ``data.image`` the name of its file in ``images/``) and
@@ -14,7 +15,8 @@ writes the spec; this process:
    (:func:`layoutft.engine.run.train`, the spec's config and overrides; with ``epochs``,
    a schedule of that many passes over the training pages, :func:`schedule`);
 4. evaluates the new model and the served one on the held-out pages (bbox AP50, percent)
-   and writes ``result.json``: ``{"ok", "ap50", "ap50_before", "train_pages",
+   and writes the spec's ``result`` file (default ``result.json`` beside the spec):
+   ``{"ok", "ap50", "ap50_before", "train_pages",
    "heldout_pages", "weights", "iterations", "notes"}`` or ``{"ok": false, "error"}``.
 
 Coordinates are those of Label Studio's export (percent of ``original_width``/``_height``),
@@ -32,8 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from layoutft.errors import LayoutftError
-
-RESULT = "result.json"
 
 
 def heldout_pages(names: Sequence[str], share: float) -> set[str]:
@@ -175,8 +175,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the job of the spec file ``argv[0]``; write ``result.json`` beside it. Exit
-    status 0 when the job ran (``ok`` true), 1 when it failed (the error in the result)."""
+    """Run the job of the spec file ``argv[0]``; write its result (``spec["result"]``, default
+    ``result.json`` beside the spec). Exit status 0 when the job ran (``ok`` true), 1 when it
+    failed (the error in the result)."""
     from layoutft.outputs import atomic_path
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -191,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         traceback.print_exc()
         result = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
-    with atomic_path(spec_path.parent / RESULT) as tmp:
+    with atomic_path(spec.get("result") or spec_path.parent / "result.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     return 0 if result["ok"] else 1
 
