@@ -74,6 +74,8 @@ TARGET_AP50 = 75.0
 AGREE = 3.0
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 PROBE_EVERY_S = 20.0
+#: the ``layoutft`` command of this interpreter's environment
+LAYOUTFT = str(Path(sys.executable).with_name("layoutft"))
 
 
 def labelstudio_result(ann: dict[str, Any], img: dict[str, Any], name: str) -> dict[str, Any]:
@@ -321,7 +323,7 @@ def by_hand(
     out.mkdir(parents=True, exist_ok=True)
     (out / "export.json").write_text(json.dumps(tasks))
     begin = time.perf_counter()
-    layoutft = [sys.executable, "-m", "layoutft"]
+    layoutft = [LAYOUTFT]
     data = out / "data"
     subprocess.run(
         [*layoutft, "convert", "--from", "labelstudio", str(out / "export.json"), "--images",
@@ -438,7 +440,7 @@ def run(
         pairs = [*overrides, "SEED", "0"]
         sets = [f"{k}={v}" for k, v in zip(pairs[::2], pairs[1::2], strict=True)]
         serve_args = [
-            sys.executable, "-m", "layoutft", "serve", "--port", str(port), "--device", "cpu",
+            LAYOUTFT, "serve", "--port", str(port), "--device", "cpu",
             "--data-dir", str(work / "serve"), "--train-config", str(CONFIG),
             "--train-epochs", str(args.epochs), "--train-delay", "20", "--log-level", "warning",
             *[a for s in sets for a in ("--train-set", s)],

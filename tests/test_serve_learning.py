@@ -131,18 +131,24 @@ def test_the_model_switches_with_requests_in_flight(tmp_path: Path) -> None:
             clients = [threading.Thread(target=client) for _ in range(6)]
             for thread in clients:
                 thread.start()
-            time.sleep(1.0)
-            service.switch("1", ShiftedModel(10.0), "project1-v2")
-            time.sleep(1.0)
+
+            def answered(count: int) -> None:  # no wall-clock: wait for answers, not seconds
+                while len(answers) < count:
+                    assert any(t.is_alive() for t in clients)
+                    time.sleep(0.01)
+
+            answered(10)
+            service.switch("1", ShiftedModel(10.0), "project1-v2")  # 6 requests in flight
+            answered(len(answers) + 10)
             service.switch("1", ShiftedModel(20.0), "project1-v3")
-            time.sleep(1.0)
+            answered(len(answers) + 10)
             stop.set()
             for thread in clients:
                 thread.join(60)
             after = call(running.url + "/predict", request)
             setup = call(running.url + "/setup", {"project": "1.1", "schema": config})
             other = call(running.url + "/setup", {"project": "2.1", "schema": config})
-    assert len(answers) > 30
+    assert len(answers) >= 30
     assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200][:3]
     seen = []
     for _, answer in [*answers, after]:

@@ -526,8 +526,8 @@ def create_app(service: LayoutService, trainer: Trainer | None = None) -> ASGIAp
     limiters: dict[str, anyio.CapacityLimiter] = {}
 
     def run_job(upload: Path, options: ParseOptions, progress: Progress) -> Document:
-        with service.slot():
-            return service.parse(upload.read_bytes(), options, sinks=[progress])
+        # no place in the request queue: the job waits for the model lock in its own thread
+        return service.parse(upload.read_bytes(), options, sinks=[progress])
 
     jobs = JobQueue(run_job, settings.max_jobs, settings.job_ttl_s)
 
