@@ -316,18 +316,20 @@ def by_hand(
     out: Path,
 ) -> tuple[Path, float]:
     """``layoutft convert`` + ``layoutft train`` on the training pages of the server's
-    fine-tune ``entry``; (the model, seconds of convert + train)."""
+    fine-tune ``entry``, the classes of the labelling config in its order (a label map with
+    ``categories``, as a user would write it); (the model, seconds of convert + train)."""
     exported = rest(f"/api/projects/{project}/export?exportType=JSON")
     train_ids = {int(name.split("-")[1].split(".")[0]) for name in entry["train_files"]}
     tasks = [t for t in exported if int(t["id"]) in train_ids]
     out.mkdir(parents=True, exist_ok=True)
     (out / "export.json").write_text(json.dumps(tasks))
+    (out / "labels.json").write_text(json.dumps({"map": {}, "categories": entry["labels"]}))
     begin = time.perf_counter()
     layoutft = [LAYOUTFT]
     data = out / "data"
     subprocess.run(
         [*layoutft, "convert", "--from", "labelstudio", str(out / "export.json"), "--images",
-         str(images), "-o", str(data), "--overwrite"],
+         str(images), "-o", str(data), "--overwrite", "--labels", str(out / "labels.json")],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     subprocess.run(
@@ -587,8 +589,9 @@ def summary(
         "training pages per round (layoutft serve --train-epochs), each round from the "
         "served model" + (f", short edge {args.size} px" if args.size else ""),
         "by_hand": "layoutft convert --from labelstudio of the project's export (the server's "
-        "training pages of that round) + layoutft train with the server's overrides, from the "
-        "weights the server's fine-tune started from",
+        "training pages of that round; --labels: the labelling config's classes) + layoutft "
+        "train with the server's overrides, from the weights the server's fine-tune started "
+        "from",
         "rounds": rounds,
         "plot": plot,
     }
