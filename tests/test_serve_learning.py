@@ -263,3 +263,20 @@ def test_training_needs_label_studio_and_a_project() -> None:
     with Server(make_service()) as running:
         status, answer = call(running.url + "/webhook", {"action": "START_TRAINING"})
         assert status == 200 and "--data-dir" in answer["detail"]
+
+
+def test_held_out_pages_stay_held_out_and_the_schedule_grows_with_the_pages() -> None:
+    from layoutft.engine.labelstudio_finetune import heldout_pages, schedule
+
+    names = [f"task-{i}.png" for i in range(1, 81)]
+    held = heldout_pages(names, 0.2)
+    assert 8 <= len(held) <= 24  # ~20% of 80 (CRC-32 of the names: fixed, not random)
+    for n in (10, 20, 40):  # a page held out in an earlier round stays held out
+        assert heldout_pages(names[:n], 0.2) == held & set(names[:n])
+    assert len(heldout_pages(names[:2], 0.2)) == 1  # at least one, never all
+    assert heldout_pages(names[:1], 0.2) == set()
+    assert schedule("finetune_cpu", [], 3, 8)[:2] == ["SOLVER.MAX_ITER", "20"]  # at least 20
+    assert schedule("finetune_cpu", [], 6, 64) == [
+        "SOLVER.MAX_ITER", "192", "SOLVER.STEPS", "(144, 178)",
+        "SOLVER.WARMUP_ITERS", "12", "SOLVER.CHECKPOINT_PERIOD", "192",
+    ]  # fmt: skip
