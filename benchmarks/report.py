@@ -37,6 +37,7 @@ FULL_COMMANDS = (
     "python -m benchmarks.train_speed          # quick_cpu and R50-FPN, CPU (+GPU fp32/AMP)",
     "python -m benchmarks.accuracy             # synth_scratch from scratch, 800 its, 120/16 pages",
     "python -m benchmarks.finetune_real        # finetune_cpu from the bundled model on DTA books",
+    "python -m benchmarks.active_loop          # layoutft serve learning from Label Studio, DTA",
     "python -m benchmarks.real_pages           # ../shared/real: PubLayNet, DocBank, ICDAR 2013",
     "python -m benchmarks.corpus               # local engine vs Ray (1, 2 workers) on real PDFs",
     "python -m benchmarks.report               # rewrites this README from results/",

@@ -123,7 +123,8 @@ def test_labelstudio_round_trip_and_structure(
     document = parsed(page, tmp_path, monkeypatch)
     out = tmp_path / "ls"
     out.mkdir()
-    result = run_parse([str(page), "-o", str(out), "--format", "labelstudio"], monkeypatch)
+    args = [str(page), "-o", str(out), "--format", "labelstudio", "--shape", "auto"]
+    result = run_parse(args, monkeypatch)
     assert result.exit_code == 0, result.output
     tasks_file = out / "page one.labelstudio.json"
     tasks = json.loads(tasks_file.read_text())
@@ -192,7 +193,8 @@ def test_cvat_round_trip_and_structure(
 ) -> None:
     document = parsed(page, tmp_path, monkeypatch)
     xml_file = tmp_path / "cv" / "p.cvat.xml"
-    result = run_parse([str(page), "-o", str(xml_file), "--format", "cvat"], monkeypatch)
+    args = [str(page), "-o", str(xml_file), "--format", "cvat", "--shape", "auto"]
+    result = run_parse(args, monkeypatch)
     assert result.exit_code == 0, result.output
     root = ET.parse(xml_file).getroot()
     assert root.tag == "annotations" and root.findtext("version") == "1.1"
@@ -232,8 +234,47 @@ def test_coco_dataset_round_trip_and_structure(
     }
     title = next(a for a in data["annotations"] if a["category_id"] == 2)
     assert (title["bbox"], title["score"], title["iscrowd"]) == ([20, 10, 360, 30], 0.95, 0)
+    # rect (the default): every segmentation is its box's corners, the L-shape's too
+    figure = next(a for a in data["annotations"] if a["category_id"] == 5)
+    x, y, w, h = figure["bbox"]
+    assert figure["segmentation"] == [[x, y, x + w, y, x + w, y + h, x, y + h]]
     coco = converted("coco", out / "page one.coco-dataset.json", tmp_path)
     check_regions(coco, document, outlines=False)
+
+
+@pytest.mark.parametrize("fmt", ["labelstudio", "cvat"])
+def test_rectangles_by_default_and_polygons_on_request(
+    fmt: str, page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Default: every region a rectangle, converted back to its box exactly (to 0.01 px);
+    --shape polygon: every region a polygon (the L-shape's outline, the others' corners)."""
+    document = parsed(page, tmp_path, monkeypatch)
+    suffix = ".labelstudio.json" if fmt == "labelstudio" else ".cvat.xml"
+    shapes = {}
+    for shape in ("rect", "polygon"):
+        dest = tmp_path / shape / f"p{suffix}"
+        extra = [] if shape == "rect" else ["--shape", shape]
+        result = run_parse([str(page), "-o", str(dest), "--format", fmt, *extra], monkeypatch)
+        assert result.exit_code == 0, result.output
+        if fmt == "labelstudio":
+            [task] = json.loads(dest.read_text())
+            shapes[shape] = [r["type"] for r in task["predictions"][0]["result"]]
+        else:
+            [image] = ET.parse(dest).getroot().findall("image")
+            shapes[shape] = [child.tag for child in image]
+        out = tmp_path / f"conv-{shape}"
+        convert(fmt, [dest], out, predictions=True)
+        coco = json.loads((out / "annotations.json").read_text())
+        check_regions(coco, document, outlines=shape == "polygon")
+    rect, poly = (
+        ("rectanglelabels", "polygonlabels") if fmt == "labelstudio" else ("box", "polygon")
+    )
+    assert shapes == {"rect": [rect] * 3, "polygon": [poly] * 3}
+    bad = run_parse(
+        [str(page), "-o", str(tmp_path / f"x{suffix}"), "--format", fmt, "--shape", "oval"],
+        monkeypatch,
+    )
+    assert bad.exit_code != 0 and "rect, polygon, auto" in bad.output
 
 
 def test_preannotations_need_an_output_file(

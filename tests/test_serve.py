@@ -406,7 +406,7 @@ def test_label_studio_setup_predict_and_training(tmp_path: Path) -> None:
             results = answer["results"]
             assert len(results) == len(tasks)
             want = expected_results(image)
-            assert {r["type"] for r in want} == {"rectanglelabels", "polygonlabels"}
+            assert {r["type"] for r in want} == {"rectanglelabels"}  # rectangles by default
             for item in results[:4]:
                 assert item["result"] == want
                 assert item["model_version"] == "fixed-model"

@@ -11,9 +11,11 @@ Label Studio pins packages that clash with layoutft's, so it lives in its own ve
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,5 +183,95 @@ def test_label_studio_gets_layoutft_predictions(label_studio: Process, tmp_path:
         assert prediction["score"] == pytest.approx(
             sum(r.score for r in page.regions) / len(page.regions), abs=1e-3
         )
+    finally:
+        stop(serve)
+
+
+def test_label_studio_annotations_fine_tune_the_served_model(
+    label_studio: Process, tmp_path: Path
+) -> None:
+    """The loop with a real Label Studio: pages uploaded, their true regions submitted as
+    annotations through the REST API; Label Studio's ANNOTATION_CREATED webhooks make layoutft
+    serve fine-tune the bundled model (two tiny iterations) in a separate process, check it
+    on a held-out page and switch or keep; /setup and the predictions Label Studio stores
+    then carry the served model_version, and a restarted server serves the same one."""
+    from benchmarks.active_loop import annotation_results
+    from tests.train_helpers import DATA, TINY
+
+    ls = label_studio
+    coco = json.loads((DATA / "annotations.json").read_text())
+    labels = [c["name"] for c in coco["categories"]]
+    port = free_port()
+    env = {**os.environ, "LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": TOKEN}
+    tiny = [*TINY, "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "1"]
+    sets = [
+        a for k, v in zip(tiny[::2], tiny[1::2], strict=True) for a in ("--train-set", f"{k}={v}")
+    ]
+    layoutft = str(Path(sys.executable).with_name("layoutft"))
+    args = [
+        layoutft, "serve", "--device", "cpu", "--port", str(port), "--data-dir",
+        str(tmp_path / "serve-data"), "--train-config", "quick_cpu", "--train-delay", "3", *sets,
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    serve = start(args, env, tmp_path / "serve.log", url, 120)
+    try:
+        base = call(url + "/health")[1]["model_version"]
+        project = rest(
+            ls, "/api/projects", {"title": "learn", "label_config": labeling_config(labels)}
+        )
+        pid = project["id"]
+        for img in coco["images"]:
+            data = (DATA / "images" / img["file_name"]).read_bytes()
+            body, ctype = multipart({}, {"file": (img["file_name"], data, "image/png")})
+            rest(ls, f"/api/projects/{pid}/import", body, headers={"Content-Type": ctype})
+        backend = rest(ls, "/api/ml", {"url": url, "project": pid, "title": "layoutft"})
+        assert backend["state"] == "CO", backend
+        tasks = rest(ls, f"/api/tasks?project={pid}")["tasks"]
+        assert len(tasks) == 2
+        for task in tasks:
+            name = str(task["data"]["image"]).rsplit("/", 1)[-1].split("-", 1)[-1]
+            img = next(i for i in coco["images"] if i["file_name"] == name)
+            rest(
+                ls,
+                f"/api/tasks/{task['id']}/annotations",
+                {"result": annotation_results(coco, img)},
+            )
+        # the webhooks arrive; the fine-tune runs (one: the two events coalesce)
+        deadline = time.monotonic() + 600
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = call(f"{url}/train/status?project={pid}")[1]
+            if status["state"] == "idle" and status["last"]:
+                break
+            time.sleep(2)
+        last = status["last"]
+        assert last is not None and last["outcome"] in ("switched", "kept"), (status, serve.tail())
+        assert status["runs"] == 1 and "ANNOTATION_CREATED" in serve.tail()
+        assert (last["train_pages"], last["heldout_pages"]) == (1, 1)
+        manifest = json.loads(
+            (tmp_path / "serve-data/projects" / str(pid) / "manifest.json").read_text()
+        )
+        [entry] = manifest["models"]
+        assert entry["labels"] == labels and entry["annotated_pages"] == 2
+        served = entry["version"] if entry["accepted"] else base
+        assert (manifest["current"] == entry["version"]) == entry["accepted"]
+        assert last["version"] == served
+        assert status["model_version"] == (served if entry["accepted"] else None)
+        setup = call(url + "/setup", {"project": f"{pid}.1", "schema": labeling_config(labels)})
+        assert setup[1] == {"model_version": served}
+        rest(
+            ls,
+            f"/api/dm/actions?id=retrieve_tasks_predictions&project={pid}",
+            {"selectedItems": {"all": True, "excluded": []}},
+        )
+        predictions = rest(ls, f"/api/predictions?task={tasks[0]['id']}")
+        assert [p["model_version"] for p in predictions] == [served], serve.tail()
+    finally:
+        stop(serve)
+    # a restart serves the manifest's current model again
+    serve = start(args, env, tmp_path / "serve2.log", url, 120)
+    try:
+        setup = call(url + "/setup", {"project": f"{pid}.1", "schema": labeling_config(labels)})
+        assert setup[1] == {"model_version": served}
     finally:
         stop(serve)

@@ -88,6 +88,13 @@ def parse_cmd(
         "coco-dataset, pagexml (PAGE 2019, a file per page, and a METS file: -o DOC.mets.xml), "
         "alto (ALTO 4, likewise) or hocr (-o DOC.hocr).",
     ),
+    shape: str = typer.Option(
+        "rect",
+        "--shape",
+        help="--format labelstudio/cvat/coco-dataset: region shape: rect (each region's box), "
+        "polygon (its mask outline, else its box's corners) or auto (an outline where it is "
+        "not the box).",
+    ),
     xml_labels: Path | None = typer.Option(
         None,
         "--xml-labels",
@@ -197,6 +204,7 @@ def parse_cmd(
     """
     flags = dict(locals())
     from layoutft.cli.flags import model_spec, parse_options
+    from layoutft.parsing.preannotations import check_shape
     from layoutft.parsing.results import check_format
 
     check_options(args)
@@ -206,6 +214,7 @@ def parse_cmd(
     check_format(format)
     _check_engine(engine, address, ray_workers, gpus_per_worker)
     xml_map = _xml_labels(xml_labels, format)
+    check_shape(shape)
     if is_corpus_run(inputs, output):
         if xml_labels is not None:
             raise LayoutftError("--xml-labels is for one input with -o FILE, not corpus runs")
@@ -224,6 +233,7 @@ def parse_cmd(
             address=address,
             ray_workers=ray_workers,
             gpus_per_worker=gpus_per_worker,
+            shape=shape,
         )
         options = parse_options(flags, visualize=None, progress=False)  # sinks draw pages
         _parse_corpus(inputs, output, model_spec(flags, overrides), options, corpus)
@@ -297,7 +307,7 @@ def _parse_files(
     viewer = None if run.view is None else Viewer(run.view)
     for path in files:
         try:
-            sinks = [result_sink(dest, run.format, run.xml_labels)]
+            sinks = [result_sink(dest, run.format, run.xml_labels, flags["shape"])]
             document = parser.run(path, sinks + ([viewer.sink()] if viewer else []))
         except RenderError as exc:
             tally.failed_inputs += 1
@@ -413,6 +423,16 @@ class CorpusFlags:
     address: str | None = None
     ray_workers: int | None = None
     gpus_per_worker: float = 0.0
+    shape: str = "rect"
+
+
+def _output_options(options: Any, flags: CorpusFlags) -> dict[str, Any]:
+    """The manifest's output options; ``shape`` only when not the default (rect), so the
+    runs made before --shape existed keep their fingerprint."""
+    from layoutft.corpus import output_options
+
+    values = output_options(options, flags.format)
+    return values if flags.shape == "rect" else {**values, "shape": flags.shape}
 
 
 def _parse_corpus(
@@ -420,7 +440,7 @@ def _parse_corpus(
 ) -> None:
     """`layoutft parse INPUT... -o DIR`: the resumable corpus run (layoutft.corpus), on this
     process or on Ray (``spec``: the :class:`~layoutft.parsing.model_spec.ModelSpec`)."""
-    from layoutft.corpus import RunRecord, corpus_root, model_identity, output_options, run_corpus
+    from layoutft.corpus import RunRecord, corpus_root, model_identity, run_corpus
     from layoutft.parsing.parser import Parser
 
     items = _plan(inputs, out, options, flags)
@@ -437,7 +457,7 @@ def _parse_corpus(
         identity = model_identity(
             parser.model_name, parser.labels, spec.weights, spec.config, spec.overrides
         )
-        settings = output_options(options, flags.format)
+        settings = _output_options(options, flags)
         run = RunRecord.create(identity, settings, corpus_root(inputs), inputs, len(items))
         report = _CorpusReport(out, len(items), flags)
         stack.callback(report.bar.close)  # before the Ray engine stops
@@ -455,7 +475,7 @@ def _parse_corpus(
 def _plan(inputs: list[str], out: Path, options: Any, flags: CorpusFlags) -> list[Any]:
     """The items of a corpus run, after the checks that come before the model loads (output
     folders, writable folders, the manifest's settings)."""
-    from layoutft.corpus import Manifest, corpus_root, output_options, plan_corpus
+    from layoutft.corpus import Manifest, corpus_root, plan_corpus
     from layoutft.outputs import check_writable, refuse_input_folders
     from layoutft.parsing.results import output_folders
 
@@ -467,7 +487,7 @@ def _plan(inputs: list[str], out: Path, options: Any, flags: CorpusFlags) -> lis
     check_writable([out])
     _check_drawn_folders(flags.visualize, flags.view)
     if not flags.overwrite:  # options first: before the model loads
-        Manifest(out).check(None, output_options(options, flags.format), corpus_root(inputs))
+        Manifest(out).check(None, _output_options(options, flags), corpus_root(inputs))
     return items
 
 

@@ -139,6 +139,31 @@ def serve_cmd(
     model_version: str | None = typer.Option(
         None, help="model_version of Label Studio predictions (default: the model's name)."
     ),
+    shape: str = typer.Option(
+        "rect", help="Region shape of /predict results: rect, polygon or auto."
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        help="Folder for the models fine-tuned from Label Studio annotations (/webhook, "
+        "/train; a manifest per project; a restart serves the last good one). Default: no "
+        "training.",
+    ),
+    train_config: str = typer.Option(
+        "finetune_cpu", help="layoutft train config of those fine-tunes (name or YAML)."
+    ),
+    train_set: list[str] = typer.Option(
+        [], help="A config override of those fine-tunes, KEY=VALUE (repeatable)."
+    ),
+    train_delay: float = typer.Option(
+        10, help="Seconds without a new annotation before a fine-tune starts."
+    ),
+    train_epochs: float | None = typer.Option(
+        None,
+        help="Passes over the annotated pages per fine-tune (its iterations grow with the "
+        "pages); default: the config's SOLVER.MAX_ITER.",
+    ),
+    max_jobs: int = typer.Option(32, help="Async /parse jobs queued or running; more get 429."),
+    job_ttl: float = typer.Option(3600, help="Seconds an async job's result is kept."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
 ) -> None:
     """Serve the model over HTTP: POST /parse (PDF or image -> layout JSON), GET /health,
@@ -175,6 +200,7 @@ def serve_cmd(
     spec = model_spec(flags, overrides)
     service = LayoutService(spec.load(), options, spec.display_name, settings)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    trainer = _trainer(flags, spec, service, settings.fetch)
     where = settings.fetch.label_studio_url or "not set (LABEL_STUDIO_URL)"
     typer.echo(
         f"model: {service.model_name} ({len(service.labels)} labels); Label Studio: {where}; "
@@ -188,8 +214,42 @@ def serve_cmd(
             "BASIC_AUTH_USER/BASIC_AUTH_PASS for Label Studio)",
             err=True,
         )
-    config_ = uvicorn_config(create_app(service), host, port, limits, log_level.lower())
-    uvicorn.Server(config_).run()
+    config_ = uvicorn_config(create_app(service, trainer), host, port, limits, log_level.lower())
+    try:
+        uvicorn.Server(config_).run()
+    finally:
+        if trainer is not None:
+            trainer.close()
+
+
+def _trainer(flags: dict[str, Any], spec: Any, service: Any, fetch: Any) -> Any:
+    """The fine-tuner of Label Studio annotations (``--data-dir``; None without it), resumed:
+    each project's last good model is served again (said on stderr)."""
+    from layoutft.pretrained import BUNDLED_MODEL
+    from layoutft.serving.training import BaseModel, Trainer, TrainSettings, loading_switch
+
+    if flags["data_dir"] is None:
+        return None
+    train_set = flags["train_set"]
+    if any("=" not in item for item in train_set):
+        raise LayoutftError("--train-set takes KEY=VALUE, e.g. SOLVER.MAX_ITER=200")
+    pairs = [part for item in train_set for part in item.partition("=")[::2]]
+    trainer = Trainer(
+        TrainSettings(
+            flags["data_dir"],
+            config=flags["train_config"],
+            overrides=tuple(pairs),
+            delay_s=flags["train_delay"],
+            epochs=flags["train_epochs"],
+            device=flags["device"],
+        ),
+        fetch,
+        BaseModel(spec.weights or BUNDLED_MODEL, spec.config, spec.overrides, spec.labels),
+        loading_switch(service.switch, flags["device"]),
+    )
+    for project in trainer.resume():
+        typer.echo(f"project {project}: {service.version_of(project)}", err=True)
+    return trainer
 
 
 def _serve_settings(flags: dict[str, Any]) -> tuple[Any, Any]:
@@ -223,6 +283,9 @@ def _serve_settings(flags: dict[str, Any]) -> tuple[Any, Any]:
         allowed_hosts=(*bind, *flags["allowed_host"]),
         api_token=flags["api_token"],
         basic_auth=None if user is None else (user, password or ""),
+        shape=flags["shape"],
+        max_jobs=flags["max_jobs"],
+        job_ttl_s=flags["job_ttl"],
     )
     limits = ConnectionLimits(
         header_timeout=flags["header_timeout"],

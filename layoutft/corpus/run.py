@@ -113,7 +113,8 @@ def parse_item(
         error = f"{item.path}: cannot read it ({exc.strerror or exc})"
     if error is None:
         try:
-            sinks = [result_sink(out / item.output, str(run.options["format"]))]
+            shape = str(run.options.get("shape", "rect"))  # pre-annotation formats
+            sinks = [result_sink(out / item.output, str(run.options["format"]), shape=shape)]
             sinks.extend(extra_sinks(item) if extra_sinks is not None else ())
             document = parser.run(item.path, sinks)
         except LayoutftError as exc:

@@ -3,11 +3,19 @@
 categories). Each writes the page images beside its file, in ``images/``, named
 ``<output stem>-p<N>.png``, so the tool (and ``layoutft convert``) can show and find them.
 
-One region is one shape: a rectangle, or a polygon when the model gave the region an outline
-that is not its box (a mask outline of one ring); both shapes for one object would be two
-regions to correct in the tool and two annotations after ``convert``. The COCO dataset keeps
-both (``bbox`` and ``segmentation``). Pages that failed are left out. Coordinates are pixels
-of the page image written (Label Studio: percent of ``original_width``/``original_height``).
+One region is one shape (both shapes for one object would be two regions to correct in the
+tool and two annotations after ``convert``), chosen by ``shape`` (:data:`SHAPES`):
+
+- ``rect`` (the default): every region is its box ``bbox_px``: one drag to correct, and
+  converted back unchanged it gives the same box (a mask outline of a one-line title comes
+  back a pixel or more off its box);
+- ``polygon``: every region is a polygon: its mask outline, else its box's four corners;
+- ``auto``: a polygon where the model gave the region an outline that is not its box (a
+  mask outline of one ring), else a rectangle.
+
+The COCO dataset keeps both (``bbox``, and a ``segmentation`` of that shape). Pages that
+failed are left out. Coordinates are pixels of the page image written (Label Studio: percent
+of ``original_width``/``original_height``).
 
 Label Studio serves local images through a *Local files* storage: start it with
 ``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
@@ -31,11 +39,14 @@ from urllib.parse import quote
 
 import numpy as np
 
+from layoutft.errors import OptionError
 from layoutft.formats.common import outline_px
 from layoutft.outputs import atomic_path
 from layoutft.parsing.output_formats import PREANNOTATION_FORMATS, output_format
-from layoutft.schema import Document, Page
+from layoutft.schema import Document, Page, Region
 
+#: the region shapes pre-annotations can take (see the module docstring)
+SHAPES = ("rect", "polygon", "auto")
 IMAGES = "images"
 CONFIG_NAME = "labeling-config.xml"
 
@@ -67,11 +78,12 @@ class PreannotationSink:
     ``images/`` beside ``dest`` as it comes, then ``dest`` (and for Label Studio the
     labelling config) once the document is complete; ``abort`` removes the images."""
 
-    def __init__(self, dest: Path, fmt: str) -> None:
+    def __init__(self, dest: Path, fmt: str, shape: str = "rect") -> None:
         if fmt not in PREANNOTATION_FORMATS:
             raise ValueError(f"not a pre-annotation format: {fmt!r}")
         self.dest = Path(dest)
         self.fmt = fmt
+        self.shape = check_shape(shape)
         name = self.dest.name
         suffix = output_format(fmt).suffix
         self.stem = name[: -len(suffix)] if name.endswith(suffix) else self.dest.stem
@@ -97,13 +109,14 @@ class PreannotationSink:
         for page in self.written:  # a label the model does not list (should not happen)
             labels += [r.label for r in page.page.regions if r.label not in labels]
         if self.fmt == "labelstudio":
-            text = json.dumps(labelstudio_tasks(document, self.written), indent=2)
+            tasks = labelstudio_tasks(document, self.written, self.shape)
+            text = json.dumps(tasks, indent=2)
             with atomic_path(self.dest.parent / CONFIG_NAME) as tmp:
                 tmp.write_text(labeling_config(labels), encoding="utf-8")
         elif self.fmt == "cvat":
-            text = cvat_xml(self.written, labels)
+            text = cvat_xml(self.written, labels, self.shape)
         else:
-            text = json.dumps(coco_dataset(document, self.written, labels), indent=2)
+            text = json.dumps(coco_dataset(document, self.written, labels, self.shape), indent=2)
         with atomic_path(self.dest) as tmp:
             tmp.write_text(text + "\n", encoding="utf-8")
 
@@ -111,6 +124,31 @@ class PreannotationSink:
         for page in self.written:
             (self.images / page.name).unlink(missing_ok=True)
         self.written = []
+
+
+def check_shape(shape: str) -> str:
+    """``shape`` if it is one of :data:`SHAPES`, else OptionError naming them."""
+    if shape not in SHAPES:
+        raise OptionError(
+            "{shape} must be one of {choices}, got {value!r}",
+            value=shape,
+            choices=", ".join(SHAPES),
+        )
+    return shape
+
+
+def region_polygon(region: Region, page: Page, shape: str = "rect") -> list[list[float]] | None:
+    """The polygon ``[[x, y], ...]`` (page pixels) a pre-annotation gives ``region`` with
+    ``shape``, or None when it is a rectangle (its ``bbox_px``): ``rect`` -> None;
+    ``polygon`` -> its outline (:func:`~layoutft.formats.common.outline_px`), else its box's
+    corners; ``auto`` -> its outline when it has one that is not its box, else None."""
+    if check_shape(shape) == "rect":
+        return None
+    outline = outline_px(region, page)
+    if outline is None and shape == "polygon":
+        x0, y0, x1, y1 = (float(v) for v in region.bbox_px)
+        return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+    return outline
 
 
 def _pct(value: float, size: int) -> float:
@@ -125,15 +163,16 @@ def labelstudio_results(
     rectangles: str | None = "label",
     polygons: str | None = "polygon",
     to_name: str = "image",
+    shape: str = "rect",
 ) -> list[dict[str, Any]]:
     """The Label Studio ``result`` items of one page: a region per item, with its ``score``,
     in percent of the ``width`` x ``height`` page image (``original_width``/``_height``).
 
     ``rectangles``/``polygons``: the ``name`` of the labelling config's ``RectangleLabels``
     and ``PolygonLabels`` controls (:func:`labeling_config`: ``label``, ``polygon``), and
-    ``to_name`` their ``Image``. A region with a mask outline becomes a polygon, else a
-    rectangle; with one of the two controls missing (None) every region takes the other
-    shape (an outline's box, or a box's four corners).
+    ``to_name`` their ``Image``. ``shape`` (:data:`SHAPES`) picks each region's shape
+    (:func:`region_polygon`); with one of the two controls missing (None) every region
+    takes the other shape (a polygon's box, or a box's four corners).
     """
     if rectangles is None and polygons is None:
         raise ValueError("labelstudio_results needs a rectangles or a polygons control name")
@@ -147,7 +186,7 @@ def labelstudio_results(
             "image_rotation": 0,
             "score": round(float(region.score), 4),
         }
-        outline = outline_px(region, page)
+        outline = region_polygon(region, page, shape)
         if polygons is None or (outline is None and rectangles is not None):
             x0, y0, x1, y1 = region.bbox_px
             value = {
@@ -162,9 +201,8 @@ def labelstudio_results(
                 {**common, "from_name": rectangles, "type": "rectanglelabels", "value": value}
             )
         else:
-            if outline is None:
-                x0, y0, x1, y1 = (float(v) for v in region.bbox_px)
-                outline = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+            outline = outline or region_polygon(region, page, "polygon")
+            assert outline is not None
             points = [[_pct(x, width), _pct(y, height)] for x, y in outline]
             value = {"points": points, "closed": True, "polygonlabels": [region.label]}
             results.append(
@@ -179,9 +217,11 @@ def labelstudio_score(page: Page) -> float:
     return round(sum(scores) / len(scores), 4) if scores else 0.0
 
 
-def labelstudio_tasks(document: Document, written: Sequence[_Written]) -> list[dict[str, Any]]:
+def labelstudio_tasks(
+    document: Document, written: Sequence[_Written], shape: str = "rect"
+) -> list[dict[str, Any]]:
     """One Label Studio task per page: ``data`` (``image``, ``source``, ``page``) and one
-    prediction (``model_version``, mean region ``score``, ``result``)."""
+    prediction (``model_version``, mean region ``score``, ``result`` of ``shape``)."""
     tasks = []
     version = str(document.model.get("name", "layoutft"))
     for w in written:
@@ -197,7 +237,7 @@ def labelstudio_tasks(document: Document, written: Sequence[_Written]) -> list[d
                     {
                         "model_version": version,
                         "score": labelstudio_score(page),
-                        "result": labelstudio_results(page, w.width, w.height),
+                        "result": labelstudio_results(page, w.width, w.height, shape=shape),
                     }
                 ],
             }
@@ -209,10 +249,11 @@ def _num(value: float) -> str:
     return f"{float(value):.2f}"
 
 
-def cvat_xml(written: Sequence[_Written], labels: Sequence[str]) -> str:
+def cvat_xml(written: Sequence[_Written], labels: Sequence[str], shape: str = "rect") -> str:
     """CVAT for images 1.1: ``<meta>`` with the labels, an ``<image>`` per page with a
-    ``<box>`` or ``<polygon>`` per region (``source="auto"``, the score as an attribute is
-    not part of CVAT's format, so it is left out)."""
+    ``<box>`` or ``<polygon>`` (``shape``: :func:`region_polygon`) per region
+    (``source="auto"``; the score as an attribute is not part of CVAT's format, so it is
+    left out)."""
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
     meta = ET.SubElement(root, "meta")
@@ -231,7 +272,7 @@ def cvat_xml(written: Sequence[_Written], labels: Sequence[str]) -> str:
         )
         for region in w.page.regions:
             common = {"label": region.label, "source": "auto", "occluded": "0", "z_order": "0"}
-            outline = outline_px(region, w.page)
+            outline = region_polygon(region, w.page, shape)
             if outline is None:
                 x0, y0, x1, y1 = (_num(v) for v in region.bbox_px)
                 ET.SubElement(image, "box", common, xtl=x0, ytl=y0, xbr=x1, ybr=y1)
@@ -243,11 +284,13 @@ def cvat_xml(written: Sequence[_Written], labels: Sequence[str]) -> str:
 
 
 def coco_dataset(
-    document: Document, written: Sequence[_Written], labels: Sequence[str]
+    document: Document, written: Sequence[_Written], labels: Sequence[str], shape: str = "rect"
 ) -> dict[str, Any]:
     """A COCO dataset: ``images`` (``file_name`` in ``images/``, ``page``, ``source``),
-    ``annotations`` (``bbox`` XYWH pixels, polygon ``segmentation`` in pixels, ``area`` of
-    the box, ``iscrowd`` 0, ``score``) and ``categories`` (ids 1..K in model order)."""
+    ``annotations`` (``bbox`` XYWH pixels, polygon ``segmentation`` in pixels: the box's
+    corners for ``shape`` rect, else every ring of the region's outline (``auto``: the
+    box's corners for a region without one), ``area`` of the box, ``iscrowd`` 0,
+    ``score``) and ``categories`` (ids 1..K in model order)."""
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for image_id, w in enumerate(written, start=1):
@@ -268,7 +311,7 @@ def coco_dataset(
             segmentation = [
                 [round(float(c) * scale, 2) for point in ring for c in point]
                 for ring in region.polygon_pt
-                if len(ring) >= 3
+                if len(ring) >= 3 and check_shape(shape) != "rect"
             ]
             if not segmentation:
                 segmentation = [[x0, y0, x1, y0, x1, y1, x0, y1]]

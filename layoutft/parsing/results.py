@@ -200,12 +200,15 @@ class JsonLinesSink:
             target.__exit__(type(error), error, error.__traceback__)
 
 
-def result_sink(dest: Path | None, fmt: str, xml_labels: Any = None) -> ResultSink:
+def result_sink(
+    dest: Path | None, fmt: str, xml_labels: Any = None, shape: str = "rect"
+) -> ResultSink:
     """The sink writing ``fmt`` (one of :data:`FORMATS`; its ``writer`` in the
     :mod:`~layoutft.parsing.output_formats` table) to ``dest`` (None: stdout, except for the
     formats that write page images). ``xml_labels``: the
     :class:`~layoutft.formats.types.XmlLabels` of the XML formats (default: the built-in
-    map)."""
+    map); ``shape``: the region shape of the pre-annotation formats (rect, polygon, auto;
+    :mod:`layoutft.parsing.preannotations`)."""
     spec = output_format(fmt)
     if spec.writer in ("xml", "preannotation"):
         if dest is None:
@@ -216,7 +219,7 @@ def result_sink(dest: Path | None, fmt: str, xml_labels: Any = None) -> ResultSi
             return XmlSink(dest, fmt, xml_labels)
         from layoutft.parsing.preannotations import PreannotationSink
 
-        return PreannotationSink(dest, fmt)
+        return PreannotationSink(dest, fmt, shape)
     return JsonLinesSink(dest) if spec.writer == "jsonl" else DocumentSink(dest, fmt)
 
 

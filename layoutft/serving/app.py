@@ -12,10 +12,16 @@ Endpoints:
   ``layoutft parse`` writes
   (``layoutft.document/1``; a document whose pages failed says so in ``status`` and in
   each page's ``error``).
-- Label Studio's ML backend protocol: ``POST /setup``, ``POST /predict``, ``GET /versions``,
-  and ``POST /webhook`` / ``POST /train``, which answer that layoutft trains outside Label
-  Studio (see :mod:`layoutft.serving.labelstudio`). Their bodies must be JSON
-  (``Content-Type: application/json``; else 415).
+  With ``async=1`` it answers at once (202) with ``{"job": {"id", "status", ...}}``;
+  ``GET /jobs/<id>`` gives the job's status and progress, then its result
+  (:mod:`layoutft.serving.jobs`; 429 when the job queue is full).
+- Label Studio's ML backend protocol: ``POST /setup``, ``POST /predict`` (regions as
+  rectangles unless the server's ``shape`` says otherwise), ``GET /versions``, and
+  ``POST /webhook`` / ``POST /train``, which fine-tune the project's model from its
+  annotations when the server has a data folder (:mod:`layoutft.serving.training`; else they
+  answer that layoutft trains outside Label Studio); ``GET /train/status`` gives progress
+  and the last result. A project's fine-tuned model serves its ``/predict`` and ``/setup``.
+  Their bodies must be JSON (``Content-Type: application/json``; else 415).
 
 Every request is checked, in this order: its ``Host`` header must name this server
 (``allowed_hosts``, any IP address, or ``localhost``; else 421: a DNS-rebinding page
@@ -25,7 +31,8 @@ cannot reach it); with an ``api_token`` or ``basic_auth`` set, every endpoint bu
 
 Errors are ``{"error": "<one line>"}``: 400 for a bad option or request, 401, 413 for a body,
 a page selection or a task image over the limits, 415, 421, 422 for an upload that is not
-a readable PDF or image, 502 for a task image that cannot be fetched, 503 when ``max_queue``
+a readable PDF or image, 429 when the job queue is full, 502 for a task image that cannot
+be fetched, 503 when ``max_queue``
 requests are already waiting for the model, 500 for an internal failure (logged with its
 traceback; the answer names nothing of the server's). No request can stop the server: each
 failure ends that request only.
@@ -52,9 +59,10 @@ import logging
 import re
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import anyio
@@ -71,11 +79,14 @@ from layoutft.errors import LayoutftError, OptionError, RenderError, ServeError
 from layoutft.parsing.detector import Detector
 from layoutft.parsing.options import ParseOptions
 from layoutft.parsing.parser import Parser
+from layoutft.parsing.preannotations import check_shape
+from layoutft.parsing.results import ResultSink
 from layoutft.render import count_pages, resolve_source
 from layoutft.render.pages import parse_page_spec
 from layoutft.render.source import Source
 from layoutft.schema import Document, loads_json
 from layoutft.serving.fetch import FetchSettings
+from layoutft.serving.jobs import JobQueue, Progress
 from layoutft.serving.labelstudio import (
     ClientGone,
     parse_label_config,
@@ -83,6 +94,7 @@ from layoutft.serving.labelstudio import (
     task_image,
 )
 from layoutft.serving.options import RequestLimits, option_error_message, request_options
+from layoutft.serving.training import TRAIN_ACTIONS, Trainer, project_id
 
 log = logging.getLogger("layoutft.serve")
 T = TypeVar("T")
@@ -95,10 +107,12 @@ SPOOL_BYTES = 1 * MB
 #: Host header names always served (besides any IP address and ``allowed_hosts``)
 LOCAL_NAMES = ("localhost",)
 _JSON_PATHS = ("/setup", "/predict", "/webhook", "/train")
+_TRUE = ("1", "true", "yes", "on")
 _OPEN_PATHS = ("/", "/health")
 _TRAINING_NOTE = (
-    "layoutft does not train from Label Studio: export the annotations, then run "
-    "layoutft convert --from labelstudio and layoutft train"
+    "this server does not train (start layoutft serve with --data-dir DIR to fine-tune from "
+    "Label Studio's annotations), or export the annotations, then run layoutft convert "
+    "--from labelstudio and layoutft train"
 )
 
 
@@ -124,6 +138,10 @@ class ServeSettings:
             <token>``); None: no token.
         basic_auth: ``(user, password)`` accepted as ``Authorization: Basic`` (what Label
             Studio sends for an ML backend with basic auth); None: not accepted.
+        shape: region shape of ``/predict`` results: rect, polygon or auto
+            (:mod:`layoutft.parsing.preannotations`).
+        max_jobs: asynchronous ``/parse`` jobs queued or running at once; more get 429.
+        job_ttl_s: seconds a finished job's result is kept.
     """
 
     max_upload_bytes: int = 50 * MB
@@ -136,8 +154,12 @@ class ServeSettings:
     allowed_hosts: tuple[str, ...] = ()
     api_token: str | None = field(default=None, repr=False)
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    shape: str = "rect"
+    max_jobs: int = 32
+    job_ttl_s: float = 3600.0
 
     def __post_init__(self) -> None:
+        check_shape(self.shape)
         if self.max_requests is None:
             self.max_requests = 2 * self.max_queue + 8
         for name in ("max_upload_bytes", "max_pages", "max_queue", "max_requests", "max_downloads"):
@@ -155,8 +177,20 @@ class ServeSettings:
         return self.api_token is not None or self.basic_auth is not None
 
 
+@dataclass(frozen=True)
+class Served:
+    """A model as served: its parser (detector + the server's options) and version."""
+
+    model: Detector
+    parser: Parser
+    version: str
+
+
 class LayoutService:
     """A loaded detector with the server's parse options; parses one request at a time.
+
+    Each Label Studio project may have a model of its own (fine-tuned from its annotations,
+    :meth:`switch`); other requests get the base model.
 
     Args:
         model: the detector (a :class:`~layoutft.model.LayoutModel`, or any
@@ -180,8 +214,26 @@ class LayoutService:
         self.model = model
         self.settings = settings or ServeSettings()
         self.model_version = self.settings.model_version or self.parser.model_name
+        self._base = Served(model, self.parser, self.model_version)
+        self._projects: dict[str, Served] = {}
         self._model_lock = threading.Lock()
         self._queue = threading.BoundedSemaphore(self.settings.max_queue)
+
+    def served(self, project: str | None = None) -> Served:
+        """The model serving ``project`` (its fine-tuned one, else the base model)."""
+        return self._projects.get(project, self._base) if project is not None else self._base
+
+    def version_of(self, project: str | None) -> str:
+        """The ``model_version`` serving ``project``."""
+        return self.served(project).version
+
+    def switch(self, project: str, model: Detector, version: str) -> None:
+        """Serve ``model`` as ``version`` for ``project`` from the next request on. One
+        reference is replaced (atomic): a request that already took the old model finishes
+        with it, none waits or fails."""
+        parser = Parser(model, self.options, model_name=version)
+        self._projects[project] = Served(model, parser, version)
+        log.info("project %s: now serving %s", project, version)
 
     @property
     def labels(self) -> list[str]:
@@ -207,17 +259,34 @@ class LayoutService:
         upload: bytes | IO[bytes],
         options: ParseOptions | None = None,
         gone: threading.Event | None = None,
+        project: str | None = None,
+        sinks: Sequence[ResultSink] = (),
     ) -> Document:
         """Parse a PDF or image given as bytes or a file, with ``options`` (default: the
-        server's), holding the model lock; a file is read only once the lock is held.
+        server's) and the model serving ``project``, holding the model lock; a file is read
+        only once the lock is held. ``sinks`` receive the pages as they are done.
 
         Raises ClientGone when ``gone`` is set by the time the lock is free, RenderError for
         bytes that are no readable PDF or image, ServeError (413) for more pages than
         ``max_pages``, OptionError for options the model rejects.
         """
+        return self.parse_served(upload, options, gone, project, sinks)[0]
+
+    def parse_served(
+        self,
+        upload: bytes | IO[bytes],
+        options: ParseOptions | None = None,
+        gone: threading.Event | None = None,
+        project: str | None = None,
+        sinks: Sequence[ResultSink] = (),
+    ) -> tuple[Document, str]:
+        """:meth:`parse`, and the ``model_version`` of the model that parsed it."""
         opts = options or self.options
-        parser = self.parser if opts == self.options else Parser(self.model, opts, self.model_name)
         with self._model_lock:
+            served = self.served(project)  # taken under the lock: the newest model
+            parser = served.parser
+            if opts != self.options:
+                parser = Parser(served.model, opts, served.parser.model_name)
             if gone is not None and gone.is_set():
                 raise ClientGone()
             if isinstance(upload, bytes):
@@ -227,13 +296,16 @@ class LayoutService:
                 data = upload.read()
             source = resolve_source(data)
             selected = parse_page_spec(opts.pages, _page_count(source), "the upload")
+            for sink in sinks:  # a job's progress: pages to parse
+                if isinstance(sink, Progress):
+                    sink.total = len(selected)
             if len(selected) > self.settings.max_pages:
                 raise ServeError(
                     f"the upload has {len(selected)} pages to parse; this server parses at "
                     f"most {self.settings.max_pages} per request: select some with pages=",
                     status=413,
                 )
-            return parser.run(source)
+            return parser.run(source, sinks), served.version
 
     @property
     def model_name(self) -> str:
@@ -443,12 +515,21 @@ def _json_errors(endpoint: Endpoint) -> Endpoint:
     return wrapper
 
 
-def create_app(service: LayoutService) -> ASGIApp:
+def create_app(service: LayoutService, trainer: Trainer | None = None) -> ASGIApp:
     """The ASGI application serving ``service`` (run it with uvicorn, see
     :func:`layoutft.serving.server.uvicorn_config`, or test it in process); its limits and
-    access rules are ``service.settings``."""
+    access rules are ``service.settings``. ``trainer``: fine-tunes from Label Studio on
+    ``/webhook`` and ``/train`` (None: they answer that this server does not train).
+    Asynchronous ``/parse`` jobs run in the queue ``app.state.jobs`` of the returned
+    application's inner Starlette app (:class:`~layoutft.serving.jobs.JobQueue`)."""
     settings = service.settings
     limiters: dict[str, anyio.CapacityLimiter] = {}
+
+    def run_job(upload: Path, options: ParseOptions, progress: Progress) -> Document:
+        # no place in the request queue: the job waits for the model lock in its own thread
+        return service.parse(upload.read_bytes(), options, sinks=[progress])
+
+    jobs = JobQueue(run_job, settings.max_jobs, settings.job_ttl_s)
 
     def limiter(name: str, size: int) -> anyio.CapacityLimiter:
         # worker threads of their own: downloads never hold the threads parsing needs
@@ -476,17 +557,30 @@ def create_app(service: LayoutService) -> ASGIApp:
 
     async def parse(request: Request) -> Response:
         async with _received_upload(request) as (upload, fields):
+            asked = [v.strip().lower() for k, v in fields if k == "async"]
+            fields = [(k, v) for k, v in fields if k != "async"]
             limits = RequestLimits(service.options.max_pixels)
             options = request_options(service.options, fields, limits)
+            if asked and asked[-1] in _TRUE:
+                job = jobs.submit(upload, options)
+                answer = {"job": job.describe(settings.job_ttl_s), "url": f"/jobs/{job.id}"}
+                return JSONResponse(answer, status_code=202)
             document = await _while_connected(
                 request, lambda gone: run_parse(upload, options, gone)
             )
         return JSONResponse(document.to_dict())
 
+    async def job_status(request: Request) -> Response:
+        return JSONResponse(jobs.get(str(request.path_params["job_id"])).describe(jobs.ttl_s))
+
+    def project_of(payload: dict[str, Any]) -> str | None:
+        value = payload.get("project")
+        return None if value is None or value == "" else project_id(value)
+
     async def setup(request: Request) -> Response:
         payload = await _json_object(request)
         parse_label_config(payload.get("schema") or payload.get("label_config"))
-        return JSONResponse({"model_version": service.model_version})
+        return JSONResponse({"model_version": service.version_of(project_of(payload))})
 
     async def predict(request: Request) -> Response:
         payload = await _json_object(request)
@@ -495,9 +589,21 @@ def create_app(service: LayoutService) -> ASGIApp:
             raise ServeError('the request needs "tasks": a list of Label Studio tasks')
         controls = parse_label_config(payload.get("label_config"))
         options = service.options.replace(pages="1")  # a task is one image (a PDF: page 1)
+        project = project_of(payload)
+
+        async def run_task(image: IO[bytes], gone: threading.Event) -> tuple[Document, str]:
+            with service.slot():
+                return await anyio.to_thread.run_sync(
+                    service.parse_served,
+                    image,
+                    options,
+                    gone,
+                    project,
+                    limiter=limiter("parse", settings.max_queue),
+                )
 
         async def predictions(gone: threading.Event) -> list[dict[str, Any]]:
-            async def document_of(task: Any) -> Document:
+            async def document_of(task: Any) -> tuple[Document, str]:
                 url = task_image(task, controls)
                 with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as image:
                     await anyio.to_thread.run_sync(
@@ -509,9 +615,10 @@ def create_app(service: LayoutService) -> ASGIApp:
                     )
                     if gone.is_set():
                         raise ClientGone()
-                    return await run_parse(image, options, gone)
+                    return await run_task(image, gone)
 
-            return await predict_tasks(tasks, controls, document_of, service.model_version)
+            version = service.version_of(project)
+            return await predict_tasks(tasks, controls, document_of, version, settings.shape)
 
         results = await _while_connected(request, predictions)
         return JSONResponse({"results": results})
@@ -520,8 +627,22 @@ def create_app(service: LayoutService) -> ASGIApp:
         return JSONResponse({"versions": [service.model_version]})
 
     async def training(request: Request) -> Response:
-        _require_json(request)
-        return JSONResponse({"status": "ignored", "detail": _TRAINING_NOTE})
+        payload = await _json_object(request)
+        if trainer is None:
+            return JSONResponse({"status": "ignored", "detail": _TRAINING_NOTE})
+        action = payload.get("action")
+        if request.url.path == "/train" and action is None:
+            action = "START_TRAINING"  # Label Studio's older /train call
+        if action not in TRAIN_ACTIONS:
+            return JSONResponse({"status": "ignored", "detail": f"nothing to do for {action!r}"})
+        answer = await anyio.to_thread.run_sync(trainer.request, payload.get("project"), action)
+        return JSONResponse(answer, status_code=201 if answer["status"] == "started" else 200)
+
+    async def training_status(request: Request) -> Response:
+        if trainer is None:
+            return JSONResponse({"status": "ignored", "detail": _TRAINING_NOTE})
+        project = request.query_params.get("project")
+        return JSONResponse(await anyio.to_thread.run_sync(trainer.status, project))
 
     routes = [
         Route("/", _json_errors(health), methods=["GET"]),
@@ -532,6 +653,8 @@ def create_app(service: LayoutService) -> ASGIApp:
         Route("/versions", _json_errors(versions), methods=["GET"]),
         Route("/webhook", _json_errors(training), methods=["POST"]),
         Route("/train", _json_errors(training), methods=["POST"]),
+        Route("/train/status", _json_errors(training_status), methods=["GET"]),
+        Route("/jobs/{job_id}", _json_errors(job_status), methods=["GET"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -539,6 +662,7 @@ def create_app(service: LayoutService) -> ASGIApp:
         return _error(status, f"{request.method} {request.url.path}: {_reason(status)}")
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.state.jobs = jobs
     return Gate(BodyLimit(app, settings.max_upload_bytes), settings)
 
 

@@ -148,9 +148,12 @@ def task_image(task: Any, controls: Controls) -> str:
     raise ServeError("the task's data holds no image URL")
 
 
-def page_prediction(document: Document, controls: Controls, model_version: str) -> dict[str, Any]:
+def page_prediction(
+    document: Document, controls: Controls, model_version: str, shape: str = "rect"
+) -> dict[str, Any]:
     """The first page of ``document`` as one Label Studio prediction: ``result`` (a region
-    per item, labels the config lacks left out), ``score`` and ``model_version``.
+    per item of ``shape``, rect by default; labels the config lacks left out), ``score`` and
+    ``model_version``.
 
     Raises ServeError (422) when the page failed to parse.
     """
@@ -166,6 +169,7 @@ def page_prediction(document: Document, controls: Controls, model_version: str) 
         rectangles=controls.rectangles,
         polygons=controls.polygons,
         to_name=controls.to_name,
+        shape=shape,
     )
     kept: list[dict[str, Any]] = []
     dropped: set[str] = set()
@@ -185,19 +189,20 @@ def page_prediction(document: Document, controls: Controls, model_version: str) 
 async def predict_tasks(
     tasks: Sequence[Any],
     controls: Controls,
-    document_of: Callable[[Any], Awaitable[Document]],
+    document_of: Callable[[Any], Awaitable[tuple[Document, str]]],
     model_version: str,
+    shape: str = "rect",
 ) -> list[dict[str, Any]]:
     """One prediction per task, in order, from ``document_of(task)`` (the parsed task
-    image); a task that fails gets ``{"error", "model_version"}`` (no ``result``: Label
-    Studio stores nothing for it) and is logged, the rest go on. Cancellation (the client
-    went away) ends the loop."""
+    image and the ``model_version`` of the model that parsed it); a task that fails gets
+    ``{"error", "model_version"}`` (no ``result``: Label Studio stores nothing for it) and
+    is logged, the rest go on. Cancellation (the client went away) ends the loop."""
     out: list[dict[str, Any]] = []
     for task in tasks:
         task_id = task.get("id") if isinstance(task, dict) else None
         try:
-            document = await document_of(task)
-            out.append(page_prediction(document, controls, model_version))
+            document, version = await document_of(task)
+            out.append(page_prediction(document, controls, version, shape))
         except ClientGone:
             raise
         except LayoutftError as exc:
