@@ -257,9 +257,8 @@ def held_out_ap50(
     weights: str, test: dict[str, Any], images: Path, classes: Sequence[str], device: str
 ) -> tuple[float, dict[str, float]]:
     """(mean bbox AP50 over ``classes``, per-class AP50) of ``weights`` on ``test``."""
-    from layoutft.parsing.model import LayoutModel
-
     from layoutft.engine.evaluation import predict_dataset
+    from layoutft.model import LayoutModel
 
     model = LayoutModel.from_checkpoint(weights, device=device)
     ap50 = per_class_ap50(test, predict_dataset(model, test, images))

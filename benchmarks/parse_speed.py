@@ -346,7 +346,7 @@ def _pages(inputs: list[tuple[str, Path]], dpi: float) -> list[Any]:
 @contextmanager
 def _timed_backend_steps(times: dict[str, float]) -> Iterator[None]:
     """Time the steps of both backends' ``predict`` that are not the network: ``resize``
-    (:func:`layoutft.parsing.preprocess.resize_shortest_edge`, shared) and ``paste`` (torch:
+    (:func:`layoutft.model.preprocess.resize_shortest_edge`, shared) and ``paste`` (torch:
     ``layoutft.modeling.paste.paste_masks_in_image``; ONNX:
     ``layoutft.parsing.onnx_model.paste_masks``), and the ONNX graph itself (``graph``:
     ``OnnxDetector.run``). Both look these names up at call time."""

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from layoutft.data.convert import convert
+from layoutft.parsing.output_formats import output_format
 from layoutft.parsing.parser import Parser, load_model
-from layoutft.parsing.preannotations import SUFFIX, PreannotationSink
+from layoutft.parsing.preannotations import PreannotationSink
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
 PAGES = [
@@ -43,7 +44,7 @@ def test_uncorrected_round_trip_on_real_pages(fmt: str, tmp_path: Path) -> None:
     parser = Parser(load_model(device="cpu"))
     regions = within = 0
     for page_file in PAGES:
-        dest = tmp_path / page_file.stem / f"{page_file.stem}{SUFFIX[fmt]}"
+        dest = tmp_path / page_file.stem / f"{page_file.stem}{output_format(fmt).suffix}"
         document = parser.run(page_file, [PreannotationSink(dest, fmt)])
         [page] = document.pages
         want = sorted((r.label, tuple(float(v) for v in r.bbox_px)) for r in page.regions)

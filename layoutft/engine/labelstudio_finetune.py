@@ -95,9 +95,12 @@ def schedule(config: str, overrides: Sequence[str], epochs: float, pages: int) -
 def bbox_ap50(
     weights: str, gt: dict[str, Any], images: Path, device: str, spec: dict[str, Any]
 ) -> float:
-    """bbox AP50 (percent) of the model ``weights`` on ``gt`` (NaN: no ground truth)."""
-    from layoutft.engine.evaluation import evaluate_coco, predict_dataset
-    from layoutft.parsing.model import LayoutModel
+    """bbox AP50 (percent) of the model ``weights`` on ``gt`` (NaN: no ground truth; 0 for
+    a model none of whose classes the project labels, e.g. a DocLayNet model before its
+    first fine-tune on a project with other class names)."""
+    from layoutft.engine.evaluation import category_map, evaluate_coco, predict_dataset
+    from layoutft.errors import DatasetError
+    from layoutft.model import LayoutModel
 
     model = LayoutModel.from_checkpoint(
         weights,
@@ -106,6 +109,10 @@ def bbox_ap50(
         device=device,
         labels=spec.get("labels_of_weights"),
     )
+    try:
+        category_map(model.labels, gt["categories"])
+    except DatasetError:
+        return 0.0
     results = predict_dataset(model, gt, images)
     return float(evaluate_coco(gt, results, ("bbox",))["bbox"]["AP50"])
 

@@ -1,7 +1,7 @@
 """The ONNX backend: a model exported by ``layoutft export -f onnx`` run by onnxruntime.
 
 No torch anywhere on this path: pages are resized like the torch backend
-(:func:`~layoutft.parsing.preprocess.prepare_pixels`, the same code), the graph returns
+(:func:`~layoutft.model.preprocess.prepare_pixels`, the same code), the graph returns
 boxes, scores, classes and M×M mask probabilities in pixels of the resized image, and
 :func:`detections_from_arrays` scales them to the input image and pastes the masks with
 numpy exactly as detectron2's ``paste_masks_in_image`` (bilinear, pixel centres, zero
@@ -225,7 +225,7 @@ def detections_from_arrays(
     ``scores``, ``classes``, optional ``mask_probs`` [N, 1, M, M]) in pixels of the
     ``resized`` (h, w) image: boxes scaled to ``size`` (H, W), clipped, empty ones and those
     scored below ``min_score`` dropped, masks pasted (threshold 0.5). The numpy twin of
-    :func:`layoutft.parsing.model.detections_from_outputs`."""
+    :func:`layoutft.model.layout_model.detections_from_outputs`."""
     height, width = size
     boxes = np.array(out["boxes"], dtype=np.float32).reshape(-1, 4)
     boxes[:, 0::2] *= np.float32(width / resized[1])
