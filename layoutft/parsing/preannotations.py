@@ -146,9 +146,16 @@ def region_polygon(region: Region, page: Page, shape: str = "rect") -> list[list
         return None
     outline = outline_px(region, page)
     if outline is None and shape == "polygon":
-        x0, y0, x1, y1 = (float(v) for v in region.bbox_px)
+        x0, y0, x1, y1 = box_px(region)
         return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
     return outline
+
+
+def box_px(region: Region) -> tuple[float, float, float, float]:
+    """``region.bbox_px`` (page pixels) rounded as the JSON writes it (0.01 px): the box a
+    pre-annotation gives, the same whichever engine or process parsed the page."""
+    x0, y0, x1, y1 = (round(float(v), 2) for v in region.bbox_px)
+    return x0, y0, x1, y1
 
 
 def _pct(value: float, size: int) -> float:
@@ -188,7 +195,7 @@ def labelstudio_results(
         }
         outline = region_polygon(region, page, shape)
         if polygons is None or (outline is None and rectangles is not None):
-            x0, y0, x1, y1 = region.bbox_px
+            x0, y0, x1, y1 = box_px(region)
             value = {
                 "x": _pct(x0, width),
                 "y": _pct(y0, height),
@@ -307,7 +314,7 @@ def coco_dataset(
         )
         scale = page.dpi / 72.0
         for region in page.regions:
-            x0, y0, x1, y1 = (float(v) for v in region.bbox_px)
+            x0, y0, x1, y1 = box_px(region)
             segmentation = [
                 [round(float(c) * scale, 2) for point in ring for c in point]
                 for ring in region.polygon_pt
