@@ -15,7 +15,6 @@ The commands of the recipe are the ones in :data:`COMMANDS`. Output:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from benchmarks.common import RESULTS, markdown_table
+from layoutft.pretrained import file_sha256
 
 NAME = "doclaynet_model"
 
@@ -56,14 +56,6 @@ COMMANDS = [
     "layoutft export layoutft_doclaynet_narrow_r50.pth -f onnx "
     "-o layoutft_doclaynet_narrow_r50.onnx",
 ]
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_counts(train: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -218,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": {
             "file": args.model.name,
             "size_mb": args.model.stat().st_size / 2**20,
-            "sha256": sha256(args.model),
+            "sha256": file_sha256(args.model),
             "labels": labels,
         },
         "data": source_counts(train),
