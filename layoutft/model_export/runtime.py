@@ -40,6 +40,7 @@ class ExportedModel:
         self.backend = "torchscript" if zipped else "onnx"
         self._session: Any = None
         self._module: Any = None
+        self._takes_min_score = False  # an ONNX graph exported with the min_score input
         if zipped:
             files = {METADATA_KEY: ""}
             with quiet_tracing():
@@ -66,6 +67,7 @@ class ExportedModel:
             raise LayoutftError(
                 f"{self.path}: neither a TorchScript archive nor a readable ONNX model ({exc})"
             ) from None
+        self._takes_min_score = "min_score" in {i.name for i in self._session.get_inputs()}
         return str(self._session.get_modelmeta().custom_metadata_map.get(METADATA_KEY, ""))
 
     @property
@@ -83,7 +85,7 @@ class ExportedModel:
                 boxes, scores, classes, masks = self._module(image)
         else:
             feeds = {"image": image.numpy()}
-            if "min_score" in {i.name for i in self._session.get_inputs()}:
+            if self._takes_min_score:
                 feeds["min_score"] = np.array(min_score, dtype=np.float32)
             arrays = self._session.run(None, feeds)
             boxes, scores, classes, masks = (torch.from_numpy(a) for a in arrays)
