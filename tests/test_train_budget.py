@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -71,22 +72,15 @@ def test_budgeted_run_equals_the_run_with_its_schedule_by_hand(
 
     monkeypatch.setattr(TimingHook, "s_per_iter", slow)
     runner = CliRunner()
-    base = ["train", "--config", "quick_cpu", "--train", str(DATA / "annotations.json")]
+
+    def train(out: Path, *extra: str) -> Any:
+        args = ["train", "--config", "quick_cpu", "--train", str(DATA / "annotations.json")]
+        return runner.invoke(
+            app, [*args, "--output", str(out), "--device", "cpu", "--quiet", *extra]
+        )
+
     budgeted = tmp_path / "budget"
-    res = runner.invoke(
-        app,
-        [
-            *base,
-            "--output",
-            str(budgeted),
-            "--device",
-            "cpu",
-            "--quiet",
-            "--budget",
-            "1h",
-            *BUDGETED,
-        ],
-    )
+    res = train(budgeted, "--budget", "1h", *BUDGETED)
     assert res.exit_code == 0, res.output
     solver = yaml.safe_load((budgeted / "config.yaml").read_text())["SOLVER"]
     iters = int(solver["MAX_ITER"])
@@ -102,27 +96,11 @@ def test_budgeted_run_equals_the_run_with_its_schedule_by_hand(
         "SOLVER.STEPS", str(tuple(solver["STEPS"])),
         "SOLVER.WARMUP_ITERS", str(solver["WARMUP_ITERS"]),
     ]  # fmt: skip
-    res = runner.invoke(
-        app, [*base, "--output", str(by_hand), "--device", "cpu", "--quiet", *BUDGETED, *schedule]
-    )
+    res = train(by_hand, *BUDGETED, *schedule)
     assert res.exit_code == 0, res.output
     a, b = _final(budgeted), _final(by_hand)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # resumed with the same command: the run's own schedule, nothing left to do
-    res = runner.invoke(
-        app,
-        [
-            *base,
-            "--output",
-            str(budgeted),
-            "--device",
-            "cpu",
-            "--quiet",
-            "--budget",
-            "1h",
-            "--resume",
-            *BUDGETED,
-        ],
-    )
+    res = train(budgeted, "--budget", "1h", "--resume", *BUDGETED)
     assert res.exit_code == 0, res.output
     assert f"the run's own schedule kept, SOLVER.MAX_ITER {iters}" in res.output
