@@ -28,6 +28,7 @@ from layoutft.engine.run_folder import (
     check_output,
     check_resume_config,
     lock_run_folder,
+    read_run_config,
     remove_run_files,
 )
 from layoutft.engine.settings import TrainSettings
@@ -203,7 +204,7 @@ def _budget_schedule(cfg: Config, options: TrainOptions) -> list[str]:
     if options.budget is None:
         return []
     if options.resume:
-        saved = _saved_config(options)
+        saved = read_run_config(Path(options.output))
         if saved is None:
             raise OptionError("{budget} with --resume needs the run's config.yaml")
         solver = saved.get("SOLVER", {})
@@ -215,20 +216,9 @@ def _budget_schedule(cfg: Config, options: TrainOptions) -> list[str]:
     return fit_schedule(cfg, options.budget, options.s_per_iter)
 
 
-def _saved_config(options: TrainOptions) -> dict[str, Any] | None:
-    """The ``config.yaml`` of the run in ``options.output`` as plain data, None if absent."""
-    import yaml
-
-    saved = Path(options.output) / "config.yaml"
-    if not saved.exists():
-        return None
-    data = yaml.safe_load(saved.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else None
-
-
 def _previous_seed(options: TrainOptions) -> int | None:
     """The seed a run being resumed started with (its data order depends on it)."""
-    seed = (_saved_config(options) or {}).get("SEED")
+    seed = (read_run_config(Path(options.output)) or {}).get("SEED")
     return int(seed) if isinstance(seed, int) else None
 
 

@@ -93,16 +93,16 @@ def remove_run_files(out: Path) -> list[Path]:
     return removed
 
 
-def check_resume_config(out: Path, cfg: Config) -> None:
-    """ConfigError naming the keys in which ``cfg`` differs from the run's ``config.yaml``
-    (keys in :data:`RESUME_MAY_CHANGE` aside); nothing when there is no ``config.yaml``."""
+def read_run_config(out: Path) -> dict[str, Any] | None:
+    """The run's ``config.yaml`` in ``out`` as plain data ({} when it is not a mapping), None
+    when there is none; ConfigError (one line) when it cannot be read."""
     import yaml
 
     from layoutft.errors import ConfigError
 
     saved = out / "config.yaml"
     if not saved.is_file():
-        return
+        return None
     try:
         old = yaml.safe_load(saved.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
@@ -110,7 +110,20 @@ def check_resume_config(out: Path, cfg: Config) -> None:
         raise ConfigError(
             f"--resume: cannot read {saved} ({kind}); use --overwrite or another --output"
         ) from None
-    before = _flatten(old if isinstance(old, dict) else {})
+    return old if isinstance(old, dict) else {}
+
+
+def check_resume_config(out: Path, cfg: Config) -> None:
+    """ConfigError naming the keys in which ``cfg`` differs from the run's ``config.yaml``
+    (keys in :data:`RESUME_MAY_CHANGE` aside); nothing when there is no ``config.yaml``."""
+    import yaml
+
+    from layoutft.errors import ConfigError
+
+    old = read_run_config(out)
+    if old is None:
+        return
+    before = _flatten(old)
     now = _flatten(yaml.safe_load(cfg.dump()) or {})
     missing = object()
     differ = sorted(
@@ -124,7 +137,8 @@ def check_resume_config(out: Path, cfg: Config) -> None:
         )
         more = f" and {len(differ) - 6} more" if len(differ) > 6 else ""
         raise ConfigError(
-            f"--resume: the config differs from the run's {saved} in {shown}{more}; resume "
+            f"--resume: the config differs from the run's {out / 'config.yaml'} in "
+            f"{shown}{more}; resume "
             "with the same config, overrides and data, or start over with --overwrite or "
             "another --output"
         )
