@@ -40,6 +40,7 @@ FULL_COMMANDS = (
     "python -m benchmarks.active_loop          # layoutft serve learning from Label Studio, DTA",
     "python -m benchmarks.real_pages           # ../shared/real: PubLayNet, DocBank, ICDAR 2013",
     "python -m benchmarks.corpus               # local engine vs Ray (1, 2 workers) on real PDFs",
+    "python -m benchmarks.install_size         # disk and time of the base install (PyPI)",
     "python -m benchmarks.report               # rewrites this README from results/",
 )
 INTRO = """# layoutft benchmarks
