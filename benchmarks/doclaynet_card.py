@@ -52,6 +52,9 @@ COMMANDS = [
     "['ocrd-structure', 0.25]]\"",
     "# session 2: the same command + --resume, extended to 3600 with the LR decayed twice",
     'layoutft train ... --resume SOLVER.MAX_ITER 3600 SOLVER.STEPS "(2900, 3350)"',
+    "# session 3: --resume again, extended to 5600: the LR back at 0.02 (the new steps lie",
+    "# ahead), decayed twice at the end",
+    'layoutft train ... --resume SOLVER.MAX_ITER 5600 SOLVER.STEPS "(4900, 5300)"',
     "layoutft export run/model_final.pth --format layoutft -o layoutft_doclaynet_narrow_r50.pth",
     "layoutft export layoutft_doclaynet_narrow_r50.pth -f onnx "
     "-o layoutft_doclaynet_narrow_r50.onnx",
