@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from layoutft.corpus import (
     CorpusItem,
+    CorpusProgress,
     CorpusSummary,
     Manifest,
     ManifestEntry,
@@ -64,9 +65,6 @@ from layoutft.errors import LayoutftError
 from layoutft.parsing.options import ParseOptions
 from layoutft.parsing.output_formats import output_format
 from layoutft.parsing.parser import Parser
-
-if TYPE_CHECKING:
-    from layoutft.corpus.manifest import ItemState
 
 log = logging.getLogger("layoutft.distributed")
 
@@ -211,8 +209,7 @@ class RayEngine:
         strict: bool = False,
         extra_sinks: SinkFactory | None = None,
         keep_images: bool | None = None,
-        on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
-        on_skipped: Callable[[CorpusItem, ItemState], None] | None = None,
+        progress: CorpusProgress | None = None,
     ) -> CorpusSummary:
         """:func:`layoutft.corpus.run_corpus` on the cluster, with this engine as its
         strategy: the same loop, manifest, skipping, reporting order and summary; inputs are
@@ -231,8 +228,7 @@ class RayEngine:
             overwrite=overwrite,
             strict=strict,
             extra_sinks=extra_sinks,
-            on_parsed=on_parsed,
-            on_skipped=on_skipped,
+            progress=progress,
         )
 
     def parse_items(
@@ -270,7 +266,7 @@ def parse_corpus(
     strict: bool = False,
     ray_options: RayOptions | None = None,
     model_name: str | None = None,
-    on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
+    progress: CorpusProgress | None = None,
 ) -> Manifest:
     """Parse a corpus on Ray into ``out``, as ``layoutft parse INPUT... -o OUT`` does
     locally: the same plan (:func:`~layoutft.corpus.plan_corpus`), result files and
@@ -288,7 +284,8 @@ def parse_corpus(
         fmt: output format (``json``, ``jsonl``, ``coco``, ``labelstudio``, ...).
         retry_failed, overwrite, strict: as for :func:`layoutft.corpus.run_corpus`.
         ray_options: the cluster (``address``), actors and backpressure.
-        on_parsed: called with each input and its entry as it is recorded.
+        progress: told of each input skipped or parsed, as
+            :func:`layoutft.corpus.run_corpus` tells it.
 
     Returns:
         the manifest of ``out`` after the run (``entries``: the state of every input).
@@ -311,7 +308,7 @@ def parse_corpus(
             retry_failed=retry_failed,
             overwrite=overwrite,
             strict=strict,
-            on_parsed=on_parsed,
+            progress=progress,
         )
     return Manifest(out)
 
