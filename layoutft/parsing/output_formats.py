@@ -1,9 +1,11 @@
 """The output formats of a parse, one table: each format's file suffix, the sink that writes
-it, whether page images go beside its file, and whether ``layoutft view`` reads it.
+it, whether page images go beside its file, whether ``layoutft view`` reads it, and its
+media type.
 
-``layoutft parse`` (one input and corpus runs), the Ray engine and the result sinks all
-read this table (:func:`output_format`); nothing else lists the formats. No torch here,
-and no import of the sinks themselves (they import it).
+``layoutft parse`` (one input and corpus runs), the Ray engine, ``layoutft serve``'s
+``format`` field and the result sinks all read this table (:func:`output_format`); nothing
+else lists the formats. No torch here, and no import of the sinks themselves (they import
+it).
 """
 
 from __future__ import annotations
