@@ -140,7 +140,16 @@ def serve_cmd(
         None, help="model_version of Label Studio predictions (default: the model's name)."
     ),
     shape: str = typer.Option(
-        "rect", help="Region shape of /predict results: rect, polygon or auto."
+        "rect",
+        help="Region shape of /predict results (and of /parse format=labelstudio, cvat, "
+        "coco-dataset): rect, polygon or auto.",
+    ),
+    format: str = typer.Option(
+        "json",
+        "--format",
+        help="Output format of /parse answers whose request has no format field: a "
+        "layoutft parse --format value (json: the layout JSON; jsonl, coco: that file; the "
+        "formats with page images: a zip).",
     ),
     data_dir: Path | None = typer.Option(
         None,
@@ -284,6 +293,7 @@ def _serve_settings(flags: dict[str, Any]) -> tuple[Any, Any]:
         api_token=flags["api_token"],
         basic_auth=None if user is None else (user, password or ""),
         shape=flags["shape"],
+        format=flags["format"],
         max_jobs=flags["max_jobs"],
         job_ttl_s=flags["job_ttl"],
     )
