@@ -88,7 +88,9 @@ class RayEngine:
 
     Attributes (after entering): ``parser`` (a :class:`~layoutft.parsing.parser.Parser` over
     the model's :class:`~layoutft.distributed.workers.ModelFacts`: ``labels``,
-    ``model_name``, the headers), ``facts`` (one per actor, with its ``node_id``).
+    ``model_name``, the headers), ``facts`` (one per actor, with its ``node_id``),
+    ``options`` (its ``dpi`` made concrete from the model's, as the parser's: what pages
+    are rendered with and a manifest's options come from).
     """
 
     def __init__(
@@ -165,6 +167,7 @@ class RayEngine:
             ) from None
         facts = self.facts[0]
         self._parser = Parser(facts, self.options, model_name=self.model_name or facts.name)
+        self.options = self._parser.options  # dpi None -> the model's, for rendering
 
     def describe(self) -> str:
         """One line on the actors: how many, on how many nodes, on what devices."""
