@@ -195,7 +195,7 @@ def parse_corpus(
         identity = model_identity(
             parser.model_name, parser.labels, spec.weights, spec.config, spec.overrides
         )
-        settings = output_settings(options, corpus)
+        settings = output_settings(parser.options, corpus)  # dpi: the model's, resolved
         run = RunRecord.create(identity, settings, corpus_root(inputs), inputs, len(items))
         common: dict[str, Any] = {
             "retry_failed": corpus.retry_failed,

@@ -48,7 +48,6 @@ from layoutft.distributed import (  # noqa: E402  (after the skip: needs Ray)
     detect_pages,
     page_dataset,
     page_from_row,
-    parse_corpus,
 )
 from layoutft.distributed.workers import PageWorker  # noqa: E402
 
@@ -531,18 +530,21 @@ def test_a_worker_that_never_comes_back_is_given_up(in_tmp: Path, quick_pings: N
     assert all("no Ray model worker is left" in str(e.error) for e in got.values())
 
 
-def test_parse_corpus_returns_the_manifest(ray_session: None, in_tmp: Path) -> None:
+def test_the_library_corpus_call_runs_on_ray(ray_session: None, in_tmp: Path) -> None:
+    from layoutft.corpus_session import CorpusOptions, parse_corpus
+
     seen: list[str] = []
-    manifest = parse_corpus(
+    summary = parse_corpus(
         ["corpus"],
-        "out",
+        Path("out"),
         ModelSpec(device="cpu", backend="torch"),
         OPTIONS,
-        include=["*.pdf"],
-        ray_options=RayOptions(ray_workers=1),
+        CorpusOptions(engine="ray", ray_workers=1, include=("*.pdf",)),
         progress=Parsed(seen),
     )
+    manifest = Manifest(Path("out"))
     assert sorted(manifest.entries) == ["a.pdf", "bad.pdf", "sub/b.pdf"] == sorted(seen)
+    assert summary.failed_inputs == 1 and not summary.ok  # bad.pdf
     assert manifest.entries["sub/b.pdf"].model["name"] == BUNDLED_MODEL
     assert ray.is_initialized()  # a Ray started by the caller stays up
 

@@ -64,7 +64,9 @@ def parse_cmd(
         help="Class names in model order, comma-separated, for checkpoints without names "
         "(detectron2's), e.g. text,title,list,table,figure.",
     ),
-    dpi: float = typer.Option(200, help="PDF rendering resolution."),
+    dpi: float | None = typer.Option(
+        None, help="PDF rendering resolution (default: the model's training dpi, 200 for most)."
+    ),
     pages: str | None = typer.Option(None, help="1-based pages, e.g. '1-3,7' or '5-'."),
     batch_size: int | None = typer.Option(
         None, help="Pages per forward pass (default: 1 on CPU, 4 on GPU)."

@@ -49,7 +49,11 @@ def serve_cmd(
         "127.0.0.1", help="Address to listen on (0.0.0.0: every interface; see the docs)."
     ),
     port: int = typer.Option(9090, help="Port to listen on (Label Studio's ML default)."),
-    dpi: float = typer.Option(200, help="Default PDF rendering resolution of a request."),
+    dpi: float | None = typer.Option(
+        None,
+        help="PDF rendering resolution of a request that sets none (default: the model's "
+        "training dpi, 200 for most).",
+    ),
     renderer: str = typer.Option("pymupdf", help="pymupdf or pdf2image (poppler)."),
     no_text: bool = typer.Option(False, "--no-text", help="Do not read the PDF text layer."),
     postprocess: str = typer.Option("default", help="default, or none for raw detections."),

@@ -43,13 +43,9 @@ from layoutft.corpus import (
     CorpusItem,
     CorpusProgress,
     CorpusSummary,
-    Manifest,
     ManifestEntry,
     RunRecord,
-    corpus_root,
     model_identity,
-    output_options,
-    plan_corpus,
     run_corpus,
 )
 from layoutft.corpus.run import SinkFactory
@@ -86,7 +82,9 @@ class RayEngine:
 
     Attributes (after entering): ``parser`` (a :class:`~layoutft.parsing.parser.Parser` over
     the model's :class:`~layoutft.distributed.workers.ModelFacts`: ``labels``,
-    ``model_name``, the headers), ``facts`` (one per actor, with its ``node_id``).
+    ``model_name``, the headers), ``facts`` (one per actor, with its ``node_id``),
+    ``options`` (its ``dpi`` made concrete from the model's, as the parser's: what pages
+    are rendered with and a manifest's options come from).
     """
 
     def __init__(
@@ -163,6 +161,7 @@ class RayEngine:
             ) from None
         facts = self.facts[0]
         self._parser = Parser(facts, self.options, model_name=self.model_name or facts.name)
+        self.options = self._parser.options  # dpi None -> the model's, for rendering
 
     def describe(self) -> str:
         """One line on the actors: how many, on how many nodes, on what devices."""
@@ -252,67 +251,6 @@ class RayEngine:
             self.nodes_used |= pipeline.nodes
 
 
-def parse_corpus(
-    inputs: Sequence[str | Path],
-    out: str | Path,
-    model: ModelSource | None = None,
-    options: ParseOptions | None = None,
-    *,
-    fmt: str = "json",
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    retry_failed: bool = False,
-    overwrite: bool = False,
-    strict: bool = False,
-    ray_options: RayOptions | None = None,
-    model_name: str | None = None,
-    progress: CorpusProgress | None = None,
-) -> Manifest:
-    """Parse a corpus on Ray into ``out``, as ``layoutft parse INPUT... -o OUT`` does
-    locally: the same plan (:func:`~layoutft.corpus.plan_corpus`), result files and
-    manifest; a rerun parses only what is left.
-
-    ``layoutft.distributed.parse_corpus(["papers/"], "out/", ray_options=RayOptions(
-    address="auto", gpus_per_worker=1))``
-
-    Args:
-        inputs: files and folders (searched recursively), filtered by ``include`` /
-            ``exclude`` glob patterns.
-        model: a :class:`~layoutft.distributed.workers.ModelSpec` (default: the bundled
-            model) or a picklable function returning a detector.
-        options: parse settings (default ``ParseOptions()``).
-        fmt: output format (``json``, ``jsonl``, ``coco``, ``labelstudio``, ...).
-        retry_failed, overwrite, strict: as for :func:`layoutft.corpus.run_corpus`.
-        ray_options: the cluster (``address``), actors and backpressure.
-        progress: told of each input skipped or parsed, as
-            :func:`layoutft.corpus.run_corpus` tells it.
-
-    Returns:
-        the manifest of ``out`` after the run (``entries``: the state of every input).
-
-    Raises:
-        LayoutftError: Ray missing, a cluster that cannot be joined or is too small, bad
-        inputs, OUT written by another run; SettingsMismatchError: OUT made with other
-        settings (without ``overwrite``).
-    """
-    items = plan_corpus(inputs, out, include, exclude, fmt)
-    with RayEngine(model, options, ray_options, model_name) as engine:
-        settings = output_options(engine.options, fmt)
-        run = RunRecord.create(
-            engine.model_identity(), settings, corpus_root(inputs), inputs, len(items)
-        )
-        engine.run_corpus(
-            items,
-            out,
-            run,
-            retry_failed=retry_failed,
-            overwrite=overwrite,
-            strict=strict,
-            progress=progress,
-        )
-    return Manifest(out)
-
-
 @dataclass
 class _Strategy:
     """A :class:`~layoutft.corpus.run.CorpusEngine` over a :class:`RayEngine`."""
@@ -330,4 +268,4 @@ class _Strategy:
         return self.engine.parse_items(items, out, run, extra_sinks, self.keep_images)
 
 
-__all__ = ["RayEngine", "parse_corpus"]
+__all__ = ["RayEngine"]

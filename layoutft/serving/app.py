@@ -210,7 +210,8 @@ class LayoutService:
     Args:
         model: the detector (a :class:`~layoutft.model.LayoutModel`, or any
             :class:`~layoutft.parsing.detector.Detector`).
-        options: the defaults each request starts from (its fields change them).
+        options: the defaults each request starts from (its fields change them); ``dpi``
+            None renders at the training dpi of the model serving the request.
         model_name: the JSON ``model.name`` (and default ``model_version``).
         settings: limits and Label Studio settings.
 
