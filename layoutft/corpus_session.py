@@ -49,7 +49,7 @@ from layoutft.corpus import (
 from layoutft.corpus.manifest import ItemState
 from layoutft.errors import LayoutftError, OptionError
 from layoutft.model.settings import check_choice
-from layoutft.parsing.model_spec import ModelSpec
+from layoutft.parsing.model_spec import ModelSpec, model_line
 from layoutft.parsing.options import ParseOptions
 from layoutft.parsing.output_formats import output_format
 from layoutft.parsing.preannotations import check_shape
@@ -123,14 +123,6 @@ class CorpusOptions:
     def draws(self) -> bool:
         """Whether the run draws pages (``visualize`` or ``view``)."""
         return self.visualize is not None or self.view is not None
-
-
-def model_line(
-    model_name: str, labels: Sequence[str], weights: str | None, backend: str = ""
-) -> str:
-    """``model: NAME (K labels, BACKEND)``: the weights as given, or the model's name."""
-    shown = model_name if weights is None or model_name == weights else weights
-    return f"model: {shown} ({len(labels)} labels{backend})"
 
 
 def output_settings(options: ParseOptions, corpus: CorpusOptions) -> dict[str, Any]:

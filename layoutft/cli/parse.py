@@ -1,7 +1,8 @@
 """`layoutft parse`: PDFs and page images to layout JSON.
 
 Flags become typed options (``cli/flags.py``) and one library call per mode: one input
-(stdout or ``-o FILE``) here, a corpus run (``-o DIR``)
+(stdout or ``-o FILE``) :func:`layoutft.file_session.parse_files` (the order of its
+stderr lines in its docstring), a corpus run (``-o DIR``)
 :func:`layoutft.corpus_session.parse_corpus`. Order of reporting on stderr for a corpus
 run: the model line (and Ray's workers), then per input in the order the run reports them
 (skipped inputs first, then parsed ones, an ``Error:`` line after each that failed) under
@@ -14,14 +15,16 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from layoutft.cli.app import OVERRIDES_CONTEXT, check_options, command
 from layoutft.errors import LayoutftError
+
+if TYPE_CHECKING:
+    from layoutft.file_session import FileOptions
 
 _CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
 
@@ -214,6 +217,7 @@ def parse_cmd(
     """
     flags = dict(locals())
     from layoutft.corpus_session import check_engine
+    from layoutft.file_session import FileOptions
     from layoutft.parsing.preannotations import check_shape
     from layoutft.parsing.results import check_format
 
@@ -232,7 +236,7 @@ def parse_cmd(
         _parse_corpus(inputs, output, flags, overrides)
         return
     _refuse_corpus_flags(include, exclude, retry_failed, engine)
-    files = FileRun(output, format, xml_map, view, overwrite, strict)
+    files = FileOptions(output, format, shape, xml_map, visualize, view, overwrite, strict)
     _parse_files(inputs, files, flags, overrides)
 
 
@@ -256,81 +260,20 @@ def _refuse_corpus_flags(
         )
 
 
-@dataclass(frozen=True)
-class FileRun:
-    """The flags of a one-input `layoutft parse` (stdout or ``-o FILE``) besides its
-    ParseOptions and model."""
-
-    output: Path | None
-    format: str
-    xml_labels: Any
-    view: Path | None
-    overwrite: bool
-    strict: bool
-
-
 def _parse_files(
-    inputs: list[str], run: FileRun, flags: dict[str, Any], overrides: list[str]
+    inputs: list[str], files: FileOptions, flags: dict[str, Any], overrides: list[str]
 ) -> None:
-    """`layoutft parse INPUT [-o FILE]`: one input to stdout or a file."""
+    """`layoutft parse INPUT [-o FILE]` (:func:`layoutft.file_session.parse_files`): the
+    result on stdout or in FILE, its summary on stderr, exit status 1 when anything
+    failed."""
     from layoutft.cli.flags import model_spec, parse_options
-    from layoutft.errors import RenderError
-    from layoutft.outputs import check_writable, refuse_input_folders
-    from layoutft.parsing.parser import Parser
-    from layoutft.parsing.results import (
-        check_drawn_folders,
-        output_folders,
-        output_path,
-        refuse_unrelated,
-        result_sink,
-    )
-    from layoutft.parsing.viewer import Viewer
-    from layoutft.render import expand_inputs
+    from layoutft.file_session import parse_files
 
-    files = expand_inputs(inputs)
-    many = len(files) > 1 or any(Path(p).is_dir() for p in inputs)
-    dest = output_path(files, run.output, run.format, many)
-    visualize = flags["visualize"]
-    folders = output_folders(dest, run.format, visualize, run.view, corpus=False)
-    refuse_input_folders(folders, inputs)
-    if dest is not None:
-        refuse_unrelated(dest, files[0], run.format, run.overwrite)
-    check_writable([] if dest is None else [dest.parent])
-    check_drawn_folders(visualize, run.view)
-    options = parse_options(flags, progress=not flags["quiet"])
-    spec = model_spec(flags, overrides)
-    model = spec.load()
-    parser = Parser(model, options, model_name=spec.display_name)
-    _echo_model(parser, spec.weights, backend_of(model))
-    tally = _Tally()
-    viewer = None if run.view is None else Viewer(run.view)
-    for path in files:
-        try:
-            sinks = [result_sink(dest, run.format, run.xml_labels, flags["shape"])]
-            document = parser.run(path, sinks + ([viewer.sink()] if viewer else []))
-        except RenderError as exc:
-            tally.failed_inputs += 1
-            typer.echo(f"Error: {exc}", err=True)
-        else:
-            tally.add(document)
-            for page in document.failed_pages:
-                typer.echo(f"Error: {path} page {page.number}: {page.error}", err=True)
-        if run.strict and tally.failures:
-            break
-    if viewer is not None:
-        typer.echo(f"viewer: {viewer.write()}", err=True)
-    where = "stdout" if dest is None else str(run.output)
-    stopped = run.strict and tally.failures > 0
-    typer.echo(tally.summary(len(files), where, stopped=stopped), err=True)
-    if tally.failures:
+    options = parse_options(flags, visualize=None, progress=not flags["quiet"])
+    summary = parse_files(inputs, model_spec(flags, overrides), options, files, _Echo())
+    typer.echo(summary.line(files.output), err=True)
+    if not summary.ok:
         raise typer.Exit(1)
-
-
-def _echo_model(parser: Any, weights: str | None, backend: str = "") -> None:
-    """``model: NAME (K labels, BACKEND)`` on stderr: the weights as given, or the name."""
-    from layoutft.corpus_session import model_line
-
-    typer.echo(model_line(parser.model_name, parser.labels, weights, backend), err=True)
 
 
 def _xml_labels(path: Path | None, fmt: str) -> Any:
@@ -343,48 +286,6 @@ def _xml_labels(path: Path | None, fmt: str) -> Any:
     if output_format(fmt).writer != "xml":
         raise LayoutftError("--xml-labels is for --format pagexml, alto or hocr")
     return load_xml_labels(path)
-
-
-class _Tally:
-    """Counts of one parse run for its summary line."""
-
-    def __init__(self) -> None:
-        self.files = self.pages = self.regions = 0
-        self.failed_inputs = self.failed_pages = 0
-
-    def add(self, document: Any) -> None:
-        self.files += 1
-        self.pages += len(document.pages)
-        self.regions += sum(len(page.regions) for page in document.pages)
-        self.failed_pages += len(document.failed_pages)
-
-    @property
-    def failures(self) -> int:
-        return self.failed_inputs + self.failed_pages
-
-    def summary(self, total_files: int, where: str, stopped: bool) -> str:
-        parsed = f"{self.files} of {total_files}" if self.files != total_files else f"{self.files}"
-        text = (
-            f"parsed {parsed} file{'s' if total_files != 1 else ''}, {self.pages} pages, "
-            f"{self.regions} regions, {self.failures} failure{'s' if self.failures != 1 else ''}"
-        )
-        details = []
-        if self.failed_inputs:
-            details.append(f"{self.failed_inputs} of {total_files} inputs failed")
-        if self.failed_pages:
-            details.append(f"{self.failed_pages} of {self.pages} pages failed")
-        if stopped:
-            details.append("stopped at the first failure (--strict)")
-        if details:
-            text += f" ({'; '.join(details)})"
-        return f"{text} -> {where}"
-
-
-def backend_of(model: Any) -> str:
-    """``", onnx"`` or ``", torch"``: the backend a loaded detector runs on ("" for other
-    detectors)."""
-    backend = getattr(model, "backend", None)
-    return f", {backend}" if isinstance(backend, str) else ""
 
 
 def is_corpus_run(inputs: list[str], output: Path | None) -> bool:
@@ -469,3 +370,14 @@ class _FilesProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class _Echo(_FilesProgress):
+    """The lines of a one-input run on stderr as they come (no bar: the parser draws its
+    own over the pages)."""
+
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+
+    def message(self, line: str) -> None:
+        typer.echo(line, err=True)
