@@ -41,6 +41,7 @@ def cpu_s_per_iter(
 
     from layoutft.config import load_config
     from layoutft.data.loader import build_train_loader, load_pages
+    from layoutft.data.settings import DataSettings
     from layoutft.engine.settings import SolverSettings
     from layoutft.engine.setup import fit_labels
     from layoutft.engine.solver import build_optimizer
@@ -64,7 +65,7 @@ def cpu_s_per_iter(
         def after_step(self, trainer: Trainer) -> None:
             stamps.append(time.process_time())
 
-    data = build_train_loader(pages, cfg, seed=0)
+    data = build_train_loader(pages, DataSettings.from_config(cfg), seed=0)
     optimizer = build_optimizer(SolverSettings.from_config(cfg), model)
     Trainer(model, optimizer, data, max_iter=warmup + iters, hooks=[Clock()]).train()
     steps = [b - a for a, b in itertools.pairwise(stamps)][warmup:]

@@ -64,6 +64,7 @@ def measure_train(
 
     from layoutft.config import load_config
     from layoutft.data.loader import build_train_loader, load_pages
+    from layoutft.data.settings import DataSettings
     from layoutft.engine.hooks import LRSchedulerHook
     from layoutft.engine.settings import SolverSettings
     from layoutft.engine.setup import amp_dtype, fit_labels
@@ -77,10 +78,11 @@ def measure_train(
     cfg = load_config(CONFIGS[config], settings)
     pages, labels = load_pages(coco)
     fit_labels(cfg, labels)
-    dtype, _ = amp_dtype(cfg, device)
+    solver = SolverSettings.from_config(cfg)
+    dtype, _ = amp_dtype(solver, device)
     torch.manual_seed(0)
     model = build_model(cfg).to(device)
-    optimizer = build_optimizer(SolverSettings.from_config(cfg), model)
+    optimizer = build_optimizer(solver, model)
     stamps: list[float] = []
     data_times: list[float] = []
 
@@ -98,10 +100,10 @@ def measure_train(
         torch.cuda.reset_peak_memory_stats()
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     hooks = [
-        LRSchedulerHook(build_lr_scheduler(SolverSettings.from_config(cfg), optimizer)),
+        LRSchedulerHook(build_lr_scheduler(solver, optimizer)),
         Clock(),
     ]
-    data = build_train_loader(pages, cfg, seed=0)
+    data = build_train_loader(pages, DataSettings.from_config(cfg), seed=0)
     trainer = Trainer(
         model, optimizer, data, max_iter=warmup + iters, amp_dtype=dtype, scaler=scaler, hooks=hooks
     )

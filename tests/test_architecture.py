@@ -27,7 +27,15 @@ NO_TORCH = [
 ]
 DOCS = PACKAGE.parent / "docs" / "architecture.md"
 #: the parse side and the training side of docs/architecture.md: neither imports the other
-PARSE_SIDE = ["parsing", "corpus", "serving", "distributed", "model_export"]
+PARSE_SIDE = [
+    "parsing",
+    "corpus",
+    "corpus_session",
+    "file_session",
+    "serving",
+    "distributed",
+    "model_export",
+]
 TRAIN_SIDE = ["data", "engine"]
 #: modules that load layoutft modules by name (importlib) -> the dict naming them (in
 #: that module, or in the one given)

@@ -26,6 +26,7 @@ import pytest
 
 from layoutft.corpus import (
     Manifest,
+    NoProgress,
     RunRecord,
     corpus_root,
     model_identity,
@@ -47,7 +48,6 @@ from layoutft.distributed import (  # noqa: E402  (after the skip: needs Ray)
     detect_pages,
     page_dataset,
     page_from_row,
-    parse_corpus,
 )
 from layoutft.distributed.workers import PageWorker  # noqa: E402
 
@@ -153,6 +153,16 @@ def ray_run(engine: RayEngine, inputs: list[str], out: Path, fmt: str = "json", 
     return engine.run_corpus(items, out, run, **kw)
 
 
+class Parsed(NoProgress):
+    """Appends the ``input`` of each item parsed to ``inputs``."""
+
+    def __init__(self, inputs: list[str]) -> None:
+        self.inputs = inputs
+
+    def parsed(self, item: Any, entry: Any) -> None:
+        self.inputs.append(item.input)
+
+
 def files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` but the manifest, by relative path."""
     return {
@@ -211,7 +221,7 @@ def test_rerun_skips_done_inputs_then_retries_failed_and_changed_ones(
     ray_run(engine, ["corpus"], out)
     before = files(out)
     parsed: list[str] = []
-    again = ray_run(engine, ["corpus"], out, on_parsed=lambda item, _: parsed.append(item.input))
+    again = ray_run(engine, ["corpus"], out, progress=Parsed(parsed))
     assert parsed == [] and again.skipped == 3 and again.failed_earlier == 1
     assert files(out) == before
 
@@ -220,13 +230,13 @@ def test_rerun_skips_done_inputs_then_retries_failed_and_changed_ones(
         ["corpus"],
         out,
         retry_failed=True,
-        on_parsed=lambda item, _: parsed.append(item.input),
+        progress=Parsed(parsed),
     )
     assert parsed == ["bad.pdf"] and retried.failed_inputs == 1
 
     parsed.clear()
     make_pdf(Path("corpus") / "bad.pdf", 1, "Repaired")
-    ray_run(engine, ["corpus"], out, on_parsed=lambda item, _: parsed.append(item.input))
+    ray_run(engine, ["corpus"], out, progress=Parsed(parsed))
     assert parsed == ["bad.pdf"]
     assert Manifest(out).entries["bad.pdf"].status == "ok"
     assert sorted(files(out)) == ["a.json", "bad.json", "sub/b.json", "sub/c.json"]
@@ -237,15 +247,16 @@ def test_a_run_stopped_part_way_resumes_with_what_is_left(
 ) -> None:
     out = Path("out")
 
-    def stop(item: Any, entry: Any) -> None:
-        raise KeyboardInterrupt
+    class Stop(NoProgress):
+        def parsed(self, item: Any, entry: Any) -> None:
+            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ray_run(engine, ["corpus"], out, on_parsed=stop)
+        ray_run(engine, ["corpus"], out, progress=Stop())
     first = Manifest(out)
     assert len(first.entries) == 1  # recorded before the stop; nothing else written
     parsed: list[str] = []
-    ray_run(engine, ["corpus"], out, on_parsed=lambda item, _: parsed.append(item.input))
+    ray_run(engine, ["corpus"], out, progress=Parsed(parsed))
     assert sorted(parsed) == sorted(
         {"a.pdf", "bad.pdf", "sub/b.pdf", "sub/c.png"} - set(first.entries)
     )
@@ -519,18 +530,21 @@ def test_a_worker_that_never_comes_back_is_given_up(in_tmp: Path, quick_pings: N
     assert all("no Ray model worker is left" in str(e.error) for e in got.values())
 
 
-def test_parse_corpus_returns_the_manifest(ray_session: None, in_tmp: Path) -> None:
+def test_the_library_corpus_call_runs_on_ray(ray_session: None, in_tmp: Path) -> None:
+    from layoutft.corpus_session import CorpusOptions, parse_corpus
+
     seen: list[str] = []
-    manifest = parse_corpus(
+    summary = parse_corpus(
         ["corpus"],
-        "out",
+        Path("out"),
         ModelSpec(device="cpu", backend="torch"),
         OPTIONS,
-        include=["*.pdf"],
-        ray_options=RayOptions(ray_workers=1),
-        on_parsed=lambda item, _: seen.append(item.input),
+        CorpusOptions(engine="ray", ray_workers=1, include=("*.pdf",)),
+        progress=Parsed(seen),
     )
+    manifest = Manifest(Path("out"))
     assert sorted(manifest.entries) == ["a.pdf", "bad.pdf", "sub/b.pdf"] == sorted(seen)
+    assert summary.failed_inputs == 1 and not summary.ok  # bad.pdf
     assert manifest.entries["sub/b.pdf"].model["name"] == BUNDLED_MODEL
     assert ray.is_initialized()  # a Ray started by the caller stays up
 

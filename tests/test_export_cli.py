@@ -100,6 +100,7 @@ def test_onnx_from_layoutft_checkpoint(layoutft_ckpt: Path, tmp_path: Path) -> N
     assert exported.backend == "onnx"
     assert exported.labels == LABELS
     assert exported.metadata.mask_on is True
+    assert exported.metadata.dpi == 200  # the checkpoint's training dpi (LAYOUTFT.INPUT_DPI)
 
 
 @pytest.mark.parametrize(

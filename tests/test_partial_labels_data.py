@@ -134,6 +134,7 @@ def test_loader_gives_a_class_mask_only_to_partial_pages(tmp_path: Path) -> None
 def test_loader_strips_masks_when_partial_labels_are_off(tmp_path: Path) -> None:
     from layoutft.config import default_config
     from layoutft.data.loader import build_train_loader
+    from layoutft.data.settings import DataSettings
 
     path = dataset(tmp_path, ["text", "table"], [[2], [2]], [(1, 2), (2, 2)])
     pages, _ = load_pages(path)
@@ -141,10 +142,10 @@ def test_loader_strips_masks_when_partial_labels_are_off(tmp_path: Path) -> None
     cfg.SOLVER.IMS_PER_BATCH = 2
     cfg.DATALOADER.NUM_WORKERS = 0
     cfg.MODEL.MASK_ON = False
-    batch = next(build_train_loader(pages, cfg, seed=0))
+    batch = next(build_train_loader(pages, DataSettings.from_config(cfg), seed=0))
     assert [r["labelled"].tolist() for r in batch] == [[False, True]] * 2
     cfg.LAYOUTFT.PARTIAL_LABELS = False
-    batch = next(build_train_loader(pages, cfg, seed=0))
+    batch = next(build_train_loader(pages, DataSettings.from_config(cfg), seed=0))
     assert all("labelled" not in r for r in batch)
 
 

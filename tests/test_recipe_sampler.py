@@ -11,7 +11,8 @@ import pytest
 
 from layoutft.config import default_config
 from layoutft.data.loader import PageRecord, TrainBatchSampler, source_weights
-from layoutft.errors import DatasetError
+from layoutft.data.settings import DataSettings
+from layoutft.errors import ConfigError, DatasetError
 
 
 def keys(sampler: TrainBatchSampler, n: int) -> list[list[tuple[int, int]]]:
@@ -105,12 +106,13 @@ def test_source_weights_from_the_config() -> None:
     pages = [page("exams"), page("ctdar"), page("exams"), page("")]
     cfg = default_config()
     cfg.LAYOUTFT.DATALOADER.SOURCE_WEIGHTS = [["exams", 3.0], ["ctdar", 0]]
-    index, weights = source_weights(pages, cfg)
+    index, weights = source_weights(pages, DataSettings.from_config(cfg).source_weights)
     # sorted names: "", ctdar, exams; unlisted "" weighs 1.0
     assert index == [2, 1, 2, 0] and weights == [1.0, 0.0, 3.0]
-    cfg.LAYOUTFT.DATALOADER.SOURCE_WEIGHTS = [["exam", 1.0]]
-    with pytest.raises(DatasetError, match=r"names \['exam'\], which no training page has"):
-        source_weights(pages, cfg)
+    with pytest.raises(ConfigError, match=r"names \['exam'\], which no training page has"):
+        source_weights(pages, [("exam", 1.0)])
+    with pytest.raises(ConfigError, match=r"every training source \(\['', 'ctdar'\]\) weight 0"):
+        source_weights(pages[1:2] + pages[3:], [("ctdar", 0.0), ("", 0.0)])
     cfg.LAYOUTFT.DATALOADER.SOURCE_WEIGHTS = [["exams"]]
-    with pytest.raises(DatasetError, match=r"write \[name, weight\]"):
-        source_weights(pages, cfg)
+    with pytest.raises(ConfigError, match=r"write \[name, weight\]"):
+        DataSettings.from_config(cfg)

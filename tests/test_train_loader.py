@@ -13,6 +13,7 @@ from PIL import Image
 
 from layoutft.config import load_config
 from layoutft.data.loader import TrainBatchSampler, build_train_loader, load_pages
+from layoutft.data.settings import DataSettings
 from layoutft.errors import DatasetError
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -69,7 +70,7 @@ def test_pages_labels_follow_category_ids_and_images_folder_is_found(dataset: Pa
 def test_batches_follow_the_model_contract(dataset: Path) -> None:
     pages, _ = load_pages(dataset)
     cfg = load_config(CONFIGS / "quick_cpu.yaml", [*NO_AUG, "SOLVER.IMS_PER_BATCH", "2"])
-    batch = next(build_train_loader(pages, cfg, seed=0))
+    batch = next(build_train_loader(pages, DataSettings.from_config(cfg), seed=0))
     first = next(d for d in batch if d["image_id"] == 1)
     assert first["image"].dtype == torch.uint8 and first["image"].shape == (3, 100, 50)
     assert first["image"][:, 0, 0].tolist() == [0, 0, 255]  # BGR: red is the last channel
@@ -87,7 +88,9 @@ def test_filter_empty_annotations_drops_empty_pages(dataset: Path) -> None:
         CONFIGS / "quick_cpu.yaml", [*NO_AUG, "DATALOADER.FILTER_EMPTY_ANNOTATIONS", "True"]
     )
     ids = {
-        d["image_id"] for batch in islice(build_train_loader(pages, cfg, seed=0), 6) for d in batch
+        d["image_id"]
+        for batch in islice(build_train_loader(pages, DataSettings.from_config(cfg), seed=0), 6)
+        for d in batch
     }
     assert ids == {1}
 

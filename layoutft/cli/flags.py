@@ -1,8 +1,9 @@
 """Flags -> typed library values, written once for `layoutft parse` and `layoutft serve`.
 
 A command passes its flags (``dict(locals())`` at the top of its body) and gets back the
-:class:`~layoutft.parsing.options.ParseOptions` and the
-:class:`~layoutft.parsing.model_spec.ModelSpec` it hands the library.
+:class:`~layoutft.parsing.options.ParseOptions`, the
+:class:`~layoutft.parsing.model_spec.ModelSpec` and (corpus runs) the
+:class:`~layoutft.corpus_session.CorpusOptions` it hands the library.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layoutft.parsing.model_spec import ModelSpec
 from layoutft.parsing.options import ParseOptions
+
+if TYPE_CHECKING:
+    from layoutft.corpus_session import CorpusOptions
 
 #: ParseOptions fields whose flag says the opposite (``--no-text``: ``text=False``)
 _NEGATED = {"text": "no_text"}
@@ -51,4 +55,25 @@ def model_spec(flags: Mapping[str, Any], overrides: Sequence[str]) -> ModelSpec:
         allow_partial=flags["allow_partial"],
         device=flags["device"],
         backend=flags["backend"],
+    )
+
+
+def corpus_options(flags: Mapping[str, Any]) -> CorpusOptions:
+    """The :class:`CorpusOptions` of `layoutft parse`'s flags for a corpus run."""
+    from layoutft.corpus_session import CorpusOptions
+
+    return CorpusOptions(
+        format=flags["format"],
+        shape=flags["shape"],
+        visualize=flags["visualize"],
+        view=flags["view"],
+        include=tuple(flags["include"] or ()),
+        exclude=tuple(flags["exclude"] or ()),
+        retry_failed=flags["retry_failed"],
+        overwrite=flags["overwrite"],
+        strict=flags["strict"],
+        engine=flags["engine"],
+        address=flags["address"],
+        ray_workers=flags["ray_workers"],
+        gpus_per_worker=flags["gpus_per_worker"],
     )

@@ -1,19 +1,30 @@
-"""`layoutft parse`: PDFs and page images to layout JSON."""
+"""`layoutft parse`: PDFs and page images to layout JSON.
+
+Flags become typed options (``cli/flags.py``) and one library call per mode: one input
+(stdout or ``-o FILE``) :func:`layoutft.file_session.parse_files` (the order of its
+stderr lines in its docstring), a corpus run (``-o DIR``)
+:func:`layoutft.corpus_session.parse_corpus`. Order of reporting on stderr for a corpus
+run: the model line (and Ray's workers), then per input in the order the run reports them
+(skipped inputs first, then parsed ones, an ``Error:`` line after each that failed) under
+the progress bar or its log lines, then Ray's nodes, the viewer's lines, the summary;
+exit status 1 unless every planned input is done (see the corpus_session docstring).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from layoutft.cli.app import OVERRIDES_CONTEXT, check_options, command
 from layoutft.errors import LayoutftError
+
+if TYPE_CHECKING:
+    from layoutft.file_session import FileOptions
 
 _CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
 
@@ -56,7 +67,9 @@ def parse_cmd(
         help="Class names in model order, comma-separated, for checkpoints without names "
         "(detectron2's), e.g. text,title,list,table,figure.",
     ),
-    dpi: float = typer.Option(200, help="PDF rendering resolution."),
+    dpi: float | None = typer.Option(
+        None, help="PDF rendering resolution (default: the model's training dpi, 200 for most)."
+    ),
     pages: str | None = typer.Option(None, help="1-based pages, e.g. '1-3,7' or '5-'."),
     batch_size: int | None = typer.Option(
         None, help="Pages per forward pass (default: 1 on CPU, 4 on GPU)."
@@ -203,7 +216,8 @@ def parse_cmd(
     with status 1 when any input or page failed.
     """
     flags = dict(locals())
-    from layoutft.cli.flags import model_spec, parse_options
+    from layoutft.corpus_session import check_engine
+    from layoutft.file_session import FileOptions
     from layoutft.parsing.preannotations import check_shape
     from layoutft.parsing.results import check_format
 
@@ -212,34 +226,17 @@ def parse_cmd(
     if not inputs:
         raise LayoutftError("no INPUT given: pass PDFs, images or folders")
     check_format(format)
-    _check_engine(engine, address, ray_workers, gpus_per_worker)
+    check_engine(engine, address, ray_workers, gpus_per_worker)
     xml_map = _xml_labels(xml_labels, format)
     check_shape(shape)
     if is_corpus_run(inputs, output):
         if xml_labels is not None:
             raise LayoutftError("--xml-labels is for one input with -o FILE, not corpus runs")
         assert output is not None
-        corpus = CorpusFlags(
-            format=format,
-            visualize=visualize,
-            view=view,
-            include=include or [],
-            exclude=exclude or [],
-            retry_failed=retry_failed,
-            overwrite=overwrite,
-            strict=strict,
-            quiet=quiet,
-            engine=engine,
-            address=address,
-            ray_workers=ray_workers,
-            gpus_per_worker=gpus_per_worker,
-            shape=shape,
-        )
-        options = parse_options(flags, visualize=None, progress=False)  # sinks draw pages
-        _parse_corpus(inputs, output, model_spec(flags, overrides), options, corpus)
+        _parse_corpus(inputs, output, flags, overrides)
         return
     _refuse_corpus_flags(include, exclude, retry_failed, engine)
-    files = FileRun(output, format, xml_map, view, overwrite, strict)
+    files = FileOptions(output, format, shape, xml_map, visualize, view, overwrite, strict)
     _parse_files(inputs, files, flags, overrides)
 
 
@@ -263,84 +260,20 @@ def _refuse_corpus_flags(
         )
 
 
-@dataclass(frozen=True)
-class FileRun:
-    """The flags of a one-input `layoutft parse` (stdout or ``-o FILE``) besides its
-    ParseOptions and model."""
-
-    output: Path | None
-    format: str
-    xml_labels: Any
-    view: Path | None
-    overwrite: bool
-    strict: bool
-
-
 def _parse_files(
-    inputs: list[str], run: FileRun, flags: dict[str, Any], overrides: list[str]
+    inputs: list[str], files: FileOptions, flags: dict[str, Any], overrides: list[str]
 ) -> None:
-    """`layoutft parse INPUT [-o FILE]`: one input to stdout or a file."""
+    """`layoutft parse INPUT [-o FILE]` (:func:`layoutft.file_session.parse_files`): the
+    result on stdout or in FILE, its summary on stderr, exit status 1 when anything
+    failed."""
     from layoutft.cli.flags import model_spec, parse_options
-    from layoutft.errors import RenderError
-    from layoutft.outputs import check_writable, refuse_input_folders
-    from layoutft.parsing.parser import Parser
-    from layoutft.parsing.results import output_folders, output_path, refuse_unrelated, result_sink
-    from layoutft.parsing.viewer import Viewer
-    from layoutft.render import expand_inputs
+    from layoutft.file_session import parse_files
 
-    files = expand_inputs(inputs)
-    many = len(files) > 1 or any(Path(p).is_dir() for p in inputs)
-    dest = output_path(files, run.output, run.format, many)
-    visualize = flags["visualize"]
-    folders = output_folders(dest, run.format, visualize, run.view, corpus=False)
-    refuse_input_folders(folders, inputs)
-    if dest is not None:
-        refuse_unrelated(dest, files[0], run.format, run.overwrite)
-    check_writable([] if dest is None else [dest.parent])
-    _check_drawn_folders(visualize, run.view)
-    options = parse_options(flags, progress=not flags["quiet"])
-    spec = model_spec(flags, overrides)
-    model = spec.load()
-    parser = Parser(model, options, model_name=spec.display_name)
-    _echo_model(parser, spec.weights, backend_of(model))
-    tally = _Tally()
-    viewer = None if run.view is None else Viewer(run.view)
-    for path in files:
-        try:
-            sinks = [result_sink(dest, run.format, run.xml_labels, flags["shape"])]
-            document = parser.run(path, sinks + ([viewer.sink()] if viewer else []))
-        except RenderError as exc:
-            tally.failed_inputs += 1
-            typer.echo(f"Error: {exc}", err=True)
-        else:
-            tally.add(document)
-            for page in document.failed_pages:
-                typer.echo(f"Error: {path} page {page.number}: {page.error}", err=True)
-        if run.strict and tally.failures:
-            break
-    if viewer is not None:
-        typer.echo(f"viewer: {viewer.write()}", err=True)
-    where = "stdout" if dest is None else str(run.output)
-    stopped = run.strict and tally.failures > 0
-    typer.echo(tally.summary(len(files), where, stopped=stopped), err=True)
-    if tally.failures:
+    options = parse_options(flags, visualize=None, progress=not flags["quiet"])
+    summary = parse_files(inputs, model_spec(flags, overrides), options, files, _Echo())
+    typer.echo(summary.line(files.output), err=True)
+    if not summary.ok:
         raise typer.Exit(1)
-
-
-def _check_drawn_folders(visualize: Path | None, view: Path | None) -> None:
-    """OSError-free one-line errors for unwritable ``--visualize`` / ``--view`` folders."""
-    from layoutft.outputs import check_writable
-
-    if visualize is not None:
-        check_writable([visualize], "--visualize")
-    if view is not None:
-        check_writable([view], "--view")
-
-
-def _echo_model(parser: Any, weights: str | None, backend: str = "") -> None:
-    """``model: NAME (K labels, BACKEND)`` on stderr: the weights as given, or the name."""
-    shown = parser.model_name if weights is None or parser.model_name == weights else weights
-    typer.echo(f"model: {shown} ({len(parser.labels)} labels{backend})", err=True)
 
 
 def _xml_labels(path: Path | None, fmt: str) -> Any:
@@ -355,48 +288,6 @@ def _xml_labels(path: Path | None, fmt: str) -> Any:
     return load_xml_labels(path)
 
 
-class _Tally:
-    """Counts of one parse run for its summary line."""
-
-    def __init__(self) -> None:
-        self.files = self.pages = self.regions = 0
-        self.failed_inputs = self.failed_pages = 0
-
-    def add(self, document: Any) -> None:
-        self.files += 1
-        self.pages += len(document.pages)
-        self.regions += sum(len(page.regions) for page in document.pages)
-        self.failed_pages += len(document.failed_pages)
-
-    @property
-    def failures(self) -> int:
-        return self.failed_inputs + self.failed_pages
-
-    def summary(self, total_files: int, where: str, stopped: bool) -> str:
-        parsed = f"{self.files} of {total_files}" if self.files != total_files else f"{self.files}"
-        text = (
-            f"parsed {parsed} file{'s' if total_files != 1 else ''}, {self.pages} pages, "
-            f"{self.regions} regions, {self.failures} failure{'s' if self.failures != 1 else ''}"
-        )
-        details = []
-        if self.failed_inputs:
-            details.append(f"{self.failed_inputs} of {total_files} inputs failed")
-        if self.failed_pages:
-            details.append(f"{self.failed_pages} of {self.pages} pages failed")
-        if stopped:
-            details.append("stopped at the first failure (--strict)")
-        if details:
-            text += f" ({'; '.join(details)})"
-        return f"{text} -> {where}"
-
-
-def backend_of(model: Any) -> str:
-    """``", onnx"`` or ``", torch"``: the backend a loaded detector runs on ("" for other
-    detectors)."""
-    backend = getattr(model, "backend", None)
-    return f", {backend}" if isinstance(backend, str) else ""
-
-
 def is_corpus_run(inputs: list[str], output: Path | None) -> bool:
     """A run into a folder: ``-o DIR`` with a folder input or several inputs, or ``-o`` an
     existing folder or ending in ``/``. One input to stdout or ``-o FILE`` is not."""
@@ -406,225 +297,55 @@ def is_corpus_run(inputs: list[str], output: Path | None) -> bool:
     return into_folder or len(inputs) > 1 or any(Path(p).is_dir() for p in inputs)
 
 
-@dataclass(frozen=True)
-class CorpusFlags:
-    """The flags of `layoutft parse` a corpus run uses besides its ParseOptions and model."""
-
-    format: str
-    visualize: Path | None
-    view: Path | None
-    include: list[str]
-    exclude: list[str]
-    retry_failed: bool
-    overwrite: bool
-    strict: bool
-    quiet: bool
-    engine: str = "local"
-    address: str | None = None
-    ray_workers: int | None = None
-    gpus_per_worker: float = 0.0
-    shape: str = "rect"
-
-
-def _output_options(options: Any, flags: CorpusFlags) -> dict[str, Any]:
-    """The manifest's output options; ``shape`` only when not the default (rect), so the
-    runs made before --shape existed keep their fingerprint."""
-    from layoutft.corpus import output_options
-
-    values = output_options(options, flags.format)
-    return values if flags.shape == "rect" else {**values, "shape": flags.shape}
-
-
 def _parse_corpus(
-    inputs: list[str], out: Path, spec: Any, options: Any, flags: CorpusFlags
+    inputs: list[str], out: Path, flags: dict[str, Any], overrides: list[str]
 ) -> None:
-    """`layoutft parse INPUT... -o DIR`: the resumable corpus run (layoutft.corpus), on this
-    process or on Ray (``spec``: the :class:`~layoutft.parsing.model_spec.ModelSpec`)."""
-    from layoutft.corpus import RunRecord, corpus_root, model_identity, run_corpus
-    from layoutft.parsing.parser import Parser
+    """`layoutft parse INPUT... -o DIR`: the resumable corpus run
+    (:func:`layoutft.corpus_session.parse_corpus`); its summary on stderr, exit status 1
+    unless every planned input is done."""
+    from layoutft.cli.flags import corpus_options, model_spec, parse_options
+    from layoutft.corpus_session import parse_corpus
 
-    items = _plan(inputs, out, options, flags)
-    with contextlib.ExitStack() as stack:
-        ray_engine = None
-        if flags.engine == "ray":  # the model loads on the cluster's workers, not here
-            ray_engine = stack.enter_context(_ray_engine(flags, spec, options))
-            parser = ray_engine.parser
-        else:
-            parser = Parser(spec.load(), options, model_name=spec.display_name)
-        _echo_model(parser, spec.weights)
-        if ray_engine is not None:
-            typer.echo(f"ray: {ray_engine.describe()}", err=True)
-        identity = model_identity(
-            parser.model_name, parser.labels, spec.weights, spec.config, spec.overrides
-        )
-        settings = _output_options(options, flags)
-        run = RunRecord.create(identity, settings, corpus_root(inputs), inputs, len(items))
-        report = _CorpusReport(out, len(items), flags)
-        stack.callback(report.bar.close)  # before the Ray engine stops
-        if ray_engine is None:
-            summary = run_corpus(parser, items, out, run, **report.settings())
-        else:
-            drawn = flags.visualize is not None or flags.view is not None
-            summary = ray_engine.run_corpus(items, out, run, keep_images=drawn, **report.settings())
-    if ray_engine is not None and ray_engine.nodes_used:
-        count = len(ray_engine.nodes_used)
-        typer.echo(f"ray: pages parsed on {count} {'node' if count == 1 else 'nodes'}", err=True)
-    report.finish(summary)
-
-
-def _plan(inputs: list[str], out: Path, options: Any, flags: CorpusFlags) -> list[Any]:
-    """The items of a corpus run, after the checks that come before the model loads (output
-    folders, writable folders, the manifest's settings)."""
-    from layoutft.corpus import Manifest, corpus_root, plan_corpus
-    from layoutft.outputs import check_writable, refuse_input_folders
-    from layoutft.parsing.results import output_folders
-
-    written = [p for p in (flags.visualize, flags.view) if p is not None]
-    refuse_input_folders(
-        output_folders(out, flags.format, flags.visualize, flags.view, corpus=True), inputs
-    )
-    items = plan_corpus(inputs, out, flags.include, flags.exclude, flags.format, skip=written)
-    check_writable([out])
-    _check_drawn_folders(flags.visualize, flags.view)
-    if not flags.overwrite:  # options first: before the model loads
-        Manifest(out).check(None, _output_options(options, flags), corpus_root(inputs))
-    return items
-
-
-class _CorpusReport:
-    """What a corpus run shows and draws: the progress bar, error lines, extra sinks
-    (``--visualize``, ``--view``) and the closing lines."""
-
-    def __init__(self, out: Path, total: int, flags: CorpusFlags) -> None:
-        from layoutft.parsing.output_formats import output_format
-        from layoutft.parsing.viewer import Viewer
-
-        self.out, self.flags = out, flags
-        self.viewer = None if flags.view is None else Viewer(flags.view)
-        self.readable = output_format(flags.format).viewable
-        self.unviewed = 0
-        self.bar = _FilesProgress(total, not flags.quiet)
-
-    def settings(self) -> dict[str, Any]:
-        """The keyword arguments of ``run_corpus`` this report and the flags give."""
-        return {
-            "retry_failed": self.flags.retry_failed,
-            "overwrite": self.flags.overwrite,
-            "strict": self.flags.strict,
-            "extra_sinks": self.extra_sinks,
-            "on_parsed": self.on_parsed,
-            "on_skipped": self.on_skipped,
-        }
-
-    def extra_sinks(self, item: Any) -> list[Any]:
-        from layoutft.parsing.results import output_suffix
-        from layoutft.parsing.visualize import VisualizationSink
-        from layoutft.render import resolve_source
-
-        sinks: list[Any] = []
-        if self.flags.visualize is not None:
-            folder = self.flags.visualize / Path(item.output).parent
-            # the result's name without its suffix: ``x.pdf``/``x.png`` when both are inputs
-            stem = Path(item.output).name[: -len(output_suffix(self.flags.format))]
-            sinks.append(VisualizationSink(folder, resolve_source(item.path), stem))
-        if self.viewer is not None:
-            sinks.append(self.viewer.sink())
-        return sinks
-
-    def on_parsed(self, item: Any, entry: Any) -> None:
-        self.bar.update(entry.pages)
-        if entry.error is not None:
-            where = str(item.path)
-            line = entry.error if entry.error.startswith(where) else f"{where}: {entry.error}"
-            self.bar.write(f"Error: {line}")
-
-    def on_skipped(self, item: Any, state: str) -> None:
-        from layoutft.schema import Document
-
-        self.bar.update(0)
-        result = self.out / item.output
-        if self.viewer is None or not result.is_file():  # done, or failed with pages written
-            return
-        if not self.readable:
-            self.unviewed += 1
-            return
-        try:
-            self.viewer.add(Document.from_json(result), results=result)
-        except (LayoutftError, ValueError, KeyError, TypeError) as exc:  # edited by hand
-            # since: the run goes on without it
-            self.bar.write(f"viewer: left out {result}: {exc}")
-
-    def finish(self, summary: Any) -> None:
-        """The viewer's lines and the summary on stderr; exit status 1 unless all is done."""
-        if self.viewer is not None:
-            if self.unviewed:
-                typer.echo(
-                    f"viewer: {self.unviewed} files done earlier are not in it (--format "
-                    f"{self.flags.format} cannot be read back; layoutft view reads json and "
-                    "jsonl)",
-                    err=True,
-                )
-            typer.echo(f"viewer: {self.viewer.write()}", err=True)
-        typer.echo(summary.line(self.out), err=True)
-        if not summary.ok:
-            raise typer.Exit(1)
-
-
-ENGINES = ("local", "ray")
-
-
-def _check_engine(
-    engine: str, address: str | None, ray_workers: int | None, gpus_per_worker: float
-) -> None:
-    """One-line errors for --engine and the flags that need --engine ray."""
-    from layoutft.parsing.options import check_choice
-
-    check_choice("engine", engine, ENGINES)
-    if engine == "ray":
-        return
-    given = [
-        name
-        for name, value in (
-            ("--address", address is not None),
-            ("--ray-workers", ray_workers is not None),
-            ("--gpus-per-worker", gpus_per_worker != 0),
-        )
-        if value
-    ]
-    if given:
-        raise LayoutftError(f"{given[0]} is for --engine ray; add --engine ray or drop it")
-
-
-def _ray_engine(flags: CorpusFlags, spec: Any, options: Any) -> Any:
-    """The :class:`layoutft.distributed.RayEngine` of a corpus run (not yet entered)."""
-    from layoutft.distributed import RayEngine, RayOptions
-
-    cluster = RayOptions(
-        address=flags.address,
-        ray_workers=flags.ray_workers,
-        gpus_per_worker=flags.gpus_per_worker,
-    )
-    return RayEngine(spec, options, cluster)
+    options = parse_options(flags, visualize=None, progress=False)  # sinks draw pages
+    spec = model_spec(flags, overrides)
+    progress = _FilesProgress(enabled=not flags["quiet"])
+    summary = parse_corpus(inputs, out, spec, options, corpus_options(flags), progress)
+    typer.echo(summary.line(out), err=True)
+    if not summary.ok:
+        raise typer.Exit(1)
 
 
 class _FilesProgress:
-    """Progress of a corpus run on stderr, unless --quiet: a bar over the files on a
-    terminal, else (a log file) a line at most every :attr:`every` seconds."""
+    """:class:`~layoutft.corpus.CorpusProgress` of a corpus run on stderr: the run's lines,
+    and unless --quiet a bar over the files on a terminal, else (a log file) a progress
+    line at most every :attr:`every` seconds."""
 
     every = 60.0
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.total = self.files = self.pages = 0
+        self.start_time = self.last = 0.0
+        self.log = enabled and not sys.stderr.isatty()
+        self.bar: Any = None
+
+    def start(self, planned: int) -> None:
         import time
 
         from tqdm import tqdm
 
-        self.total, self.files, self.pages = total, 0, 0
-        self.start = self.last = time.monotonic()
-        self.log = enabled and not sys.stderr.isatty()
-        show = enabled and sys.stderr.isatty()
-        self.bar = tqdm(total=total, unit="file", file=sys.stderr, disable=not show)
+        self.total = planned
+        self.start_time = self.last = time.monotonic()
+        show = self.enabled and sys.stderr.isatty()
+        self.bar = tqdm(total=planned, unit="file", file=sys.stderr, disable=not show)
 
-    def update(self, pages: int) -> None:
+    def skipped(self, item: Any, state: str) -> None:
+        self._update(0)
+
+    def parsed(self, item: Any, entry: Any) -> None:
+        self._update(entry.pages)
+
+    def _update(self, pages: int) -> None:
         """One more file done (``pages`` parsed; 0 when skipped)."""
         import time
 
@@ -634,16 +355,29 @@ class _FilesProgress:
         now = time.monotonic()
         if self.log and now - self.last >= self.every:
             self.last = now
-            rate = self.pages / (now - self.start)
-            typer.echo(
+            rate = self.pages / (now - self.start_time)
+            self.message(
                 f"progress: {self.files} of {self.total} files, {self.pages} pages parsed, "
-                f"{rate:.2f} pages/s",
-                err=True,
+                f"{rate:.2f} pages/s"
             )
 
-    def write(self, line: str) -> None:
+    def message(self, line: str) -> None:
         """A line on stderr that does not break the bar."""
-        self.bar.write(line, file=sys.stderr)
+        from tqdm import tqdm
+
+        tqdm.write(line, file=sys.stderr)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Echo(_FilesProgress):
+    """The lines of a one-input run on stderr as they come (no bar: the parser draws its
+    own over the pages)."""
+
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+
+    def message(self, line: str) -> None:
+        typer.echo(line, err=True)

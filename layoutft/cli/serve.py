@@ -49,7 +49,11 @@ def serve_cmd(
         "127.0.0.1", help="Address to listen on (0.0.0.0: every interface; see the docs)."
     ),
     port: int = typer.Option(9090, help="Port to listen on (Label Studio's ML default)."),
-    dpi: float = typer.Option(200, help="Default PDF rendering resolution of a request."),
+    dpi: float | None = typer.Option(
+        None,
+        help="PDF rendering resolution of a request that sets none (default: the model's "
+        "training dpi, 200 for most).",
+    ),
     renderer: str = typer.Option("pymupdf", help="pymupdf or pdf2image (poppler)."),
     no_text: bool = typer.Option(False, "--no-text", help="Do not read the PDF text layer."),
     postprocess: str = typer.Option("default", help="default, or none for raw detections."),
@@ -140,7 +144,16 @@ def serve_cmd(
         None, help="model_version of Label Studio predictions (default: the model's name)."
     ),
     shape: str = typer.Option(
-        "rect", help="Region shape of /predict results: rect, polygon or auto."
+        "rect",
+        help="Region shape of /predict results (and of /parse format=labelstudio, cvat, "
+        "coco-dataset): rect, polygon or auto.",
+    ),
+    format: str = typer.Option(
+        "json",
+        "--format",
+        help="Output format of /parse answers whose request has no format field: a "
+        "layoutft parse --format value (json: the layout JSON; jsonl, coco: that file; the "
+        "formats with page images: a zip).",
     ),
     data_dir: Path | None = typer.Option(
         None,
@@ -284,6 +297,7 @@ def _serve_settings(flags: dict[str, Any]) -> tuple[Any, Any]:
         api_token=flags["api_token"],
         basic_auth=None if user is None else (user, password or ""),
         shape=flags["shape"],
+        format=flags["format"],
         max_jobs=flags["max_jobs"],
         job_ttl_s=flags["job_ttl"],
     )

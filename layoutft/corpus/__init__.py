@@ -31,15 +31,25 @@ from layoutft.corpus.manifest import (
     output_options,
 )
 from layoutft.corpus.plan import CorpusItem, corpus_root, plan_corpus
-from layoutft.corpus.run import CorpusSummary, classify, parse_item, run_corpus, start_run
+from layoutft.corpus.run import (
+    CorpusProgress,
+    CorpusSummary,
+    NoProgress,
+    classify,
+    parse_item,
+    run_corpus,
+    start_run,
+)
 
 __all__ = [
     "MANIFEST_NAME",
     "SCHEMA",
     "CorpusItem",
+    "CorpusProgress",
     "CorpusSummary",
     "Manifest",
     "ManifestEntry",
+    "NoProgress",
     "RunRecord",
     "SettingsMismatchError",
     "classify",

@@ -51,6 +51,10 @@ OUTPUT_OPTIONS = (
     "image_dpi",
 )
 
+#: output options a run may leave to the model (None until the parser resolves them:
+#: ``dpi`` None is the model's training dpi)
+MODEL_RESOLVED_OPTIONS = ("dpi",)
+
 #: later ParseOptions fields that change results, with their defaults: recorded only when
 #: set otherwise, so that runs from before they existed keep their fingerprints
 LATER_OUTPUT_OPTIONS: dict[str, Any] = {
@@ -107,7 +111,11 @@ def model_identity(
 
 def output_options(options: Any, fmt: str) -> dict[str, Any]:
     """The settings of ``options`` (a :class:`~layoutft.parsing.options.ParseOptions`) that
-    change results (:data:`OUTPUT_OPTIONS`), plus the output ``format``, as JSON values."""
+    change results (:data:`OUTPUT_OPTIONS`), plus the output ``format``, as JSON values.
+
+    A run's record needs the options its parser resolved (``parser.options``: the ``dpi``
+    a model sets); ``dpi`` None (not yet resolved) is kept as None, which only
+    :meth:`Manifest.check` without a model accepts."""
     values: dict[str, Any] = {"format": fmt}
     for name in OUTPUT_OPTIONS:
         value = getattr(options, name)
@@ -115,7 +123,7 @@ def output_options(options: Any, fmt: str) -> dict[str, Any]:
             value = value.to_dict()
         elif isinstance(value, tuple | range):
             value = list(value)
-        elif name in ("dpi", "image_dpi"):
+        elif name in ("dpi", "image_dpi") and value is not None:
             value = float(value)  # 200 and 200.0 are one setting
         elif name == "score_threshold" and value is not None:
             value = str(value)  # 0.6 (library) and "0.6" (CLI) too
@@ -166,6 +174,12 @@ class RunRecord:
         ``options`` (:func:`output_options`), its :func:`fingerprint` computed."""
         from layoutft import __version__
 
+        unresolved = [n for n in MODEL_RESOLVED_OPTIONS if n in options and options[n] is None]
+        if unresolved:  # a caller's mistake: the fingerprint would match no earlier run
+            raise ValueError(
+                f"RunRecord.create: options {', '.join(unresolved)} are None; pass "
+                "output_options(parser.options, ...) (the parser resolves the model's dpi)"
+            )
         return cls(
             fingerprint=fingerprint(model, options),
             model=dict(model),
@@ -302,7 +316,8 @@ class Manifest:
         model or other options, or (``root`` given) another corpus root (input paths are
         relative to it: another root would put outputs elsewhere in the tree). An OUT
         without runs accepts any. ``model`` None: compare the options only (before loading
-        the model)."""
+        the model), those the model resolves (:data:`MODEL_RESOLVED_OPTIONS`) only where
+        set."""
         run = self.current
         if run is None:
             return
@@ -314,7 +329,8 @@ class Manifest:
                 "or pass --overwrite"
             )
         if model is None:
-            if run.options == dict(options):
+            options = _with_unresolved(options, run.options)
+            if run.options == options:
                 return
         elif run.fingerprint == fingerprint(model, options):
             return
@@ -415,6 +431,16 @@ class Manifest:
         while written < len(data):
             written += os.write(self._fd, data[written:])
         os.fsync(self._fd)
+
+
+def _with_unresolved(options: Mapping[str, Any], recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` whose values the model resolves, None until it loads, taken from
+    ``recorded`` (a run's): they are compared once the model is known (by fingerprint)."""
+    values = dict(options)
+    for name in MODEL_RESOLVED_OPTIONS:
+        if name in values and values[name] is None and name in recorded:
+            values[name] = recorded[name]
+    return values
 
 
 def _differences(prefix: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

@@ -8,11 +8,14 @@ left; :func:`run_corpus` is the loop. An engine is anything with
 process) or the Ray engine (:class:`layoutft.distributed.RayEngine`, inputs concurrently on
 a cluster).
 
-Order of reporting, the same for every engine: first each skipped input
-(``on_skipped``, plan order), then each parsed input as the engine yields it, recorded in
-the manifest before ``on_parsed`` is called (plan order locally; the order inputs finish
-on Ray). With ``strict`` the loop stops after the first failed input and the engine's
-iterator is closed (cancelling what it still runs).
+Order of reporting, the same for every engine, to one :class:`CorpusProgress`:
+``start(planned)`` once the manifest is locked and the inputs classified; then
+``skipped`` for each skipped input (plan order); then ``parsed`` for each parsed input as
+the engine yields it, recorded in the manifest before the call (plan order locally; the
+order inputs finish on Ray); ``close()`` last, also when the run stops on an error. With
+``strict`` the loop stops after the first failed input and the engine's iterator is closed
+(cancelling what it still runs). ``message`` lines come from the caller around the run
+(:mod:`layoutft.corpus_session`), never from this loop.
 """
 
 from __future__ import annotations
@@ -45,6 +48,51 @@ SinkFactory = Callable[[CorpusItem], Sequence[ResultSink]]
 
 #: what an engine yields: each input parsed, with its manifest entry (not yet recorded)
 Parsed = Generator[tuple[CorpusItem, ManifestEntry], None, None]
+
+
+class CorpusProgress(Protocol):
+    """An observer of a corpus run: what it planned, skipped and parsed, and lines for the
+    user; called in the order the module docstring gives, from the thread of the run."""
+
+    def start(self, planned: int) -> None:
+        """The run begins: ``planned`` inputs, each reported once, skipped or parsed."""
+        ...
+
+    def skipped(self, item: CorpusItem, state: ItemState) -> None:
+        """``item`` is not parsed again: ``done``, or ``failed`` earlier."""
+        ...
+
+    def parsed(self, item: CorpusItem, entry: ManifestEntry) -> None:
+        """``item`` was parsed (its result written) and ``entry`` recorded."""
+        ...
+
+    def message(self, line: str) -> None:
+        """A line for the user (the model used, an input that failed, the viewer)."""
+        ...
+
+    def close(self) -> None:
+        """The run is over (no more ``skipped``/``parsed``); ``message`` may still come."""
+        ...
+
+
+class NoProgress:
+    """The :class:`CorpusProgress` that ignores everything: the default, and a base for
+    observers that need only some of the calls."""
+
+    def start(self, planned: int) -> None:
+        pass
+
+    def skipped(self, item: CorpusItem, state: ItemState) -> None:
+        pass
+
+    def parsed(self, item: CorpusItem, entry: ManifestEntry) -> None:
+        pass
+
+    def message(self, line: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class CorpusEngine(Protocol):
@@ -278,8 +326,7 @@ def run_corpus(
     overwrite: bool = False,
     strict: bool = False,
     extra_sinks: SinkFactory | None = None,
-    on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
-    on_skipped: Callable[[CorpusItem, ItemState], None] | None = None,
+    progress: CorpusProgress | None = None,
 ) -> CorpusSummary:
     """Parse the ``items`` (from :func:`~layoutft.corpus.plan.plan_corpus`) into ``out``
     that the manifest does not list as done with ``run``'s fingerprint.
@@ -293,17 +340,16 @@ def run_corpus(
             else SettingsMismatchError.
         strict: stop after the first input that fails in this run.
         extra_sinks: more sinks per item (see :data:`SinkFactory`).
-        on_parsed: called after each input is parsed and recorded.
-        on_skipped: called for each input skipped (``done``, or ``failed`` earlier).
+        progress: told of the run as the module docstring gives (default: nothing).
 
-    Callbacks come in the order the module docstring gives. Raises LayoutftError when
-    another process writes ``out``, SettingsMismatchError.
+    Raises LayoutftError when another process writes ``out``, SettingsMismatchError.
     """
     strategy: CorpusEngine = (
         cast(CorpusEngine, engine)
         if hasattr(engine, "parse_items")
         else LocalEngine(cast("Parser", engine))
     )
+    progress = progress if progress is not None else NoProgress()
     out = Path(out)
     manifest = Manifest(out)
     start = time.monotonic()
@@ -311,23 +357,40 @@ def run_corpus(
         states, summary = start_run(
             manifest, items, run, retry_failed=retry_failed, overwrite=overwrite
         )
-        todo = []
-        for item in items:
-            if states[item.input] == "todo":
-                todo.append(item)
-            elif on_skipped is not None:
-                on_skipped(item, states[item.input])
-        entries = strategy.parse_items(todo, out, run, extra_sinks)
         try:
-            for item, entry in entries:
-                manifest.record(entry)
-                summary.add(entry)
-                if on_parsed is not None:
-                    on_parsed(item, entry)
-                if strict and entry.status == "failed":
-                    summary.stopped = True
-                    break
+            progress.start(len(items))
+            todo = []
+            for item in items:
+                if states[item.input] == "todo":
+                    todo.append(item)
+                else:
+                    progress.skipped(item, states[item.input])
+            _parse(strategy, todo, manifest, run, summary, progress, strict, extra_sinks)
         finally:
-            entries.close()
+            progress.close()
     summary.seconds = time.monotonic() - start
     return summary
+
+
+def _parse(
+    strategy: CorpusEngine,
+    todo: Sequence[CorpusItem],
+    manifest: Manifest,
+    run: RunRecord,
+    summary: CorpusSummary,
+    progress: CorpusProgress,
+    strict: bool,
+    extra_sinks: SinkFactory | None,
+) -> None:
+    """The inputs left, through ``strategy``: each recorded, counted, then reported."""
+    entries = strategy.parse_items(todo, manifest.out, run, extra_sinks)
+    try:
+        for item, entry in entries:
+            manifest.record(entry)
+            summary.add(entry)
+            progress.parsed(item, entry)
+            if strict and entry.status == "failed":
+                summary.stopped = True
+                break
+    finally:
+        entries.close()

@@ -1,7 +1,7 @@
 """COCO pages -> training batches in the model's input contract.
 
 A batch is a ``list[dict]``; each dict holds ``"image"`` (``torch.uint8 [3, H, W]``, channel
-order ``cfg.INPUT.FORMAT``, already resized and augmented), ``"boxes"`` (``float32 [N, 4]``
+order ``INPUT.FORMAT``, already resized and augmented), ``"boxes"`` (``float32 [N, 4]``
 XYXY in that image's pixels), ``"classes"`` (``int64 [N]``, index into the label list), and
 for Mask R-CNN either ``"polygons"`` (per instance a list of flat ``float32`` arrays in image
 pixels) or ``"masks"`` (``uint8 [N, H, W]``, pages with RLE annotations); plus
@@ -13,6 +13,9 @@ ignore what that page cannot say about the other classes.
 Data order is a pure function of ``(seed, iteration)``: every rank computes the same global
 batches (shuffled per epoch, grouped by page orientation) and takes its slice, and every
 sample is augmented with its own seed. So workers, resume and DDP never change what is seen.
+
+The loader reads :class:`~layoutft.data.settings.DataSettings`, built once at setup, never
+the config tree.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from PIL import Image, ImageOps
 
 from layoutft.data.augment import AugmentSettings, Sample, augment
 from layoutft.data.coco import default_images_dir
-from layoutft.errors import DatasetError
+from layoutft.errors import ConfigError, DatasetError
 
 if TYPE_CHECKING:
-    from layoutft.config import Config
+    from layoutft.data.settings import DataSettings
 
 #: Validation issues that training tolerates (the region's box stands in for its shape).
 BOX_ONLY_OK = frozenset({"empty_segmentation"})
@@ -373,36 +376,76 @@ class TrainBatchSampler(torch.utils.data.Sampler[list[tuple[int, int]]]):
 #: Source choices drawn at a time by the source-balanced stream (fixed: part of the order).
 _CHOICE_CHUNK = 4096
 
-#: ``LAYOUTFT.DATALOADER.SAMPLER_TRAIN`` values.
-SAMPLERS = ("TrainingSampler", "SourceBalancedSampler")
 
-
-def source_weights(pages: Sequence[PageRecord], cfg: Config) -> tuple[list[int], list[float]]:
+def source_weights(
+    pages: Sequence[PageRecord], listed: Sequence[tuple[str, float]]
+) -> tuple[list[int], list[float]]:
     """Source index of every page and one weight per source (sorted names), from
-    ``LAYOUTFT.DATALOADER.SOURCE_WEIGHTS`` (``[[name, weight], ...]``; unlisted sources
-    weigh 1.0, so the default is equal weight per source). Pages without a source field
-    form the source ``""``.
+    ``listed`` (:attr:`DataSettings.source_weights`, ``LAYOUTFT.DATALOADER.SOURCE_WEIGHTS``;
+    unlisted sources weigh 1.0, so the default is equal weight per source). Pages without a
+    source field form the source ``""``.
 
     Raises:
-        DatasetError: a listed name no page has, or a malformed entry.
+        ConfigError: a listed name no page has, or every source weighs 0.
     """
     names = sorted({p.source for p in pages})
-    listed: dict[str, float] = {}
-    for entry in cfg.LAYOUTFT.DATALOADER.SOURCE_WEIGHTS or []:
-        ok = isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str)
-        if not ok or isinstance(entry[1], bool) or not isinstance(entry[1], (int, float)):
-            raise DatasetError(
-                f"LAYOUTFT.DATALOADER.SOURCE_WEIGHTS entry {entry!r}: write [name, weight]"
-            )
-        listed[entry[0]] = float(entry[1])
-    unknown = sorted(set(listed) - set(names))
+    weight = dict(listed)  # a name listed twice: the last entry counts
+    unknown = sorted(set(weight) - set(names))
     if unknown:
-        raise DatasetError(
+        raise ConfigError(
             f"LAYOUTFT.DATALOADER.SOURCE_WEIGHTS names {unknown}, which no training page has "
             f"(its sources: {names}; `layoutft merge FILE.json@NAME` names them)"
         )
+    weights = [weight.get(name, 1.0) for name in names]
+    if names and not any(weights):
+        raise ConfigError(
+            f"LAYOUTFT.DATALOADER.SOURCE_WEIGHTS gives every training source ({names}) "
+            "weight 0; give one a weight > 0"
+        )
     index = {name: i for i, name in enumerate(names)}
-    return [index[p.source] for p in pages], [listed.get(name, 1.0) for name in names]
+    return [index[p.source] for p in pages], weights
+
+
+def train_pages(pages: list[PageRecord], settings: DataSettings) -> list[PageRecord]:
+    """The pages the loader draws from: without empty pages when ``filter_empty``, and
+    with their partial-label masks dropped when ``partial_labels`` is off."""
+    if settings.filter_empty:
+        pages = [p for p in pages if len(p.boxes)]
+    if not settings.partial_labels:  # train as if every page labelled every class
+        pages = [dataclasses.replace(p, labelled=None) for p in pages]
+    return pages
+
+
+def train_sampler(
+    pages: Sequence[PageRecord],
+    settings: DataSettings,
+    *,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+    start_iter: int = 0,
+) -> TrainBatchSampler:
+    """The batch sampler over ``pages`` (already :func:`train_pages`); loads no image, so
+    setup builds one to refuse a bad batch size or source weights before the model loads.
+
+    Raises:
+        ConfigError: ``SOURCE_WEIGHTS`` names a source no page has, or weighs all 0.
+        DatasetError: no pages, or a batch that does not split over the processes.
+    """
+    sources, weights = None, None
+    if settings.sampler == "SourceBalancedSampler":
+        sources, weights = source_weights(pages, settings.source_weights)
+    return TrainBatchSampler(
+        [p.width > p.height for p in pages],
+        settings.ims_per_batch,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+        group=settings.aspect_ratio_grouping,
+        start_iter=start_iter,
+        sources=sources,
+        weights=weights,
+    )
 
 
 def _collate(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -415,7 +458,7 @@ def _worker_init(_: int) -> None:
 
 def build_train_loader(
     pages: list[PageRecord],
-    cfg: Config,
+    settings: DataSettings,
     *,
     seed: int,
     rank: int = 0,
@@ -423,34 +466,14 @@ def build_train_loader(
     start_iter: int = 0,
 ) -> Iterator[list[dict[str, Any]]]:
     """Endless iterator of this rank's training batches (``list[dict]``, see module doc)."""
-    if cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS:
-        pages = [p for p in pages if len(p.boxes)]
-    if not cfg.LAYOUTFT.PARTIAL_LABELS:  # train as if every page labelled every class
-        pages = [dataclasses.replace(p, labelled=None) for p in pages]
-    settings = AugmentSettings.from_config(cfg)
+    pages = train_pages(pages, settings)
     dataset = PageDataset(
-        pages, settings, fmt=str(cfg.INPUT.FORMAT), mask_on=bool(cfg.MODEL.MASK_ON)
+        pages, settings.augment, fmt=settings.image_format, mask_on=settings.mask_on
     )
-    sources, weights = None, None
-    kind = str(cfg.LAYOUTFT.DATALOADER.SAMPLER_TRAIN)
-    if kind not in SAMPLERS:
-        raise DatasetError(
-            f"LAYOUTFT.DATALOADER.SAMPLER_TRAIN {kind!r}: must be one of {', '.join(SAMPLERS)}"
-        )
-    if kind == "SourceBalancedSampler":
-        sources, weights = source_weights(pages, cfg)
-    sampler = TrainBatchSampler(
-        [p.width > p.height for p in pages],
-        int(cfg.SOLVER.IMS_PER_BATCH),
-        seed=seed,
-        rank=rank,
-        world_size=world_size,
-        group=bool(cfg.DATALOADER.ASPECT_RATIO_GROUPING),
-        start_iter=start_iter,
-        sources=sources,
-        weights=weights,
+    sampler = train_sampler(
+        pages, settings, seed=seed, rank=rank, world_size=world_size, start_iter=start_iter
     )
-    workers = int(cfg.DATALOADER.NUM_WORKERS)
+    workers = settings.num_workers
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_sampler=sampler,

@@ -34,21 +34,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from layoutft.corpus import (
     CorpusItem,
+    CorpusProgress,
     CorpusSummary,
-    Manifest,
     ManifestEntry,
     RunRecord,
-    corpus_root,
     model_identity,
-    output_options,
-    plan_corpus,
     run_corpus,
 )
 from layoutft.corpus.run import SinkFactory
@@ -64,9 +61,6 @@ from layoutft.errors import LayoutftError
 from layoutft.parsing.options import ParseOptions
 from layoutft.parsing.output_formats import output_format
 from layoutft.parsing.parser import Parser
-
-if TYPE_CHECKING:
-    from layoutft.corpus.manifest import ItemState
 
 log = logging.getLogger("layoutft.distributed")
 
@@ -88,7 +82,9 @@ class RayEngine:
 
     Attributes (after entering): ``parser`` (a :class:`~layoutft.parsing.parser.Parser` over
     the model's :class:`~layoutft.distributed.workers.ModelFacts`: ``labels``,
-    ``model_name``, the headers), ``facts`` (one per actor, with its ``node_id``).
+    ``model_name``, the headers), ``facts`` (one per actor, with its ``node_id``),
+    ``options`` (its ``dpi`` made concrete from the model's, as the parser's: what pages
+    are rendered with and a manifest's options come from).
     """
 
     def __init__(
@@ -165,6 +161,7 @@ class RayEngine:
             ) from None
         facts = self.facts[0]
         self._parser = Parser(facts, self.options, model_name=self.model_name or facts.name)
+        self.options = self._parser.options  # dpi None -> the model's, for rendering
 
     def describe(self) -> str:
         """One line on the actors: how many, on how many nodes, on what devices."""
@@ -211,8 +208,7 @@ class RayEngine:
         strict: bool = False,
         extra_sinks: SinkFactory | None = None,
         keep_images: bool | None = None,
-        on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
-        on_skipped: Callable[[CorpusItem, ItemState], None] | None = None,
+        progress: CorpusProgress | None = None,
     ) -> CorpusSummary:
         """:func:`layoutft.corpus.run_corpus` on the cluster, with this engine as its
         strategy: the same loop, manifest, skipping, reporting order and summary; inputs are
@@ -231,8 +227,7 @@ class RayEngine:
             overwrite=overwrite,
             strict=strict,
             extra_sinks=extra_sinks,
-            on_parsed=on_parsed,
-            on_skipped=on_skipped,
+            progress=progress,
         )
 
     def parse_items(
@@ -256,66 +251,6 @@ class RayEngine:
             self.nodes_used |= pipeline.nodes
 
 
-def parse_corpus(
-    inputs: Sequence[str | Path],
-    out: str | Path,
-    model: ModelSource | None = None,
-    options: ParseOptions | None = None,
-    *,
-    fmt: str = "json",
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-    retry_failed: bool = False,
-    overwrite: bool = False,
-    strict: bool = False,
-    ray_options: RayOptions | None = None,
-    model_name: str | None = None,
-    on_parsed: Callable[[CorpusItem, ManifestEntry], None] | None = None,
-) -> Manifest:
-    """Parse a corpus on Ray into ``out``, as ``layoutft parse INPUT... -o OUT`` does
-    locally: the same plan (:func:`~layoutft.corpus.plan_corpus`), result files and
-    manifest; a rerun parses only what is left.
-
-    ``layoutft.distributed.parse_corpus(["papers/"], "out/", ray_options=RayOptions(
-    address="auto", gpus_per_worker=1))``
-
-    Args:
-        inputs: files and folders (searched recursively), filtered by ``include`` /
-            ``exclude`` glob patterns.
-        model: a :class:`~layoutft.distributed.workers.ModelSpec` (default: the bundled
-            model) or a picklable function returning a detector.
-        options: parse settings (default ``ParseOptions()``).
-        fmt: output format (``json``, ``jsonl``, ``coco``, ``labelstudio``, ...).
-        retry_failed, overwrite, strict: as for :func:`layoutft.corpus.run_corpus`.
-        ray_options: the cluster (``address``), actors and backpressure.
-        on_parsed: called with each input and its entry as it is recorded.
-
-    Returns:
-        the manifest of ``out`` after the run (``entries``: the state of every input).
-
-    Raises:
-        LayoutftError: Ray missing, a cluster that cannot be joined or is too small, bad
-        inputs, OUT written by another run; SettingsMismatchError: OUT made with other
-        settings (without ``overwrite``).
-    """
-    items = plan_corpus(inputs, out, include, exclude, fmt)
-    with RayEngine(model, options, ray_options, model_name) as engine:
-        settings = output_options(engine.options, fmt)
-        run = RunRecord.create(
-            engine.model_identity(), settings, corpus_root(inputs), inputs, len(items)
-        )
-        engine.run_corpus(
-            items,
-            out,
-            run,
-            retry_failed=retry_failed,
-            overwrite=overwrite,
-            strict=strict,
-            on_parsed=on_parsed,
-        )
-    return Manifest(out)
-
-
 @dataclass
 class _Strategy:
     """A :class:`~layoutft.corpus.run.CorpusEngine` over a :class:`RayEngine`."""
@@ -333,4 +268,4 @@ class _Strategy:
         return self.engine.parse_items(items, out, run, extra_sinks, self.keep_images)
 
 
-__all__ = ["RayEngine", "parse_corpus"]
+__all__ = ["RayEngine"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from layoutft.parsing.detector import Detector, detector_defaults
 from layoutft.parsing.model_spec import ModelSpec
-from layoutft.parsing.options import ParseOptions
+from layoutft.parsing.options import ParseOptions, choose_dpi
 from layoutft.render import iter_pages
 from layoutft.render.pages import parse_page_spec
 from layoutft.render.types import RenderedPage
@@ -50,7 +50,8 @@ class ModelFacts:
     """What the driver needs of the workers' model to write document headers, without the
     model: a :class:`~layoutft.parsing.detector.Detector` whose ``predict`` is never
     called. A :class:`~layoutft.parsing.parser.Parser` over it writes the same ``model``
-    block (labels, default score threshold) as one over the model itself.
+    block (labels, default score threshold) and renders at the same dpi (``input_dpi``) as
+    one over the model itself.
     """
 
     labels: tuple[str, ...]
@@ -61,6 +62,7 @@ class ModelFacts:
     name: str | None = None
     node_id: str | None = field(default=None, compare=False)
     supported_precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
+    input_dpi: float | None = None
 
     @property
     def device(self) -> Any:
@@ -82,6 +84,7 @@ def model_facts(detector: Detector, node_id: str | None = None) -> ModelFacts:
         supported_precisions=facts.supported_precisions,
         name=facts.name,
         node_id=node_id,
+        input_dpi=facts.input_dpi,
     )
 
 
@@ -165,11 +168,12 @@ def inspect_input(parser: Parser, path: str) -> SourcePlan:
 
 def render_pages(path: str, numbers: Sequence[int], options: ParseOptions) -> list[RenderedPage]:
     """Pages ``numbers`` of ``path`` rendered as the local engine renders them (a page that
-    fails to render is recorded with its error, never raised)."""
+    fails to render is recorded with its error, never raised). ``options.dpi`` None (no
+    model resolved it) renders at :data:`~layoutft.parsing.options.DEFAULT_DPI`."""
     return list(
         iter_pages(
             path,
-            dpi=options.dpi,
+            dpi=choose_dpi(options.dpi),
             pages=list(numbers),
             renderer=options.renderer,
             max_pixels=options.max_pixels,

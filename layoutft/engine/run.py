@@ -174,7 +174,7 @@ def _seed_all(seed: int) -> None:
 def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
     """Resolved config, labels, training pages, init weights and the notes on them."""
     from layoutft.config import load_config
-    from layoutft.data.loader import load_pages
+    from layoutft.data.loader import load_pages, train_pages, train_sampler
     from layoutft.engine.solver import scale_solver
 
     cfg = load_config(resolve_config_path(options.config), list(options.overrides))
@@ -193,7 +193,12 @@ def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
         cfg.SEED = comm.broadcast_object(previous if previous is not None else pick_seed(cfg))
     cfg.OUTPUT_DIR = str(options.output)
     cfg.freeze()  # resolved: from here on the run reads TrainSettings, and nothing writes
-    return RunInputs(cfg, labels, pages, weights, notes, TrainSettings.from_config(cfg))
+    settings = TrainSettings.from_config(cfg)
+    # the sampler loads no image: its refusals (batch vs processes, source weights) come
+    # now, before the model loads, not when the loader is built
+    data = settings.data
+    train_sampler(train_pages(pages, data), data, seed=settings.seed, world_size=world_size)
+    return RunInputs(cfg, labels, pages, weights, notes, settings)
 
 
 def _budget_schedule(cfg: Config, options: TrainOptions) -> list[str]:
@@ -275,7 +280,7 @@ def prepare_run(options: TrainOptions, quiet: bool = False) -> TrainRun:
         _noted(notes, [f"initialised from {inputs.weights}: {report.message()}"])
     optimizer = build_optimizer(settings.solver, model)
     scheduler = build_lr_scheduler(settings.solver, optimizer)
-    dtype, amp_notes = amp_dtype(cfg, options.device)
+    dtype, amp_notes = amp_dtype(settings.solver, options.device)
     _noted(notes, amp_notes)
     max_iter = settings.solver.max_iter
     trainer_model: torch.nn.Module = model
@@ -336,7 +341,7 @@ def _train_loader(inputs: RunInputs, start: int) -> Iterator[Batch]:
 
     return build_train_loader(
         inputs.pages,
-        inputs.config,
+        inputs.settings.data,
         seed=inputs.settings.seed,
         rank=comm.get_rank(),
         world_size=comm.get_world_size(),

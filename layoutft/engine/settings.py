@@ -13,6 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from layoutft.data.settings import DataSettings
+from layoutft.errors import ConfigError
+
+#: ``LAYOUTFT.SOLVER.AMP_DTYPE`` values.
+AMP_DTYPES = ("bfloat16", "float16")
+
 
 @dataclass(frozen=True)
 class ClipSettings:
@@ -40,7 +46,8 @@ class SolverSettings:
     ``LAYOUTFT.SOLVER.*``), after the batch-size scaling rules were applied.
 
     Learning rates are per image batch of ``ims_per_batch``; iterations are 0-based counts
-    of optimizer steps.
+    of optimizer steps. ``amp``: ``SOLVER.AMP.ENABLED`` (mixed precision, CUDA only), in
+    ``amp_dtype`` (``LAYOUTFT.SOLVER.AMP_DTYPE``, one of :data:`AMP_DTYPES`).
     """
 
     optimizer: str
@@ -63,11 +70,17 @@ class SolverSettings:
     checkpoint_period: int
     ims_per_batch: int
     clip: ClipSettings
+    amp: bool
+    amp_dtype: str
 
     @classmethod
     def from_config(cls, cfg: Any) -> SolverSettings:
+        """Raises ConfigError for an unknown ``LAYOUTFT.SOLVER.AMP_DTYPE`` with AMP on."""
         sol = cfg.SOLVER
         decay_bias = sol.WEIGHT_DECAY_BIAS
+        amp, amp_name = bool(sol.AMP.ENABLED), str(cfg.LAYOUTFT.SOLVER.AMP_DTYPE)
+        if amp and amp_name not in AMP_DTYPES:
+            raise ConfigError(f"LAYOUTFT.SOLVER.AMP_DTYPE {amp_name!r}: use bfloat16 or float16")
         return cls(
             optimizer=str(cfg.LAYOUTFT.SOLVER.OPTIMIZER),
             base_lr=float(sol.BASE_LR),
@@ -89,6 +102,8 @@ class SolverSettings:
             checkpoint_period=int(sol.CHECKPOINT_PERIOD),
             ims_per_batch=int(sol.IMS_PER_BATCH),
             clip=ClipSettings.from_config(cfg),
+            amp=amp,
+            amp_dtype=amp_name,
         )
 
 
@@ -98,6 +113,7 @@ class TrainSettings:
 
     Attributes:
         solver: :class:`SolverSettings`.
+        data: the training loader's :class:`~layoutft.data.settings.DataSettings`.
         seed: the resolved ``SEED`` (>= 0; each process adds its rank).
         log_period: iterations between metric lines (``LAYOUTFT.LOG_PERIOD``).
         eval_period: iterations between evaluations on ``--val`` (``TEST.EVAL_PERIOD``;
@@ -106,6 +122,7 @@ class TrainSettings:
     """
 
     solver: SolverSettings
+    data: DataSettings
     seed: int
     log_period: int
     eval_period: int
@@ -113,8 +130,10 @@ class TrainSettings:
 
     @classmethod
     def from_config(cls, cfg: Any) -> TrainSettings:
+        """Raises ConfigError, naming the key, for a value no run can train with."""
         return cls(
             solver=SolverSettings.from_config(cfg),
+            data=DataSettings.from_config(cfg),
             seed=int(cfg.SEED),
             log_period=int(cfg.LAYOUTFT.LOG_PERIOD),
             eval_period=int(cfg.TEST.EVAL_PERIOD),
@@ -122,4 +141,4 @@ class TrainSettings:
         )
 
 
-__all__ = ["ClipSettings", "SolverSettings", "TrainSettings"]
+__all__ = ["AMP_DTYPES", "ClipSettings", "SolverSettings", "TrainSettings"]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from layoutft.config import Config
     from layoutft.data.loader import PageRecord
+    from layoutft.engine.settings import SolverSettings
 
 #: ``--weights`` values that mean "train from scratch".
 NO_WEIGHTS = ("", "none")
@@ -126,21 +127,18 @@ def check_norm(cfg: Config, weights: Path | None) -> list[str]:
     return []
 
 
-def amp_dtype(cfg: Config, device: str) -> tuple[torch.dtype | None, list[str]]:
-    """The autocast dtype (None: fp32) and notes, from SOLVER.AMP / LAYOUTFT.SOLVER.AMP_DTYPE."""
+def amp_dtype(solver: SolverSettings, device: str) -> tuple[torch.dtype | None, list[str]]:
+    """The autocast dtype (None: fp32) and notes, from ``solver.amp`` / ``solver.amp_dtype``
+    (SOLVER.AMP.ENABLED / LAYOUTFT.SOLVER.AMP_DTYPE, checked when the settings were built)."""
     import torch
 
-    if not bool(cfg.SOLVER.AMP.ENABLED):
+    if not solver.amp:
         return None, []
     if device != "cuda":
         return None, ["SOLVER.AMP.ENABLED is ignored on CPU (mixed precision needs CUDA)"]
-    name = str(cfg.LAYOUTFT.SOLVER.AMP_DTYPE)
-    dtypes = {"bfloat16": torch.bfloat16, "float16": torch.float16}
-    if name not in dtypes:
-        raise ConfigError(f"LAYOUTFT.SOLVER.AMP_DTYPE {name!r}: use bfloat16 or float16")
-    if name == "bfloat16" and not torch.cuda.is_bf16_supported():
+    if solver.amp_dtype == "bfloat16" and not torch.cuda.is_bf16_supported():
         raise ConfigError("this GPU has no bfloat16 support; set LAYOUTFT.SOLVER.AMP_DTYPE float16")
-    return dtypes[name], []
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16}[solver.amp_dtype], []
 
 
 def pick_seed(cfg: Config) -> int:

@@ -95,6 +95,12 @@ class LayoutModel:
         return InputContract.from_config(self.config, size_divisibility)
 
     @property
+    def input_dpi(self) -> float | None:
+        """The PDF rendering resolution this model was trained at (its input contract's
+        ``dpi``, ``LAYOUTFT.INPUT_DPI``): what a parse renders at unless told otherwise."""
+        return self.input_contract.dpi
+
+    @property
     def default_score_threshold(self) -> float:
         """The score threshold of classes a parse sets none for: the config's
         ``MODEL.ROI_HEADS.SCORE_THRESH_TEST`` unless it is detectron2's 0.05, else 0.5

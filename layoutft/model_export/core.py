@@ -60,7 +60,8 @@ class ExportableModel(nn.Module):
 
 
 def export_metadata(model: LayoutModel) -> ExportMetadata:
-    """The metadata stored in an export of ``model``: labels, input contract, threshold."""
+    """The metadata stored in an export of ``model``: labels, input contract (training dpi
+    included), threshold."""
     cfg: Config = model.config
     return ExportMetadata(
         labels=list(model.labels),
@@ -69,6 +70,7 @@ def export_metadata(model: LayoutModel) -> ExportMetadata:
         max_size_test=int(cfg.INPUT.MAX_SIZE_TEST),
         mask_on=bool(cfg.MODEL.MASK_ON),
         score_thresh_test=float(cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST),
+        dpi=model.input_dpi,
     )
 
 

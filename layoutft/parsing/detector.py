@@ -39,6 +39,8 @@ class Detector(Protocol):
     ``device`` (a torch device; its ``type`` decides the CPU/GPU defaults),
     ``default_score_threshold`` (a float: the threshold of classes the user sets none for),
     ``name``,
+    ``input_dpi`` (the PDF rendering resolution the model was trained at, None when
+    unknown: the parse renders at it unless the options set a dpi),
     ``default_batch_size``, ``default_workers`` and ``supported_precisions`` (the ``precision``
     values ``predict`` takes).
     """
@@ -67,6 +69,7 @@ class DetectorDefaults:
     score_threshold: float = DEFAULT_SCORE_THRESHOLD
     name: str | None = None
     supported_precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
+    input_dpi: float | None = None
 
 
 def detector_defaults(detector: Detector) -> DetectorDefaults:
@@ -81,7 +84,14 @@ def detector_defaults(detector: Detector) -> DetectorDefaults:
         supported_precisions=tuple(
             getattr(detector, "supported_precisions", DetectorDefaults.supported_precisions)
         ),
+        input_dpi=_input_dpi(detector),
     )
+
+
+def _input_dpi(detector: Detector) -> float | None:
+    """The detector's ``input_dpi`` as a float, None when it has none."""
+    value = getattr(detector, "input_dpi", None)
+    return None if value is None else float(value)
 
 
 def _score_threshold(detector: Detector) -> float:

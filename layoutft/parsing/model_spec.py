@@ -5,7 +5,9 @@ serve`` and the Ray engine's workers are given (built once from the flags), and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from layoutft.model.identity import weights_ref
 from layoutft.parsing.detector import Detector
@@ -58,4 +60,19 @@ class ModelSpec:
         return weights_ref(self.weights).name
 
 
-__all__ = ["ModelSpec"]
+def model_line(
+    model_name: str, labels: Sequence[str], weights: str | None, backend: str = ""
+) -> str:
+    """``model: NAME (K labels, BACKEND)``: the weights as given, or the model's name."""
+    shown = model_name if weights is None or model_name == weights else weights
+    return f"model: {shown} ({len(labels)} labels{backend})"
+
+
+def backend_of(model: Any) -> str:
+    """``", onnx"`` or ``", torch"``: the backend a loaded detector runs on ("" for other
+    detectors), for :func:`model_line`."""
+    backend = getattr(model, "backend", None)
+    return f", {backend}" if isinstance(backend, str) else ""
+
+
+__all__ = ["ModelSpec", "backend_of", "model_line"]

@@ -45,7 +45,8 @@ class ExportMetadata:
     shortest-edge resize in pixels (0 = no resize); ``mask_on``: ``mask_probs`` is
     meaningful; ``score_thresh_test``: the config's ``MODEL.ROI_HEADS.SCORE_THRESH_TEST``
     (the parser's default score threshold reads it; None in files exported before it was
-    stored).
+    stored); ``dpi``: the PDF rendering resolution the model was trained at (its input
+    contract's; None when unknown, as in files exported before it was stored).
     """
 
     labels: list[str]
@@ -55,6 +56,7 @@ class ExportMetadata:
     mask_on: bool
     format: str = EXPORT_FORMAT
     score_thresh_test: float | None = None
+    dpi: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -139,6 +141,12 @@ class OnnxDetector:
     @property
     def labels(self) -> list[str]:
         return list(self.metadata.labels)
+
+    @property
+    def input_dpi(self) -> float | None:
+        """The PDF rendering resolution the model was trained at (the export's metadata;
+        None for files exported before it was stored: the parser then uses 200)."""
+        return self.metadata.dpi
 
     @property
     def device(self) -> SimpleNamespace:

@@ -23,6 +23,8 @@ from layoutft.parsing.views import LABEL_VIEWS
 from layoutft.render.pages import PageSpec
 from layoutft.render.pdf import RENDERERS
 
+#: PDF rendering resolution of a model that records none (detectron2 checkpoints, ONNX
+#: files exported before the dpi was stored); the bundled models were trained at it
 DEFAULT_DPI = 200
 MIN_DPI, MAX_DPI = 1, 4800  # resolutions accepted (dpi, image_dpi)
 DEFAULT_MAX_PIXELS = 50_000_000  # ~150 MB per RGB page; A0 at 200 dpi is 62 Mpx
@@ -34,6 +36,9 @@ class ParseOptions:
 
     Attributes:
         dpi: PDF rendering resolution; regions come in pixels at this dpi and in points.
+            None: the model's training dpi (its input contract's ``dpi``), else
+            :data:`DEFAULT_DPI`; a :class:`~layoutft.parsing.parser.Parser` makes it
+            concrete (:func:`choose_dpi`), so its ``options.dpi`` is always a float.
         pages: 1-based page selection such as ``"1-3,7"`` or ``[1, 2]``; None for all.
         batch_size: pages per forward pass; None: the detector's default (1 on CPU, 4 on
             GPU: batching slows CPUs).
@@ -66,7 +71,7 @@ class ParseOptions:
         ocr_lang: Tesseract language(s) for ``ocr``, e.g. ``"eng"``, ``"deu+eng"``.
     """
 
-    dpi: float = DEFAULT_DPI
+    dpi: float | None = None
     pages: PageSpec = None
     batch_size: int | None = None
     workers: int | None = None
@@ -102,6 +107,15 @@ class ParseOptions:
         return dataclasses.replace(self, **changes)
 
 
+def choose_dpi(dpi: float | None, model_dpi: float | None = None) -> float:
+    """The PDF rendering resolution of a parse: ``dpi`` when set, else ``model_dpi`` (the
+    resolution the model was trained at), else :data:`DEFAULT_DPI` when the model records
+    none (detectron2 checkpoints, older ONNX exports)."""
+    if dpi is not None:
+        return float(dpi)
+    return float(model_dpi) if model_dpi is not None else float(DEFAULT_DPI)
+
+
 def parse_options(options: ParseOptions | None = None, **changes: Any) -> ParseOptions:
     """``options`` (default :class:`ParseOptions`) with keyword ``changes``, validated.
 
@@ -120,6 +134,8 @@ def check_numbers(opts: ParseOptions) -> None:
     if opts.batch_size is not None and opts.batch_size < 1:
         raise OptionError("{batch_size} must be >= 1, got {got}", got=opts.batch_size)
     for name, value in (("dpi", opts.dpi), ("image_dpi", opts.image_dpi)):
+        if value is None:  # dpi: the model's, made concrete by the Parser
+            continue
         # finite and within reason: 1e-300 renders 0-pixel pages, inf overflows the zoom
         if not MIN_DPI <= value <= MAX_DPI:
             raise OptionError(
@@ -143,6 +159,7 @@ __all__ = [
     "check_choice",
     "check_numbers",
     "check_precision",
+    "choose_dpi",
     "parse_options",
     "resolve_workers",
 ]

@@ -1,9 +1,11 @@
 """The output formats of a parse, one table: each format's file suffix, the sink that writes
-it, whether page images go beside its file, and whether ``layoutft view`` reads it.
+it, whether page images go beside its file, whether ``layoutft view`` reads it, and its
+media type.
 
-``layoutft parse`` (one input and corpus runs), the Ray engine and the result sinks all
-read this table (:func:`output_format`); nothing else lists the formats. No torch here,
-and no import of the sinks themselves (they import it).
+``layoutft parse`` (one input and corpus runs), the Ray engine, ``layoutft serve``'s
+``format`` field and the result sinks all read this table (:func:`output_format`); nothing
+else lists the formats. No torch here, and no import of the sinks themselves (they import
+it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from layoutft.errors import OptionError
 #: ``preannotation`` (:mod:`layoutft.parsing.preannotations`), ``xml``
 #: (:mod:`layoutft.parsing.xml_results`)
 WRITERS = ("document", "jsonl", "preannotation", "xml")
+XML = "application/xml"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class OutputFormat:
         images: page images are written beside the file (no stdout; the Ray engine sends
             page images back to the driver).
         viewable: ``layoutft view`` reads the file (a ``layoutft.document/1`` document).
+        media_type: the results file's media type (``layoutft serve`` answers formats with
+            page images as ``application/zip``).
     """
 
     name: str
@@ -36,20 +41,21 @@ class OutputFormat:
     writer: str
     images: bool = False
     viewable: bool = False
+    media_type: str = "application/json"
 
 
 TABLE: dict[str, OutputFormat] = {
     f.name: f
     for f in (
         OutputFormat("json", ".json", "document", viewable=True),
-        OutputFormat("jsonl", ".jsonl", "jsonl", viewable=True),
+        OutputFormat("jsonl", ".jsonl", "jsonl", viewable=True, media_type="application/x-ndjson"),
         OutputFormat("coco", ".coco.json", "document"),
         OutputFormat("labelstudio", ".labelstudio.json", "preannotation", images=True),
-        OutputFormat("cvat", ".cvat.xml", "preannotation", images=True),
+        OutputFormat("cvat", ".cvat.xml", "preannotation", images=True, media_type=XML),
         OutputFormat("coco-dataset", ".coco-dataset.json", "preannotation", images=True),
-        OutputFormat("pagexml", ".mets.xml", "xml", images=True),
-        OutputFormat("alto", ".mets.xml", "xml", images=True),
-        OutputFormat("hocr", ".hocr", "xml", images=True),
+        OutputFormat("pagexml", ".mets.xml", "xml", images=True, media_type=XML),
+        OutputFormat("alto", ".mets.xml", "xml", images=True, media_type=XML),
+        OutputFormat("hocr", ".hocr", "xml", images=True, media_type="application/xhtml+xml"),
     )
 }
 FORMATS = tuple(TABLE)

@@ -30,6 +30,7 @@ from layoutft.parsing.options import (
     ParseOptions,
     check_choice,
     check_precision,
+    choose_dpi,
     parse_options,
     resolve_workers,
 )
@@ -199,7 +200,9 @@ class Parser:
     Args:
         model: the detector (a :class:`~layoutft.model.LayoutModel` or anything
             satisfying :class:`~layoutft.parsing.detector.Detector`).
-        options: see :class:`~layoutft.parsing.options.ParseOptions`.
+        options: see :class:`~layoutft.parsing.options.ParseOptions`; kept as
+            ``self.options`` with ``dpi`` made concrete (``self.dpi``; None: the model's
+            ``input_dpi``, else :data:`~layoutft.parsing.options.DEFAULT_DPI`).
         model_name: the name written to the JSON ``model`` block (weights stem or registry
             name); default the detector's ``name`` if it has one, else ``"model"``.
 
@@ -212,8 +215,12 @@ class Parser:
         self, model: Detector, options: ParseOptions | None = None, model_name: str | None = None
     ) -> None:
         self.model = model
-        self.options = options or ParseOptions()
         facts = detector_defaults(model)
+        given = options or ParseOptions()
+        # resolved once here: rendering, the JSON's dpi and a corpus manifest's fingerprint
+        # all read this concrete dpi
+        self.dpi = choose_dpi(given.dpi, facts.input_dpi)
+        self.options = given.replace(dpi=self.dpi)
         self.batch_size = self.options.batch_size or facts.batch_size
         # checked here, not per page: predict's errors become failed pages
         check_precision(self.options.precision, facts.device_type)
@@ -290,7 +297,7 @@ class Parser:
         opts = self.options
         rendered = iter_pages(
             src,
-            dpi=opts.dpi,
+            dpi=self.dpi,
             pages=opts.pages,
             renderer=opts.renderer,
             max_pixels=opts.max_pixels,

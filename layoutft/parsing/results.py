@@ -22,7 +22,7 @@ from typing import IO, Any, Protocol
 import numpy as np
 
 from layoutft.errors import LayoutftError, OptionError
-from layoutft.outputs import atomic_path
+from layoutft.outputs import atomic_path, check_writable
 from layoutft.parsing.output_formats import FORMATS, WITH_IMAGES, XML_FORMATS, output_format
 from layoutft.schema import SCHEMA_ID, Document, Page
 
@@ -87,6 +87,14 @@ def output_folders(
         folders.append(("-o", out) if corpus else ("page images", out.parent / IMAGES))
     folders += [(flag, p) for flag, p in (("--visualize", visualize), ("--view", view)) if p]
     return folders
+
+
+def check_drawn_folders(visualize: Path | None, view: Path | None) -> None:
+    """OSError-free one-line errors for unwritable ``--visualize`` / ``--view`` folders."""
+    if visualize is not None:
+        check_writable([visualize], "--visualize")
+    if view is not None:
+        check_writable([view], "--view")
 
 
 def refuse_unrelated(dest: Path, source: Path, fmt: str, overwrite: bool) -> None:

@@ -11,10 +11,14 @@ Endpoints:
   ``max-pixels``, ``image-dpi``, ``labels-view``, ``cover-words``) -> the layout JSON
   ``layoutft parse`` writes
   (``layoutft.document/1``; a document whose pages failed says so in ``status`` and in
-  each page's ``error``).
+  each page's ``error``). ``format`` (the ``layoutft parse --format`` values; default the
+  server's, ``json``) picks another answer, written by that format's sink
+  (:class:`~layoutft.parsing.result_bundle.ResultBundle`): the results file of a format
+  without page images, a zip of the results file and page images for the others.
   With ``async=1`` it answers at once (202) with ``{"job": {"id", "status", ...}}``;
-  ``GET /jobs/<id>`` gives the job's status and progress, then its result
-  (:mod:`layoutft.serving.jobs`; 429 when the job queue is full).
+  ``GET /jobs/<id>`` gives the job's status and progress, then its result, the JSON
+  document (:mod:`layoutft.serving.jobs`; 429 when the job queue is full; 400 for another
+  ``format``).
 - Label Studio's ML backend protocol: ``POST /setup``, ``POST /predict`` (regions as
   rectangles unless the server's ``shape`` says otherwise), ``GET /versions``, and
   ``POST /webhook`` / ``POST /train``, which fine-tune the project's model from its
@@ -71,15 +75,17 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from layoutft.errors import LayoutftError, OptionError, RenderError, ServeError
 from layoutft.parsing.detector import Detector
 from layoutft.parsing.options import ParseOptions
+from layoutft.parsing.output_formats import output_format
 from layoutft.parsing.parser import Parser
 from layoutft.parsing.preannotations import check_shape
+from layoutft.parsing.result_bundle import ResultBundle
 from layoutft.parsing.results import ResultSink
 from layoutft.render import count_pages, resolve_source
 from layoutft.render.pages import parse_page_spec
@@ -93,7 +99,12 @@ from layoutft.serving.labelstudio import (
     predict_tasks,
     task_image,
 )
-from layoutft.serving.options import RequestLimits, option_error_message, request_options
+from layoutft.serving.options import (
+    RequestLimits,
+    option_error_message,
+    request_format,
+    request_options,
+)
 from layoutft.serving.training import TRAIN_ACTIONS, Trainer, project_id
 
 log = logging.getLogger("layoutft.serve")
@@ -142,6 +153,8 @@ class ServeSettings:
             (:mod:`layoutft.parsing.preannotations`).
         max_jobs: asynchronous ``/parse`` jobs queued or running at once; more get 429.
         job_ttl_s: seconds a finished job's result is kept.
+        format: the output format of ``/parse`` answers whose request has no ``format``
+            field (a ``layoutft parse --format`` value).
     """
 
     max_upload_bytes: int = 50 * MB
@@ -157,9 +170,11 @@ class ServeSettings:
     shape: str = "rect"
     max_jobs: int = 32
     job_ttl_s: float = 3600.0
+    format: str = "json"
 
     def __post_init__(self) -> None:
         check_shape(self.shape)
+        output_format(self.format)
         if self.max_requests is None:
             self.max_requests = 2 * self.max_queue + 8
         for name in ("max_upload_bytes", "max_pages", "max_queue", "max_requests", "max_downloads"):
@@ -195,7 +210,8 @@ class LayoutService:
     Args:
         model: the detector (a :class:`~layoutft.model.LayoutModel`, or any
             :class:`~layoutft.parsing.detector.Detector`).
-        options: the defaults each request starts from (its fields change them).
+        options: the defaults each request starts from (its fields change them); ``dpi``
+            None renders at the training dpi of the model serving the request.
         model_name: the JSON ``model.name`` (and default ``model_version``).
         settings: limits and Label Studio settings.
 
@@ -538,11 +554,20 @@ def create_app(service: LayoutService, trainer: Trainer | None = None) -> ASGIAp
         return limiters[name]
 
     async def run_parse(
-        upload: bytes | IO[bytes], options: ParseOptions, gone: threading.Event
+        upload: bytes | IO[bytes],
+        options: ParseOptions,
+        gone: threading.Event,
+        sinks: Sequence[ResultSink] = (),
     ) -> Document:
         with service.slot():
             return await anyio.to_thread.run_sync(
-                service.parse, upload, options, gone, limiter=limiter("parse", settings.max_queue)
+                service.parse,
+                upload,
+                options,
+                gone,
+                None,
+                sinks,
+                limiter=limiter("parse", settings.max_queue),
             )
 
     async def health(request: Request) -> Response:
@@ -556,19 +581,43 @@ def create_app(service: LayoutService, trainer: Trainer | None = None) -> ASGIAp
         )
 
     async def parse(request: Request) -> Response:
-        async with _received_upload(request) as (upload, fields):
+        async with _received_upload(request) as (upload, fields, filename):
             asked = [v.strip().lower() for k, v in fields if k == "async"]
             fields = [(k, v) for k, v in fields if k != "async"]
+            fmt, fields = request_format(fields, settings.format)
             limits = RequestLimits(service.options.max_pixels)
             options = request_options(service.options, fields, limits)
             if asked and asked[-1] in _TRUE:
+                if fmt != "json":
+                    raise ServeError(
+                        f"format {fmt} needs a synchronous request (async jobs answer the "
+                        "JSON document): leave out async or ask format=json"
+                    )
                 job = jobs.submit(upload, options)
                 answer = {"job": job.describe(settings.job_ttl_s), "url": f"/jobs/{job.id}"}
                 return JSONResponse(answer, status_code=202)
+            if fmt != "json":
+                return await parse_to_file(request, upload, options, fmt, filename)
             document = await _while_connected(
                 request, lambda gone: run_parse(upload, options, gone)
             )
         return JSONResponse(document.to_dict())
+
+    async def parse_to_file(
+        request: Request, upload: IO[bytes], options: ParseOptions, fmt: str, filename: str
+    ) -> Response:
+        # written by the format's sink into a temporary folder, answered as its file (or a
+        # zip of the folder); the folder goes once the answer is sent or the request fails
+        bundle = ResultBundle(fmt, filename, shape=settings.shape)
+        try:
+            await _while_connected(
+                request, lambda gone: run_parse(upload, options, gone, [bundle.sink])
+            )
+            path, media_type, name = await anyio.to_thread.run_sync(bundle.finish)
+        except BaseException:
+            bundle.close()
+            raise
+        return _TemporaryFileResponse(path, media_type, name, bundle.close)
 
     async def job_status(request: Request) -> Response:
         return JSONResponse(jobs.get(str(request.path_params["job_id"])).describe(jobs.ttl_s))
@@ -704,12 +753,30 @@ async def _while_connected(request: Request, work: Callable[[threading.Event], A
     return result
 
 
+class _TemporaryFileResponse(FileResponse):
+    """The file at ``path`` as an attachment named ``filename``; ``cleanup()`` runs once it
+    is sent, or when sending it failed (the client went away)."""
+
+    def __init__(
+        self, path: Path, media_type: str, filename: str, cleanup: Callable[[], None]
+    ) -> None:
+        super().__init__(path, media_type=media_type, filename=filename)
+        self.cleanup = cleanup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:  # not in a worker thread: it must run even when the request is cancelled
+            self.cleanup()
+
+
 @asynccontextmanager
 async def _received_upload(
     request: Request,
-) -> AsyncIterator[tuple[IO[bytes], list[tuple[str, str]]]]:
+) -> AsyncIterator[tuple[IO[bytes], list[tuple[str, str]], str]]:
     """The uploaded file (spooled: at most :data:`SPOOL_BYTES` in memory, the rest in a
-    temporary file) and the option fields (query, then form fields)."""
+    temporary file), the option fields (query, then form fields) and the file name the
+    client gave (the multipart file's; ``""`` for a raw body)."""
     fields = list(request.query_params.multi_items())
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -717,17 +784,18 @@ async def _received_upload(
         form = await request.form(max_files=1, max_fields=64, max_part_size=64 * 1024)
         try:
             upload: IO[bytes] | None = None
+            filename = ""
             for name, value in form.multi_items():
                 if isinstance(value, str):
                     fields.append((name, value))
                 elif name == "file":
-                    upload = value.file
+                    upload, filename = value.file, value.filename or ""
                 else:
                     raise ServeError(f"unexpected file field {name!r}; send the file as 'file'")
             if upload is None:
                 raise ServeError("no file: send the PDF or image as the multipart field 'file'")
             _check_not_empty(upload)
-            yield upload, fields
+            yield upload, fields, filename
         finally:
             await form.close()
         return
@@ -735,7 +803,7 @@ async def _received_upload(
         async for chunk in request.stream():
             spool.write(chunk)
         _check_not_empty(spool)
-        yield spool, fields
+        yield spool, fields, ""
 
 
 def _check_not_empty(upload: IO[bytes]) -> None:

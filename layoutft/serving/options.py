@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from layoutft.errors import OptionError, ServeError
 from layoutft.parsing.options import ParseOptions
+from layoutft.parsing.output_formats import output_format
 
 #: request field -> (ParseOptions field, kind); ``_`` may stand for ``-`` in a field name
 FIELDS: dict[str, tuple[str, str]] = {
@@ -24,6 +25,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "labels-view": ("labels_view", "str"),
     "cover-words": ("cover_words", "str"),
 }
+#: the request field choosing the answer's output format (``layoutft parse --format``)
+FORMAT_FIELD = "format"
 _TRUE = {"", "1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -74,6 +77,24 @@ def request_options(
     if cap is not None and isinstance(asked, int) and asked > cap:
         raise ServeError(f"max-pixels may be at most this server's {cap}, got {asked}")
     return base.replace(**changes) if changes else base
+
+
+def request_format(
+    fields: Iterable[tuple[str, str]], default: str = "json"
+) -> tuple[str, list[tuple[str, str]]]:
+    """The output format a request asks for (its ``format`` field, else ``default``) and its
+    other fields.
+
+    Raises ServeError (400) for ``format`` given twice; the OptionError of
+    :func:`~layoutft.parsing.output_formats.output_format` (400, naming the choices) for an
+    unknown format.
+    """
+    items = list(fields)
+    asked = [value.strip().lower() for name, value in items if name == FORMAT_FIELD]
+    if len(asked) > 1:
+        raise ServeError(f"option {FORMAT_FIELD!r} is given twice")
+    fmt = output_format(asked[0] if asked else default).name
+    return fmt, [(name, value) for name, value in items if name != FORMAT_FIELD]
 
 
 def _convert(name: str, value: str, kind: str) -> object:
