@@ -139,9 +139,9 @@ def test_onnx_exports_carry_the_dpi(ckpt150: Path) -> None:
     meta = export_metadata(LayoutModel.from_checkpoint(ckpt150, device="cpu"))
     assert meta.dpi == 150
     assert ExportMetadata.from_json(meta.to_json(), "x.onnx").dpi == 150
-    # the bundled export predates the field: no dpi, so the parser uses 200
+    # the bundled model was trained at 200 dpi (exports made before the field read None: 200)
     bundled = OnnxDetector(onnx_file(None) or "", threads=1)
-    assert bundled.input_dpi is None and Parser(bundled).options.dpi == 200.0
+    assert bundled.input_dpi in (None, 200.0) and Parser(bundled).options.dpi == 200.0
 
 
 # --- corpus runs, the server, the Ray driver ---------------------------------------------
