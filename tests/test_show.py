@@ -105,10 +105,13 @@ def test_cli_show(tmp_path: Path) -> None:
     path.write_text(json.dumps(coco))
     args = ["show", str(path), "--images", str(tmp_path / "imgs"), "-o", str(tmp_path / "o")]
     result = CliRunner().invoke(layoutft.cli.app, [*args, "-n", "6", "--seed", "1"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the others drawn, the hole reported as a failure
     assert "wrote 5 images" in result.output
     assert "1 images missing" in result.output and "page1.png" in result.output
     assert len(list((tmp_path / "o").iterdir())) == 5
+    (tmp_path / "imgs" / "page1.png").write_bytes((tmp_path / "imgs" / "page2.png").read_bytes())
+    complete = CliRunner().invoke(layoutft.cli.app, [*args, "-n", "6", "--seed", "1"])
+    assert complete.exit_code == 0 and "missing" not in complete.output
 
 
 def test_classes_sharing_a_hash_colour_get_distinct_colours() -> None:

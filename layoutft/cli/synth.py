@@ -184,6 +184,7 @@ def show(
         listed = ", ".join(report.missing[:10])
         more = f" and {len(report.missing) - 10} more" if len(report.missing) > 10 else ""
         typer.echo(f"{len(report.missing)} images missing from {images}: {listed}{more}", err=True)
+        raise typer.Exit(1)  # a sample with holes is a failed check, not a silent success
 
 
 @command("analyze")
