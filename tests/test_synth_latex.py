@@ -157,11 +157,114 @@ def test_latex_dataset_end_to_end(tmp_path: Path) -> None:
     )
     names = {c["id"]: c["name"] for c in fine["categories"]}
     assert list(names.values())[:3] == ["Caption", "Footnote", "Formula"] and len(names) == 11
-    labelled = {"Caption", "Picture", "Section-header", "Table", "Text", "Title"}
+    labelled = set(names.values()) - {"List-item"}
     assert all({names[c] for c in im["labelled_category_ids"]} == labelled for im in fine["images"])
-    assert [im["file_name"] for im in fine["images"]] == [im["file_name"] for im in coco["images"]]
+    # the same articles, plus footnotes (which may add a page)
+    assert {im["document"] for im in fine["images"]} == {im["document"] for im in coco["images"]}
     assert {names[a["category_id"]] for a in fine["annotations"]} <= labelled
     for ann in coco["annotations"]:
         image = coco["images"][ann["image_id"] - 1]
         x, y, w, h = ann["bbox"]
         assert w > 0 and h > 0 and x + w <= image["width"] + 0.5 and y + h <= image["height"] + 0.5
+
+
+_EXTRAS = ("footnote", "formula", "page_header", "page_footer")
+
+
+def test_extras_leave_the_rest_of_the_article_as_it_was() -> None:
+    """``extras`` draws from its own generator: strip what it adds and the body is the
+    article written without it, draw for draw."""
+    import re
+
+    for seed in range(6):
+        plain = write_article(random.Random(seed)).source
+        extra = write_article(random.Random(seed), extras=True).source
+        assert r"\footnote{" not in plain and r"\lfeq" not in plain
+        body = extra.split(r"\begin{document}")[1]
+        body = re.sub(r"\\def\\lf(fn|eq)\{\\color\[RGB\]\{[0-9,]+\}\}", "", body)
+        body = re.sub(r"\\footnote\{[^{}]*\}", "", body).replace(r"\lfeq", "")
+        assert body == plain.split(r"\begin{document}")[1]
+        assert extra.split("\n")[:3] == plain.split("\n")[:3]  # class, geometry, fonts
+    sources = [write_article(random.Random(s), extras=True).source for s in range(6)]
+    assert sum(s.count(r"\footnote{") for s in sources) >= 6
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_doclaynet_pages_label_footnotes_formulas_and_page_furniture(tmp_path: Path) -> None:
+    """labels=doclaynet: real footnotes at the page bottom under the text of their column,
+    one Formula per display equation around all its glyphs (number included), running
+    heads at the top and page numbers at the top or bottom of every page; labels=publaynet:
+    none of these kinds in the PDF at all."""
+    pytest.importorskip("matplotlib")
+    from layoutft.data.coco import load_coco
+    from layoutft.data.synth.latex import generate_latex_dataset
+
+    dpi = 50
+    coco = load_coco(
+        generate_latex_dataset(tmp_path / "f", 2, dpi=dpi, seed=4, quiet=True, labels="doclaynet")
+    )
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    assert all(
+        {names[c] for c in im["labelled_category_ids"]} == set(names.values()) - {"List-item"}
+        for im in coco["images"]
+    )
+    boxes: dict[int, dict[str, list[tuple[float, float, float, float]]]] = {}
+    for a in coco["annotations"]:
+        x, y, w, h = a["bbox"]
+        per_page = boxes.setdefault(a["image_id"], {})
+        per_page.setdefault(names[a["category_id"]], []).append((x, y, x + w, y + h))
+
+    below_text = 0
+    formulas = 0
+    for im in coco["images"]:
+        page_boxes = boxes.get(im["id"], {})
+        height = im["height"]
+        for fx0, fy0, fx1, _ in page_boxes.get("Footnote", []):
+            column_text = [b for b in page_boxes.get("Text", []) if min(fx1, b[2]) > max(fx0, b[0])]
+            if fy0 > 0.6 * height and all(b[3] <= fy0 + 1 for b in column_text):
+                below_text += 1
+        # every page has its running head; a page number at the bottom on every page or none
+        assert any(b[3] < 0.12 * height for b in page_boxes.get("Page-header", []))
+        footers = page_boxes.get("Page-footer", [])
+        assert all(b[1] > 0.85 * height for b in footers)
+        doc_pages = [i for i in coco["images"] if i["document"] == im["document"]]
+        has_footer = [bool(boxes.get(i["id"], {}).get("Page-footer")) for i in doc_pages]
+        assert all(has_footer) or not any(has_footer)
+        # Formula boxes hold every glyph of their equation, one box per equation
+        with pymupdf.open(tmp_path / "f" / im["pdf"]) as pdf:
+            page = pdf[im["page"] - 1]
+            glyphs: dict[int, list[tuple[float, ...]]] = {}
+            for block in page.get_text("dict")["blocks"]:
+                for line in block.get("lines", []):
+                    for span in line["spans"]:
+                        key = decode(_rgb_int(span["color"]))
+                        if key and key[0] == "formula" and span["text"].strip():
+                            glyphs.setdefault(key[1], []).append(
+                                tuple(v * dpi / 72 for v in span["bbox"])
+                            )
+        regions = page_boxes.get("Formula", [])
+        assert len(regions) == len(glyphs)
+        for spans in glyphs.values():
+            formulas += 1
+            assert any(
+                all(
+                    r[0] - 1 <= s[0] and r[1] - 1 <= s[1] and s[2] <= r[2] + 1 and s[3] <= r[3] + 1
+                    for s in spans
+                )
+                for r in regions
+            )
+    assert below_text >= 1 and formulas >= 1
+    assert any(boxes.get(i["id"], {}).get("Page-footer") for i in coco["images"])
+
+    plain = load_coco(generate_latex_dataset(tmp_path / "p", 2, dpi=dpi, seed=4, quiet=True))
+    all_kinds = {kind: kind for kind in (*KINDS, "figure")}
+    found: set[str] = set()
+    for pdf_name in {im["pdf"] for im in plain["images"]}:
+        with pymupdf.open(tmp_path / "p" / pdf_name) as pdf:
+            for page in pdf:
+                found |= {label for label, _ in page_regions(page, all_kinds)}
+    assert not found & set(_EXTRAS) and {"paragraph", "heading", "table"} <= found
+
+
+def _rgb_int(value: int) -> tuple[int, int, int]:
+    return ((value >> 16) & 255, (value >> 8) & 255, value & 255)

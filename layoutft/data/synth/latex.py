@@ -35,7 +35,9 @@ from layoutft.data.synth.latex_source import STYLES, decode, write_article
 from layoutft.errors import DatasetError
 from layoutft.geometry import linked_groups
 
-#: element kind -> PubLayNet class (figures come from images, not colours).
+#: element kind -> PubLayNet class (figures come from images, not colours). PubLayNet has no
+#: class for footnotes, formulas or page furniture: its articles are written without them
+#: (no footnotes, equations and running heads in plain black).
 LATEX_LABELS: dict[str, str] = {
     "paragraph": "text",
     "abstract": "text",
@@ -49,10 +51,11 @@ LATEX_LABELS: dict[str, str] = {
 }
 CATEGORIES = ("text", "title", "list", "table", "figure")
 
-#: element kind -> DocLayNet class (``labels="doclaynet"``). A list is coloured as one element,
-#: while DocLayNet boxes each item: lists are left out and List-item is not labelled on these
-#: pages. Equations, footnotes, running heads and page numbers are unannotated ink (see
-#: latex_source), so Formula, Footnote, Page-header and Page-footer are not labelled either.
+#: element kind -> DocLayNet class (``labels="doclaynet"``, whose articles are written with
+#: ``extras``: footnotes, equations, running heads and page numbers colour-coded, see
+#: latex_source). A list is coloured as one element, while DocLayNet boxes each item: lists
+#: are left out and List-item is not labelled on these pages. A page number in the head is a
+#: Page-header, in the foot a Page-footer, as in DocLayNet.
 LATEX_DOCLAYNET_LABELS: dict[str, str] = {
     "paragraph": "Text",
     "abstract": "Text",
@@ -62,8 +65,15 @@ LATEX_DOCLAYNET_LABELS: dict[str, str] = {
     "heading": "Section-header",
     "table": "Table",
     "figure": "Picture",
+    "footnote": "Footnote",
+    "formula": "Formula",
+    "page_header": "Page-header",
+    "page_footer": "Page-footer",
 }
 LABEL_SETS = ("publaynet", "doclaynet")
+#: kinds boxed whole per page, same-coloured rules included: their pieces lie apart on a
+#: line (a formula's number, a footnote's mark in the hanging margin)
+_WHOLE = ("table", "formula", "footnote")
 
 Box = tuple[float, float, float, float]
 
@@ -113,8 +123,9 @@ def page_regions(
     ``labels`` maps element kinds (and ``figure``) to classes; kinds it lacks are left out.
 
     Text elements come from the colour of their glyphs (one region per column/page piece),
-    tables from their glyphs plus rules of the same colour (one region per page), figures
-    from embedded images.
+    tables, display formulas and footnotes from their glyphs plus rules of the same colour
+    (one region per page: a formula's number and a footnote's mark lie apart on their
+    line), figures from embedded images.
     """
     lines: dict[tuple[str, int], list[Box]] = defaultdict(list)
     for block in page.get_text("dict")["blocks"]:
@@ -128,14 +139,14 @@ def page_regions(
                 lines[key].append(_union(boxes))
     for drawing in page.get_drawings():
         key = decode(_rgb(drawing.get("color") or drawing.get("fill")))
-        if key is not None and key[0] == "table":
+        if key is not None and key[0] in _WHOLE:
             lines[key].append(tuple(drawing["rect"]))
     regions: list[tuple[str, Box]] = []
     for (kind, _), boxes in sorted(lines.items()):
         if kind not in labels:
             continue
         label = labels[kind]
-        pieces = [_union(boxes)] if kind == "table" else _pieces(boxes)
+        pieces = [_union(boxes)] if kind in _WHOLE else _pieces(boxes)
         regions.extend((label, box) for box in pieces)
     for info in page.get_image_info():
         x0, y0, x1, y1 = info["bbox"]
@@ -187,9 +198,11 @@ def generate_latex_dataset(
     ``dpi``, top-left origin; image records carry ``document``, 1-based ``page`` and
     ``pdf``). Classes: text, title, list, table, figure (PubLayNet's); with ``labels=
     "doclaynet"`` DocLayNet's 11, of which each image labels only those in
-    :data:`LATEX_DOCLAYNET_LABELS` (``labelled_category_ids``). The same seed and
-    ``style`` (``articles`` or ``reports``: see
-    :func:`~layoutft.data.synth.latex_source.write_article`) give the same articles.
+    :data:`LATEX_DOCLAYNET_LABELS` (``labelled_category_ids``: all but List-item), on
+    articles that also have footnotes and colour-coded equations, running heads and page
+    numbers (``extras``). The same seed, ``style`` (``articles`` or ``reports``: see
+    :func:`~layoutft.data.synth.latex_source.write_article`) and ``labels`` give the same
+    articles; both label sets share everything but the extras.
     """
     _pdflatex()
     if style not in STYLES:
@@ -225,7 +238,7 @@ def generate_latex_dataset(
             rng = random.Random(seed * 1_000_003 + d)
             work = Path(tmp) / stem
             work.mkdir()
-            article = write_article(rng, style)
+            article = write_article(rng, style, extras=labels == "doclaynet")
             pdf_path = _compile(article.source, article.figures, rng, work)
             shutil.copyfile(pdf_path, out / "pdfs" / f"{stem}.pdf")
             with pymupdf.open(pdf_path) as pdf:

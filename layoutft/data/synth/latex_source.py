@@ -6,7 +6,16 @@ typeset in its own near-black colour ``RGB = (5 * class, id // 32, id % 32)`` (a
 the colour of every glyph and rule, so :mod:`layoutft.data.synth.latex` reads the element
 of each glyph back from the PDF (DocBank's colour trick), after TeX has done the real
 typesetting: justification, hyphenation, floats, column and page breaks.
-Unannotated ink (running headers, page numbers, equations, footnotes) is plain black.
+
+By default running headers, page numbers and display equations are plain black,
+unannotated ink, and there are no footnotes. ``write_article(..., extras=True)`` (what
+``--labels doclaynet`` uses) colour-codes them too and adds real footnotes: each
+footnote's text and its mark at the page bottom (the footnote rule is a drawing, not a
+glyph), each display equation with its number, the running head and the page number (in
+the head: ``page_header``, in the foot: ``page_footer``), plus a foot line on some
+articles. Their random choices come from a second generator seeded from the first one's
+state, so the draws of the other elements, and thus the rest of the article, stay as
+without extras.
 """
 
 from __future__ import annotations
@@ -15,7 +24,21 @@ import random
 from dataclasses import dataclass, field
 
 #: Annotated element kinds, in colour-code order (class code = index + 1).
-KINDS = ("paragraph", "heading", "list", "table", "caption", "doc_title", "author", "abstract")
+#: New kinds go at the end so that existing codes keep their meaning.
+KINDS = (
+    "paragraph",
+    "heading",
+    "list",
+    "table",
+    "caption",
+    "doc_title",
+    "author",
+    "abstract",
+    "footnote",
+    "formula",
+    "page_header",
+    "page_footer",
+)
 MAX_ELEMENTS = 32 * 32 - 1
 
 _VOCAB = (  # noqa: SIM905 (a word list reads better as prose)
@@ -73,11 +96,18 @@ def decode(rgb: tuple[int, int, int]) -> tuple[str, int] | None:
 
 
 class _Writer:
-    """Builds one article; ``self.n`` numbers the annotated elements."""
+    """Builds one article; ``self.n`` numbers the annotated elements.
 
-    def __init__(self, rng: random.Random) -> None:
+    ``side``: the generator of the extra kinds (footnotes, formulas, running heads, page
+    numbers), None without them; they have their own numbers (``self.extra_n``) so that
+    ``self.n``, which limits the article's length, counts as without them.
+    """
+
+    def __init__(self, rng: random.Random, side: random.Random | None = None) -> None:
         self.rng = rng
+        self.side = side
         self.n = 0
+        self.extra_n = 0
         self.figures: dict[str, float] = {}
         self.tables = 0
 
@@ -85,12 +115,17 @@ class _Writer:
         self.n += 1
         return colour(kind, min(self.n, MAX_ELEMENTS))
 
-    def words(self, lo: int, hi: int) -> str:
-        return " ".join(self.rng.choice(_VOCAB) for _ in range(self.rng.randint(lo, hi)))
+    def extra_tag(self, kind: str) -> str:
+        self.extra_n += 1
+        return colour(kind, min(self.extra_n, MAX_ELEMENTS))
 
-    def sentence(self) -> str:
-        text = self.words(6, 24)
-        rng = self.rng
+    def words(self, lo: int, hi: int, rng: random.Random | None = None) -> str:
+        rng = rng or self.rng
+        return " ".join(rng.choice(_VOCAB) for _ in range(rng.randint(lo, hi)))
+
+    def sentence(self, rng: random.Random | None = None) -> str:
+        rng = rng or self.rng
+        text = self.words(6, 24, rng)
         if rng.random() < 0.25:
             text += f" [{rng.randint(1, 60)}]"
         if rng.random() < 0.2:
@@ -101,8 +136,22 @@ class _Writer:
         return text[0].upper() + text[1:] + "."
 
     def paragraph(self, kind: str = "paragraph", lo: int = 2, hi: int = 9) -> str:
-        body = " ".join(self.sentence() for _ in range(self.rng.randint(lo, hi)))
-        return f"{{{self.tag(kind)}{body}\\par}}\n"
+        sentences = [self.sentence() for _ in range(self.rng.randint(lo, hi))]
+        if self.side is not None and self.side.random() < 0.25:
+            k = self.side.randrange(len(sentences))
+            sentences[k] += self.footnote()
+        return f"{{{self.tag(kind)}{' '.join(sentences)}\\par}}\n"
+
+    def footnote(self) -> str:
+        """A ``\\footnote`` whose text and mark at the page bottom get a footnote colour
+        (``\\lffn``, which the extras preamble puts in front of ``\\@makefntext``); its
+        mark in the text keeps the paragraph's colour."""
+        side = self.side
+        assert side is not None
+        text = " ".join(self.sentence(side) for _ in range(side.choice([1, 1, 1, 2, 3])))
+        if side.random() < 0.25:
+            text += f" See https://www.{side.choice(_VOCAB)}.org/{side.randint(100, 9999)}."
+        return f"\\def\\lffn{{{self.extra_tag('footnote')}}}\\footnote{{{text}}}"
 
     def heading(self, number: str, level: int) -> str:
         rng = self.rng
@@ -130,7 +179,15 @@ class _Writer:
             % (rng.randint(0, 9), rng.randint(1, 5))
             for _ in range(rng.randint(2, 4))
         )  # fmt: skip
-        return f"\\begin{{equation}}\n{terms} = {rng.randint(0, 99)}\n\\end{{equation}}\n"
+        rhs = rng.randint(0, 99)
+        if self.side is None:
+            return f"\\begin{{equation}}\n{terms} = {rhs}\n\\end{{equation}}\n"
+        # \lfeq colours the formula and (extras preamble) its number; a \def adds no
+        # node, so the display is spaced as without colour
+        return (
+            f"\\def\\lfeq{{{self.extra_tag('formula')}}}"
+            f"\\begin{{equation}}\\lfeq\n{terms} = {rhs}\n\\end{{equation}}\n"
+        )
 
     def caption(self, label: str) -> str:
         rng = self.rng
@@ -275,7 +332,7 @@ class _Writer:
         return self.words(1, 2)
 
 
-def _preamble(rng: random.Random, two_columns: bool) -> str:
+def _preamble(rng: random.Random, two_columns: bool, w: _Writer) -> str:
     size = rng.choice(["9pt", "10pt", "10pt", "11pt", "12pt"])
     cls = "extarticle" if size == "9pt" else "article"
     paper = rng.choice(["letterpaper", "a4paper"])
@@ -284,19 +341,37 @@ def _preamble(rng: random.Random, two_columns: bool) -> str:
     indent = rng.choice(["0pt", "1em", "1.5em", "2em", "1em"])
     parskip = rng.choice(["0pt", "0pt", "0pt", "4pt", "6pt"])
     sep = rng.choice(["1.5em", "2em", "2.5em"])
+    # drawn in this order (as when these were inline in the source) to keep the stream
+    font = rng.choice(_FONTS)
+    head_rule = rng.choice(["0pt", "0.4pt"])
+    journal = f"{rng.choice(['Journal of', 'Proceedings of', 'Annals of'])} "
+    journal += f"{rng.choice(_TITLE_WORDS)} {rng.randint(1990, 2024)}"
+    number_at = rng.choice(["head[R]", "foot[C]"])
+    head = number = foot = extras = ""
+    if w.side is not None:
+        head = w.extra_tag("page_header")
+        number = w.extra_tag("page_header" if number_at == "head[R]" else "page_footer")
+        if number_at == "head[R]" and w.side.random() < 0.5:
+            line = rf"\copyright{{}} {w.side.randint(1990, 2024)} {w.words(2, 5, w.side)}"
+            foot = rf"\fancyfoot[L]{{{w.extra_tag('page_footer')}\footnotesize {line}}}" + "\n"
+        extras = (
+            "\\makeatletter\\let\\lffn\\relax\\let\\lfeq\\relax\n"
+            "\\let\\lf@makefntext\\@makefntext\\long\\def\\@makefntext#1{\\lffn\\lf@makefntext{#1}}\n"
+            "\\def\\tagform@#1{\\maketag@@@{\\lfeq(\\ignorespaces#1\\unskip\\@@italiccorr)}}\n"
+            "\\makeatother\n"
+        )
     return (
         f"\\documentclass[{size},{paper}{',twocolumn' if two_columns else ''}]{{{cls}}}\n"
         f"\\usepackage[margin={margin:.2f}in,columnsep={sep}]{{geometry}}\n"
-        f"{rng.choice(_FONTS)}\n"
+        f"{font}\n"
         "\\usepackage[T1]{fontenc}\n\\usepackage{graphicx,xcolor,colortbl,booktabs,fancyhdr}\n"
         "\\usepackage{amsmath}\n\\usepackage[hang]{footmisc}\n"
         f"\\linespread{{{spread}}}\\setlength{{\\parindent}}{{{indent}}}"
         f"\\setlength{{\\parskip}}{{{parskip}}}\n"
-        "\\pagestyle{fancy}\\fancyhf{}\\renewcommand{\\headrulewidth}{"
-        f"{rng.choice(['0pt', '0.4pt'])}}}\n"
-        f"\\fancyhead[L]{{\\small {rng.choice(['Journal of', 'Proceedings of', 'Annals of'])} "
-        f"{rng.choice(_TITLE_WORDS)} {rng.randint(1990, 2024)}}}\n"
-        f"\\fancy{rng.choice(['head[R]', 'foot[C]'])}{{\\small\\thepage}}\n"
+        f"\\pagestyle{{fancy}}\\fancyhf{{}}\\renewcommand{{\\headrulewidth}}{{{head_rule}}}\n"
+        f"\\fancyhead[L]{{{head}\\small {journal}}}\n"
+        f"\\fancy{number_at}{{{number}\\small\\thepage}}\n"
+        f"{foot}{extras}"
         "\\setlength{\\emergencystretch}{2em}\\sloppy\n"
     )
 
@@ -341,16 +416,21 @@ _MIX = {"articles": (0.55, 0.65, 0.77, 0.87, 0.92), "reports": (0.45, 0.53, 0.6,
 STYLES = tuple(_MIX)
 
 
-def write_article(rng: random.Random, style: str = "articles") -> Article:
+def write_article(rng: random.Random, style: str = "articles", extras: bool = False) -> Article:
     """A random article: front matter, 3-9 sections of paragraphs, lists, figures, tables.
 
     ``style``: ``articles`` (journal papers, 60% two columns, floating tables of at most
     14 rows x 8 columns) or ``reports`` (80% one column, more and larger tables in the text
     flow: :meth:`_Writer.report_table`).
+
+    ``extras``: also colour-code display equations, the running head and the page number,
+    and add footnotes (see the module docstring); without it the source is as it always
+    was for the same ``rng`` state.
     """
     reports = style == "reports"
     two_columns = rng.random() < (0.2 if reports else 0.6)
-    w = _Writer(rng)
+    # the extras' generator: seeded from rng's state without drawing from rng
+    w = _Writer(rng, random.Random(repr(rng.getstate())) if extras else None)
     body = [_front_matter(w, two_columns)]
     numbered = rng.random() < 0.7
     for s in range(rng.randint(3, 9)):
@@ -376,6 +456,6 @@ def write_article(rng: random.Random, style: str = "articles") -> Article:
         if w.n > MAX_ELEMENTS - 40:
             break
     source = (
-        _preamble(rng, two_columns) + "\\begin{document}\n" + "".join(body) + "\\end{document}\n"
+        _preamble(rng, two_columns, w) + "\\begin{document}\n" + "".join(body) + "\\end{document}\n"
     )
     return Article(source=source, figures=w.figures)
