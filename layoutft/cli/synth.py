@@ -53,8 +53,9 @@ def synth(
         "publaynet",
         "--labels",
         help="--engine latex only: publaynet (text, title, list, table, figure) or doclaynet "
-        "(DocLayNet's 11 classes; pages label Text, Caption, Title, Section-header, Table and "
-        "Picture only: lists, equations, footnotes and page furniture are unannotated).",
+        "(DocLayNet's 11 classes; the articles also get footnotes, and footnotes, display "
+        "formulas, running heads and page numbers are labelled; lists are not: List-item "
+        "is unlabelled on these pages).",
     ),
     overwrite: bool = typer.Option(
         False,
