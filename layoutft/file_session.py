@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layoutft.corpus import CorpusProgress, NoProgress
+from layoutft.corpus.run import counts_line
 from layoutft.errors import RenderError
 from layoutft.formats.types import XmlLabels
 from layoutft.parsing.model_spec import ModelSpec, backend_of, model_line
@@ -97,21 +98,15 @@ class FilesSummary:
     def line(self, where: Path | None) -> str:
         """``parsed 1 file, 3 pages, 12 regions, 0 failures -> OUT`` (``stdout`` for None),
         with what failed in parentheses."""
-        total, failures = self.inputs, self.failures
-        parsed = f"{self.files} of {total}" if self.files != total else f"{self.files}"
-        text = (
-            f"parsed {parsed} file{'s' if total != 1 else ''}, {self.pages} pages, "
-            f"{self.regions} regions, {failures} failure{'s' if failures != 1 else ''}"
+        text = counts_line(
+            self.files,
+            self.inputs,
+            self.pages,
+            self.regions,
+            self.failed_inputs,
+            self.failed_pages,
+            self.stopped,
         )
-        details = []
-        if self.failed_inputs:
-            details.append(f"{self.failed_inputs} of {total} inputs failed")
-        if self.failed_pages:
-            details.append(f"{self.failed_pages} of {self.pages} pages failed")
-        if self.stopped:
-            details.append("stopped at the first failure (--strict)")
-        if details:
-            text += f" ({'; '.join(details)})"
         return f"{text} -> {'stdout' if where is None else where}"
 
 

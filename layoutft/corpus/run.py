@@ -291,29 +291,49 @@ class CorpusSummary:
     def line(self, where: str | Path) -> str:
         """``parsed 3 files, 7 pages, 20 regions, 0 failures; 5 skipped (done earlier);
         2.1 pages/s -> OUT``."""
-        todo = self.todo
-        done = self.parsed
-        parsed = f"{done} of {todo}" if done != todo else f"{done}"
-        failures = self.failures
-        text = (
-            f"parsed {parsed} file{'s' if todo != 1 else ''}, {self.pages} pages, "
-            f"{self.regions} regions, {failures} failure{'s' if failures != 1 else ''}"
+        text = counts_line(
+            self.parsed,
+            self.todo,
+            self.pages,
+            self.regions,
+            self.failed_inputs,
+            self.failed_pages,
+            self.stopped,
         )
-        details = []
-        if self.failed_inputs:
-            details.append(f"{self.failed_inputs} of {todo} inputs failed")
-        if self.failed_pages:
-            details.append(f"{self.failed_pages} of {self.pages} pages failed")
-        if self.stopped:
-            details.append("stopped at the first failure (--strict)")
-        if details:
-            text += f" ({'; '.join(details)})"
         if self.skipped:
             text += f"; {self.skipped} skipped (done earlier)"
         if self.failed_earlier:
             text += f"; {self.failed_earlier} failed earlier (--retry-failed parses them again)"
         text += f"; {self.pages_per_second:.2f} pages/s"
         return f"{text} -> {where}"
+
+
+def counts_line(
+    parsed: int,
+    total: int,
+    pages: int,
+    regions: int,
+    failed_inputs: int,
+    failed_pages: int,
+    stopped: bool,
+) -> str:
+    """``parsed 3 of 4 files, 7 pages, 20 regions, 1 failure (1 of 4 inputs failed)``: the
+    counts that open the summary line of a parse run, a corpus run's or a one-input run's
+    (``total``: the inputs it set out to parse)."""
+    failures = failed_inputs + failed_pages
+    done = f"{parsed} of {total}" if parsed != total else f"{parsed}"
+    text = (
+        f"parsed {done} file{'s' if total != 1 else ''}, {pages} pages, "
+        f"{regions} regions, {failures} failure{'s' if failures != 1 else ''}"
+    )
+    details = []
+    if failed_inputs:
+        details.append(f"{failed_inputs} of {total} inputs failed")
+    if failed_pages:
+        details.append(f"{failed_pages} of {pages} pages failed")
+    if stopped:
+        details.append("stopped at the first failure (--strict)")
+    return f"{text} ({'; '.join(details)})" if details else text
 
 
 def run_corpus(
