@@ -143,19 +143,29 @@ def _timed_predictor_steps(times: dict[str, float]) -> Iterator[None]:
         (preprocess, "resize_shortest_edge", "resize"),
         (paste, "paste_masks_in_image", "paste"),
     ]
-    originals = [getattr(module, attr) for module, attr, _ in targets]
-    for (module, attr, key), original in zip(targets, originals, strict=True):
+    with _timed_attributes(times, targets):
+        yield
+
+
+@contextmanager
+def _timed_attributes(
+    times: dict[str, float], targets: list[tuple[Any, str, str]]
+) -> Iterator[None]:
+    """Replace each ``(owner, attribute, key)`` of ``targets`` by a wrapper adding its time to
+    ``times[key]``; the originals come back on exit."""
+    originals = [getattr(owner, attr) for owner, attr, _ in targets]
+    for (owner, attr, key), original in zip(targets, originals, strict=True):
 
         def timed(*args: Any, _original: Any = original, _key: str = key, **kwargs: Any) -> Any:
             with timer(times, _key):
                 return _original(*args, **kwargs)
 
-        setattr(module, attr, timed)
+        setattr(owner, attr, timed)
     try:
         yield
     finally:
-        for (module, attr, _), original in zip(targets, originals, strict=True):
-            setattr(module, attr, original)
+        for (owner, attr, _), original in zip(targets, originals, strict=True):
+            setattr(owner, attr, original)
 
 
 def measure_parse(
@@ -353,20 +363,8 @@ def _timed_backend_steps(times: dict[str, float]) -> Iterator[None]:
     import layoutft.parsing.onnx_model as onnx_model
 
     targets = [(onnx_model, "paste_masks", "paste"), (onnx_model.OnnxDetector, "run", "graph")]
-    originals = [getattr(owner, attr) for owner, attr, _ in targets]
-    for (owner, attr, key), original in zip(targets, originals, strict=True):
-
-        def timed(*args: Any, _original: Any = original, _key: str = key, **kwargs: Any) -> Any:
-            with timer(times, _key):
-                return _original(*args, **kwargs)
-
-        setattr(owner, attr, timed)
-    try:
-        with _timed_predictor_steps(times):
-            yield
-    finally:
-        for (owner, attr, _), original in zip(targets, originals, strict=True):
-            setattr(owner, attr, original)
+    with _timed_attributes(times, targets), _timed_predictor_steps(times):
+        yield
 
 
 def compare_backends(
