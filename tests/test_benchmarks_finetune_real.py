@@ -172,3 +172,13 @@ def test_thin_recall_counts_thin_and_other_boxes_apart() -> None:
         {"image_id": 1, "category_id": 2, "bbox": [2, 100, 40, 40], "score": 0.8},
     ]
     assert fr.thin_recall(gt, results) == {"thin": 50.0, "other": 100.0}
+
+
+def test_funsd_targets_need_the_mean_every_class_and_thin_recall() -> None:
+    ap50 = {"header": 25.0, "question": 60.0, "answer": 50.0, "other": 30.0}
+    passed = fr.funsd_targets(41.25, ap50, {"thin": 52.0, "other": 60.0})
+    assert [c["status"] for c in passed] == ["PASS", "PASS"]
+    assert passed[0]["detail"] == "mean 41.2, lowest header 25.0"
+    one_class_low = fr.funsd_targets(45.0, {**ap50, "header": 19.9}, {"thin": 40.0, "other": 60.0})
+    assert [c["status"] for c in one_class_low] == ["FAIL", "FAIL"]
+    assert one_class_low[1]["detail"] == "40.0% vs 60.0%"
