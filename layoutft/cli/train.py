@@ -51,6 +51,12 @@ def train_command(
         help="Wall-clock time for the run (45m, 1.5h, 90s): a few iterations are timed, "
         "then SOLVER.MAX_ITER and STEPS are fitted to the time (evaluation not counted).",
     ),
+    fit_data: bool = typer.Option(
+        False,
+        "--fit-data",
+        help="Apply `layoutft analyze`'s recommendation for --config and --train (input size, "
+        "anchors, RPN top-k, RoIs and detections per page); KEY VALUE overrides still win.",
+    ),
     overrides: list[str] | None = typer.Argument(
         None, help="Config overrides: KEY VALUE pairs, e.g. SOLVER.MAX_ITER 300."
     ),
@@ -85,6 +91,7 @@ def train_command(
             overrides=pairs,
             progress=not quiet,
             budget=seconds,
+            fit_data=fit_data,
         )
     )
     typer.echo(f"done: {out / 'model_final.pth'}")

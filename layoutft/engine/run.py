@@ -177,11 +177,14 @@ def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
     from layoutft.data.loader import load_pages, train_pages, train_sampler
     from layoutft.engine.solver import scale_solver
 
-    cfg = load_config(resolve_config_path(options.config), list(options.overrides))
+    path = resolve_config_path(options.config)
+    fitted, notes = fit_data_overrides(path, options) if options.fit_data else ([], [])
+    cfg = load_config(path, [*fitted, *options.overrides])
     check_solver(cfg)
     pages, labels = load_pages(options.train, options.train_images)
     check_annotated(pages, options.train)
-    pages, notes = cap_regions(pages)
+    pages, capped = cap_regions(pages)
+    notes += capped
     notes += fit_labels(cfg, labels)
     weights = resolve_weights(options.weights, cfg)
     cfg.MODEL.WEIGHTS = "" if weights is None else str(weights)
@@ -199,6 +202,32 @@ def setup_config(options: TrainOptions, world_size: int) -> RunInputs:
     data = settings.data
     train_sampler(train_pages(pages, data), data, seed=settings.seed, world_size=world_size)
     return RunInputs(cfg, labels, pages, weights, notes, settings)
+
+
+def fit_data_overrides(config: Path, options: TrainOptions) -> tuple[list[str], list[str]]:
+    """``--fit-data``: ``layoutft analyze``'s recommendation for ``config`` (with the user's
+    overrides applied) from the training set, as ``KEY VALUE`` pairs less the keys the user
+    set, and the notes that say what it chose."""
+    from layoutft.config import load_config
+    from layoutft.data.analyze import Recipe, analyze_coco
+    from layoutft.data.coco import load_coco
+
+    recipe = Recipe.from_config(load_config(config, list(options.overrides)), config.stem)
+    analysis = analyze_coco(load_coco(options.train), recipe=recipe)
+    pairs = analysis.overrides()
+    user_keys = set(options.overrides[::2])
+    chosen = [
+        (key, value)
+        for key, value in zip(pairs[::2], pairs[1::2], strict=True)
+        if key not in user_keys
+    ]
+    kept = sorted(user_keys & set(pairs[::2]))
+    note = "--fit-data (layoutft analyze on the training set): " + (
+        " ".join(f"{key} {value}" for key, value in chosen) or "nothing to change"
+    )
+    if kept:
+        note += f"; your overrides kept for {', '.join(kept)}"
+    return [v for pair in chosen for v in pair], [note, *analysis.notes]
 
 
 def _budget_schedule(cfg: Config, options: TrainOptions) -> list[str]:

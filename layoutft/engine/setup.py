@@ -93,6 +93,9 @@ class TrainOptions:
     budget: float | None = None
     #: seconds per iteration measured for ``budget`` (set by :func:`run.train`)
     s_per_iter: float | None = None
+    #: apply ``layoutft analyze``'s recommendation for the config and training set
+    #: (``--fit-data``); explicit ``overrides`` win over it
+    fit_data: bool = False
 
 
 def fit_labels(cfg: Config, labels: list[str]) -> list[str]:
