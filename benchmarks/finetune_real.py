@@ -36,8 +36,12 @@ trained as ``layoutft train --config finetune_cpu --fit-data --budget 45m`` (``l
 analyze``'s recommendation for the training forms; ``--budget`` picks the iterations from the
 measured s/iter; ``--iters`` fixes them instead), evaluated on the held-out forms: per-class
 bbox AP50/AP, the recall at IoU 0.5 of boxes thinner than h/w 0.1 against the others, and the
-dev AP50 of each periodic checkpoint against the minutes spent (a curve). FUNSD's ``testing_data`` is reserved for independent evaluation: this
-benchmark never reads it. Results: ``finetune_funsd.*``.
+dev AP50 of each periodic checkpoint against the minutes spent (a curve). FUNSD's
+``testing_data`` is reserved for independent evaluation: this benchmark never reads it.
+Results: ``finetune_funsd.*``.
+
+Both sets train with ``--fit-data`` (the guide's recipe); the DTA set keeps the config's
+schedule unless ``--budget`` is given.
 """
 
 from __future__ import annotations
@@ -453,16 +457,31 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[int]) -> None:
+def recipe_overrides(train_json: Path, sized: Sequence[str]) -> list[str]:
+    """What ``layoutft train --config finetune_cpu --fit-data`` sets for ``train_json``, with
+    the ``sized`` overrides (smoke runs) after it: the keys the run's model is built with."""
+    from layoutft.engine.run import fit_data_overrides
+    from layoutft.engine.setup import TrainOptions
+
+    options = TrainOptions(str(CONFIG), train_json, train_json.parent, overrides=list(sized))
+    return [*fit_data_overrides(CONFIG, options)[0], *sized]
+
+
+def budget_seconds(args: argparse.Namespace, default: str | None) -> float | None:
+    """``--budget`` (else ``default``) in seconds; None with ``--iters`` or no budget."""
+    from layoutft.engine.budget import parse_duration
+
+    spec = args.budget or default
+    return None if args.iters is not None or spec is None else parse_duration(spec)
+
+
+def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[int] | None) -> None:
     """The ``--set funsd`` benchmark (see the module docstring)."""
     from layoutft.data.coco import write_coco
     from layoutft.data.convert import convert
     from layoutft.data.split import split_coco
-    from layoutft.engine.budget import parse_duration
-    from layoutft.engine.run import fit_data_overrides
-    from layoutft.engine.setup import TrainOptions
 
-    budget = None if args.iters is not None else parse_duration(args.budget)
+    budget = budget_seconds(args, FUNSD_BUDGET)
     training = funsd_training(args.funsd)
     if training is None:
         print(f"finetune_real: skipped, no FUNSD clone at {args.funsd} (pass --funsd DIR)")
@@ -477,10 +496,7 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
         for name, part in parts.items():
             write_coco(work / "forms" / f"{name}.json", part)
         sized = size_overrides(args.size)
-        fitted, _ = fit_data_overrides(
-            CONFIG, TrainOptions(str(CONFIG), work / "forms" / "train.json", work, overrides=sized)
-        )
-        overrides = [*fitted, *sized]
+        overrides = recipe_overrides(work / "forms" / "train.json", sized)
         labels = [str(c["name"]) for c in sorted(train["categories"], key=lambda c: c["id"])]
         init = init_report(labels, overrides)
         train_started = time.time()
@@ -531,7 +547,9 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
         "summary": f"bbox AP {_pct(metrics['bbox']['AP'])}, AP50 {_pct(metrics['bbox']['AP50'])}",
         "thin_recall": f"recall at IoU 0.5, score >= {SCORE_SHOWN}: boxes h/w < {THIN} "
         f"{_pct(recall['thin'])}%, others {_pct(recall['other'])}%",
-        "budget": f"{args.budget} (layoutft train --budget)" if budget else "none (--iters)",
+        "budget": f"{args.budget or FUNSD_BUDGET} (layoutft train --budget)"
+        if budget
+        else "none (--iters)",
         "iterations": iters,
         "s_per_iter": round(s_per_iter, 3),
         "loss": _loss_summary(log),
@@ -624,8 +642,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--funsd", type=Path, default=DEFAULT_FUNSD, help="FUNSD clone (--set funsd)")
     ap.add_argument(
         "--budget",
-        default=FUNSD_BUDGET,
-        help="--set funsd: the training time (layoutft train --budget; ignored with --iters)",
+        default=None,
+        help=f"training time (layoutft train --budget; default: {FUNSD_BUDGET} for funsd, the "
+        "config's schedule for dta; ignored with --iters)",
     )
     args = ap.parse_args(argv)
     if args.set == "funsd":
@@ -637,7 +656,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     from layoutft.data.convert import convert
 
-    overrides = size_overrides(args.size)
+    sized = size_overrides(args.size)
+    budget = budget_seconds(args, None)
     tmp = None if args.work is not None else tempfile.mkdtemp(prefix="finetune_real.")
     work = args.work if args.work is not None else Path(str(tmp))
     try:
@@ -651,11 +671,19 @@ def main(argv: list[str] | None = None) -> None:
         train_json = write_split(train_part, data / "train.json")
         train_counts, test_counts = instance_counts(train_part), instance_counts(test_part)
         labels = [str(c["name"]) for c in sorted(coco["categories"], key=lambda c: c["id"])]
+        overrides = recipe_overrides(train_json, sized)
         init = init_report(labels, overrides)
         print(f"finetune_real: initialisation: {init['message']}", file=sys.stderr)
         print(f"finetune_real: training {CONFIG.stem} from {WEIGHTS} ...", file=sys.stderr)
         train_s, log = train_run(
-            train_json, data / "images", work / "run", args.iters, args.device, overrides
+            train_json,
+            data / "images",
+            work / "run",
+            args.iters,
+            args.device,
+            sized,
+            budget,
+            fit_data=True,
         )
         print("finetune_real: evaluating on the held-out books ...", file=sys.stderr)
         t0 = time.perf_counter()
@@ -687,9 +715,10 @@ def main(argv: list[str] | None = None) -> None:
         "split": f"by book (file name minus its final _<page>), ~{HOLDOUT:.0%} of the pages "
         f"held out, seed {SEED}: train {len(train_part['images'])} pages of {len(train_books)} "
         f"books, held out {len(test_part['images'])} pages of {len(test_books)} books",
-        "config": f"configs/{CONFIG.name} from {WEIGHTS}"
-        + (f", short edge {args.size} px" if args.size else "")
-        + (f", {args.iters} iterations (--iters)" if args.iters else ""),
+        "config": f"configs/{CONFIG.name} from {WEIGHTS}, layoutft train --fit-data: "
+        + " ".join(overrides)
+        + (f", {args.iters} iterations (--iters)" if args.iters else "")
+        + (f", --budget {args.budget}" if budget else ""),
         "initialisation": init["message"],
         "iterations": iters,
         "s_per_iter": round(s_per_iter, 3),
