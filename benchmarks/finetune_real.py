@@ -162,6 +162,12 @@ def schedule(iters: int | None) -> list[str]:
     return [*pairs, "SOLVER.STEPS", str(steps), "SOLVER.WARMUP_ITERS", str(max(1, iters // 16))]
 
 
+def extra_overrides(args: argparse.Namespace) -> list[str]:
+    """The overrides ``--size`` and ``--init-class-map`` ask for."""
+    init = ["LAYOUTFT.INIT_CLASS_MAP", repr([args.init_class_map])] if args.init_class_map else []
+    return [*size_overrides(args.size), *init]
+
+
 def size_overrides(size: int | None) -> list[str]:
     """Config overrides for a ``size`` px short edge in training and test (None: the config's)."""
     if size is None:
@@ -179,7 +185,9 @@ def size_overrides(size: int | None) -> list[str]:
     ]
 
 
-def init_report(labels: Sequence[str], overrides: Sequence[str] = ()) -> dict[str, Any]:
+def init_report(
+    labels: Sequence[str], overrides: Sequence[str] = (), weights: str = WEIGHTS
+) -> dict[str, Any]:
     """What initialising finetune_cpu for ``labels`` from the bundled model loads.
 
     ``complete``: every model tensor came from the checkpoint and none was left over;
@@ -189,13 +197,16 @@ def init_report(labels: Sequence[str], overrides: Sequence[str] = ()) -> dict[st
 
     from layoutft import pretrained
     from layoutft.checkpoint import apply_weights, load_weights
+    from layoutft.checkpoint.heads import resolve_class_map
     from layoutft.config import load_config
     from layoutft.modeling import build_model
 
     cfg = load_config(CONFIG, [*overrides, "MODEL.ROI_HEADS.NUM_CLASSES", str(len(labels))])
     torch.manual_seed(0)
     model = build_model(cfg)
-    report = apply_weights(model, load_weights(pretrained.resolve_weights(WEIGHTS)), labels=labels)
+    aliases = resolve_class_map(list(cfg.LAYOUTFT.INIT_CLASS_MAP or []))
+    loaded = load_weights(pretrained.resolve_weights(weights))
+    report = apply_weights(model, loaded, labels=labels, aliases=aliases)
     return {
         "complete": report.complete,
         "loaded": len(report.loaded),
@@ -237,6 +248,7 @@ def train_run(
     overrides: Sequence[str],
     budget: float | None = None,
     fit_data: bool = False,
+    weights: str = WEIGHTS,
 ) -> tuple[float, list[dict[str, Any]]]:
     """Fine-tune finetune_cpu from the bundled model; (seconds, logged loss rows).
 
@@ -252,7 +264,7 @@ def train_run(
         train=train_coco,
         train_images=images,
         output=out,
-        weights=WEIGHTS,
+        weights=weights,
         device=device,
         overrides=[*schedule(iters), *overrides],
         overwrite=True,
@@ -495,10 +507,10 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
         train, test = parts["train"], parts["dev"]
         for name, part in parts.items():
             write_coco(work / "forms" / f"{name}.json", part)
-        sized = size_overrides(args.size)
+        sized = extra_overrides(args)
         overrides = recipe_overrides(work / "forms" / "train.json", sized)
         labels = [str(c["name"]) for c in sorted(train["categories"], key=lambda c: c["id"])]
-        init = init_report(labels, overrides)
+        init = init_report(labels, overrides, args.weights)
         train_started = time.time()
         train_s, log = train_run(
             work / "forms" / "train.json",
@@ -509,6 +521,7 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
             sized,
             budget,
             fit_data=True,
+            weights=args.weights,
         )
         metrics, ap50, results = evaluate_run(
             work / "run" / "model_final.pth", test, work / "forms" / "images", args.device
@@ -541,7 +554,7 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
         "command": command_line(NAME, argv),
         "data": f"FUNSD training_data: {len(train['images'])} forms trained on, "
         f"{len(test['images'])} held out by form ({args.funsd}; testing_data never read)",
-        "config": f"configs/{CONFIG.name} from {WEIGHTS}, layoutft train --fit-data: "
+        "config": f"configs/{CONFIG.name} from {args.weights}, layoutft train --fit-data: "
         + " ".join(overrides),
         "initialisation": init["message"],
         "summary": f"bbox AP {_pct(metrics['bbox']['AP'])}, AP50 {_pct(metrics['bbox']['AP50'])}",
@@ -638,6 +651,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=None, help="keep data and run here")
     ap.add_argument("--size", type=int, default=None, help="short edge override (smoke runs)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--weights", default=WEIGHTS, help="the model fine-tuned (registry name/file)")
+    ap.add_argument(
+        "--init-class-map",
+        default=None,
+        help="LAYOUTFT.INIT_CLASS_MAP built-in map for new classes",
+    )
     ap.add_argument("--set", choices=("dta", "funsd"), default="dta", help="which pages")
     ap.add_argument("--funsd", type=Path, default=DEFAULT_FUNSD, help="FUNSD clone (--set funsd)")
     ap.add_argument(
@@ -656,7 +675,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     from layoutft.data.convert import convert
 
-    sized = size_overrides(args.size)
+    sized = extra_overrides(args)
     budget = budget_seconds(args, None)
     tmp = None if args.work is not None else tempfile.mkdtemp(prefix="finetune_real.")
     work = args.work if args.work is not None else Path(str(tmp))
@@ -672,9 +691,9 @@ def main(argv: list[str] | None = None) -> None:
         train_counts, test_counts = instance_counts(train_part), instance_counts(test_part)
         labels = [str(c["name"]) for c in sorted(coco["categories"], key=lambda c: c["id"])]
         overrides = recipe_overrides(train_json, sized)
-        init = init_report(labels, overrides)
+        init = init_report(labels, overrides, args.weights)
         print(f"finetune_real: initialisation: {init['message']}", file=sys.stderr)
-        print(f"finetune_real: training {CONFIG.stem} from {WEIGHTS} ...", file=sys.stderr)
+        print(f"finetune_real: training {CONFIG.stem} from {args.weights} ...", file=sys.stderr)
         train_s, log = train_run(
             train_json,
             data / "images",
@@ -684,6 +703,7 @@ def main(argv: list[str] | None = None) -> None:
             sized,
             budget,
             fit_data=True,
+            weights=args.weights,
         )
         print("finetune_real: evaluating on the held-out books ...", file=sys.stderr)
         t0 = time.perf_counter()
@@ -715,7 +735,7 @@ def main(argv: list[str] | None = None) -> None:
         "split": f"by book (file name minus its final _<page>), ~{HOLDOUT:.0%} of the pages "
         f"held out, seed {SEED}: train {len(train_part['images'])} pages of {len(train_books)} "
         f"books, held out {len(test_part['images'])} pages of {len(test_books)} books",
-        "config": f"configs/{CONFIG.name} from {WEIGHTS}, layoutft train --fit-data: "
+        "config": f"configs/{CONFIG.name} from {args.weights}, layoutft train --fit-data: "
         + " ".join(overrides)
         + (f", {args.iters} iterations (--iters)" if args.iters else "")
         + (f", --budget {args.budget}" if budget else ""),

@@ -69,3 +69,16 @@ def test_class_map_entries() -> None:
     cfg = default_config()
     cfg.merge_from_list(["LAYOUTFT.INIT_CLASS_MAP", "['doclaynet-from-publaynet', ['A', 'b']]"])
     assert resolve_class_map(cfg.LAYOUTFT.INIT_CLASS_MAP)["A"] == "b"
+
+
+def test_forms_start_from_the_doclaynet_section_header_and_text_rows() -> None:
+    ckpt = _ckpt(11, DOCLAYNET)
+    model = _Heads(4)
+    forms = ["header", "question", "answer", "other"]  # what `convert --from funsd` writes
+    aliases = resolve_class_map(["forms-from-doclaynet"])
+    apply_weights(model, ckpt, labels=forms, aliases=aliases)
+    sd, src = model.state_dict(), ckpt.state_dict
+    section_header, text = DOCLAYNET.index("Section-header"), DOCLAYNET.index("Text")
+    for j, i in enumerate([section_header, text, text, text]):
+        for key in (CLS_W, CLS_B, MASK_W):
+            assert torch.equal(sd[key][j], src[key][i]), (key, forms[j])

@@ -73,6 +73,14 @@ BUILTIN_CLASS_MAPS: dict[str, dict[str, str]] = {
         "Text": "text",
         "Title": "title",
     },
+    # FUNSD/XFUND forms (``convert --from funsd``) from a DocLayNet model: headers from
+    # section headers, the short key and value fields and other text from Text.
+    "forms-from-doclaynet": {
+        "header": "Section-header",
+        "question": "Text",
+        "answer": "Text",
+        "other": "Text",
+    },
 }
 
 
