@@ -17,6 +17,7 @@ from layoutft.config import default_config
 from layoutft.engine.budget import (
     TIMED_ITERS,
     WARM_ITERS,
+    BudgetGuard,
     TimingHook,
     fit_schedule,
     parse_duration,
@@ -104,3 +105,44 @@ def test_budgeted_run_equals_the_run_with_its_schedule_by_hand(
     res = train(budgeted, "--budget", "1h", "--resume", *BUDGETED)
     assert res.exit_code == 0, res.output
     assert f"the run's own schedule kept, SOLVER.MAX_ITER {iters}" in res.output
+
+
+@pytest.mark.timeout(300)
+def test_the_runs_own_pace_refits_a_mistimed_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Timed at 100 s/iteration, the 1 h budget holds 34 iterations (33 on a machine slow to
+    # build the model); after the warm-up the run's own pace, made 500 s here, holds 6 more
+    # after iteration 7: the guard refits MAX_ITER to 13 and the LR steps at their shares.
+    monkeypatch.setattr(TimingHook, "s_per_iter", lambda self: 100.0)
+    monkeypatch.setattr(BudgetGuard, "pace", lambda self: 500.0)
+    runner = CliRunner()
+
+    def train(out: Path, *extra: str) -> Any:
+        args = ["train", "--config", "quick_cpu", "--train", str(DATA / "annotations.json")]
+        return runner.invoke(
+            app, [*args, "--output", str(out), "--device", "cpu", "--quiet", *extra]
+        )
+
+    warmup = ["SOLVER.WARMUP_ITERS", "2", "SOLVER.STEPS", "(70, 90)"]
+    budgeted = tmp_path / "budget"
+    res = train(budgeted, "--budget", "1h", *BUDGETED, *warmup)
+    assert res.exit_code == 0, res.output
+    solver = yaml.safe_load((budgeted / "config.yaml").read_text())["SOLVER"]
+    assert solver["MAX_ITER"] == 13 and solver["WARMUP_ITERS"] == 2
+    steps = solver["STEPS"]
+    assert f"refits the schedule to SOLVER.MAX_ITER 13, STEPS {steps}" in res.output
+    assert all(7 < s < 13 for s in steps) and steps
+    rows = [json.loads(line) for line in (budgeted / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["iteration"] for r in rows if "iteration" in r) == 12
+    # the refitted values by hand train the same weights bit for bit
+    by_hand = tmp_path / "by_hand"
+    schedule = [*warmup, "SOLVER.MAX_ITER", "13", "SOLVER.STEPS", str(tuple(steps))]
+    res = train(by_hand, *BUDGETED, *schedule)
+    assert res.exit_code == 0, res.output
+    a, b = _final(budgeted), _final(by_hand)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # resumed with --budget: the refitted schedule is the run's own
+    res = train(budgeted, "--budget", "1h", "--resume", *BUDGETED, *warmup)
+    assert res.exit_code == 0, res.output
+    assert "the run's own schedule kept, SOLVER.MAX_ITER 13" in res.output

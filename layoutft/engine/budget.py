@@ -19,7 +19,10 @@ from layoutft.engine.trainer import HookBase, Trainer
 from layoutft.errors import ConfigError, OptionError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from layoutft.config import Config
+    from layoutft.engine.solver import WarmupLR
 
 #: iterations run before timing starts (first batches: allocation, caches, lazy init)
 WARM_ITERS = 2
@@ -30,6 +33,12 @@ TIMED_ITERS = 4
 ITERATION_SHARE = 0.95
 #: the warm-up never takes more than this share of a budgeted run
 MAX_WARMUP_SHARE = 0.1
+#: :class:`BudgetGuard` re-times the run once, at this share of its schedule (after the
+#: warm-up, before the first LR step)
+CHECK_SHARE = 0.15
+#: it refits the schedule only when the run's own pace misses the deadline by more than this
+#: share of the iterations
+REFIT_TOLERANCE = 0.05
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -106,3 +115,62 @@ class TimingHook(HookBase):
         self.seconds.append(time.perf_counter() - self.starts[-1])
         if len(self.seconds) >= WARM_ITERS + TIMED_ITERS:
             raise TimingDone
+
+
+class BudgetGuard(HookBase):
+    """Keeps a ``--budget`` run within its deadline when the timing before it was off.
+
+    The few iterations timed before the run can be cheaper or dearer than the run's own (a
+    fresh head, the pages drawn, other work on the machine: 2.6 s timed against 3.7 s run on
+    FUNSD forms). Once, after :data:`CHECK_SHARE` of the schedule, the mean seconds of the
+    run's own iterations so far give the iterations that fit what is left of the deadline
+    (:data:`ITERATION_SHARE`); when they differ from ``SOLVER.MAX_ITER`` by more than
+    :data:`REFIT_TOLERANCE`, ``MAX_ITER`` and the LR steps are refitted at the same shares.
+    The check comes after the warm-up and before the first LR step, so the LR of every
+    iteration so far is the one the refitted schedule gives: the run stays the run of the
+    refitted values passed as overrides. ``on_refit(max_iter, steps)`` records them.
+    """
+
+    def __init__(
+        self,
+        deadline: float,
+        scheduler: WarmupLR,
+        on_refit: Callable[[int, list[int]], None],
+    ) -> None:
+        self.deadline, self.scheduler, self.on_refit = deadline, scheduler, on_refit
+        self.check_at: int | None = None
+        self.start = 0.0
+        self.seconds: list[float] = []
+
+    def before_train(self, trainer: Trainer) -> None:
+        at = max(
+            trainer.start_iter + WARM_ITERS + TIMED_ITERS,
+            self.scheduler.warmup_iters,
+            int(CHECK_SHARE * trainer.max_iter),
+        )
+        first_step = min(self.scheduler.steps, default=trainer.max_iter)
+        self.check_at = at if at < min(first_step, trainer.max_iter) - 1 else None
+
+    def pace(self) -> float:
+        """Mean seconds of the run's iterations so far, the first :data:`WARM_ITERS` aside
+        (the mean: the budget is a sum of iterations)."""
+        return statistics.fmean(self.seconds[WARM_ITERS:])
+
+    def before_step(self, trainer: Trainer) -> None:
+        self.start = time.perf_counter()
+
+    def after_step(self, trainer: Trainer) -> None:
+        self.seconds.append(time.perf_counter() - self.start)
+        if trainer.iter != self.check_at:
+            return
+        s_per_iter = self.pace()
+        left = max(0.0, self.deadline - time.time())
+        fitted = trainer.iter + 1 + int(left * ITERATION_SHARE / s_per_iter)
+        old = trainer.max_iter
+        if abs(fitted - old) <= REFIT_TOLERANCE * old:
+            return
+        steps = [round(s * fitted / old) for s in self.scheduler.steps]
+        steps = [s for s in steps if trainer.iter + 1 < s < fitted]
+        self.scheduler.max_iter, self.scheduler.steps = fitted, steps
+        trainer.max_iter = fitted
+        self.on_refit(fitted, steps)

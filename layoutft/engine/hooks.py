@@ -55,7 +55,8 @@ def check_finite(trainer: Trainer) -> None:
 
 
 class EvalHook(HookBase):
-    """Evaluates every ``period`` iterations and at the end; keeps ``model_best.pth``.
+    """Evaluates every ``period`` iterations (0: only at the end) and at the end; keeps
+    ``model_best.pth``.
 
     ``evaluate()`` runs on rank 0 and returns ``{"bbox": {"AP": ..}, "segm": {..}}``
     (AP in [0, 1]); the best bbox AP so far is saved as ``model_best.pth``. Random
@@ -80,7 +81,7 @@ class EvalHook(HookBase):
 
     def after_step(self, trainer: Trainer) -> None:
         done = trainer.iter + 1
-        if self.period > 0 and (done % self.period == 0 or done == trainer.max_iter):
+        if (self.period > 0 and done % self.period == 0) or done == trainer.max_iter:
             self._run(trainer)
 
     def _run(self, trainer: Trainer) -> None:
@@ -127,8 +128,10 @@ class MetricsHook(HookBase):
 
     def after_step(self, trainer: Trainer) -> None:
         if self.log is not None:
+            self.log.max_iter = trainer.max_iter  # --budget's guard may have refitted it
             self.log.record(trainer.iter, trainer.latest)
         if self.bar is not None:
+            self.bar.total = trainer.max_iter
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{trainer.latest.get('total_loss', 0.0):.3f}")
 

@@ -104,7 +104,9 @@ def _timed(options: TrainOptions) -> TrainOptions:
         with contextlib.suppress(TimingDone):
             fit(run)
     left = options.budget - (time.perf_counter() - begin)
-    return dataclasses.replace(options, budget=left, s_per_iter=timing.s_per_iter())
+    return dataclasses.replace(
+        options, budget=left, s_per_iter=timing.s_per_iter(), deadline=time.time() + left
+    )
 
 
 @dataclass(frozen=True)
@@ -395,14 +397,40 @@ def _hooks(
     if comm.is_main_process():
         log = MetricsLog(Path(options.output), period=settings.log_period, max_iter=max_iter)
     hooks: list[HookBase] = [
+        *_budget_guard(options, scheduler),
         LRSchedulerHook(scheduler),
         CheckpointHook(checkpointer, settings.solver.checkpoint_period),
     ]
     if options.val is not None:
         evaluate = _evaluator(options, inputs, model)
-        hooks.append(EvalHook(settings.eval_period or max_iter, evaluate, checkpointer, log))
+        hooks.append(EvalHook(settings.eval_period, evaluate, checkpointer, log))
     hooks.append(MetricsHook(log, progress=options.progress))
     return hooks
+
+
+def _budget_guard(options: TrainOptions, scheduler: WarmupLR) -> list[HookBase]:
+    """``--budget``'s :class:`~layoutft.engine.budget.BudgetGuard` (none without a budget or
+    when resuming, which keeps the run's schedule); a refit is said and written to the run's
+    ``config.yaml``."""
+    from layoutft.engine.budget import BudgetGuard
+    from layoutft.outputs import write_text_atomic
+
+    if options.deadline is None or options.resume:
+        return []
+    out = Path(options.output)
+
+    def refitted(max_iter: int, steps: list[int]) -> None:
+        import yaml
+
+        saved = read_run_config(out) or {}
+        saved.setdefault("SOLVER", {}).update(MAX_ITER=max_iter, STEPS=list(steps))
+        write_text_atomic(out / "config.yaml", yaml.safe_dump(saved, sort_keys=False))
+        say(
+            f"--budget: the run's own pace refits the schedule to SOLVER.MAX_ITER {max_iter}, "
+            f"STEPS {steps} (config.yaml updated; these as overrides repeat the run)"
+        )
+
+    return [BudgetGuard(options.deadline, scheduler, refitted)]
 
 
 def fit(run: TrainRun) -> None:

@@ -93,6 +93,8 @@ class TrainOptions:
     budget: float | None = None
     #: seconds per iteration measured for ``budget`` (set by :func:`run.train`)
     s_per_iter: float | None = None
+    #: when the budget runs out, epoch seconds (set by :func:`run.train`)
+    deadline: float | None = None
     #: apply ``layoutft analyze``'s recommendation for the config and training set
     #: (``--fit-data``); explicit ``overrides`` win over it
     fit_data: bool = False

@@ -72,13 +72,16 @@ class Trainer:
         for h in self.hooks:
             h.before_train(self)
         try:
-            for it in range(self.start_iter, self.max_iter):
-                self.iter = it
+            # a while loop: a hook may move max_iter (``--budget``'s guard)
+            self.iter = self.start_iter
+            while self.iter < self.max_iter:
                 for h in self.hooks:
                     h.before_step(self)
                 self.run_step()
                 for h in self.hooks:
                     h.after_step(self)
+                self.iter += 1
+            self.iter = max(self.start_iter, self.max_iter - 1)
             self.completed = True
         finally:
             for h in self.hooks:
