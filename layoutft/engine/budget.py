@@ -5,7 +5,9 @@ on the same data and device (:class:`TimingHook`, in a throw-away folder); the r
 as many iterations as the rest of the budget holds, with the config's LR steps kept at their
 share of the schedule (:func:`fit_schedule`). The run itself starts afresh from the same
 seed, so it is the run a user would get by passing the resulting ``SOLVER.MAX_ITER`` and
-``SOLVER.STEPS`` by hand. Evaluation on ``--val`` is not part of the budget.
+``SOLVER.STEPS`` by hand. Evaluation on ``--val`` is not part of the budget. A few timed
+iterations can be off from the run's own pace; :class:`BudgetGuard` re-times the run once,
+after its warm-up, and refits the schedule to the deadline when they were.
 """
 
 from __future__ import annotations
