@@ -90,6 +90,43 @@ def test_paste_masks_equals_torch_paste() -> None:
     assert (ours != ref.numpy()).sum() <= 2
 
 
+def _bilinear_reference(mask: np.ndarray, box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """float64 [H, W]: each pixel centre mapped into the XYXY ``box`` and sampled bilinearly
+    from ``mask`` [M, M] (zero outside it), one pixel at a time."""
+    m_rows, m_cols = mask.shape
+    out = np.zeros(size)
+    for y in range(size[0]):
+        row = (y + 0.5 - box[1]) / (box[3] - box[1]) * m_rows - 0.5  # mask cell coordinates
+        for x in range(size[1]):
+            col = (x + 0.5 - box[0]) / (box[2] - box[0]) * m_cols - 0.5
+            r0, c0 = int(np.floor(row)), int(np.floor(col))
+            for r, wr in ((r0, 1 - (row - r0)), (r0 + 1, row - r0)):
+                for c, wc in ((c0, 1 - (col - c0)), (c0 + 1, col - c0)):
+                    if 0 <= r < m_rows and 0 <= c < m_cols:
+                        out[y, x] += wr * wc * mask[r, c]
+    return out
+
+
+def test_paste_masks_equals_per_pixel_bilinear_sampling() -> None:
+    rng = np.random.default_rng(1)
+    size = (40, 56)
+    probs = rng.random((10, 7, 7), dtype=np.float32)
+    probs[:5] = np.clip(probs[:5] * 2 - 0.5, 0, 1)
+    x0, y0 = rng.uniform(-3, 50, 10), rng.uniform(-3, 35, 10)
+    sides = rng.uniform(0.6, 40, (10, 2))  # sub-pixel to larger than the mask
+    boxes = np.stack([x0, y0, x0 + sides[:, 0], y0 + sides[:, 1]], axis=1)
+    boxes = np.clip(boxes, 0, [56, 40, 56, 40]).astype(np.float32)
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 0.5)
+    pasted = paste_masks(probs, boxes, size)
+    assert pasted.dtype == np.bool_ and pasted.shape == (10, *size)
+    assert 100 < pasted.sum() < pasted.size / 2
+    for mask, box, ours in zip(probs, boxes, pasted, strict=True):
+        reference = _bilinear_reference(mask.astype(np.float64), box.astype(np.float64), size)
+        # float32 steps against float64: only a probability within 1e-5 of 0.5 may flip
+        sure = np.abs(reference - 0.5) > 1e-5
+        np.testing.assert_array_equal(ours[sure], reference[sure] >= 0.5)
+
+
 def test_bundled_onnx_equals_torch_on_the_sample(models: dict[str, Any]) -> None:
     assert isinstance(models["onnx"], OnnxDetector)
     assert models["onnx"].labels == models["torch"].labels

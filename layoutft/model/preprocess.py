@@ -3,8 +3,8 @@
 Resizing is exactly detectron2's ResizeShortestEdge + ResizeTransform: the uint8 image is
 resized with PIL bilinear (antialiased when shrinking) before any normalization; resizing
 float tensors with torch gives different pixels on thin strokes. Images arrive as numpy
-arrays (RGB or BGR), PIL images (RGB) or paths (read as BGR like cv2.imread); channels are
-put in the model's ``INPUT.FORMAT``. torch is imported only by :func:`prepare_image`.
+arrays (RGB or BGR), PIL images (RGB) or paths (read as BGR by :func:`read_bgr`, the pixels
+``cv2.imread`` gives); channels are put in the model's ``INPUT.FORMAT``. torch is imported only by :func:`prepare_image`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union, cast
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from layoutft.errors import ConfigError, LayoutftError, RenderError
 from layoutft.geometry import shortest_edge_size
@@ -76,12 +76,7 @@ def as_list(images: ImageInput | Iterable[ImageInput]) -> list[ImageInput]:
 def _read(item: ImageInput, numpy_format: str) -> tuple[np.ndarray, str]:
     """uint8 [H, W, 3] pixels and their channel order ("RGB"/"BGR")."""
     if isinstance(item, (str, Path)):
-        import cv2
-
-        image = cv2.imread(str(item), cv2.IMREAD_COLOR)
-        if image is None:
-            raise RenderError(f"cannot read image {item}: missing file or unsupported format")
-        return image, "BGR"
+        return read_bgr(item), "BGR"
     if isinstance(item, np.ndarray):
         if numpy_format not in ("RGB", "BGR"):
             raise ConfigError(f"format must be 'RGB' or 'BGR', got {numpy_format!r}")
@@ -91,6 +86,28 @@ def _read(item: ImageInput, numpy_format: str) -> tuple[np.ndarray, str]:
     raise LayoutftError(
         f"cannot predict on a {type(item).__name__}; pass a numpy array, a PIL image or a path"
     )
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    """uint8 [H, W, 3] BGR pixels of an image file, as ``cv2.imread(path, IMREAD_COLOR)``
+    reads them (PNG, JPEG, TIFF, ... decoded by Pillow; the tests check PNGs byte for byte).
+
+    EXIF orientation is applied; gray and palette images are expanded to three channels;
+    alpha is dropped (not composited); 16-bit samples keep their high byte (``>> 8``).
+    Raises :class:`RenderError` for a missing or undecodable file.
+    """
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # Pillow's own conversion clips 16-bit gray at 255; cv2 scales by 1/256
+                gray = (np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8)
+                rgb = np.repeat(gray[:, :, None], 3, axis=2)
+            else:
+                rgb = np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise RenderError(f"cannot read image {path}: missing file or unsupported format") from None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 def _three_channels(image: np.ndarray) -> np.ndarray:
@@ -108,6 +125,7 @@ __all__ = [
     "as_list",
     "prepare_image",
     "prepare_pixels",
+    "read_bgr",
     "resize_shortest_edge",
     "shortest_edge_size",
 ]
