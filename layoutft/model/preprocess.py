@@ -4,7 +4,8 @@ Resizing is exactly detectron2's ResizeShortestEdge + ResizeTransform: the uint8
 resized with PIL bilinear (antialiased when shrinking) before any normalization; resizing
 float tensors with torch gives different pixels on thin strokes. Images arrive as numpy
 arrays (RGB or BGR), PIL images (RGB) or paths (read as BGR by :func:`read_bgr`, the pixels
-``cv2.imread`` gives); channels are put in the model's ``INPUT.FORMAT``. torch is imported only by :func:`prepare_image`.
+``cv2.imread`` gives); channels are put in the model's ``INPUT.FORMAT``. torch is imported
+only by :func:`prepare_image`.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def read_bgr(path: str | Path) -> np.ndarray:
             image = ImageOps.exif_transpose(opened)
             if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                 # Pillow's own conversion clips 16-bit gray at 255; cv2 scales by 1/256
-                gray = (np.asarray(image).astype(np.uint32) >> 8).astype(np.uint8)
+                gray = np.clip(np.asarray(image, dtype=np.int64) >> 8, 0, 255).astype(np.uint8)
                 rgb = np.repeat(gray[:, :, None], 3, axis=2)
             else:
                 rgb = np.asarray(image.convert("RGB"))
