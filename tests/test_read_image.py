@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from layoutft.errors import RenderError
-from layoutft.model.preprocess import prepare_pixels, read_bgr
+from layoutft.model.preprocess import prepare_pixels
+from layoutft.render.image import read_bgr
 
 
 def _write_images(folder: Path) -> dict[str, Path]:

@@ -3,9 +3,9 @@
 Resizing is exactly detectron2's ResizeShortestEdge + ResizeTransform: the uint8 image is
 resized with PIL bilinear (antialiased when shrinking) before any normalization; resizing
 float tensors with torch gives different pixels on thin strokes. Images arrive as numpy
-arrays (RGB or BGR), PIL images (RGB) or paths (read as BGR by :func:`read_bgr`, the pixels
-``cv2.imread`` gives); channels are put in the model's ``INPUT.FORMAT``. torch is imported
-only by :func:`prepare_image`.
+arrays (RGB or BGR), PIL images (RGB) or paths (read as BGR by
+:func:`~layoutft.render.image.read_bgr`, the pixels ``cv2.imread`` gives); channels are put
+in the model's ``INPUT.FORMAT``. torch is imported only by :func:`prepare_image`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union, cast
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from layoutft.errors import ConfigError, LayoutftError, RenderError
+from layoutft.errors import ConfigError, LayoutftError
 from layoutft.geometry import shortest_edge_size
+from layoutft.render.image import read_bgr
 
 if TYPE_CHECKING:
     import torch
@@ -89,28 +90,6 @@ def _read(item: ImageInput, numpy_format: str) -> tuple[np.ndarray, str]:
     )
 
 
-def read_bgr(path: str | Path) -> np.ndarray:
-    """uint8 [H, W, 3] BGR pixels of an image file, as ``cv2.imread(path, IMREAD_COLOR)``
-    reads them (PNG, JPEG, TIFF, ... decoded by Pillow; the tests check PNGs byte for byte).
-
-    EXIF orientation is applied; gray and palette images are expanded to three channels;
-    alpha is dropped (not composited); 16-bit samples keep their high byte (``>> 8``).
-    Raises :class:`RenderError` for a missing or undecodable file.
-    """
-    try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-                # Pillow's own conversion clips 16-bit gray at 255; cv2 scales by 1/256
-                gray = np.clip(np.asarray(image, dtype=np.int64) >> 8, 0, 255).astype(np.uint8)
-                rgb = np.repeat(gray[:, :, None], 3, axis=2)
-            else:
-                rgb = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise RenderError(f"cannot read image {path}: missing file or unsupported format") from None
-    return np.ascontiguousarray(rgb[:, :, ::-1])
-
-
 def _three_channels(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         raise LayoutftError(f"images must be uint8 arrays (0-255), got dtype {image.dtype}")
@@ -126,7 +105,6 @@ __all__ = [
     "as_list",
     "prepare_image",
     "prepare_pixels",
-    "read_bgr",
     "resize_shortest_edge",
     "shortest_edge_size",
 ]

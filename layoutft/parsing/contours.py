@@ -34,7 +34,7 @@ def outer_contours(mask: np.ndarray) -> list[np.ndarray]:
     height, width = padded.shape
     pixels = padded.tobytes()  # indexing bytes is the fastest lookup from Python
     remaining = padded.ravel().copy()
-    contours = []
+    contours: list[np.ndarray] = []
     start = 0
     while True:
         # The first pixel left in raster order starts a component's outer border (its west
