@@ -1,5 +1,6 @@
 """The ONNX backend: the bundled model's ONNX export gives the torch backend's regions, parse
-runs without torch, and whatever needs torch says so in one line."""
+runs without torch and OpenCV (the base install), and whatever needs torch says so in one
+line."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from benchmarks.parse_speed import BOX_PX, SCORE_TOL, compare_detections
+from layoutft.draw import color_for_label
 from layoutft.errors import OptionError
 from layoutft.parsing.onnx_model import OnnxDetector, paste_masks
 from layoutft.parsing.parser import ParseOptions, Parser, choose_backend, load_model
@@ -25,18 +28,20 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample.pdf"
 REAL = REPO.parent / "shared" / "real"
 
-#: put first on sys.meta_path, makes torch and torchvision look uninstalled
+#: what the base install lacks (the torch extra; OpenCV is in the dev extra only)
+NOT_IN_BASE = ("torch", "torchvision", "cv2")
+#: put first on sys.meta_path, makes NOT_IN_BASE look uninstalled
 BLOCKER = textwrap.dedent(
-    """
+    f"""
     import sys
 
-    class _NoTorch:
+    class _NotInstalled:
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("torch", "torchvision"):
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            if name.split(".")[0] in {NOT_IN_BASE!r}:
+                raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
             return None
 
-    sys.meta_path.insert(0, _NoTorch())
+    sys.meta_path.insert(0, _NotInstalled())
     """
 )
 
@@ -46,15 +51,16 @@ def models() -> dict[str, Any]:
     return {name: load_model(backend=name, device="cpu") for name in ("torch", "onnx")}
 
 
-def _run_without_torch(tmp_path: Path, *cli_args: str) -> subprocess.CompletedProcess[str]:
-    """``layoutft CLI_ARGS`` in a fresh interpreter where torch cannot be imported; the
-    process fails if torch got imported anyway."""
+def _run_base_install(tmp_path: Path, *cli_args: str) -> subprocess.CompletedProcess[str]:
+    """``layoutft CLI_ARGS`` in a fresh interpreter where torch and OpenCV cannot be imported;
+    the process fails if one got imported anyway."""
     (tmp_path / "sitecustomize.py").write_text(BLOCKER)
     code = (
         "import sys\n"
         "from layoutft.cli import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        f"loaded = [m for m in {NOT_IN_BASE!r} if m in sys.modules]\n"
+        "assert not loaded, f'{loaded} imported'\n"
         "sys.exit(code)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
@@ -149,13 +155,12 @@ def test_onnx_equals_torch_on_real_pages(models: dict[str, Any]) -> None:
         assert len(torch_det) > 0 and diff["equal"], (path.name, diff)
 
 
-def test_parse_runs_without_torch_and_gives_the_torch_regions(
+def test_parse_runs_without_torch_or_opencv_and_gives_the_torch_regions(
     tmp_path: Path, models: dict[str, Any]
 ) -> None:
-    out = tmp_path / "sample.json"
-    result = _run_without_torch(
-        tmp_path, "parse", str(SAMPLE), "--dpi", "100", "-o", str(out), "--quiet"
-    )
+    out, drawn = tmp_path / "sample.json", tmp_path / "drawn"
+    args = ("parse", str(SAMPLE), "--dpi", "100", "-o", str(out), "--visualize", str(drawn))
+    result = _run_base_install(tmp_path, *args, "--quiet")
     assert result.returncode == 0, result.stderr
     assert f"{BUNDLED_MODEL} (11 labels, onnx)" in result.stderr
     onnx_doc = json.loads(out.read_text())
@@ -168,6 +173,21 @@ def test_parse_runs_without_torch_and_gives_the_torch_regions(
         for ra, rb in zip(a, b, strict=True):
             assert np.allclose(ra["bbox_px"], rb["bbox_px"], atol=BOX_PX)
             assert abs(ra["score"] - rb["score"]) <= SCORE_TOL
+        # the polygons are traced mask outlines, not the boxes they fall back to
+        traced = [r for r in a if sum(len(ring) for ring in r["polygon_pt"]) > 4]
+        assert len(traced) >= len(a) / 2
+    # --visualize: a PNG per page with the regions drawn, and the annotated PDF
+    assert sorted(p.name for p in drawn.iterdir()) == [
+        "sample-p1.png",
+        "sample-p2.png",
+        "sample.annotated.pdf",
+    ]
+    page = np.asarray(Image.open(drawn / "sample-p1.png").convert("RGB"))
+    assert page.shape == (1100, 850, 3)  # US Letter at 100 dpi
+    first = onnx_doc["pages"][0]["regions"][0]
+    x0, y0, _, y1 = (round(v) for v in first["bbox_px"])
+    edge = page[(y0 + y1) // 2, x0 - 1 : x0 + 2]  # the box's left edge, half way down
+    assert any(tuple(px) == color_for_label(first["label"]) for px in edge)
 
 
 @pytest.mark.parametrize(
@@ -181,7 +201,7 @@ def test_parse_runs_without_torch_and_gives_the_torch_regions(
     ids=["export", "train", "backend-torch", "pth-weights"],
 )
 def test_torch_commands_say_how_to_install_torch(tmp_path: Path, args: tuple[str, ...]) -> None:
-    result = _run_without_torch(tmp_path, *args)
+    result = _run_base_install(tmp_path, *args)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("Error:")]
