@@ -1,17 +1,20 @@
-"""Drawing layout regions on page images (numpy, OpenCV; no torch), with one colour per class
+"""Drawing layout regions on page images (numpy, Pillow; no torch), with one colour per class
 name everywhere: parse visualizations (:mod:`layoutft.parsing.visualize`) and dataset
 previews (:mod:`layoutft.data.show`) both draw with it.
 
 Drawing works in pixels of the image being drawn on (top-left origin, x right, y down).
+Text uses Pillow's built-in scalable font (``ImageFont.load_default(size)``, Pillow >= 10.1).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import zlib
 from collections.abc import Mapping, Sequence
 
-import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 Color = tuple[int, int, int]
 
@@ -52,10 +55,10 @@ def color_for_label(name: str) -> Color:
     return _PALETTE[zlib.crc32(name.encode("utf-8")) % len(_PALETTE)]
 
 
-def _as_points(poly: np.ndarray | Sequence[float]) -> np.ndarray:
-    """A polygon as int32 [K,1,2] for OpenCV, from a flat [x0,y0,x1,y1,...] or a [K,2] array."""
+def _as_points(poly: np.ndarray | Sequence[float]) -> list[tuple[float, float]]:
+    """A polygon's vertices as (x, y) pairs, from a flat [x0,y0,x1,y1,...] or a [K,2] array."""
     arr = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
-    return np.round(arr).astype(np.int32).reshape(-1, 1, 2)
+    return [(float(x), float(y)) for x, y in np.round(arr)]
 
 
 def draw_regions(
@@ -71,9 +74,9 @@ def draw_regions(
     Args:
         image: uint8 [H,W,3] RGB page image (a grayscale [H,W] image is converted to RGB).
         boxes: [N,4] XYXY boxes in pixels of ``image``.
-        labels: N class names, written on a tag by each box (placed by :func:`place_tags`:
-            tags do not overlap where there is room, and stay inside the image) and used to
-            pick its colour.
+        labels: N class names, written in white on a tag of the class colour by each box
+            (placed by :func:`place_tags`: tags do not overlap where there is room, and stay
+            inside the image) and used to pick its colour.
         polygons: optional, per region a list of polygons (flat ``[x0,y0,...]`` or [K,2] arrays,
             pixels); filled translucently and outlined. Regions with an empty list get none.
         scores: optional N confidences in [0,1], appended to the label text as ``0.93``.
@@ -82,59 +85,103 @@ def draw_regions(
     Returns:
         uint8 [H,W,3] RGB image; ``image`` itself is not modified.
     """
-    src = np.ascontiguousarray(image, dtype=np.uint8)
-    canvas: np.ndarray = cv2.cvtColor(src, cv2.COLOR_GRAY2RGB) if src.ndim == 2 else src.copy()
+    src = np.asarray(image, dtype=np.uint8)
+    canvas = Image.fromarray(src).convert("RGB")  # a copy; gray becomes RGB
     box_arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if len(labels) != len(box_arr):
         raise ValueError(f"draw_regions: {len(box_arr)} boxes but {len(labels)} labels")
-    height, width = canvas.shape[:2]
+    width, height = canvas.size
     thickness = max(1, round(max(height, width) / 600))
-    font_scale = max(0.4, max(height, width) / 2000)
     colors = [(label_colors or {}).get(name) or color_for_label(name) for name in labels]
 
     if polygons is not None:
+        shapes = [
+            [_as_points(p) for p in region_polys if np.asarray(p).size >= 6]
+            for region_polys in polygons
+        ]
         overlay = canvas.copy()
-        for region_polys, color in zip(polygons, colors, strict=False):
-            pts = [_as_points(p) for p in region_polys if np.asarray(p).size >= 6]
-            if pts:
-                cv2.fillPoly(overlay, pts, color)
+        fill = ImageDraw.Draw(overlay)
+        for region_shapes, color in zip(shapes, colors, strict=False):
+            for points in region_shapes:
+                fill.polygon(points, fill=color)
         # Translucent fill keeps the page content readable under the mask.
-        canvas = cv2.addWeighted(overlay, 0.3, canvas, 0.7, 0)
-        for region_polys, color in zip(polygons, colors, strict=False):
-            pts = [_as_points(p) for p in region_polys if np.asarray(p).size >= 6]
-            if pts:
-                cv2.polylines(canvas, pts, True, color, thickness)
+        canvas = Image.blend(canvas, overlay, 0.3)
+        outline = ImageDraw.Draw(canvas)
+        for region_shapes, color in zip(shapes, colors, strict=False):
+            for points in region_shapes:
+                outline.line([*points, points[0]], fill=color, width=thickness, joint="curve")
 
-    font = cv2.FONT_HERSHEY_SIMPLEX
+    draw = ImageDraw.Draw(canvas)
     texts = [
         name if scores is None else f"{name} {float(scores[i]):.2f}"
         for i, name in enumerate(labels)
     ]
     for box, color in zip(box_arr, colors, strict=True):
         x0, y0, x1, y1 = (round(v) for v in box)
-        cv2.rectangle(canvas, (x0, y0), (x1, y1), color, thickness)
-    # Tags after every outline, so no outline is drawn over a tag.
-    metrics = [_tag_size(t, font, font_scale, thickness, width) for t in texts]
-    places = place_tags(box_arr, [(w, h) for w, h, _, _ in metrics], width, height)
-    for text, color, place, (_, _, scale, base) in zip(texts, colors, places, metrics, strict=True):
-        tx0, ty0, tx1, ty1 = place
-        cv2.rectangle(canvas, (tx0, ty0), (tx1 - 1, ty1 - 1), color, -1)
-        cv2.putText(
-            canvas, text, (tx0 + 1, ty1 - 1 - base), font, scale, (255, 255, 255), thickness
+        draw.rectangle(
+            (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), outline=color, width=thickness
         )
-    return canvas
+    # Tags after every outline, so no outline is drawn over a tag.
+    tags = [label_tag(t, width, height) for t in texts]
+    places = place_tags(box_arr, [(tag.width, tag.height) for tag in tags], width, height)
+    for text, color, place, tag in zip(texts, colors, places, tags, strict=True):
+        tx0, ty0, tx1, ty1 = place
+        draw.rectangle((tx0, ty0, tx1 - 1, ty1 - 1), fill=color)
+        draw.text(
+            (tx0 + 1 - tag.left, ty0 + 1 + tag.ascent),
+            text,
+            fill=(255, 255, 255),
+            font=tag.font,
+            anchor="ls",
+        )
+    return np.array(canvas)  # writable, unlike np.asarray of an image
 
 
-def _tag_size(
-    text: str, font: int, scale: float, thick: int, image_width: int
-) -> tuple[int, int, float, int]:
-    """(width, height) of ``text``'s tag in pixels, the font scale used and the text
-    baseline; the scale shrinks until the tag fits the image width."""
+@dataclasses.dataclass(frozen=True)
+class Tag:
+    """A label tag's size and text placement: ``width`` x ``height`` pixels; the text is drawn
+    with ``font`` at (x0 + 1 - ``left``, y0 + 1 + ``ascent``) on its baseline (anchor "ls"),
+    which keeps its ink 1 px inside the tag."""
+
+    width: int
+    height: int
+    left: int
+    ascent: int
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+def label_tag(text: str, image_width: int, image_height: int) -> Tag:
+    """The tag of ``text`` on a ``image_width`` x ``image_height`` image: in the font of
+    :func:`label_font_size`, shrunk until the tag fits the image width."""
+    size = label_font_size(image_width, image_height)
     while True:
-        (tw, th), base = cv2.getTextSize(text, font, scale, thick)
-        if tw + 2 <= image_width or scale <= 0.1:
-            return min(tw + 2, image_width), th + base + 2, scale, base
-        scale *= 0.8
+        tag = text_tag(text, size)
+        if tag.width <= image_width or size <= 4:
+            return dataclasses.replace(tag, width=min(tag.width, image_width))
+        size = max(4, int(size * 0.8))
+
+
+def label_font_size(image_width: int, image_height: int) -> int:
+    """Font size (pixels) of labels on an image: 12 up to an 800 px side, then growing with
+    it (33 on a 200 dpi A4 page)."""
+    return max(12, round(max(image_width, image_height) / 66))
+
+
+def text_tag(text: str, size: int) -> Tag:
+    """The tag of ``text`` in Pillow's built-in font at ``size`` pixels. Every tag of one
+    size has the same height (the font's tallest letters and deepest descenders, 1 px
+    margins), so tags line up."""
+    font = _font(size)
+    left, _, right, _ = font.getbbox(text, anchor="ls")
+    ascent = -round(font.getbbox("Hd", anchor="ls")[1])
+    descent = round(font.getbbox("gy", anchor="ls")[3])
+    return Tag(round(right - left) + 2, ascent + descent + 2, round(left), ascent, font)
+
+
+@functools.lru_cache(maxsize=32)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's built-in font at ``size`` pixels (cached: loading it parses the font)."""
+    return ImageFont.load_default(size=size)
 
 
 Rect = tuple[int, int, int, int]

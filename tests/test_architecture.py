@@ -300,6 +300,19 @@ def test_the_onnx_parse_path_imports_no_torch() -> None:
         "assert doc.pages[0].regions, 'no regions'\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert 'torchvision' not in sys.modules, 'torchvision was imported'\n"
+        "assert 'cv2' not in sys.modules, 'cv2 was imported'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_library_never_imports_opencv() -> None:
+    # OpenCV is in the dev extra only (the tests' reference), not in the base install
+    found = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found += [(name, a.name) for a in node.names if a.name.split(".")[0] == "cv2"]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "cv2":
+                found.append((name, node.module))
+    assert found == []

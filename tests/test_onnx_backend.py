@@ -1,5 +1,6 @@
 """The ONNX backend: the bundled model's ONNX export gives the torch backend's regions, parse
-runs without torch, and whatever needs torch says so in one line."""
+runs without torch and OpenCV (the base install), and whatever needs torch says so in one
+line."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from benchmarks.parse_speed import BOX_PX, SCORE_TOL, compare_detections
+from layoutft.draw import color_for_label
 from layoutft.errors import OptionError
 from layoutft.parsing.onnx_model import OnnxDetector, paste_masks
 from layoutft.parsing.parser import ParseOptions, Parser, choose_backend, load_model
@@ -25,18 +28,20 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "sample.pdf"
 REAL = REPO.parent / "shared" / "real"
 
-#: put first on sys.meta_path, makes torch and torchvision look uninstalled
+#: what the base install lacks (the torch extra; OpenCV is in the dev extra only)
+NOT_IN_BASE = ("torch", "torchvision", "cv2")
+#: put first on sys.meta_path, makes NOT_IN_BASE look uninstalled
 BLOCKER = textwrap.dedent(
-    """
+    f"""
     import sys
 
-    class _NoTorch:
+    class _NotInstalled:
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("torch", "torchvision"):
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            if name.split(".")[0] in {NOT_IN_BASE!r}:
+                raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
             return None
 
-    sys.meta_path.insert(0, _NoTorch())
+    sys.meta_path.insert(0, _NotInstalled())
     """
 )
 
@@ -46,15 +51,16 @@ def models() -> dict[str, Any]:
     return {name: load_model(backend=name, device="cpu") for name in ("torch", "onnx")}
 
 
-def _run_without_torch(tmp_path: Path, *cli_args: str) -> subprocess.CompletedProcess[str]:
-    """``layoutft CLI_ARGS`` in a fresh interpreter where torch cannot be imported; the
-    process fails if torch got imported anyway."""
+def _run_base_install(tmp_path: Path, *cli_args: str) -> subprocess.CompletedProcess[str]:
+    """``layoutft CLI_ARGS`` in a fresh interpreter where torch and OpenCV cannot be imported;
+    the process fails if one got imported anyway."""
     (tmp_path / "sitecustomize.py").write_text(BLOCKER)
     code = (
         "import sys\n"
         "from layoutft.cli import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        f"loaded = [m for m in {NOT_IN_BASE!r} if m in sys.modules]\n"
+        "assert not loaded, f'{loaded} imported'\n"
         "sys.exit(code)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
@@ -90,6 +96,43 @@ def test_paste_masks_equals_torch_paste() -> None:
     assert (ours != ref.numpy()).sum() <= 2
 
 
+def _bilinear_reference(mask: np.ndarray, box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """float64 [H, W]: each pixel centre mapped into the XYXY ``box`` and sampled bilinearly
+    from ``mask`` [M, M] (zero outside it), one pixel at a time."""
+    m_rows, m_cols = mask.shape
+    out = np.zeros(size)
+    for y in range(size[0]):
+        row = (y + 0.5 - box[1]) / (box[3] - box[1]) * m_rows - 0.5  # mask cell coordinates
+        for x in range(size[1]):
+            col = (x + 0.5 - box[0]) / (box[2] - box[0]) * m_cols - 0.5
+            r0, c0 = int(np.floor(row)), int(np.floor(col))
+            for r, wr in ((r0, 1 - (row - r0)), (r0 + 1, row - r0)):
+                for c, wc in ((c0, 1 - (col - c0)), (c0 + 1, col - c0)):
+                    if 0 <= r < m_rows and 0 <= c < m_cols:
+                        out[y, x] += wr * wc * mask[r, c]
+    return out
+
+
+def test_paste_masks_equals_per_pixel_bilinear_sampling() -> None:
+    rng = np.random.default_rng(1)
+    size = (40, 56)
+    probs = rng.random((10, 7, 7), dtype=np.float32)
+    probs[:5] = np.clip(probs[:5] * 2 - 0.5, 0, 1)
+    x0, y0 = rng.uniform(-3, 50, 10), rng.uniform(-3, 35, 10)
+    sides = rng.uniform(0.6, 40, (10, 2))  # sub-pixel to larger than the mask
+    boxes = np.stack([x0, y0, x0 + sides[:, 0], y0 + sides[:, 1]], axis=1)
+    boxes = np.clip(boxes, 0, [56, 40, 56, 40]).astype(np.float32)
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 0.5)
+    pasted = paste_masks(probs, boxes, size)
+    assert pasted.dtype == np.bool_ and pasted.shape == (10, *size)
+    assert 100 < pasted.sum() < pasted.size / 2
+    for mask, box, ours in zip(probs, boxes, pasted, strict=True):
+        reference = _bilinear_reference(mask.astype(np.float64), box.astype(np.float64), size)
+        # float32 steps against float64: only a probability within 1e-5 of 0.5 may flip
+        sure = np.abs(reference - 0.5) > 1e-5
+        np.testing.assert_array_equal(ours[sure], reference[sure] >= 0.5)
+
+
 def test_bundled_onnx_equals_torch_on_the_sample(models: dict[str, Any]) -> None:
     assert isinstance(models["onnx"], OnnxDetector)
     assert models["onnx"].labels == models["torch"].labels
@@ -112,13 +155,12 @@ def test_onnx_equals_torch_on_real_pages(models: dict[str, Any]) -> None:
         assert len(torch_det) > 0 and diff["equal"], (path.name, diff)
 
 
-def test_parse_runs_without_torch_and_gives_the_torch_regions(
+def test_parse_runs_without_torch_or_opencv_and_gives_the_torch_regions(
     tmp_path: Path, models: dict[str, Any]
 ) -> None:
-    out = tmp_path / "sample.json"
-    result = _run_without_torch(
-        tmp_path, "parse", str(SAMPLE), "--dpi", "100", "-o", str(out), "--quiet"
-    )
+    out, drawn = tmp_path / "sample.json", tmp_path / "drawn"
+    args = ("parse", str(SAMPLE), "--dpi", "100", "-o", str(out), "--visualize", str(drawn))
+    result = _run_base_install(tmp_path, *args, "--quiet")
     assert result.returncode == 0, result.stderr
     assert f"{BUNDLED_MODEL} (11 labels, onnx)" in result.stderr
     onnx_doc = json.loads(out.read_text())
@@ -131,6 +173,21 @@ def test_parse_runs_without_torch_and_gives_the_torch_regions(
         for ra, rb in zip(a, b, strict=True):
             assert np.allclose(ra["bbox_px"], rb["bbox_px"], atol=BOX_PX)
             assert abs(ra["score"] - rb["score"]) <= SCORE_TOL
+        # the polygons are traced mask outlines, not the boxes they fall back to
+        traced = [r for r in a if sum(len(ring) for ring in r["polygon_pt"]) > 4]
+        assert len(traced) >= len(a) / 2
+    # --visualize: a PNG per page with the regions drawn, and the annotated PDF
+    assert sorted(p.name for p in drawn.iterdir()) == [
+        "sample-p1.png",
+        "sample-p2.png",
+        "sample.annotated.pdf",
+    ]
+    page = np.asarray(Image.open(drawn / "sample-p1.png").convert("RGB"))
+    assert page.shape == (1100, 850, 3)  # US Letter at 100 dpi
+    first = onnx_doc["pages"][0]["regions"][0]
+    x0, y0, _, y1 = (round(v) for v in first["bbox_px"])
+    edge = page[(y0 + y1) // 2, x0 - 1 : x0 + 2]  # the box's left edge, half way down
+    assert any(tuple(px) == color_for_label(first["label"]) for px in edge)
 
 
 @pytest.mark.parametrize(
@@ -144,7 +201,7 @@ def test_parse_runs_without_torch_and_gives_the_torch_regions(
     ids=["export", "train", "backend-torch", "pth-weights"],
 )
 def test_torch_commands_say_how_to_install_torch(tmp_path: Path, args: tuple[str, ...]) -> None:
-    result = _run_without_torch(tmp_path, *args)
+    result = _run_base_install(tmp_path, *args)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("Error:")]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from layoutft.draw import color_for_label, draw_regions, place_tags
+from layoutft.draw import color_for_label, draw_regions, label_tag, place_tags
 
 
 def test_colors_are_stable_and_distinct() -> None:
@@ -70,24 +69,35 @@ def test_close_regions_get_tags_that_do_not_overlap_and_are_not_cut() -> None:
 
 
 def test_drawn_tags_of_a_dense_page_stay_legible() -> None:
-    """Ten stacked fields: every tag's band is drawn where place_tags put it, uncovered."""
-    image = np.full((260, 300, 3), 255, np.uint8)
+    """Ten stacked fields on a gray page: every tag is drawn where place_tags puts it, in the
+    class colour and uncovered, with its white text inside it."""
+    image = np.full((260, 300, 3), 128, np.uint8)
     boxes = [[20, 10 + 24 * k, 280, 28 + 24 * k] for k in range(10)]
     labels = ["question", "answer"] * 5
     out = draw_regions(image, boxes, labels)
-    font_scale, thick = 0.4, 1  # draw_regions' values for a 300 px page
-    sizes = []
-    for name in labels:
-        (tw, th), base = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
-        sizes.append((tw + 2, th + base + 2))
-    tags = place_tags(boxes, sizes, 300, 260)
-    assert all(_overlap(a, b) == 0 for i, a in enumerate(tags) for b in tags[i + 1 :])
-    for (x0, y0, x1, y1), name in zip(tags, labels, strict=True):
+    tags = [label_tag(name, 300, 260) for name in labels]
+    assert {tag.height for tag in tags} == {14}  # one height: the 12 px font, 1 px margins
+    places = place_tags(boxes, [(tag.width, tag.height) for tag in tags], 300, 260)
+    assert all(_overlap(a, b) == 0 for i, a in enumerate(places) for b in places[i + 1 :])
+    white = (out >= 200).all(axis=2)  # only text is near white: the page is gray
+    in_tags = np.zeros_like(white)
+    for (x0, y0, x1, y1), name in zip(places, labels, strict=True):
         band = out[y0:y1, x0:x1].reshape(-1, 3)
-        colour = np.array(color_for_label(name))
-        # mostly the class colour (no other tag drawn over it), with white text on it
-        assert (band == colour).all(axis=1).mean() > 0.5
-        assert (band == 255).all(axis=1).any()
+        # mostly the class colour (no other tag drawn over it)
+        assert (band == np.array(color_for_label(name))).all(axis=1).mean() > 0.5
+        rows, cols = np.nonzero(white[y0:y1, x0:x1])
+        # legible: the text runs across the tag and is at least an x-height high
+        assert cols.max() - cols.min() >= 0.8 * (x1 - x0) and rows.max() - rows.min() >= 5
+        in_tags[y0:y1, x0:x1] = True
+    assert white.any() and not (white & ~in_tags).any()  # no text outside the tags
+
+
+def test_label_tags_grow_with_the_page_and_fit_its_width() -> None:
+    small, large = label_tag("table 0.93", 300, 200), label_tag("table 0.93", 1700, 2200)
+    assert (small.width, small.height) < (large.width, large.height)
+    assert large.height >= 2 * small.height - 2  # a 33 px font on a 200 dpi A4 page
+    narrow = label_tag("a long class name " * 4, 120, 80)
+    assert narrow.width <= 120 and narrow.height < small.height  # the font shrank to fit
 
 
 def test_annotated_pdf_tags_of_close_regions_do_not_overlap(tmp_path: Path) -> None:

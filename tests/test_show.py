@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import layoutft.cli
-from layoutft.data.show import category_colors, sample_images, show_coco
+from layoutft.data.show import category_colors, sample_images, show_coco, with_caption
 from layoutft.draw import color_for_label
 from layoutft.errors import DatasetError
 
@@ -124,3 +124,16 @@ def test_classes_sharing_a_hash_colour_get_distinct_colours() -> None:
     assert colors["table"] == color_for_label("table")
     assert colors[twin] != colors[first]
     assert len(set(colors.values())) == 4
+
+
+def test_caption_band_above_the_image() -> None:
+    image = np.full((200, 300, 3), 128, np.uint8)
+    out = with_caption(image, "labelled: table | not labelled: text")
+    band = out[: out.shape[0] - 200]
+    np.testing.assert_array_equal(out[band.shape[0] :], image)  # the image below, unchanged
+    assert band.shape[0] == 20  # the 12 px font's line and 4 px margins
+    dark = (band < 100).all(axis=2)  # black text on white
+    rows, cols = np.nonzero(dark)
+    assert rows.min() >= 3 and rows.max() <= band.shape[0] - 4  # inside the margins
+    assert cols.min() >= 3 and cols.max() > 150  # from the left margin, most of the way across
+    assert (band[~dark] > 100).all()  # the rest white or grey text edges

@@ -8,6 +8,7 @@ gets a caption band above it naming the classes labelled on it and those that ar
 from __future__ import annotations
 
 import colorsys
+import io
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,25 +127,20 @@ def labelled_caption(coco: dict[str, Any], image: dict[str, Any]) -> str | None:
 
 
 def with_caption(image: np.ndarray, text: str) -> np.ndarray:
-    """uint8 [H + band, W, 3] RGB: a white band with ``text`` in black above ``image``."""
-    import cv2
+    """uint8 [H + band, W, 3] RGB: a white band with ``text`` in black above ``image``
+    (in the font size of the region tags; a caption wider than the image is cut at its
+    right edge)."""
+    from PIL import Image, ImageDraw
+
+    from layoutft.draw import label_font_size, text_tag
 
     height, width = image.shape[:2]
-    scale = max(0.4, max(height, width) / 2000)
-    thickness = max(1, round(max(height, width) / 600))
-    (_, text_h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    band = np.full((text_h + base + 8, width, 3), 255, dtype=np.uint8)
-    cv2.putText(
-        band,
-        text,
-        (4, text_h + 4),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        scale,
-        (0, 0, 0),
-        thickness,
-        cv2.LINE_AA,
+    tag = text_tag(text, label_font_size(width, height))
+    band = Image.new("RGB", (width, tag.height + 6), (255, 255, 255))
+    ImageDraw.Draw(band).text(
+        (4 - tag.left, 4 + tag.ascent), text, fill=(0, 0, 0), font=tag.font, anchor="ls"
     )
-    return np.concatenate([band, image], axis=0)
+    return np.concatenate([np.asarray(band), image], axis=0)
 
 
 def _out_name(file_name: str) -> str:
@@ -162,9 +158,11 @@ def show_coco(
     anything, when a sampled record cannot be drawn (all such records listed) or when none
     of the sampled images exists.
     """
-    import cv2
+    from PIL import Image
 
     from layoutft.draw import draw_regions
+    from layoutft.errors import RenderError
+    from layoutft.render.image import read_bgr
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise DatasetError(f"-n {n}: the number of images to draw must be 1 or more")
@@ -176,21 +174,21 @@ def show_coco(
     _check_records(coco, sample)
     for im in sample:
         path = Path(images_dir) / str(im["file_name"])
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
-        if bgr is None:
+        try:
+            rgb = read_bgr(path)[:, :, ::-1]  # missing or unreadable: reported, not fatal
+        except RenderError:
             report.missing.append(str(im["file_name"]))
             continue
         boxes, labels, polys = _regions(coco, im["id"])
-        drawn = draw_regions(bgr[:, :, ::-1], boxes, labels, polygons=polys, label_colors=colors)
+        drawn = draw_regions(rgb, boxes, labels, polygons=polys, label_colors=colors)
         caption = labelled_caption(coco, im)
         if caption is not None:
             drawn = with_caption(drawn, caption)
         out.mkdir(parents=True, exist_ok=True)  # only once something is drawn
         target = out / _out_name(str(im["file_name"]))
-        ok, png = cv2.imencode(".png", np.ascontiguousarray(drawn[:, :, ::-1]))
-        if not ok:
-            raise DatasetError(f"{target}: cannot write the image; check the output folder")
-        write_bytes_atomic(target, png.tobytes())
+        png = io.BytesIO()
+        Image.fromarray(drawn).save(png, format="PNG")
+        write_bytes_atomic(target, png.getvalue())
         report.written.append(target)
     if report.missing and not report.written:
         raise DatasetError(

@@ -205,7 +205,8 @@ class LayoutModel:
 
         Args:
             images: one or several of: numpy uint8 [H, W, 3] (channel order ``format``, default
-                cfg.INPUT.FORMAT), PIL images (RGB), or paths (read as BGR like cv2.imread).
+                cfg.INPUT.FORMAT), PIL images (RGB), or paths (read as BGR, see
+                :func:`~layoutft.render.image.read_bgr`).
             batch_size: images per forward pass (images of the same padded size are batched
                 together); results do not depend on it. None: :attr:`default_batch_size`.
             format: "RGB" or "BGR" for numpy inputs.

@@ -3,8 +3,9 @@
 Resizing is exactly detectron2's ResizeShortestEdge + ResizeTransform: the uint8 image is
 resized with PIL bilinear (antialiased when shrinking) before any normalization; resizing
 float tensors with torch gives different pixels on thin strokes. Images arrive as numpy
-arrays (RGB or BGR), PIL images (RGB) or paths (read as BGR like cv2.imread); channels are
-put in the model's ``INPUT.FORMAT``. torch is imported only by :func:`prepare_image`.
+arrays (RGB or BGR), PIL images (RGB) or paths (read as BGR by
+:func:`~layoutft.render.image.read_bgr`, the pixels ``cv2.imread`` gives); channels are put
+in the model's ``INPUT.FORMAT``. torch is imported only by :func:`prepare_image`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Union, cast
 import numpy as np
 from PIL import Image
 
-from layoutft.errors import ConfigError, LayoutftError, RenderError
+from layoutft.errors import ConfigError, LayoutftError
 from layoutft.geometry import shortest_edge_size
+from layoutft.render.image import read_bgr
 
 if TYPE_CHECKING:
     import torch
@@ -76,12 +78,7 @@ def as_list(images: ImageInput | Iterable[ImageInput]) -> list[ImageInput]:
 def _read(item: ImageInput, numpy_format: str) -> tuple[np.ndarray, str]:
     """uint8 [H, W, 3] pixels and their channel order ("RGB"/"BGR")."""
     if isinstance(item, (str, Path)):
-        import cv2
-
-        image = cv2.imread(str(item), cv2.IMREAD_COLOR)
-        if image is None:
-            raise RenderError(f"cannot read image {item}: missing file or unsupported format")
-        return image, "BGR"
+        return read_bgr(item), "BGR"
     if isinstance(item, np.ndarray):
         if numpy_format not in ("RGB", "BGR"):
             raise ConfigError(f"format must be 'RGB' or 'BGR', got {numpy_format!r}")

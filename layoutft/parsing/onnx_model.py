@@ -271,44 +271,56 @@ def paste_masks(
     Each pixel centre (x + 0.5, y + 0.5) of the box's whole-pixel window grown by 1 px is
     mapped into the box and sampled bilinearly from the mask, zero outside it: detectron2's
     ``paste_masks_in_image`` (``grid_sample``, ``align_corners=False``). The sampling grid is
-    a product of rows and columns, so bilinear sampling is two small matrix products
-    (rows [h, M] @ mask [M, M] @ columns [M, w]).
+    a product of rows and columns, so the mask is interpolated along rows first (two mask
+    rows per pixel row), then along columns (two of those per pixel column), in float32.
     """
-    import cv2
-
     height, width = size
     out = np.zeros((len(probs), height, width), dtype=np.bool_)  # calloc: see Detections
-    no_delta = np.empty((0, 0), dtype=np.float32)  # gemm's C term, unused (beta 0)
     for i, (mask, box) in enumerate(zip(probs, boxes, strict=True)):
         x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in box[:2])
         x1 = min(int(np.ceil(box[2])) + 1, width)
         y1 = min(int(np.ceil(box[3])) + 1, height)
-        rows = _bilinear_weights(np.arange(y0, y1), box[1], box[3], mask.shape[0])
-        cols = _bilinear_weights(np.arange(x0, x1), box[0], box[2], mask.shape[1])
-        # cv2.gemm (on this thread), not numpy's @: OpenBLAS's worker threads spin after
-        # each product and took the cores from onnxruntime's threads (pasting took 0.36
-        # s/page on a loaded 2-core machine; benchmarks/parse_speed.py --backends)
-        along_rows = cv2.gemm(rows, mask, 1.0, no_delta, 0.0)
-        sampled = cv2.gemm(along_rows, cols, 1.0, no_delta, 0.0, flags=cv2.GEMM_2_T)
-        out[i, y0:y1, x0:x1] = sampled >= threshold
+        padded = np.pad(np.asarray(mask, dtype=np.float32), 1)  # the zeros outside the mask
+        top, bottom, w_top, w_bottom = _bilinear_taps(
+            np.arange(y0, y1), box[1], box[3], mask.shape[0]
+        )
+        left, right, w_left, w_right = _bilinear_taps(
+            np.arange(x0, x1), box[0], box[2], mask.shape[1]
+        )
+        # Gathers and elementwise products on this thread, no matrix product: numpy's @
+        # wakes OpenBLAS's worker threads, which spin after each product and took the cores
+        # from onnxruntime's threads (pasting took 0.36 s/page on a loaded 2-core machine;
+        # benchmarks/parse_speed.py --backends). Columns first in memory ([m + 2, h]), so
+        # both gathers copy whole rows.
+        along_rows = padded[top] * w_top[:, None] + padded[bottom] * w_bottom[:, None]
+        by_column = np.ascontiguousarray(along_rows.T)
+        sampled = by_column[left]
+        sampled *= w_left[:, None]
+        second = by_column[right]
+        second *= w_right[:, None]
+        sampled += second
+        np.greater_equal(sampled.T, threshold, out=out[i, y0:y1, x0:x1])
     return out
 
 
-def _bilinear_weights(pixels: np.ndarray, lo: np.float32, hi: np.float32, m: int) -> np.ndarray:
-    """float32 [n, m]: the weight of each of ``m`` mask cells in the bilinear sample at each
-    pixel centre of ``pixels`` (whole pixels), for a box side from ``lo`` to ``hi``."""
+def _bilinear_taps(
+    pixels: np.ndarray, lo: np.float32, hi: np.float32, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two mask cells each pixel centre of ``pixels`` (whole pixels) samples from, for a
+    box side from ``lo`` to ``hi`` over ``m`` cells, and their float32 weights.
+
+    Returns ``(first, second, w_first, w_second)``, each [n]: int64 indices into the mask
+    padded by one zero cell each side (index 0 and m + 1 are outside the mask), weights
+    summing to 1.
+    """
     # the float32 steps of grid_sample: normalise to [-1, 1], then to mask cell coordinates
     grid = ((pixels.astype(np.float32) + np.float32(0.5)) - lo) / (hi - lo) * 2 - 1
     cell = ((grid + 1) * m - 1) / 2
-    left = np.floor(cell)
-    frac = (cell - left).astype(np.float32)
-    left = left.astype(np.int64)
-    weights = np.zeros((len(pixels), m + 2), dtype=np.float32)  # 2 guard columns
-    index = np.arange(len(pixels))
-    # cells -1 and m (outside the mask: zero padding) land in the guard columns
-    np.add.at(weights, (index, np.clip(left, -1, m) + 1), 1 - frac)
-    np.add.at(weights, (index, np.clip(left + 1, -1, m) + 1), frac)
-    return weights[:, 1:-1]
+    below = np.floor(cell)
+    frac = (cell - below).astype(np.float32)
+    below = below.astype(np.int64)
+    # cells beyond the mask read the zero padding (cells -1 and m, padded 0 and m + 1)
+    return np.clip(below, -1, m) + 1, np.clip(below + 1, -1, m) + 1, 1 - frac, frac
 
 
 __all__ = [

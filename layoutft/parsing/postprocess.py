@@ -8,7 +8,7 @@ their minimum only to skip work on detections this step would drop anyway (the b
 own ``SCORE_THRESH_TEST`` filter is part of the model, as in detectron2).
 
 Everything here works in pixels of the page image the model saw (top-left origin,
-XYXY boxes) and needs only numpy and OpenCV (no torch).
+XYXY boxes) and needs only numpy and Pillow (no torch, no OpenCV).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from layoutft.errors import OptionError
 from layoutft.geometry import box_area, clip_boxes, pairwise_intersection, pairwise_iou
 from layoutft.model.settings import DEFAULT_SCORE_THRESHOLD
+from layoutft.parsing.contours import outer_contours, polygon_area, simplify_closed
 
 DUPLICATE_IOU = 0.5
 CONTAINED_FRACTION = 0.9
@@ -292,20 +292,17 @@ def mask_polygons(mask: np.ndarray, min_fraction: float = 0.1) -> list[np.ndarra
         return []
     crop, (x0, y0) = window
     # Contours of the mask's bounding window only (a full-page scan per region cost ~7 ms
-    # at 200 dpi); the zero border keeps OpenCV's treatment of the image edge unchanged.
-    binary = np.pad(crop.view(np.uint8), 1)
-    contours, _ = cv2.findContours(
-        binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(x0 - 1, y0 - 1)
-    )
-    areas = [cv2.contourArea(c) for c in contours]
+    # at 200 dpi); the last found first, as OpenCV lists them, for the order of equal areas
+    contours = outer_contours(crop)[::-1]
+    areas = [polygon_area(c) for c in contours]
     largest = max(areas)
     polygons = []
     for area, contour in sorted(zip(areas, contours, strict=True), key=lambda t: -t[0]):
         if area < min_fraction * largest or (largest > 0 and area == 0):
             continue
-        simple = cv2.approxPolyDP(contour, 1.0, True).reshape(-1, 2).astype(np.float64)
+        simple = simplify_closed(contour, 1.0).astype(np.float64)
         if len(simple) >= 3:
-            polygons.append(simple + 0.5)
+            polygons.append(simple + np.array([x0 + 0.5, y0 + 0.5]))
     return polygons
 
 

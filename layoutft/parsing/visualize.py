@@ -2,7 +2,7 @@
 (a PNG per page) and, for a PDF, writes an annotated copy of the document.
 
 Images are drawn in their pixels (:mod:`layoutft.draw`); the PDF is annotated in
-displayed-page points (see :mod:`layoutft.geometry`). numpy, OpenCV, PyMuPDF; no torch.
+displayed-page points (see :mod:`layoutft.geometry`). numpy, Pillow, PyMuPDF; no torch.
 """
 
 from __future__ import annotations

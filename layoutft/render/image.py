@@ -1,10 +1,12 @@
-"""Image inputs (PNG, JPEG, TIFF incl. multi-page) as pages, via Pillow."""
+"""Image inputs (PNG, JPEG, TIFF incl. multi-page) as pages, via Pillow; :func:`read_bgr`
+reads an image file as the model's path inputs (the pixels ``cv2.imread`` gives)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,6 +74,30 @@ def to_rgb(img: Any) -> np.ndarray:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
     return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    """uint8 [H, W, 3] BGR pixels of an image file, as ``cv2.imread(path, IMREAD_COLOR)``
+    reads them (PNG, JPEG, TIFF, ... decoded by Pillow; the tests check PNGs byte for byte).
+
+    EXIF orientation is applied; gray and palette images are expanded to three channels;
+    alpha is dropped (not composited); 16-bit samples keep their high byte (``>> 8``).
+    Raises :class:`RenderError` for a missing or undecodable file.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # Pillow's own conversion clips 16-bit gray at 255; cv2 scales by 1/256
+                gray = np.clip(np.asarray(image, dtype=np.int64) >> 8, 0, 255).astype(np.uint8)
+                rgb = np.repeat(gray[:, :, None], 3, axis=2)
+            else:
+                rgb = np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise RenderError(f"cannot read image {path}: missing file or unsupported format") from None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 #: Images are decoded at full size, then scaled down to ``max_pixels``: decoding is
