@@ -479,6 +479,24 @@ def recipe_overrides(train_json: Path, sized: Sequence[str]) -> list[str]:
     return [*fit_data_overrides(CONFIG, options)[0], *sized]
 
 
+def recipe_run(
+    args: argparse.Namespace, train_json: Path, images: Path, out: Path, budget: float | None
+) -> tuple[float, list[dict[str, Any]]]:
+    """:func:`train_run` as the command line asks: ``--fit-data`` with ``--weights``,
+    ``--iters``, ``--device`` and the :func:`extra_overrides`, within ``budget`` seconds."""
+    return train_run(
+        train_json,
+        images,
+        out,
+        args.iters,
+        args.device,
+        extra_overrides(args),
+        budget,
+        fit_data=True,
+        weights=args.weights,
+    )
+
+
 def budget_seconds(args: argparse.Namespace, default: str | None) -> float | None:
     """``--budget`` (else ``default``) in seconds; None with ``--iters`` or no budget."""
     from layoutft.engine.budget import parse_duration
@@ -512,16 +530,8 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
         labels = [str(c["name"]) for c in sorted(train["categories"], key=lambda c: c["id"])]
         init = init_report(labels, overrides, args.weights)
         train_started = time.time()
-        train_s, log = train_run(
-            work / "forms" / "train.json",
-            work / "forms" / "images",
-            work / "run",
-            args.iters,
-            args.device,
-            sized,
-            budget,
-            fit_data=True,
-            weights=args.weights,
+        train_s, log = recipe_run(
+            args, work / "forms" / "train.json", work / "forms" / "images", work / "run", budget
         )
         metrics, ap50, results = evaluate_run(
             work / "run" / "model_final.pth", test, work / "forms" / "images", args.device
@@ -694,17 +704,7 @@ def main(argv: list[str] | None = None) -> None:
         init = init_report(labels, overrides, args.weights)
         print(f"finetune_real: initialisation: {init['message']}", file=sys.stderr)
         print(f"finetune_real: training {CONFIG.stem} from {args.weights} ...", file=sys.stderr)
-        train_s, log = train_run(
-            train_json,
-            data / "images",
-            work / "run",
-            args.iters,
-            args.device,
-            sized,
-            budget,
-            fit_data=True,
-            weights=args.weights,
-        )
+        train_s, log = recipe_run(args, train_json, data / "images", work / "run", budget)
         print("finetune_real: evaluating on the held-out books ...", file=sys.stderr)
         t0 = time.perf_counter()
         metrics, ap50, results = evaluate_run(
