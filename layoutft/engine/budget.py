@@ -100,7 +100,6 @@ class TimingHook(HookBase):
     """Times each step; stops the trainer after the warm and timed iterations."""
 
     def __init__(self) -> None:
-        self.starts: list[float] = []
         self.seconds: list[float] = []
 
     def s_per_iter(self) -> float:
@@ -110,11 +109,8 @@ class TimingHook(HookBase):
             raise ConfigError("--budget: the config runs no iteration to time (SOLVER.MAX_ITER 0)")
         return statistics.median(timed)
 
-    def before_step(self, trainer: Trainer) -> None:
-        self.starts.append(time.perf_counter())
-
     def after_step(self, trainer: Trainer) -> None:
-        self.seconds.append(time.perf_counter() - self.starts[-1])
+        self.seconds.append(trainer.latest["time"])  # the step's seconds, as the trainer timed it
         if len(self.seconds) >= WARM_ITERS + TIMED_ITERS:
             raise TimingDone
 
@@ -141,7 +137,6 @@ class BudgetGuard(HookBase):
     ) -> None:
         self.deadline, self.scheduler, self.on_refit = deadline, scheduler, on_refit
         self.check_at: int | None = None
-        self.start = 0.0
         self.seconds: list[float] = []
 
     def before_train(self, trainer: Trainer) -> None:
@@ -158,11 +153,8 @@ class BudgetGuard(HookBase):
         (the mean: the budget is a sum of iterations)."""
         return statistics.fmean(self.seconds[WARM_ITERS:])
 
-    def before_step(self, trainer: Trainer) -> None:
-        self.start = time.perf_counter()
-
     def after_step(self, trainer: Trainer) -> None:
-        self.seconds.append(time.perf_counter() - self.start)
+        self.seconds.append(trainer.latest["time"])
         if trainer.iter != self.check_at:
             return
         s_per_iter = self.pace()

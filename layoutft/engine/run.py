@@ -397,7 +397,7 @@ def _hooks(
     if comm.is_main_process():
         log = MetricsLog(Path(options.output), period=settings.log_period, max_iter=max_iter)
     hooks: list[HookBase] = [
-        *_budget_guard(options, scheduler),
+        *_budget_guard(options, inputs.config, scheduler),
         LRSchedulerHook(scheduler),
         CheckpointHook(checkpointer, settings.solver.checkpoint_period),
     ]
@@ -408,10 +408,10 @@ def _hooks(
     return hooks
 
 
-def _budget_guard(options: TrainOptions, scheduler: WarmupLR) -> list[HookBase]:
+def _budget_guard(options: TrainOptions, cfg: Config, scheduler: WarmupLR) -> list[HookBase]:
     """``--budget``'s :class:`~layoutft.engine.budget.BudgetGuard` (none without a budget or
     when resuming, which keeps the run's schedule); a refit is said and written to the run's
-    ``config.yaml``."""
+    ``config.yaml`` (``cfg``, the run's resolved config, with the refitted schedule)."""
     from layoutft.engine.budget import BudgetGuard
     from layoutft.outputs import write_text_atomic
 
@@ -420,11 +420,9 @@ def _budget_guard(options: TrainOptions, scheduler: WarmupLR) -> list[HookBase]:
     out = Path(options.output)
 
     def refitted(max_iter: int, steps: list[int]) -> None:
-        import yaml
-
-        saved = read_run_config(out) or {}
-        saved.setdefault("SOLVER", {}).update(MAX_ITER=max_iter, STEPS=list(steps))
-        write_text_atomic(out / "config.yaml", yaml.safe_dump(saved, sort_keys=False))
+        refit = cfg.clone()
+        refit.SOLVER.MAX_ITER, refit.SOLVER.STEPS = max_iter, tuple(steps)
+        write_text_atomic(out / "config.yaml", refit.dump())
         say(
             f"--budget: the run's own pace refits the schedule to SOLVER.MAX_ITER {max_iter}, "
             f"STEPS {steps} (config.yaml updated; these as overrides repeat the run)"
