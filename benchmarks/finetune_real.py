@@ -275,7 +275,8 @@ def train_run(
     begin = time.perf_counter()
     train(options)
     seconds = time.perf_counter() - begin
-    return seconds, _log_rows(out)
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return seconds, [r for r in log if "total_loss" in r]
 
 
 def evaluate_run(
@@ -543,7 +544,7 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
             work / "forms" / "images",
             args.device,
             train_started,
-            (metrics, ap50),
+            (run_pace(log)[0], metrics, ap50),
         )
         plot = _plot(
             test,
@@ -557,9 +558,7 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
             shutil.rmtree(tmp, ignore_errors=True)
     rows = class_rows(metrics, ap50, instance_counts(train), instance_counts(test))
     checks = funsd_targets(float(metrics["bbox"]["AP50"]), ap50, recall)
-    iters = max((r["iteration"] + 1 for r in log), default=0)
-    times = [r["time"] for r in log if "time" in r]
-    s_per_iter = sorted(times)[len(times) // 2] if times else math.nan
+    iters, s_per_iter = run_pace(log)
     extra = {
         "command": command_line(NAME, argv),
         "data": f"FUNSD training_data: {len(train['images'])} forms trained on, "
@@ -582,10 +581,8 @@ def run_funsd(args: argparse.Namespace, argv: list[str] | None, started: list[in
         "curve_plot": _plot_curve(curve),
         "targets": checks,
     }
-    md = save_results(FUNSD_NAME, rows, extra, started=started).with_suffix(".md")
-    head, _, rest = md.read_text().partition("\n\n")
-    lines = "\n".join(f"Target: {c['target']}: {c['status']} ({c['detail']})" for c in checks)
-    md.write_text(f"{head}\n\n{lines}\n\n{rest}")
+    lines = [f"Target: {c['target']}: {c['status']} ({c['detail']})" for c in checks]
+    lead_with(save_results(FUNSD_NAME, rows, extra, started=started), lines)
 
 
 def checkpoint_curve(
@@ -594,12 +591,12 @@ def checkpoint_curve(
     images: Path,
     device: str,
     started: float,
-    final: tuple[dict[str, Any], Mapping[str, float]],
+    final: tuple[int, dict[str, Any], Mapping[str, float]],
 ) -> list[dict[str, Any]]:
     """Held-out bbox AP50 (mean and per class) of each periodic checkpoint ``model_<iter>.pth``
-    of ``run``, then of ``model_final.pth`` (its ``final`` metrics and per-class AP50, already
-    computed), against the minutes from ``started`` (epoch seconds, before the run's timing)
-    to the checkpoint's write. Rows in iteration order."""
+    of ``run``, then of ``model_final.pth`` (``final``: its iterations, metrics and per-class
+    AP50, already computed), against the minutes from ``started`` (epoch seconds, before the
+    run's timing) to the checkpoint's write. Rows in iteration order."""
 
     def row(
         path: Path, iteration: int, metrics: dict[str, Any], ap50: Mapping[str, float]
@@ -616,13 +613,14 @@ def checkpoint_curve(
     for path in sorted(run.glob("model_[0-9]*.pth")):
         metrics, ap50, _ = evaluate_run(path, test, images, device)
         rows.append(row(path, int(path.stem.split("_")[1]) + 1, metrics, ap50))
-    iters = max((r["iteration"] + 1 for r in _log_rows(run)), default=0)
-    return [*rows, row(run / "model_final.pth", iters, *final)]
+    return [*rows, row(run / "model_final.pth", *final)]
 
 
-def _log_rows(run: Path) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in rows if "total_loss" in r]
+def run_pace(log: list[dict[str, Any]]) -> tuple[int, float]:
+    """(iterations run, median seconds per iteration) of a run's logged loss rows."""
+    times = sorted(r["time"] for r in log if "time" in r)
+    iters = max((r["iteration"] + 1 for r in log), default=0)
+    return iters, times[len(times) // 2] if times else math.nan
 
 
 def _plot_curve(curve: list[dict[str, Any]]) -> str:
@@ -640,6 +638,13 @@ def _plot_curve(curve: list[dict[str, Any]]) -> str:
         ax.legend(fontsize=7)
 
     return save_plot(f"{FUNSD_NAME}_curve", draw)
+
+
+def lead_with(json_path: Path, lines: Sequence[str]) -> None:
+    """Put ``lines`` (the Target lines) under the title of the results' Markdown file."""
+    md = json_path.with_suffix(".md")
+    head, _, rest = md.read_text().partition("\n\n")
+    md.write_text(f"{head}\n\n" + "\n".join(lines) + f"\n\n{rest}")
 
 
 def _loss_summary(log: list[dict[str, Any]]) -> str:
@@ -717,9 +722,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    iters = max((r["iteration"] + 1 for r in log), default=0)
-    times = [r["time"] for r in log if "time" in r]
-    s_per_iter = sorted(times)[len(times) // 2] if times else math.nan
+    iters, s_per_iter = run_pace(log)
     summary = {
         f"{t}_{k}": round(float(metrics[t][k]), 2)
         for t in ("bbox", "segm")
@@ -754,10 +757,7 @@ def main(argv: list[str] | None = None) -> None:
         "plot": plot,
         "targets": [{k: check[k] for k in ("target", "status", "detail")}],
     }
-    json_path = save_results(NAME, rows, extra, started=started)
-    md = json_path.with_suffix(".md")
-    head, _, rest = md.read_text().partition("\n\n")
-    md.write_text(f"{head}\n\n{check['line']}\n\n{rest}")
+    lead_with(save_results(NAME, rows, extra, started=started), [check["line"]])
 
 
 if __name__ == "__main__":
